@@ -1,0 +1,316 @@
+"""`chartgen lint`: real Helm (`helm lint --strict` through helm-python-sdk), yamllint with
+chart-testing's rules, and the chart-testing checks that make sense without a cluster:
+
+- Chart.yaml fields (ct's yamale schema `etc/chart_schema.yaml`, as JSON Schema),
+- chart folder name = chart name,
+- version increment against git (`--since`, default HEAD): a chart whose files differ from
+  that revision needs a higher version, and a version never goes down,
+- no two objects of the same kind and name (the copy-without-delete bug of the old pipeline),
+- values.schema.json is itself a valid draft-07 schema.
+
+ct's maintainer check (names must be GitHub accounts) needs the network and is left out;
+maintainers stay optional.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable
+
+from chartgen.errors import ERROR, WARNING, Finding, UsageError
+
+_STR = {"type": "string"}
+_STR_LIST = {"type": "array", "items": _STR}
+CHART_YAML_SCHEMA = {
+    "type": "object",
+    "required": ["name", "version", "apiVersion"],
+    "additionalProperties": False,
+    "properties": {
+        "name": _STR, "version": _STR, "apiVersion": _STR, "home": _STR,
+        "appVersion": {"type": ["string", "number"]}, "description": _STR, "keywords": _STR_LIST,
+        "sources": _STR_LIST, "icon": _STR, "engine": _STR, "condition": _STR, "tags": _STR,
+        "deprecated": {"type": "boolean"}, "kubeVersion": _STR, "type": _STR,
+        "annotations": {"type": "object", "additionalProperties": _STR},
+        "maintainers": {"type": "array", "items": {
+            "type": "object", "required": ["name"], "additionalProperties": False,
+            "properties": {"name": _STR, "email": _STR, "url": _STR}}},
+        "dependencies": {"type": "array", "items": {
+            "type": "object", "required": ["name"], "additionalProperties": False,
+            "properties": {"name": _STR, "version": _STR, "repository": _STR, "condition": _STR,
+                           "tags": _STR_LIST, "enabled": {"type": "boolean"},
+                           "import-values": {"type": "array"}, "alias": _STR}}},
+    },
+}
+YAMLLINT_FILES = ("Chart.yaml", "values.yaml")
+
+
+@lru_cache(maxsize=4)
+def _yamllint_config(path: str):
+    from yamllint.config import YamlLintConfig, YamlLintConfigError
+
+    try:
+        return YamlLintConfig(file=path)
+    except (YamlLintConfigError, OSError) as exc:
+        raise UsageError(f"cannot read the yamllint configuration: {exc}", path=path, code="yamllint-config") from None
+
+
+def yamllint_config_path(config) -> str:
+    from importlib import resources
+
+    from chartgen.chart.settings import chart_settings
+
+    configured = chart_settings(config).yamllint_config if config is not None else ""
+    if configured:
+        return str(config.resolve(configured))
+    return str(resources.files("chartgen") / "data" / "yamllint.yaml")
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def check_chart_yaml(chart_dir: Path) -> list[Finding]:
+    import jsonschema
+
+    from chartgen.errors import ChartgenError
+    from chartgen.yamlio import load_document
+
+    path = chart_dir / "Chart.yaml"
+    display = _display(path)
+    try:
+        document = load_document(path.read_bytes(), display)
+    except OSError:
+        return [Finding(_display(chart_dir), 0, 0, ERROR, "no Chart.yaml: not a chart", "no-chart-yaml")]
+    except ChartgenError as exc:
+        return list(exc.findings)
+    findings = [f for f in document.findings if f.is_error]
+    data = document.data
+    if not isinstance(data, dict):
+        return findings + [Finding(display, 1, 1, ERROR, "Chart.yaml must be a mapping", "chart-yaml")]
+    validator = jsonschema.Draft7Validator(CHART_YAML_SCHEMA)
+    for error in validator.iter_errors(data):
+        line, col = document.where(tuple(error.absolute_path))
+        where = ".".join(map(str, error.absolute_path)) or "Chart.yaml"
+        findings.append(Finding(display, line, col, ERROR, f"{where}: {error.message}", "chart-yaml"))
+    name = data.get("name")
+    if isinstance(name, str) and name != chart_dir.resolve().name:
+        line, col = document.where(("name",))
+        findings.append(Finding(display, line, col, ERROR,
+                                f"chart name {name!r} differs from its folder {chart_dir.resolve().name!r} "
+                                "(chart-testing and Helm repositories expect them equal)", "chart-dir-name"))
+    return findings
+
+
+def run_yamllint(chart_dir: Path, config) -> list[Finding]:
+    from yamllint import linter
+
+    conf = _yamllint_config(yamllint_config_path(config))
+    findings = []
+    files = [chart_dir / name for name in YAMLLINT_FILES]
+    files += sorted((chart_dir / "ci").glob("*-values.yaml"))
+    for path in files:
+        if not path.is_file():
+            continue
+        display = _display(path)
+        for problem in linter.run(path.read_text(encoding="utf-8"), conf, str(path)):
+            severity = ERROR if problem.level == "error" else WARNING
+            findings.append(Finding(display, problem.line, problem.column, severity,
+                                    f"{problem.desc} ({problem.rule})", "yamllint"))
+    return findings
+
+
+def run_helm_lint(chart_dir: Path) -> list[Finding]:
+    import helm_python
+
+    try:
+        report = helm_python.lint(str(chart_dir), strict=True)
+    except helm_python.HelmError as exc:
+        return [Finding(_display(chart_dir), 0, 0, ERROR, f"helm lint: {exc}", "helm-lint")]
+    findings = []
+    for message in report.get("messages", []):
+        severity = message.get("severity", 0)
+        if severity < 2:
+            continue  # INFO (e.g. "icon is recommended") does not fail `helm lint --strict`
+        where = message.get("path") or ""
+        findings.append(Finding(_display(chart_dir / where) if where else _display(chart_dir), 0, 0, ERROR,
+                                f"helm lint: {message.get('error', '')}", "helm-lint"))
+    return findings
+
+
+def rendered_objects(chart_dir: Path, values: dict | None = None) -> list[tuple[str, str, str, str]]:
+    """(template, kind, namespace, name) of every object Helm renders with `values`."""
+    import helm_python
+    import yaml
+
+    objects = []
+    with helm_python.Chart.load(str(chart_dir)) as chart:
+        rendered = chart.render(values or {}, name="lint", namespace="default")
+    for template, text in sorted(rendered.items()):
+        if not template.endswith((".yaml", ".yml")):
+            continue
+        for document in yaml.load_all(text, Loader=yaml.CSafeLoader):
+            if isinstance(document, dict) and document.get("kind"):
+                meta = document.get("metadata") or {}
+                objects.append((template, str(document["kind"]), str(meta.get("namespace") or ""),
+                                str(meta.get("name") or "")))
+    return objects
+
+
+def check_duplicates(chart_dir: Path) -> list[Finding]:
+    import helm_python
+    import yaml
+
+    from chartgen.chart.versioning import read_chart_yaml
+
+    meta = read_chart_yaml(chart_dir)
+    values = {}
+    for dependency in meta.get("dependencies") or []:
+        if isinstance(dependency, dict) and isinstance(dependency.get("name"), str):
+            values[dependency["name"]] = {"enabled": True}   # the umbrella: every workflow at once
+    try:
+        objects = rendered_objects(chart_dir, values)
+    except helm_python.HelmError:
+        return []  # render errors are helm lint's to report
+    except yaml.YAMLError as exc:
+        return [Finding(_display(chart_dir), 0, 0, ERROR, f"rendered output is not YAML: {exc}", "render")]
+    seen: dict[tuple[str, str, str], str] = {}
+    findings = []
+    for template, kind, namespace, name in objects:
+        key = (kind, namespace, name)
+        if key in seen:
+            findings.append(Finding(_display(chart_dir.parent / template), 0, 0, ERROR,
+                                    f"{kind} {name!r} is also rendered by {seen[key]}; one object per kind and "
+                                    "name (stale template from an earlier generation?)", "duplicate-object"))
+        else:
+            seen[key] = template
+    return findings
+
+
+def check_schema(chart_dir: Path) -> list[Finding]:
+    import json
+
+    import jsonschema
+
+    path = chart_dir / "values.schema.json"
+    if not path.is_file():
+        return []
+    try:
+        jsonschema.Draft7Validator.check_schema(json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, jsonschema.SchemaError) as exc:
+        message = exc.message if isinstance(exc, jsonschema.SchemaError) else str(exc)
+        return [Finding(_display(path), 0, 0, ERROR, f"not a valid draft-07 JSON Schema: {message}", "values-schema")]
+    return []
+
+
+def _git(args: list[str], cwd: Path) -> subprocess.CompletedProcess | None:
+    try:
+        return subprocess.run(["git", *args], cwd=str(cwd), capture_output=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def check_version_increment(chart_dirs: list[Path], since: str) -> list[Finding]:
+    """chart-testing's --check-version-increment against revision `since`."""
+    from chartgen.chart.versioning import greater, parse, read_chart_yaml
+    from chartgen.errors import ChartgenError
+    from chartgen.yamlio import load_data
+
+    if not chart_dirs:
+        return []
+    top = _git(["rev-parse", "--show-toplevel"], chart_dirs[0].resolve().parent)
+    if top is None or top.returncode != 0:
+        return []
+    root = Path(top.stdout.decode().strip()).resolve()
+    findings = []
+    for chart_dir in chart_dirs:
+        try:
+            rel = chart_dir.resolve().relative_to(root).as_posix()
+        except ValueError:
+            continue
+        shown = _git(["show", f"{since}:{rel}/Chart.yaml"], root)
+        if shown is None or shown.returncode != 0:
+            continue  # new chart (or unknown revision): nothing to compare
+        try:
+            old = load_data(shown.stdout, f"{since}:{rel}/Chart.yaml") or {}
+            old_version = str(old.get("version", ""))
+            new_version = str(read_chart_yaml(chart_dir).get("version", ""))
+            parse(old_version)
+            parse(new_version)
+        except (ChartgenError, AttributeError):
+            continue  # Chart.yaml problems are reported by check_chart_yaml
+        display = _display(chart_dir / "Chart.yaml")
+        if greater(old_version, new_version):
+            findings.append(Finding(display, 0, 0, ERROR, f"chart version went down: {old_version} at {since}, "
+                                    f"{new_version} now", "version-decreased"))
+            continue
+        if old_version != new_version:
+            continue
+        diff = _git(["diff", "--quiet", since, "--", rel], root)
+        untracked = _git(["ls-files", "--others", "--exclude-standard", "--", rel], root)
+        changed = (diff is not None and diff.returncode == 1) or bool(untracked and untracked.stdout.strip())
+        if changed:
+            findings.append(Finding(display, 0, 0, ERROR,
+                                    f"chart version not ok. Needs a version bump! ({new_version} at {since} "
+                                    "too, but the chart changed; run `chartgen version` or regenerate)",
+                                    "version-not-bumped"))
+    return findings
+
+
+def chart_dirs_of(paths: Iterable[str | Path], config) -> list[Path]:
+    """Chart folders from command-line arguments (folders or chart names); all charts when none."""
+    charts_dir = config.charts_dir
+    result: list[Path] = []
+    args = list(paths)
+    if not args:
+        if not charts_dir.is_dir():
+            raise UsageError(f"no charts to lint: {charts_dir} does not exist (run `chartgen chart` first)",
+                             path=charts_dir, code="no-charts")
+        return [p for p in sorted(charts_dir.iterdir()) if (p / "Chart.yaml").is_file()]
+    for arg in args:
+        path = Path(arg)
+        if (path / "Chart.yaml").is_file():
+            result.append(path)
+        elif (charts_dir / str(arg) / "Chart.yaml").is_file():
+            result.append(charts_dir / str(arg))
+        else:
+            from chartgen.chart.settings import chart_name
+
+            candidate = charts_dir / chart_name(Path(str(arg)).name)
+            if (candidate / "Chart.yaml").is_file():
+                result.append(candidate)
+            else:
+                raise UsageError(f"no chart {arg!r} (looked for {path}/Chart.yaml and {candidate}/Chart.yaml)",
+                                 path=str(arg), code="unknown-chart")
+    return result
+
+
+def lint_chart(chart_dir: Path, config) -> list[Finding]:
+    """Every check of one chart except the git version check."""
+    findings = check_chart_yaml(chart_dir)
+    if any(f.code == "no-chart-yaml" for f in findings):
+        return findings
+    findings += run_yamllint(chart_dir, config)
+    findings += check_schema(chart_dir)
+    findings += run_helm_lint(chart_dir)
+    if not any(f.code == "helm-lint" for f in findings):
+        findings += check_duplicates(chart_dir)
+    return findings
+
+
+def lint_charts(paths: Iterable[str | Path], config, *, since: str | None = "HEAD") -> tuple[Finding, ...]:
+    """Lint chart folders (or chart names; all charts of the repository when empty).
+
+    Returns every finding, errors and warnings, sorted; `since=None` skips the git check.
+    """
+    chart_dirs = chart_dirs_of(paths, config)
+    findings: list[Finding] = []
+    for chart_dir in chart_dirs:
+        findings += lint_chart(chart_dir, config)
+    if since:
+        findings += check_version_increment(chart_dirs, since)
+    return tuple(sorted(set(findings), key=lambda f: (f.path, f.line, f.column, f.code, f.message)))

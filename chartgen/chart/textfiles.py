@@ -1,0 +1,28 @@
+"""Jinja2 for the text files of charts (templates in chartgen/templates/chart/).
+
+The delimiters are `[[ ]]` and `[% %]` so Helm's `{{ }}` passes through untouched.
+jinja2 is imported on first use only (start-up time of the CLI).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+
+@lru_cache(maxsize=1)
+def _environment():
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("chartgen", "templates/chart"),
+        variable_start_string="[[", variable_end_string="]]",
+        block_start_string="[%", block_end_string="%]",
+        comment_start_string="[#", comment_end_string="#]",
+        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined, autoescape=False,
+    )
+
+
+def render_text(template: str, **context) -> str:
+    """Render chartgen/templates/chart/<template> with `context`."""
+    return _environment().get_template(template).render(**context)

@@ -1,0 +1,151 @@
+"""Chart versions: the bump policy, explicit bumps, content hashes and never going down.
+
+A generated chart records a hash of its content (every file, with the version and the
+source commit left out) in the `chartgen.io/content-hash` annotation. Regenerating keeps
+the version when the hash is unchanged and bumps it by the configured policy otherwise.
+Pre-releases are `X.Y.Z-<label>.N` with a numeric N, so SemVer orders rc.10 after rc.9
+(the old `rcN` scheme sorted rc10 below rc2).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Mapping
+
+from chartgen.errors import ChartgenError, UsageError
+
+PARTS = ("major", "minor", "patch", "release", "prerelease")
+VERSION_TOKEN = "0.0.0-chartgen.version"      # stands for the version while hashing
+COMMIT_TOKEN = "chartgen-source-commit"        # stands for the source commit while hashing
+_VERSION_LINE = re.compile(r"^version:[ \t]*(?P<value>.*?)[ \t]*$", re.MULTILINE)
+
+
+def parse(version: str, *, path: str = "Chart.yaml"):
+    import semver
+
+    try:
+        return semver.Version.parse(str(version).strip().strip("'\""))
+    except (ValueError, TypeError):
+        raise ChartgenError(f"chart version {version!r} is not SemVer 2 (X.Y.Z or X.Y.Z-pre)",
+                            path=path, code="bad-version") from None
+
+
+def greater(a: str, b: str) -> bool:
+    """True when version `a` sorts after `b` (SemVer 2 precedence)."""
+    return parse(a).compare(parse(b)) > 0
+
+
+def _with_pre(version, label: str, number: int) -> str:
+    return str(version.replace(prerelease=f"{label}.{number}", build=None))
+
+
+def _pre_number(version, label: str) -> int | None:
+    """N of `<label>.N`, or None for any other pre-release (e.g. the old `rc9`)."""
+    pre = version.prerelease or ""
+    match = re.fullmatch(rf"{re.escape(label)}\.(\d+)", pre)
+    return int(match.group(1)) if match else None
+
+
+def next_version(previous: str, policy: str = "prerelease", label: str = "rc") -> str:
+    """The version after `previous` for changed content, by policy; always greater."""
+    current = parse(previous)
+    if policy == "prerelease":
+        number = _pre_number(current, label)
+        if number is not None:
+            candidate = _with_pre(current, label, number + 1)
+        else:
+            # A release (1.2.0 -> 1.2.1-rc.1) or an unknown pre-release scheme (1.3.0-rc9: rc.10
+            # would sort below it, so move to the next patch: 1.3.1-rc.1).
+            candidate = _with_pre(current.replace(prerelease=None, build=None).bump_patch(), label, 1)
+    elif policy == "patch":
+        candidate = str(current.bump_patch()) if not current.prerelease else str(current.finalize_version())
+    elif policy == "minor":
+        candidate = str(current.bump_minor())
+    else:
+        raise UsageError(f"unknown version policy {policy!r} (choose prerelease, patch or minor)",
+                         code="bad-version-policy")
+    if not greater(candidate, previous):  # pragma: no cover - guarded by the rules above
+        raise ChartgenError(f"cannot compute a version above {previous}", code="version-order")
+    return candidate
+
+
+def bump(version: str, part: str, *, prerelease: bool = False, label: str = "rc") -> str:
+    """An explicit bump (`chartgen version --major|--minor|--patch|--release|--prerelease`).
+
+    major/minor/patch bump that part and drop any pre-release (1.2.3-rc.4 --patch -> 1.2.4);
+    with prerelease=True the result starts a pre-release (1.2.3 --minor --prerelease -> 1.3.0-rc.1).
+    release drops the pre-release (1.2.3-rc.4 -> 1.2.3); prerelease alone counts up
+    (1.2.3-rc.4 -> 1.2.3-rc.5; 1.2.3 -> 1.2.4-rc.1).
+    """
+    current = parse(version)
+    if part == "release":
+        if not current.prerelease:
+            raise UsageError(f"{version} is already a release; use --patch, --minor or --major",
+                             code="already-released")
+        result = str(current.finalize_version())
+    elif part == "prerelease":
+        result = next_version(version, "prerelease", label)
+    elif part in ("major", "minor", "patch"):
+        base = current.replace(prerelease=None, build=None)
+        bumped = {"major": base.bump_major, "minor": base.bump_minor, "patch": base.bump_patch}[part]()
+        result = _with_pre(bumped, label, 1) if prerelease else str(bumped)
+    else:
+        raise UsageError(f"unknown version part {part!r} (choose one of {', '.join(PARTS)})", code="bad-part")
+    if not greater(result, version):  # pragma: no cover - every rule above goes up
+        raise ChartgenError(f"{result} would not be above {version}", code="version-order")
+    return result
+
+
+def content_hash(files: Mapping[str, str | bytes]) -> str:
+    """sha256 over relative path and content of every file, in path order."""
+    digest = hashlib.sha256()
+    for rel in sorted(files):
+        content = files[rel]
+        data = content.encode("utf-8") if isinstance(content, str) else content
+        digest.update(rel.encode("utf-8") + b"\0" + str(len(data)).encode() + b"\0" + data)
+    return "sha256:" + digest.hexdigest()
+
+
+def read_chart_yaml(chart_dir: Path) -> dict:
+    from chartgen.yamlio import load_data
+
+    path = Path(chart_dir) / "Chart.yaml"
+    try:
+        data = load_data(path.read_bytes(), str(path))
+    except OSError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def set_chart_version(text: str, version: str) -> str:
+    """Chart.yaml text with its top-level `version:` replaced (the rest kept byte for byte)."""
+    new, count = _VERSION_LINE.subn(f"version: {version}", text, count=1)
+    if count != 1:
+        raise ChartgenError("Chart.yaml has no top-level `version:` line", code="bad-chart-yaml")
+    return new
+
+
+def bump_version(chart_dir: Path | str, part: str, *, prerelease: bool = False, config=None) -> str:
+    """Bump a generated chart's version in place (Chart.yaml and README.md); returns it.
+
+    The content hash is not touched (it leaves the version out), so the next regeneration
+    keeps the bumped version. Regenerate the umbrella chart afterwards (the command does).
+    """
+    from chartgen.chart.readme import set_readme_version
+    from chartgen.chart.settings import chart_settings
+    from chartgen.fsutil import write_atomic
+
+    chart_dir = Path(chart_dir)
+    chart_yaml = chart_dir / "Chart.yaml"
+    if not chart_yaml.is_file():
+        raise UsageError(f"{chart_dir} is not a chart (no Chart.yaml)", path=chart_dir, code="not-a-chart")
+    settings = chart_settings(config)
+    old = str(read_chart_yaml(chart_dir).get("version", ""))
+    new = bump(old, part, prerelease=prerelease, label=settings.prerelease_label)
+    write_atomic(chart_yaml, set_chart_version(chart_yaml.read_text(encoding="utf-8"), new))
+    readme = chart_dir / "README.md"
+    if readme.is_file():
+        write_atomic(readme, set_readme_version(readme.read_text(encoding="utf-8"), old, new))
+    return new

@@ -1,0 +1,164 @@
+"""Writing a chart folder: version decision, Chart.yaml, hand-written extras, atomic swap.
+
+The new content is hashed (Chart.yaml with the version token, without the hash and the
+source commit). Same hash as the chart on disk (or, when the folder is gone, as the chart
+in git HEAD): the version and source commit stay. Otherwise the version is bumped by the
+policy (never down). The folder is replaced as a whole (fsutil.atomic_directory), so
+files of earlier runs never linger; files chartgen.yaml declares as extras are carried over.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from chartgen.chart.settings import A_CONTENT_HASH, A_SOURCE_COMMIT, ChartSettings
+from chartgen.chart.versioning import VERSION_TOKEN, content_hash, next_version, parse
+from chartgen.errors import ChartgenError, UsageError
+from chartgen.fsutil import MARKER
+
+CHART_FIELD_ORDER = ("apiVersion", "name", "description", "type", "version", "appVersion", "kubeVersion",
+                     "home", "icon", "sources", "keywords", "maintainers", "dependencies", "annotations")
+
+
+@dataclass(frozen=True)
+class ChartResult:
+    name: str
+    version: str
+    path: Path
+    changed: bool
+    previous_version: str | None
+
+
+def chart_yaml(fields: Mapping, version: str, annotations: Mapping[str, str]) -> str:
+    """Chart.yaml text: the usual key order, annotations sorted, empty fields left out."""
+    from chartgen.yamlio import dump_yaml
+
+    data = dict(fields)
+    data["version"] = version
+    data["annotations"] = {k: str(v) for k, v in sorted(annotations.items())}
+    ordered = {key: data[key] for key in CHART_FIELD_ORDER if data.get(key) not in (None, "", [], {})}
+    extra = sorted(set(data) - set(CHART_FIELD_ORDER))
+    if extra:
+        raise ChartgenError(f"internal: unknown Chart.yaml fields {extra}", code="chart-internal")
+    return dump_yaml(ordered, sort_keys=False)
+
+
+def _git_head_chart(target: Path) -> dict:
+    """Chart.yaml of `target` as committed in git HEAD, or {}."""
+    from chartgen.yamlio import load_data
+
+    parent = target.parent
+    while not parent.exists():
+        parent = parent.parent
+    try:
+        top = subprocess.run(["git", "-C", str(parent), "rev-parse", "--show-toplevel"], capture_output=True,
+                             text=True, timeout=10)
+        if top.returncode != 0:
+            return {}
+        rel = target.resolve().relative_to(Path(top.stdout.strip()).resolve()).as_posix()
+        shown = subprocess.run(["git", "-C", top.stdout.strip(), "show", f"HEAD:{rel}/Chart.yaml"],
+                               capture_output=True, timeout=10)
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return {}
+    if shown.returncode != 0:
+        return {}
+    try:
+        data = load_data(shown.stdout, f"HEAD:{rel}/Chart.yaml")
+    except ChartgenError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def previous_chart(target: Path) -> dict:
+    """Chart.yaml data of the chart being replaced: on disk, else in git HEAD."""
+    from chartgen.chart.versioning import read_chart_yaml
+
+    if (target / "Chart.yaml").is_file():
+        return read_chart_yaml(target)
+    return _git_head_chart(target)
+
+
+def collect_extras(target: Path, patterns: tuple[str, ...]) -> dict[str, bytes]:
+    """Hand-written files of the existing chart that chartgen.yaml says to keep."""
+    kept: dict[str, bytes] = {}
+    if not patterns or not target.is_dir():
+        return kept
+    for pattern in patterns:
+        if pattern.startswith("/") or ".." in pattern.split("/"):
+            raise UsageError(f"chart.extras pattern {pattern!r} must stay inside the chart folder",
+                             code="bad-extra")
+    for path in sorted(target.rglob("*")):
+        if not path.is_file() or path.is_symlink():
+            continue
+        rel = path.relative_to(target).as_posix()
+        if rel == MARKER:
+            continue
+        if any(fnmatch.fnmatchcase(rel, pattern) for pattern in patterns):
+            kept[rel] = path.read_bytes()
+    return kept
+
+
+def _on_disk_equal(target: Path, files: Mapping[str, str | bytes]) -> bool:
+    if not target.is_dir() or not (target / MARKER).exists():
+        return False
+    present = {p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file()}
+    present.discard(MARKER)
+    if present != set(files):
+        return False
+    for rel, content in files.items():
+        data = content.encode("utf-8") if isinstance(content, str) else content
+        if (target / rel).read_bytes() != data:
+            return False
+    return True
+
+
+def write_chart(target: Path, files: Mapping[str, str | bytes], fields: Mapping, annotations: Mapping[str, str],
+                settings: ChartSettings, *, source_commit: str | None = None, extras: tuple[str, ...] = (),
+                versioned_texts: tuple[str, ...] = ("README.md",)) -> ChartResult:
+    """Decide the version, write `target` atomically, and say what happened.
+
+    `files` holds every generated file except Chart.yaml; the texts named in
+    `versioned_texts` carry the version token, replaced here by the real version.
+    """
+    from chartgen.chart.readme import apply_version
+    from chartgen.fsutil import atomic_directory, write_tree
+
+    target = Path(target)
+    previous = previous_chart(target)
+    kept = collect_extras(target, extras)
+    content = {**files, **kept}
+    hashed = dict(content)
+    hashed["Chart.yaml"] = chart_yaml(fields, VERSION_TOKEN, annotations)
+    digest = content_hash(hashed)
+
+    previous_annotations = previous.get("annotations") if isinstance(previous.get("annotations"), dict) else {}
+    previous_version = str(previous["version"]) if previous.get("version") not in (None, "") else None
+    if previous_version is not None:
+        parse(previous_version, path=str(target / "Chart.yaml"))
+    if previous_version is None:
+        version, changed = settings.first_version, True
+    elif previous_annotations.get(A_CONTENT_HASH) == digest:
+        version, changed = previous_version, False
+    else:
+        version, changed = next_version(previous_version, settings.version_policy, settings.prerelease_label), True
+    commit = source_commit if changed else previous_annotations.get(A_SOURCE_COMMIT)
+
+    final_annotations = dict(annotations)
+    final_annotations[A_CONTENT_HASH] = digest
+    if commit:
+        final_annotations[A_SOURCE_COMMIT] = str(commit)
+    final: dict[str, str | bytes] = dict(content)
+    for rel in versioned_texts:
+        if rel in final and rel not in kept and isinstance(final[rel], str):
+            final[rel] = apply_version(final[rel], version)
+    final["Chart.yaml"] = chart_yaml(fields, version, final_annotations)
+    if not _on_disk_equal(target, final):
+        with atomic_directory(target, marker_text="written by chartgen chart; regenerated as a whole "
+                              "(declare hand-written files under chart.extras in chartgen.yaml)\n") as tmp:
+            write_tree(tmp, final)
+    name = str(fields.get("name", target.name))
+    return ChartResult(name, version, target, changed, previous_version)

@@ -1,0 +1,82 @@
+"""`chartgen build WORKFLOW... | --all`: every stage, for each workflow, in parallel."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from chartgen.commands._common import load_config
+
+
+@click.command(name="build", help="Run every stage for workflows: validate to index (and image, publish, PR).")
+@click.argument("workflows", nargs=-1)
+@click.option("--all", "all_", is_flag=True, help="Every workflow folder of the sources folder.")
+@click.option("--until", type=click.Choice(["validate", "render", "chart", "lint", "package", "index"]),
+              default=None, help="Last of the core stages to run (default: index).")
+@click.option("--image/--no-image", default=None, help="Also build the workflow image (default: build.image).")
+@click.option("--push/--no-push", default=None, help="Push the images built (default: build.push).")
+@click.option("--builder", default=None, help="Image builder: buildah, podman, docker or kaniko.")
+@click.option("--registry", default=None, help="Registry/organisation of images (overrides image.registry).")
+@click.option("--image-context", type=click.Path(file_okay=False), default=None,
+              help="Keep the image build context here (kaniko: the Tekton step builds it).")
+@click.option("--image-digest", default=None, help="Digest of an image built elsewhere (goes into chart and PR).")
+@click.option("--publish", "publish_target", default=None, metavar="TARGET",
+              help="Publish the archives and index to TARGET (default: build.publish).")
+@click.option("--pr/--no-pr", default=None, help="Open or update the chart repository PR (default: build.pr).")
+@click.option("--config-repository", default=None, help="Chart repository URL for --pr (overrides pr.configRepo).")
+@click.option("--forge", default=None, help="Forge for --pr: github or none.")
+@click.option("--source-commit", default=None, help="Commit the sources come from (image tag, PR message).")
+@click.option("--base-url", default=None, help="URL the index points archives at (default: build.base_url).")
+@click.option("--dry-run", is_flag=True, help="With --pr: show what would be proposed, push nothing.")
+@click.option("--no-cache", is_flag=True, help="Redo every stage even when the inputs did not change.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--tekton-results", type=click.Path(file_okay=False), default=None, envvar="CHARTGEN_TEKTON_RESULTS",
+              help="Write IMAGE_URL, IMAGE_DIGEST, CHART_VERSION, PR_URL result files into this folder.")
+@click.pass_context
+def command(ctx, workflows, all_, until, image, push, builder, registry, image_context, image_digest,
+            publish_target, pr, config_repository, forge, source_commit, base_url, dry_run, no_cache, fmt,
+            tekton_results):
+    from chartgen import ci
+    from chartgen.build import Progress, build, ci_outputs, format_json, format_text, markdown_summary, \
+        options_from_config, tekton_values
+    from chartgen.errors import UsageError
+    from chartgen.sources import discover, resolve_workflow
+
+    config = load_config(ctx)
+    if all_ and workflows:
+        raise UsageError("give workflow names or --all, not both", code="usage")
+    if not all_ and not workflows:
+        raise UsageError("name the workflows to build (e.g. `chartgen build mta`) or pass --all", code="usage")
+    if all_:
+        folders = discover(config.sources_dir, config.shared_dir if config.shared_dir.is_dir() else None)
+    else:
+        folders = [resolve_workflow(name, config.sources_dir) for name in workflows]
+    if image_context and len(folders) > 1:
+        raise UsageError("--image-context takes one workflow", code="usage")
+    options = options_from_config(config, until=until, image=image, push=push, builder=builder,
+                                  registry=registry, image_context=image_context, image_digest=image_digest,
+                                  publish=publish_target, pr=pr, config_repository=config_repository,
+                                  forge=forge, source_commit=source_commit, base_url=base_url,
+                                  dry_run=dry_run or None, use_cache=not no_cache)
+    progress = None
+    interactive = sys.stderr.isatty() and not ci.in_github_actions() and not os.environ.get("CI")
+    if interactive and fmt == "text":
+        progress = Progress(sorted(f.name for f in folders), sys.stderr)
+    try:
+        report = build(folders, config, options, progress)
+    finally:
+        if progress is not None:
+            progress.close()
+    click.echo(format_json(report) if fmt == "json" else format_text(report), nl=False)
+
+    for workflow in report.workflows:
+        failed = workflow.failed_stage
+        if failed is not None:
+            ci.annotate(failed.findings)
+    ci.set_outputs(ci_outputs(report))
+    ci.add_summary(markdown_summary(report))
+    ci.write_tekton_results(tekton_values(report), ci.tekton_results_dir(tekton_results))
+    if not report.ok:
+        sys.exit(1)

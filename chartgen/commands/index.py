@@ -1,0 +1,39 @@
+"""`chartgen index`: write or update a Helm repository index."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from chartgen.commands._common import load_config
+
+
+@click.command(name="index", help="Write or update DIR/index.yaml (and index.html) from the chart archives in DIR.")
+@click.argument("directory", required=False, type=click.Path(file_okay=False))
+@click.option("--url", "base_url", help="URL the repository is served from (default: `publish.url`; "
+              "empty: relative URLs).")
+@click.option("--merge", "merge", type=click.Path(dir_okay=False),
+              help="Existing index to add to (default: DIR/index.yaml if present).")
+@click.option("--format", "fmt", type=click.Choice(["auto", "json", "yaml"]), default=None,
+              help="index.yaml as JSON (fast, Helm >= 3.13) or YAML; auto keeps the existing format.")
+@click.option("--html/--no-html", default=None, help="Also write index.html (default: `publish.html`).")
+@click.option("--force", is_flag=True, help="Replace entries whose version is already indexed with another digest.")
+@click.pass_context
+def command(ctx, directory, base_url, merge, fmt, html, force):
+    from chartgen.index import update_index
+
+    config = load_config(ctx)
+    settings = config.section("publish")
+    folder = Path(directory) if directory else config.dist_dir
+    result = update_index(folder, base_url if base_url is not None else settings.get("url", ""),
+                          merge=Path(merge) if merge else None, force=force,
+                          fmt=fmt or settings.get("index_format", "auto"),
+                          html=settings.get("html", True) if html is None else html,
+                          title=settings.get("title", "Helm charts"))
+    for name, version in result.added:
+        click.echo(f"added {name} {version}")
+    for name, version in result.replaced:
+        click.echo(f"replaced {name} {version} (--force)")
+    click.echo(f"{result.path}: {result.total} chart versions ({result.format}); "
+               f"{len(result.added)} added, {len(result.unchanged)} already indexed")

@@ -1,0 +1,61 @@
+"""`chartgen package`: reproducible chart archives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from chartgen.commands._common import load_config
+
+
+def resolve_charts(config, charts: tuple[str, ...]) -> list[Path]:
+    """Chart folders from arguments (paths, or names under the charts folder); default all."""
+    from chartgen.errors import UsageError
+    from chartgen.package import find_charts
+
+    if not charts:
+        found = find_charts(config.charts_dir) if config.charts_dir.is_dir() else []
+        if not found:
+            raise UsageError(f"no charts found under {config.charts_dir}", path=config.charts_dir, code="usage")
+        return found
+    folders = []
+    for arg in charts:
+        path = Path(arg)
+        if not (path / "Chart.yaml").is_file() and (config.charts_dir / arg / "Chart.yaml").is_file():
+            path = config.charts_dir / arg
+        if not (path / "Chart.yaml").is_file():
+            raise UsageError(f"{arg} is not a chart folder (no Chart.yaml) nor a chart under {config.charts_dir}",
+                             path=arg, code="usage")
+        folders.append(path)
+    return folders
+
+
+@click.command(name="package", help="Package charts into reproducible archives (same content, same bytes).")
+@click.argument("charts", nargs=-1)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder (default: `dist` setting).")
+@click.option("--published", "published_path", type=click.Path(dir_okay=False, exists=True),
+              help="Index of published charts to check against (default: OUT/index.yaml if present).")
+@click.option("--force", is_flag=True, help="Replace an archive whose version is already published with other content.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+def command(ctx, charts, out_dir, published_path, force, fmt):
+    import json
+
+    from chartgen.index import INDEX_NAME, load_index
+    from chartgen.package import package_chart
+
+    config = load_config(ctx)
+    out = Path(out_dir) if out_dir else config.dist_dir
+    published = None
+    index_path = Path(published_path) if published_path else out / INDEX_NAME
+    if index_path.is_file():
+        published = load_index(index_path)
+    results = [package_chart(folder, out, force=force, published=published)
+               for folder in resolve_charts(config, charts)]
+    if fmt == "json":
+        click.echo(json.dumps([{"name": r.name, "version": r.version, "path": str(r.path),
+                                "digest": r.digest, "unchanged": r.unchanged} for r in results], indent=2))
+        return
+    for r in results:
+        click.echo(f"{r.path}  sha256:{r.digest}" + ("  (unchanged)" if r.unchanged else ""))

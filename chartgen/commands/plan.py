@@ -1,0 +1,44 @@
+"""`chartgen plan --since REV`: the workflows a change affects."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from chartgen.commands._common import load_config
+
+
+@click.command(name="plan", help="List the workflows a change affects.")
+@click.option("--since", required=True, metavar="REV",
+              help="Compare REV...HEAD (the changes since this branch left REV), plus uncommitted work.")
+@click.option("--format", "fmt", type=click.Choice(["lines", "json", "github-matrix"]), default="lines",
+              show_default=True, help="One name per line, a JSON report, or a GitHub Actions matrix.")
+@click.option("--committed-only", is_flag=True, help="Ignore uncommitted changes and untracked files.")
+@click.pass_context
+def command(ctx, since, fmt, committed_only):
+    from chartgen import ci
+    from chartgen.plan import format_lines, plan
+
+    config = load_config(ctx)
+    result = plan(config, since, committed_only=committed_only)
+    matrix = json.dumps(result.github_matrix(), separators=(",", ":"))
+    if fmt == "lines":
+        click.echo(format_lines(result), nl=False)
+    elif fmt == "json":
+        click.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        click.echo(matrix)
+    ci.set_outputs({
+        "matrix": matrix,
+        "workflows": " ".join(result.names),
+        "count": str(len(result.workflows)),
+        "any": "true" if result.workflows else "false",
+    })
+    if result.workflows:
+        rows = [[w.name, w.folder, "; ".join(w.reasons[:3]) + (" …" if len(w.reasons) > 3 else "")]
+                for w in result.workflows]
+        ci.add_summary(f"### chartgen plan since `{since[:12]}`\n\n"
+                       + ci.markdown_table(["workflow", "folder", "why"], rows))
+    else:
+        ci.add_summary(f"### chartgen plan since `{since[:12]}`\n\nNo workflow is affected.")

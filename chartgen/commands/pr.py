@@ -1,0 +1,75 @@
+"""`chartgen pr WORKFLOW... --config-repo URL`: propose regenerated charts as pull requests."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from chartgen.commands._common import load_config
+
+
+@click.command(name="pr")
+@click.argument("workflows", nargs=-1, required=True)
+@click.option("--config-repo", "config_repo", metavar="URL", default=None,
+              help="Git URL of the chart repository (default: pr.configRepo). No token in it: "
+                   "GITHUB_TOKEN / GH_TOKEN is handed to git through a credential helper.")
+@click.option("--base", default=None, help="Target branch (default: pr.base, main).")
+@click.option("--forge", type=click.Choice(["github", "none"]), default=None,
+              help="github: open or update the pull request; none: push the branch and print where "
+                   "to open it (default: pr.forge).")
+@click.option("--dry-run", is_flag=True, help="Show the diff that would be proposed; push nothing.")
+@click.option("--source-commit", default=None, metavar="SHA",
+              help="Source commit named in the commit and PR (default: $GITHUB_SHA or HEAD).")
+@click.option("--source-ref", default=None, metavar="URL",
+              help="Source commit or pull request URL named in the commit and PR.")
+@click.option("--image-digest", default=None, metavar="sha256:...", help="Pin the image by this digest.")
+@click.option("--image-tag", default=None, metavar="TAG", help="Image tag for the chart.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", help="Output format.")
+@click.pass_context
+def command(ctx, workflows, config_repo, base, forge, dry_run, source_commit, source_ref, image_digest,
+            image_tag, fmt):
+    """Regenerate the charts of WORKFLOW (names or folders) in a shallow clone of the chart
+    repository, commit, push to the stable branch `<pr.branchPrefix><workflow>` and open or
+    update its pull request. Nothing is pushed when the charts are already there."""
+    from chartgen.errors import ChartgenError
+    from chartgen.gitops.engine import PrError, open_pull_requests
+    from chartgen.sources import load_workflow, resolve_workflow
+
+    config = load_config(ctx)
+    shared = config.shared_dir if config.shared_dir.is_dir() else True
+    folders = []
+    for name in workflows:
+        folder = load_workflow(resolve_workflow(name, config.sources_dir), shared_dir=shared)
+        errors = [f for f in folder.findings if f.is_error]
+        if errors:
+            raise ChartgenError(findings=errors)
+        folders.append(folder)
+
+    def log(line: str) -> None:
+        if fmt == "text":
+            click.echo(line, err=True)
+
+    try:
+        results = open_pull_requests(folders, config, config_repo=config_repo, base=base, forge=forge,
+                                     dry_run=dry_run, source_commit=source_commit, source_ref=source_ref,
+                                     image_digest=image_digest, image_tag=image_tag, log=log)
+    except PrError as exc:
+        _show(exc.results, fmt)
+        raise
+    _show(results, fmt)
+
+
+def _show(results, fmt: str) -> None:
+    from chartgen.errors import redact
+
+    if fmt == "json":
+        click.echo(redact(json.dumps([r.to_dict() for r in results], indent=2)))
+        return
+    for result in results:
+        if result.action == "dry-run":
+            click.echo(redact(result.diff), nl=False)
+            click.echo(redact(result.message), err=True)
+        else:
+            line = f"{result.workflow}: {result.action}" + (f" {result.url}" if result.url else "")
+            click.echo(redact(line))

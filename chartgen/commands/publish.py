@@ -1,0 +1,73 @@
+"""`chartgen publish`: archives to a folder, a git branch or an OCI registry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from chartgen.commands._common import load_config
+
+
+@click.command(name="publish", help="Publish charts: --to dir:PATH | git:REMOTE[#BRANCH] | oci://REGISTRY/PATH. "
+               "CHART is an archive (.tgz), a chart folder or a chart name (packaged first); "
+               "default: every archive in the dist folder.")
+@click.argument("charts", nargs=-1)
+@click.option("--to", "target", help="Where to publish (default: `publish.target`).")
+@click.option("--url", "base_url", help="URL the repository is served from (default: `publish.url`; "
+              "empty: relative URLs).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Where charts given as folders are packaged (default: `dist` setting).")
+@click.option("--force", is_flag=True, help="Replace a published version that has other content.")
+@click.option("--plain-http/--no-plain-http", default=None,
+              help="OCI over plain HTTP (default: only for 127.0.0.1/localhost registries).")
+@click.option("--format", "fmt", type=click.Choice(["auto", "json", "yaml"]), default=None,
+              help="index.yaml format (default: `publish.index_format`).")
+@click.option("--html/--no-html", default=None, help="Also write index.html (default: `publish.html`).")
+@click.option("--message", default="", help="Commit message for git targets.")
+@click.option("--attempts", default=10, show_default=True, type=click.IntRange(1, 100),
+              help="git: push attempts when others publish at the same time.")
+@click.pass_context
+def command(ctx, charts, target, base_url, out_dir, force, plain_http, fmt, html, message, attempts):
+    from chartgen.commands.package import resolve_charts
+    from chartgen.errors import UsageError
+    from chartgen.package import package_chart
+    from chartgen.publish import publish
+
+    config = load_config(ctx)
+    settings = config.section("publish")
+    target = target or settings.get("target")
+    if not target:
+        raise UsageError("no target: give --to dir:PATH | git:REMOTE[#BRANCH] | oci://REGISTRY/PATH "
+                         "or set publish.target in chartgen.yaml", code="usage")
+    dist = Path(out_dir) if out_dir else config.dist_dir
+    archives: list[Path] = []
+    folders = []
+    for arg in charts:
+        if arg.endswith(".tgz"):
+            if not Path(arg).is_file():
+                raise UsageError(f"archive {arg} does not exist", path=arg, code="usage")
+            archives.append(Path(arg))
+        else:
+            folders.append(arg)
+    if folders:
+        archives += [package_chart(folder, dist, force=force).path
+                     for folder in resolve_charts(config, tuple(folders))]
+    if not charts:
+        archives = sorted(dist.glob("*.tgz")) if dist.is_dir() else []
+        if not archives:
+            raise UsageError(f"no chart archives in {dist}; run `chartgen package` first or name charts",
+                             path=dist, code="usage")
+    result = publish(archives, target, base_url=(base_url if base_url is not None else settings.get("url")) or None,
+                     force=force, plain_http=plain_http, index_format=fmt or settings.get("index_format", "auto"),
+                     html=settings.get("html", True) if html is None else html,
+                     title=settings.get("title", "Helm charts"), message=message, max_attempts=attempts)
+    for name, version in result.added:
+        click.echo(f"published {name} {version}")
+    for name, version in result.replaced:
+        click.echo(f"replaced {name} {version} (--force)")
+    for name, version in result.unchanged:
+        click.echo(f"already published {name} {version} (same digest)")
+    tries = f" after {result.attempts} attempts" if result.attempts > 1 else ""
+    click.echo(f"{result.target}: {len(result.added)} added, {len(result.unchanged)} unchanged{tries}"
+               + (f" ({result.location})" if result.location else ""))

@@ -1,0 +1,104 @@
+"""`chartgen validate [PATH...]`: report every problem of workflow folders at once.
+
+Exit 0 without errors (warnings allowed unless --strict), 1 with errors, 2 for bad usage.
+A PATH is a workflow folder, a workflow name under the sources folder, or a folder of
+workflow folders (such as workflow_sources/). Without PATH: every folder of the sources
+folder of chartgen.yaml.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from chartgen.commands._common import emit_findings, load_config
+
+
+def _is_workflow_folder(path: Path) -> bool:
+    from chartgen.sources import MAIN_SUFFIXES
+
+    try:
+        return any(entry.name.lower().endswith(MAIN_SUFFIXES) for entry in path.iterdir())
+    except OSError:
+        return False
+
+
+def _folders(paths: tuple[str, ...], config) -> tuple[list[Path], list[Path]]:
+    """(folders to validate, folders describing the whole repository)."""
+    from chartgen.errors import UsageError
+    from chartgen.sources import discover, resolve_workflow
+
+    sources_dir = config.sources_dir
+    shared = config.shared_dir if config.shared_dir.is_dir() else None
+    if not paths:
+        folders = discover(sources_dir, shared)
+        return folders, folders
+    selected: list[Path] = []
+    for arg in paths:
+        path = resolve_workflow(arg, sources_dir)
+        if not _is_workflow_folder(path) and path.is_dir() and any(
+                _is_workflow_folder(child) for child in discover(path, shared)):
+            selected.extend(discover(path, shared))   # a folder of workflow folders
+        else:
+            selected.append(path)
+    if not selected:
+        raise UsageError("no workflow folders to validate", code="no-workflows")
+    repository = discover(sources_dir, shared) if sources_dir.is_dir() else []
+    return list(dict.fromkeys(selected)), repository
+
+
+@click.command(name="validate", help="Check workflow folders and report every problem.")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Findings as `path:line:col: severity: message [code]` lines or a JSON list.")
+@click.option("--strict", is_flag=True, help="Warnings fail too (exit 1).")
+@click.pass_context
+def command(ctx: click.Context, paths: tuple[str, ...], fmt: str, strict: bool) -> None:
+    from chartgen.sources import load_workflow
+    from chartgen.validation import RepositoryContext, summary, validate_repository
+
+    config = load_config(ctx)
+    settings = config.section("validate")
+    jq_functions = tuple(settings.get("jq_functions", ()))
+    folders, repository_folders = _folders(paths, config)
+    def load(folder: Path):
+        # The configured shared folder serves the folders of the sources folder; a folder
+        # elsewhere uses the shared/ (or _shared/) folder next to it, if any.
+        inside = config.sources_dir.is_dir() and folder.resolve().parent == config.sources_dir.resolve()
+        shared = config.shared_dir if inside and config.shared_dir.is_dir() else (None if inside else True)
+        return load_workflow(folder, shared_dir=shared)
+
+    loaded = [load(folder) for folder in folders]
+    by_root = {folder.root.resolve(): folder for folder in loaded}
+    # The other folders of the repository only contribute their ids (for workflowOptions and
+    # uniqueness), so validating one folder knows the rest of the repository.
+    others = [load(folder) for folder in repository_folders if folder.resolve() not in by_root]
+    context = RepositoryContext.from_folders(loaded + others)
+    results = validate_repository(loaded, context=context, jq_functions=jq_functions)
+    findings = [finding for name in results for finding in results[name]]
+    _cross_check_ids(loaded, others, findings)
+    emit_findings(findings, fmt)
+    click.echo(summary(results), err=True)
+    errors = any(f.is_error for f in findings)
+    warnings = any(not f.is_error for f in findings)
+    sys.exit(1 if errors or (strict and warnings) else 0)
+
+
+def _cross_check_ids(loaded, others, findings) -> None:
+    """Ids of the validated folders that a folder outside the selection also uses."""
+    from chartgen.errors import Finding
+    from chartgen.names import workflow_name
+
+    taken = {}
+    for folder in others:
+        if folder.workflow_id:
+            taken.setdefault(workflow_name(folder.workflow_id), folder.root)
+    for folder in loaded:
+        name = workflow_name(folder.workflow_id) if folder.workflow_id else ""
+        if name and name in taken and folder.document is not None:
+            line, col = folder.document.where(("id",))
+            findings.append(Finding(folder.main.display, line, col, "error",
+                                    f"workflow id {folder.workflow_id!r} (Kubernetes name {name!r}) is also used "
+                                    f"by {taken[name]}; ids must be unique across the repository", "duplicate-id"))

@@ -1,0 +1,63 @@
+"""Forges: where a pushed branch becomes a pull request. One module per forge, one interface.
+
+A forge module exposes `create(options: ForgeOptions) -> Forge`. `Forge.open_or_update`
+receives the pull request to propose for a branch that is already pushed (or already up to
+date) and answers what it did.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from chartgen.errors import UsageError
+
+FORGES = ("github", "none")
+
+
+@dataclass(frozen=True)
+class PullRequestSpec:
+    repo_url: str                 # the chart repository's git URL (credential-free)
+    repository: str               # owner/name on the forge ("" when unknown)
+    branch: str
+    base: str
+    title: str
+    body: str
+    labels: tuple[str, ...] = ()
+    reviewers: tuple[str, ...] = ()
+    team_reviewers: tuple[str, ...] = ()
+    draft: bool = False
+
+
+@dataclass(frozen=True)
+class ForgeResult:
+    action: str                   # created | updated | unchanged | pushed
+    url: str = ""
+    number: int | None = None
+    message: str = ""             # what to tell the user (e.g. where to open the PR)
+
+
+@dataclass(frozen=True)
+class ForgeOptions:
+    token: str | None = None
+    api_url: str = ""
+    retries: int = 6
+    max_rate_limit_wait: float = 900
+    backoff_factor: float = 1.0
+    extra: dict = field(default_factory=dict)
+
+
+class Forge(Protocol):
+    name: str
+    needs_token: bool
+
+    def open_or_update(self, spec: PullRequestSpec, *, pushed: bool) -> ForgeResult:
+        """Open the pull request for spec.branch, or update the open one. `pushed`: the branch changed."""
+
+
+def get_forge(name: str, options: ForgeOptions) -> Forge:
+    if name not in FORGES:
+        raise UsageError(f"unknown forge {name!r} (choose one of: {', '.join(FORGES)})", code="pr-forge")
+    module = importlib.import_module(f"chartgen.gitops.forges.{name}")
+    return module.create(options)

@@ -1,0 +1,140 @@
+"""`--forge github`: open the pull request, or update the open one found by its head branch.
+
+PyGithub is imported inside the functions (start-up time). Rate limits and 5xx answers are
+retried by a `urllib3.Retry` (PyGithub's `GithubRetry`, extended): a `Retry-After` header is
+honoured on 403/429, and without it `x-ratelimit-reset` when `x-ratelimit-remaining` is 0;
+5xx answers back off exponentially; a wait longer than `pr.maxRateLimitWait` fails with a
+clear message instead of hanging a CI job for an hour.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from urllib.parse import urlsplit
+
+from chartgen.errors import ChartgenError, UsageError, redact, register_secret
+from chartgen.gitops.forges import ForgeOptions, ForgeResult, PullRequestSpec
+
+DEFAULT_API = "https://api.github.com"
+
+
+def repository_slug(spec: PullRequestSpec) -> str:
+    """owner/name: the configured one, else the last two segments of the URL path."""
+    if spec.repository:
+        return spec.repository
+    url = spec.repo_url
+    path = urlsplit(url).path if "://" in url else url.partition(":")[2]
+    parts = [p for p in path.strip("/").split("/") if p]
+    if len(parts) >= 2:
+        name = parts[-1][:-4] if parts[-1].endswith(".git") else parts[-1]
+        return f"{parts[-2]}/{name}"
+    raise UsageError(f"cannot tell the GitHub repository (owner/name) from {url!r}; set pr.repository "
+                     "in chartgen.yaml", code="pr-repository")
+
+
+def make_retry(options: ForgeOptions):
+    """A GithubRetry that also honours x-ratelimit-reset on 429, caps waits, retries 5xx."""
+    from github.GithubRetry import GithubRetry
+
+    cap = options.max_rate_limit_wait
+
+    class ChartgenRetry(GithubRetry):
+        def get_retry_after(self, response):  # noqa: D401 - urllib3 hook
+            wait = super().get_retry_after(response)
+            headers = response.headers
+            if wait is None and response.status in (403, 429) and headers.get("x-ratelimit-remaining") == "0":
+                reset = headers.get("x-ratelimit-reset", "")
+                if reset.isdigit():
+                    wait = max(0.0, int(reset) - time.time()) + 0.5
+            if wait is not None and wait > cap:
+                raise ChartgenError(f"GitHub rate limit: the API asks to wait {wait:.0f}s, more than "
+                                    f"pr.maxRateLimitWait ({cap:.0f}s); try again later", code="pr-rate-limit")
+            return wait
+
+    return ChartgenRetry(total=options.retries, backoff_factor=options.backoff_factor,
+                         status_forcelist=[429, *range(500, 600)], max_rate_limit_wait=cap,
+                         secondary_rate_wait=min(60.0, cap), raise_on_status=False)
+
+
+class GitHubForge:
+    name = "github"
+    needs_token = True
+
+    def __init__(self, options: ForgeOptions) -> None:
+        self.options = options
+        self.api_url = (options.api_url or os.environ.get("GITHUB_API_URL") or DEFAULT_API).rstrip("/")
+        register_secret(options.token)
+
+    def client(self):
+        import github
+
+        if not self.options.token:
+            raise UsageError("--forge github needs a token: set GITHUB_TOKEN or GH_TOKEN", code="pr-no-token")
+        return github.Github(base_url=self.api_url, auth=github.Auth.Token(self.options.token),
+                             retry=make_retry(self.options), lazy=True, timeout=60, per_page=100)
+
+    def open_or_update(self, spec: PullRequestSpec, *, pushed: bool) -> ForgeResult:
+        try:
+            return self._open_or_update(spec, pushed)
+        except ChartgenError:
+            raise
+        except Exception as exc:  # GithubException, requests/urllib3 errors: one clear message
+            raise ChartgenError(f"GitHub API ({self.api_url}) failed for {repository_slug(spec)}: "
+                                f"{_describe(exc)}", code="pr-github") from None
+
+    def _open_or_update(self, spec: PullRequestSpec, pushed: bool) -> ForgeResult:
+        from github import GithubException
+
+        slug = repository_slug(spec)
+        client = self.client()
+        repo = client.get_repo(slug)
+        owner = slug.split("/")[0]
+        pull = self._find(repo, owner, spec)
+        if pull is None:
+            try:
+                pull = repo.create_pull(base=spec.base, head=spec.branch, title=spec.title, body=spec.body,
+                                        draft=spec.draft)
+            except GithubException as exc:
+                # A retried POST whose first attempt succeeded: the PR exists now; use it.
+                pull = self._find(repo, owner, spec) if exc.status == 422 else None
+                if pull is None:
+                    raise
+            action = "created"
+            if spec.reviewers or spec.team_reviewers:
+                pull.create_review_request(reviewers=list(spec.reviewers), team_reviewers=list(spec.team_reviewers))
+        elif pushed:
+            pull.edit(title=spec.title, body=spec.body)
+            action = "updated"
+        else:
+            action = "unchanged"
+        have = {label.name for label in pull.labels}
+        missing = [label for label in spec.labels if label not in have]
+        if missing:
+            # PyGithub's add_to_labels posts a bare list; GitHub's OpenAPI description only
+            # specifies {"labels": [...]}, so send that form.
+            client.requester.requestJsonAndCheck("POST", f"{pull.issue_url}/labels", input={"labels": missing})
+        verb = {"created": "opened", "updated": "updated", "unchanged": "already up to date:"}[action]
+        return ForgeResult(action, pull.html_url, pull.number, f"{verb} pull request {pull.html_url}")
+
+    @staticmethod
+    def _find(repo, owner: str, spec: PullRequestSpec):
+        for pull in repo.get_pulls(state="open", head=f"{owner}:{spec.branch}", base=spec.base):
+            if pull.head.ref == spec.branch:
+                return pull
+        return None
+
+
+def _describe(exc: Exception) -> str:
+    status = getattr(exc, "status", None)
+    data = getattr(exc, "data", None)
+    message = data.get("message") if isinstance(data, dict) else None
+    errors = data.get("errors") if isinstance(data, dict) else None
+    text = f"{status} {message}" if status and message else str(exc)
+    if errors:
+        text += f" ({errors})"
+    return redact(text)[:600]
+
+
+def create(options: ForgeOptions) -> GitHubForge:
+    return GitHubForge(options)

@@ -1,0 +1,164 @@
+"""A small git wrapper over subprocess, careful with credentials.
+
+A token reaches git only through a credential helper given in the environment of the one
+command that talks to the remote (`GIT_CONFIG_COUNT`/`GIT_CONFIG_KEY_n`, git >= 2.31): the
+helper is a shell snippet that prints the token from an environment variable, so the token
+is never on a command line (visible in `ps`), never in a remote URL and never written to
+`.git/config` or a credential store (other configured helpers are reset for that command,
+so `credential.helper=store` in a user's global config cannot save it). Every error
+message, git's stderr included, goes through `chartgen.errors.redact`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from chartgen.errors import _SECRET_ENV, ChartgenError, UsageError, redact, register_secret
+
+TOKEN_ENV = "CHARTGEN_GIT_PASSWORD"
+# Prints the credentials on `get`; ignores `store`/`erase`, so nothing is ever saved.
+_HELPER = ('!f() { test "$1" = get || exit 0; echo "username=${CHARTGEN_GIT_USERNAME:-x-access-token}"; '
+           f'echo "password=${{{TOKEN_ENV}}}"; }}; f')
+_REJECTED = re.compile(r"\[rejected\]|\(stale info\)|\(fetch first\)|non-fast-forward|failed to update ref|"
+                       r"cannot lock ref|\[remote rejected\].*(?:lock|stale|changed)", re.IGNORECASE)
+
+
+class GitError(ChartgenError):
+    """A git command failed; the message carries git's (redacted) stderr."""
+
+    def __init__(self, args: list[str], returncode: int, stderr: str, *, code: str = "git-failed") -> None:
+        self.returncode = returncode
+        self.stderr = redact(stderr.strip())
+        shown = " ".join(a for a in args if not a.startswith("-c"))
+        super().__init__(f"git {redact(shown)} failed (exit {returncode}): {self.stderr or 'no message'}",
+                         code=code)
+
+
+class PushRejected(GitError):
+    """The remote branch moved since we fetched it (lease broken or non-fast-forward)."""
+
+
+def is_local(url: str) -> bool:
+    return "://" not in url and not re.match(r"^[^/]+@[^/]+:", url)
+
+
+def check_url(url: str) -> str:
+    """Refuse URLs that carry credentials; local paths become file:// so --depth applies."""
+    if not url:
+        raise UsageError("no chart repository given: pass --config-repo URL or set pr.configRepo in chartgen.yaml",
+                         code="pr-no-repo")
+    if is_local(url):
+        return Path(url).resolve().as_uri()
+    parts = urlsplit(url)
+    if parts.username or parts.password:
+        raise UsageError("the chart repository URL must not contain credentials; put the token in "
+                         "GITHUB_TOKEN or GH_TOKEN instead", code="pr-url-credentials")
+    return url
+
+
+def needs_token(url: str) -> bool:
+    return urlsplit(url).scheme in ("http", "https")
+
+
+@dataclass
+class Git:
+    """git commands in one working tree. `token` is used only by `remote=True` commands."""
+
+    cwd: Path
+    token: str | None = None
+    username: str = "x-access-token"
+    timeout: float = 600
+
+    def __post_init__(self) -> None:
+        register_secret(self.token)
+
+    def _env(self, remote: bool, extra: dict[str, str] | None) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_CONFIG_COUNT",
+                                    "GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_", "GIT_CONFIG_PARAMETERS"))}
+        env.update(LC_ALL="C", LANG="C", GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="", SSH_ASKPASS="",
+                   GCM_INTERACTIVE="never")
+        config = [("core.hooksPath", os.devnull), ("advice.detachedHead", "false"),
+                  ("init.defaultBranch", "main"), ("protocol.file.allow", "always")]
+        for name in (TOKEN_ENV, *_SECRET_ENV):
+            env.pop(name, None)  # git and anything it runs never see the caller's tokens
+        if remote and self.token:
+            # "" resets the helper list, then ours: nothing else sees (or stores) the token.
+            config += [("credential.helper", ""), ("credential.helper", _HELPER)]
+            env[TOKEN_ENV] = self.token
+            env["CHARTGEN_GIT_USERNAME"] = self.username
+        env["GIT_CONFIG_COUNT"] = str(len(config))
+        for i, (key, value) in enumerate(config):
+            env[f"GIT_CONFIG_KEY_{i}"] = key
+            env[f"GIT_CONFIG_VALUE_{i}"] = value
+        env.update(extra or {})
+        return env
+
+    def run(self, *args: str, remote: bool = False, check: bool = True, env: dict[str, str] | None = None,
+            input: str | None = None) -> subprocess.CompletedProcess:
+        argv = ["git", *args]
+        try:
+            proc = subprocess.run(argv, cwd=self.cwd, env=self._env(remote, env), input=input,
+                                  capture_output=True, text=True, timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            raise GitError(list(args), -1, f"timed out after {self.timeout:.0f}s", code="git-timeout") from None
+        except FileNotFoundError:
+            raise ChartgenError("git is not installed (needed to clone the chart repository)",
+                                code="git-missing") from None
+        if check and proc.returncode != 0:
+            raise GitError(list(args), proc.returncode, proc.stderr)
+        return proc
+
+    def out(self, *args: str, **kwargs) -> str:
+        return self.run(*args, **kwargs).stdout.strip()
+
+    # -- remote operations -------------------------------------------------------------
+    def ls_remote(self, url: str, branches: list[str]) -> dict[str, str]:
+        """branch -> commit for the branches that exist on the remote."""
+        refs = [f"refs/heads/{b}" for b in branches]
+        text = self.out("ls-remote", "--heads", url, *refs, remote=True)
+        found = {}
+        for line in text.splitlines():
+            sha, _, ref = line.partition("\t")
+            if ref.startswith("refs/heads/"):
+                found[ref[len("refs/heads/"):]] = sha
+        return found
+
+    def fetch(self, remote_name: str, branches: list[str], depth: int | None = 1) -> None:
+        specs = [f"+refs/heads/{b}:refs/remotes/{remote_name}/{b}" for b in branches]
+        depth_args = [f"--depth={depth}"] if depth else []
+        self.run("fetch", "--no-tags", "--prune", *depth_args, remote_name, *specs, remote=True)
+
+    def push(self, remote_name: str, branch: str, expected: str | None) -> None:
+        """Push HEAD to `branch`, only if the remote branch is still `expected` (None: absent)."""
+        lease = f"--force-with-lease=refs/heads/{branch}:{expected or ''}"
+        proc = self.run("push", "--porcelain", lease, remote_name, f"HEAD:refs/heads/{branch}",
+                        remote=True, check=False)
+        if proc.returncode != 0:
+            text = proc.stderr + "\n" + proc.stdout
+            kind = PushRejected if _REJECTED.search(text) else GitError
+            raise kind(["push", remote_name, f"HEAD:refs/heads/{branch}"], proc.returncode, text)
+
+    # -- local operations ----------------------------------------------------------------
+    @classmethod
+    def init(cls, path: Path, url: str, *, token: str | None = None, remote_name: str = "origin") -> "Git":
+        path.mkdir(parents=True, exist_ok=True)
+        git = cls(path, token)
+        git.run("init", "--quiet")
+        git.run("remote", "add", remote_name, url)
+        return git
+
+    def rev_parse(self, rev: str) -> str | None:
+        proc = self.run("rev-parse", "--verify", "--quiet", rev, check=False)
+        return proc.stdout.strip() if proc.returncode == 0 else None
+
+    def commit(self, message: str, name: str, email: str) -> str:
+        ident = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
+                 "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
+        self.run("commit", "--quiet", "--no-verify", "--no-gpg-sign", "-F", "-", input=message, env=ident)
+        return self.out("rev-parse", "HEAD")

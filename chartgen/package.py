@@ -1,0 +1,115 @@
+"""Reproducible chart archives with real Helm (helm-python-sdk).
+
+Helm 4 writes each file's modification time into the tar headers (and a fixed gzip
+header: mtime 0, no file name), so the same chart content packaged from two checkouts
+would still differ. We package a temporary copy whose files all carry one fixed
+timestamp (`ARCHIVE_EPOCH`), which makes the archive a function of the content alone:
+same content, same bytes, same SHA-256 digest, on any machine with the same Helm.
+
+A version that is already published (in a given index, or as an archive in the output
+folder) with other content is refused: published versions are immutable.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from chartgen.errors import ChartgenError
+from chartgen.fsutil import MARKER
+from chartgen.index import IndexFile, immutable_error, read_archive, sha256_file
+
+# 1980-01-01T00:00:00Z: a fixed, obviously synthetic time (the ZIP epoch); 0 would make
+# some tools treat the time as unset.
+ARCHIVE_EPOCH = 315532800
+# Never copied into the archive: chartgen's own marker and VCS metadata.
+_SKIP_NAMES = {MARKER, ".git", ".hg", ".svn"}
+
+
+@dataclass(frozen=True)
+class PackageResult:
+    name: str
+    version: str
+    path: Path
+    digest: str  # lowercase hex SHA-256 of the archive, as in index.yaml
+    unchanged: bool = False  # the same archive was already in the output folder
+
+
+def read_chart_identity(chart_dir: Path) -> tuple[str, str]:
+    """(name, version) from `chart_dir/Chart.yaml`, with file:line errors."""
+    from chartgen.yamlio import load_document
+
+    chart_yaml = Path(chart_dir) / "Chart.yaml"
+    if not chart_yaml.is_file():
+        raise ChartgenError(f"{chart_dir} is not a chart (no Chart.yaml)", path=chart_dir, code="chart-missing")
+    document = load_document(chart_yaml.read_bytes(), str(chart_yaml))
+    data = document.data if isinstance(document.data, dict) else {}
+    name, version = data.get("name"), data.get("version")
+    if not name or not isinstance(name, str):
+        raise ChartgenError("Chart.yaml has no name", path=chart_yaml, line=1, code="chart-invalid")
+    if not version:
+        raise ChartgenError("Chart.yaml has no version", path=chart_yaml, line=1, code="chart-invalid")
+    return name, str(version)
+
+
+def _copy_normalised(chart_dir: Path, dest: Path) -> None:
+    shutil.copytree(chart_dir, dest, symlinks=False,
+                    ignore=lambda _dir, names: [n for n in names if n in _SKIP_NAMES])
+    for root, dirs, files in os.walk(dest):
+        for name in files + dirs:
+            path = os.path.join(root, name)
+            os.chmod(path, 0o755 if os.path.isdir(path) else 0o644)
+            os.utime(path, (ARCHIVE_EPOCH, ARCHIVE_EPOCH))
+    os.utime(dest, (ARCHIVE_EPOCH, ARCHIVE_EPOCH))
+
+
+def build_archive(chart_dir: Path, work_dir: Path) -> Path:
+    """Package `chart_dir` with Helm into `work_dir`; returns the archive path."""
+    import helm_python
+
+    name, _version = read_chart_identity(chart_dir)
+    staged = work_dir / "src" / name
+    _copy_normalised(Path(chart_dir), staged)
+    try:
+        return Path(helm_python.package(staged, destination=work_dir / "out"))
+    except helm_python.HelmError as exc:
+        raise ChartgenError(f"helm could not package the chart: {exc}", path=chart_dir,
+                            code="package-failed") from None
+
+
+def package_chart(chart_dir: Path, out_dir: Path, *, force: bool = False,
+                  published: IndexFile | None = None) -> PackageResult:
+    """Package one chart reproducibly into `out_dir/<name>-<version>.tgz`.
+
+    Refuses (ChartgenError `version-immutable`) when `published` or an archive already
+    in `out_dir` holds this name and version with a different digest, unless `force`.
+    """
+    chart_dir, out_dir = Path(chart_dir), Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".chartgen-package-", dir=out_dir) as tmp:
+        built = build_archive(chart_dir, Path(tmp))
+        info = read_archive(built)
+        if published is not None and not force:
+            digest = published.digest_of(info.name, info.version)
+            if digest and digest != info.digest:
+                raise immutable_error(replace(info, path=chart_dir), digest, published.path or "the published index")
+        target = out_dir / built.name
+        if target.exists():
+            existing = sha256_file(target)
+            if existing == info.digest:
+                return PackageResult(info.name, info.version, target, info.digest, True)
+            if not force:
+                raise immutable_error(replace(info, path=chart_dir), existing, str(target))
+        os.replace(built, target)
+    return PackageResult(info.name, info.version, target, info.digest)
+
+
+def find_charts(root: Path) -> list[Path]:
+    """Chart folders directly under `root` (those holding a Chart.yaml), sorted."""
+    root = Path(root)
+    if (root / "Chart.yaml").is_file():
+        return [root]
+    return sorted(p.parent for p in root.glob("*/Chart.yaml"))

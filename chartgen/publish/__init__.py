@@ -1,0 +1,153 @@
+"""Publish chart archives to a target: a folder, a git branch, or an OCI registry.
+
+One module per target (`dir`, `git`, `oci`), each exposing
+``publish(archives: list[ArchiveInfo], target: Target, options: PublishOptions) -> PublishResult``.
+`publish()` here parses the target text, reads and checks the archives, and dispatches.
+
+Targets:
+  dir:PATH                 archives + index.yaml + index.html in a folder
+  git:REMOTE[#BRANCH]      the gh-pages pattern (default branch gh-pages)
+  oci://REGISTRY/PATH      `helm push` of each archive
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Mapping
+
+from chartgen.errors import ChartgenError, UsageError, redact
+
+KINDS = ("dir", "git", "oci")
+DEFAULT_BRANCH = "gh-pages"
+
+
+@dataclass(frozen=True)
+class Target:
+    kind: str          # dir | git | oci
+    location: str      # folder path, git remote, or registry host[:port]/path (no scheme)
+    branch: str = ""   # git only
+
+    def __str__(self) -> str:
+        if self.kind == "oci":
+            return f"oci://{self.location}"
+        if self.kind == "git":
+            return redact(f"git:{self.location}#{self.branch}")
+        return f"dir:{self.location}"
+
+
+def parse_target(text: str) -> Target:
+    """`dir:PATH`, `git:REMOTE[#BRANCH]` or `oci://REGISTRY/PATH`."""
+    text = (text or "").strip()
+    if text.startswith("oci://"):
+        location = text[len("oci://"):].strip("/")
+        host, _, path = location.partition("/")
+        if not host or not path:
+            raise UsageError(f"OCI target {text!r} needs a registry and a path: oci://REGISTRY/PATH",
+                             code="publish-target")
+        return Target("oci", location)
+    kind, sep, rest = text.partition(":")
+    if not sep or kind not in ("dir", "git") or not rest:
+        raise UsageError(f"unknown publish target {redact(text)!r}; use dir:PATH, git:REMOTE[#BRANCH] "
+                         "or oci://REGISTRY/PATH", code="publish-target")
+    if kind == "dir":
+        return Target("dir", rest)
+    remote, _, branch = rest.partition("#")
+    branch = branch or DEFAULT_BRANCH
+    if not remote:
+        raise UsageError("git target needs a remote: git:REMOTE[#BRANCH]", code="publish-target")
+    return Target("git", remote, branch)
+
+
+@dataclass(frozen=True)
+class PublishOptions:
+    base_url: str | None = None    # absolute URL prefix of the archives; None: relative URLs
+    force: bool = False            # replace a published version with other content
+    index_format: str = "auto"     # auto | json | yaml
+    html: bool = True
+    title: str = "Helm charts"
+    plain_http: bool | None = None  # OCI: None = automatic for loopback registries
+    max_attempts: int = 10          # git: push attempts when someone else published meanwhile
+    message: str = ""               # git: commit message
+    env: Mapping[str, str] | None = field(default=None, repr=False)  # credentials; default os.environ
+
+    @property
+    def environ(self) -> Mapping[str, str]:
+        return os.environ if self.env is None else self.env
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    target: str
+    added: tuple[tuple[str, str], ...] = ()
+    unchanged: tuple[tuple[str, str], ...] = ()   # already published with the same digest
+    replaced: tuple[tuple[str, str], ...] = ()    # --force
+    attempts: int = 1
+    location: str = ""                             # index path, commit, or registry references
+
+
+def publish(archives: Iterable[Path], target: str | Target, *, base_url: str | None = None,
+            force: bool = False, **settings) -> PublishResult:
+    """Publish chart archives to `target` (text or Target). See the module docstring."""
+    from chartgen.index import read_archive
+
+    parsed = parse_target(target) if isinstance(target, str) else target
+    infos = [read_archive(Path(p)) for p in archives]
+    if not infos:
+        raise UsageError("nothing to publish: no chart archives given", code="publish-empty")
+    options = PublishOptions(base_url=base_url, force=force, **settings)
+    backend = importlib.import_module(f"chartgen.publish.{parsed.kind}")
+    return backend.publish(infos, parsed, options)
+
+
+def update_folder(folder: Path, archives, options: PublishOptions, *, where: str):
+    """Add archives to a repository folder: copy them, update index.yaml and index.html.
+
+    Everything is checked before anything is written, so a refused archive leaves the
+    folder (and its index) exactly as it was. Returns the `Addition`.
+    """
+    from chartgen.index import (INDEX_NAME, add_archives, empty_index, immutable_error, load_index,
+                                sha256_file, write_repository_files)
+
+    folder = Path(folder)
+    index_path = folder / INDEX_NAME
+    index = load_index(index_path) if index_path.is_file() else empty_index()
+    for info in archives:
+        existing = folder / info.file_name
+        if existing.is_file() and not options.force:
+            digest = sha256_file(existing)
+            if digest != info.digest:
+                raise immutable_error(info, digest, str(existing))
+    addition = add_archives(index, archives, options.base_url, force=options.force, where=where)
+    if (not (addition.added or addition.replaced) and index_path.is_file()
+            and all((folder / info.file_name).is_file() for info in archives)):
+        return addition
+    folder.mkdir(parents=True, exist_ok=True)
+    for info in archives:
+        if (info.name, info.version) in addition.unchanged and (folder / info.file_name).is_file():
+            continue
+        _copy_atomic(info.path, folder / info.file_name)
+    write_repository_files(addition.index, folder, fmt=options.index_format, html=options.html,
+                           title=options.title, base_url=options.base_url)
+    return addition
+
+
+def _copy_atomic(source: Path, dest: Path) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
+    os.close(fd)
+    try:
+        shutil.copyfile(source, tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, dest)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def fail(message: str, *, code: str, path: str | Path | None = None) -> ChartgenError:
+    return ChartgenError(redact(message), path=path, code=code)

@@ -1,0 +1,140 @@
+"""Publish to an OCI registry: what `helm push` does, through helm-python-sdk.
+
+Credentials, in order: CHARTGEN_REGISTRY_USERNAME / CHARTGEN_REGISTRY_PASSWORD, then the
+docker config file (`$DOCKER_CONFIG/config.json` or `~/.docker/config.json`, `auths`
+entries; credential helpers are not consulted). The login goes to a throw-away Helm
+credentials file in a temporary folder, so nothing is stored in the user's Helm
+configuration; the password is registered for redaction and never printed.
+
+Plain HTTP is used automatically for loopback registries (127.0.0.1, ::1, localhost),
+as `docker` does; `--plain-http` forces it for other hosts.
+
+A version already in the registry is pulled back and compared: the same archive is
+skipped, different content is refused unless forced (published versions are immutable).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Mapping
+
+from chartgen.errors import ChartgenError, redact, register_secret
+from chartgen.index import immutable_error, sha256_file
+from chartgen.publish import PublishOptions, PublishResult, Target
+
+USERNAME_ENV = "CHARTGEN_REGISTRY_USERNAME"
+PASSWORD_ENV = "CHARTGEN_REGISTRY_PASSWORD"
+_LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def split_location(location: str) -> tuple[str, str]:
+    host, _, path = location.partition("/")
+    return host, path.strip("/")
+
+
+def is_loopback(host: str) -> bool:
+    name = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0] + "]"
+    return name in _LOOPBACK or name.startswith("127.")
+
+
+def registry_credentials(host: str, environ: Mapping[str, str]) -> tuple[str, str] | None:
+    """(username, password) for `host` from the environment or the docker config."""
+    username, password = environ.get(USERNAME_ENV), environ.get(PASSWORD_ENV)
+    if username and password:
+        return username, password
+    folder = environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
+    config_file = Path(folder) / "config.json"
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    auths = config.get("auths") if isinstance(config, dict) else None
+    if not isinstance(auths, dict):
+        return None
+    for key in (host, f"https://{host}", f"http://{host}", f"https://{host}/v2/", f"http://{host}/v2/"):
+        entry = auths.get(key)
+        if not isinstance(entry, dict):
+            continue
+        if entry.get("auth"):
+            try:
+                user, _, secret = base64.b64decode(entry["auth"]).decode("utf-8").partition(":")
+            except (ValueError, UnicodeDecodeError):
+                raise ChartgenError(f"the docker config entry for {host} has an unreadable 'auth'",
+                                    path=config_file, code="publish-credentials") from None
+            if user and secret:
+                return user, secret
+        if entry.get("username") and entry.get("password"):
+            return str(entry["username"]), str(entry["password"])
+    return None
+
+
+def publish(archives, target: Target, options: PublishOptions) -> PublishResult:
+    import helm_python
+
+    host, path = split_location(target.location)
+    plain_http = is_loopback(host) if options.plain_http is None else options.plain_http
+    remote = f"oci://{host}/{path}"
+    added, unchanged, replaced, references = [], [], [], []
+    with tempfile.TemporaryDirectory(prefix="chartgen-oci-") as tmp:
+        try:
+            client = helm_python.RegistryClient(plain_http=plain_http,
+                                                credentials_file=Path(tmp) / "registry.json")
+        except helm_python.HelmError as exc:
+            raise ChartgenError(f"cannot create a registry client: {redact(str(exc))}", code="publish-oci") from None
+        with client:
+            credentials = registry_credentials(host, options.environ)
+            if credentials:
+                register_secret(credentials[1])
+                try:
+                    client.login(host, credentials[0], credentials[1], plain_http=plain_http)
+                except helm_python.HelmError as exc:
+                    raise ChartgenError(f"login to {host} as {credentials[0]} failed: {redact(str(exc))}",
+                                        code="publish-oci-login") from None
+            # Check every archive before pushing any.
+            plan = []
+            for info in archives:
+                published = _published_digest(client, helm_python, f"{remote}/{info.name}", info.version,
+                                              Path(tmp) / "pulled", plain_http)
+                if published == info.digest:
+                    unchanged.append((info.name, info.version))
+                    continue
+                if published and not options.force:
+                    raise immutable_error(info, published, f"{remote}/{info.name}")
+                plan.append((info, bool(published)))
+            for info, exists in plan:
+                try:
+                    client.push(str(info.path), remote, plain_http=plain_http)
+                except helm_python.HelmError as exc:
+                    raise ChartgenError(f"pushing {info.file_name} to {remote} failed: {redact(str(exc))}",
+                                        path=info.path, code="publish-oci") from None
+                (replaced if exists else added).append((info.name, info.version))
+                references.append(f"{remote}/{info.name}:{info.version}")
+    return PublishResult(str(target), tuple(added), tuple(unchanged), tuple(replaced), 1, " ".join(references))
+
+
+def _published_digest(client, helm_python, reference: str, version: str, folder: Path,
+                      plain_http: bool) -> str | None:
+    """SHA-256 of the archive already pushed as `reference:version`, or None."""
+    try:
+        tags = client.tags(reference)
+    except helm_python.HelmError:
+        return None  # no such repository yet (or unreadable: the push will say why)
+    if version.replace("+", "_") not in tags and version not in tags:
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        result = client.pull(reference, version=version, destination=str(folder), plain_http=plain_http)
+    except helm_python.HelmError as exc:
+        raise ChartgenError(f"cannot read back {reference}:{version}: {redact(str(exc))}",
+                            code="publish-oci") from None
+    pulled = sorted(folder.glob("*.tgz"))
+    if not pulled:
+        raise ChartgenError(f"pulling {reference}:{version} gave no archive ({result})", code="publish-oci")
+    digest = sha256_file(pulled[0])
+    for file in pulled:
+        file.unlink()
+    return digest

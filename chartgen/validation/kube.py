@@ -1,0 +1,98 @@
+"""Kubernetes limits: names from workflow ids, ConfigMap keys and sizes, Secret keys.
+
+The SonataFlow name is the workflow id lower-cased (`chartgen.names.workflow_name`, as
+upstream), and must be a DNS-1123 label. A ConfigMap (and a Secret) holds at most 1 MiB of
+data (keys plus values, the API server's own rule); one ConfigMap per resource folder, one
+for application.properties.
+"""
+
+from __future__ import annotations
+
+from chartgen.errors import ERROR, WARNING, FindingList
+from chartgen.names import env_names, is_configmap_key, is_dns1123_label, workflow_name
+from chartgen.sources import PROPERTIES, WorkflowFolder
+
+CONFIGMAP_LIMIT = 1024 * 1024
+# `kubectl apply` (client-side) copies the object into an annotation limited to 256 KiB.
+APPLY_ANNOTATION_LIMIT = 256 * 1024
+
+
+def check_id(check) -> None:
+    """The main workflow's id gives a valid Kubernetes name."""
+    data = check.data
+    workflow_id = data.get("id")
+    if not isinstance(workflow_id, str) or not workflow_id:
+        if isinstance(data.get("key"), str) and data.get("key"):
+            check.error(("key",), "the workflow has a key but no id: the manifest generator names resources "
+                        "after the id and would produce empty names; add an id", "key-without-id")
+        return
+    name = workflow_name(workflow_id)
+    if not is_dns1123_label(name):
+        suggestion = "".join(c if c.isalnum() or c == "-" else "-" for c in name).strip("-")[:63]
+        check.error(("id",), f"workflow id {workflow_id!r} gives the Kubernetes name {name!r}, which is not a "
+                    "valid DNS-1123 label (lower-case letters, digits and '-', at most 63 characters, starting "
+                    f"and ending alphanumeric); use an id such as {suggestion!r}", "k8s-name")
+    elif name != workflow_id:
+        check.warning(("id",), f"workflow id {workflow_id!r} has upper-case letters: in the cluster the workflow "
+                      f"runs as {name!r} (resources, URLs and the Orchestrator UI use that name)", "k8s-name-case")
+
+
+def check_folder(folder: WorkflowFolder, findings: FindingList, secret_values: dict[str, str] | None) -> None:
+    for resource in folder.resources:
+        if not is_configmap_key(resource.name):
+            findings.add(resource.file.display, 0, 0,
+                         f"file name {resource.name!r} is not a valid ConfigMap key (letters, digits, '-', '_', "
+                         "'.' only); rename it", "configmap-key", ERROR)
+    if folder.main is not None and not is_configmap_key(folder.main.path.name):
+        findings.add(folder.main.display, 0, 0, f"workflow file name {folder.main.path.name!r} has characters "
+                     "that Kubernetes keys and build tools reject (spaces ...); rename it", "configmap-key",
+                     ERROR)
+    if folder.properties is not None:
+        _size(findings, folder.properties.display, "the properties ConfigMap",
+              len(PROPERTIES) + len(folder.properties.content))
+    for path, group in folder.resource_groups().items():
+        total = sum(len(r.name.encode()) + len(r.file.content) for r in group)
+        biggest = max(group, key=lambda r: len(r.file.content))
+        _size(findings, biggest.file.display, f"the ConfigMap for {path}/ ({len(group)} files)", total)
+    if folder.secret_properties is not None and secret_values is not None:
+        lines = _lines(folder.secret_properties)
+        for key in secret_values:
+            line = lines.get(key, 0)
+            try:
+                env_names(key)
+            except ValueError:
+                findings.add(folder.secret_properties.display, line, 1 if line else 0,
+                             f"secret.properties key {key!r} cannot become an environment variable name "
+                             "(letters, digits, '.', '-', '_' only); rename it", "secret-key", ERROR)
+                continue
+            if not is_configmap_key(key):
+                findings.add(folder.secret_properties.display, line, 1 if line else 0,
+                             f"secret.properties key {key!r} is not a valid Secret key (letters, digits, '-', "
+                             "'_', '.' only)", "secret-key", WARNING)
+        total = sum(len(k.encode()) + len(v.encode()) for k, v in secret_values.items())
+        _size(findings, folder.secret_properties.display, "the Secret", total)
+
+
+def _lines(source) -> dict[str, int]:
+    result: dict[str, int] = {}
+    try:
+        text = source.text
+    except Exception:  # noqa: BLE001 - encoding problems are reported elsewhere
+        return result
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.lstrip()
+        if stripped and stripped[0] not in "#!":
+            key = stripped.replace(":", "=").split("=", 1)[0].split()[0] if stripped.strip() else ""
+            result.setdefault(key.replace("\\", ""), number)
+    return result
+
+
+def _size(findings: FindingList, path: str, what: str, size: int) -> None:
+    if size > CONFIGMAP_LIMIT:
+        findings.add(path, 0, 0, f"{what} would hold {size:,} bytes, over the Kubernetes limit of "
+                     f"{CONFIGMAP_LIMIT:,} bytes; split or shrink the files (e.g. trim unused OpenAPI paths)",
+                     "configmap-size", ERROR)
+    elif size > APPLY_ANNOTATION_LIMIT:
+        findings.add(path, 0, 0, f"{what} holds {size // 1024} KiB: client-side `kubectl apply` fails above "
+                     f"{APPLY_ANNOTATION_LIMIT // 1024} KiB (last-applied annotation); deploy with Helm or "
+                     "`kubectl apply --server-side`, or trim the files", "configmap-apply-size", WARNING)

@@ -1,0 +1,152 @@
+"""Reading problems: syntax, encoding, duplicate keys, YAML 1.1 traps, properties files.
+
+The parsers (chartgen.yamlio, chartgen.sources) already turn these into findings or
+`ChartgenError`s; this module collects them so every one is reported, never raised.
+"""
+
+from __future__ import annotations
+
+import re
+
+from chartgen.errors import ERROR, ChartgenError, FindingList
+from chartgen.sources import DATA_SUFFIXES, MAIN_SUFFIXES, WorkflowFolder
+
+from chartgen.validation.base import workflow_files
+
+# Resource files are read by YAML 1.1 tools (SnakeYAML, Jackson) just like the cluster reads
+# workflows, so the 1.1-vs-1.2 boolean warning matters only where humans write SW YAML.
+_RESOURCE_CODES = {"duplicate-key", "yaml-key"}
+
+
+def check_folder(folder: WorkflowFolder, findings: FindingList) -> None:
+    findings.extend(folder.findings)
+    workflows = {id(source) for source, _ in workflow_files(folder)}
+    for source, _is_main in workflow_files(folder):
+        try:
+            document = source.document
+        except ChartgenError as exc:
+            findings.extend(exc.findings)
+            continue
+        findings.extend(document.findings)
+        if document.data is None:
+            findings.add(source.display, 1, 1, "the workflow file is empty", "empty-workflow")
+        elif not isinstance(document.data, dict):
+            findings.add(source.display, 1, 1, "a workflow must be a mapping (id, states, ...), "
+                         f"not a {type(document.data).__name__}", "sw-not-a-mapping")
+        else:
+            version = document.data.get("version")
+            if isinstance(version, (int, float)) and not isinstance(version, bool):
+                line, col = document.where(("version",))
+                findings.add(source.display, line, col,
+                             f"version {version!r} is a number; quote it (version: \"{version}\"): "
+                             "the manifest generator rejects a non-string version", "version-number")
+    for resource in folder.resources:
+        source = resource.file
+        if id(source) in workflows or not source.rel.lower().endswith(DATA_SUFFIXES + MAIN_SUFFIXES):
+            continue
+        if not source.content.strip():
+            findings.add(source.display, 0, 0, "empty resource file: the manifest generator refuses to "
+                         "add an empty file to a ConfigMap", "empty-resource")
+            continue
+        if "document" not in source.__dict__ and len(source.content) > FULL_PARSE_LIMIT:
+            findings.extend(quick_syntax(source))
+            continue
+        try:
+            document = source.document
+        except ChartgenError as exc:
+            findings.extend(exc.findings)
+            continue
+        findings.extend(f for f in document.findings if f.code in _RESOURCE_CODES)
+    check_properties(folder, findings)
+
+
+# Big resource files (OpenAPI specs of several hundred KiB) are only syntax-checked, with the
+# C parsers and no positions per node: that is 5x faster than keeping positions, and their
+# content is only searched for operationIds (see resources.spec_index). Duplicate keys in
+# them are not reported.
+FULL_PARSE_LIMIT = 64 * 1024
+
+
+def quick_syntax(source) -> list:
+    """Syntax findings of a data file, without building a positioned document."""
+    import json
+
+    import yaml
+
+    from chartgen.yamlio import _syntax_error, looks_like_json
+
+    try:
+        text = source.text
+    except ChartgenError as exc:
+        return list(exc.findings)
+    if looks_like_json(text):
+        try:
+            json.loads(text)
+            return []
+        except json.JSONDecodeError as exc:
+            return [ChartgenError(f"JSON syntax error: {exc.msg}", path=source.display, line=exc.lineno,
+                                  column=exc.colno, code="json-syntax").findings[0]]
+    try:
+        for _event in yaml.parse(text, Loader=yaml.CSafeLoader):
+            pass
+    except yaml.YAMLError as exc:
+        return list(_syntax_error(source.display, exc).findings)
+    return []
+
+
+_PLACEHOLDER = re.compile(r"\$\{([^{}]*)\}")
+
+
+def check_properties(folder: WorkflowFolder, findings: FindingList) -> None:
+    """application.properties must be text; secret.properties must parse. Values are never shown."""
+    for source in (folder.properties, folder.secret_properties):
+        if source is None:
+            continue
+        try:
+            text = source.text
+        except ChartgenError as exc:
+            findings.extend(exc.findings)
+            continue
+        if source is not folder.secret_properties:
+            continue
+        secret_properties(source.display, text, findings)
+
+
+def secret_properties(path: str, text: str, findings: FindingList) -> dict[str, str]:
+    """Parse secret.properties; return key -> value. Messages name keys, never values.
+
+    Values are not registered for redaction here: short common values ("default", "true")
+    would blank out words of unrelated messages; no validation message contains a value.
+    """
+    import javaproperties
+
+    try:
+        values = javaproperties.loads(text)
+    except Exception:  # noqa: BLE001 - the message could quote a value; say where instead
+        findings.add(path, 0, 0, "secret.properties cannot be parsed as a Java properties file "
+                     "(check \\u escapes and line continuations; values are not shown)", "secret-properties",
+                     ERROR)
+        return {}
+    lines = text.splitlines()
+    for key, value in values.items():
+        # magiconair/properties (used upstream) checks ${...} expansions while loading.
+        if "${" in value and (value.count("${") != len(_PLACEHOLDER.findall(value))):
+            findings.add(path, _key_line(lines, key), 1,
+                         f"secret.properties key {key!r}: the value has an unclosed '${{' placeholder, which "
+                         "the manifest generator rejects (value not shown)", "secret-properties", ERROR)
+        elif _PLACEHOLDER.search(value):
+            for name in _PLACEHOLDER.findall(value):
+                if name == key:
+                    findings.add(path, _key_line(lines, key), 1,
+                                 f"secret.properties key {key!r} refers to itself through ${{{name}}}, a circular "
+                                 "reference the manifest generator rejects (value not shown)", "secret-properties",
+                                 ERROR)
+    return values
+
+
+def _key_line(lines: list[str], key: str) -> int:
+    for number, line in enumerate(lines, 1):
+        stripped = line.lstrip()
+        if stripped.startswith(key) and stripped[len(key):len(key) + 1] in ("=", ":", " ", "\t", ""):
+            return number
+    return 0

@@ -1,0 +1,200 @@
+"""`chartgen build`: stages in order, a failing workflow stops alone, skipping by content
+hash with identical output, CI outputs. Runs on copies of workflow_sources/ in tmp dirs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from chartgen import build as build_module
+from chartgen.build import BuildOptions, build, format_text, selected_stages
+from chartgen.cli import cli
+from chartgen.config import load_config
+from chartgen.errors import ChartgenError, UsageError
+from tests.conftest import REPO
+
+FIXTURES = Path(__file__).parent / "fixtures" / "build"
+
+
+def make_repo(tmp_path: Path, names=("greeting", "mta"), broken=("bad-yaml",), extra_config="") -> Path:
+    root = tmp_path / "repo"
+    sources = root / "workflow_sources"
+    sources.mkdir(parents=True)
+    for name in names:
+        shutil.copytree(REPO / "workflow_sources" / name, sources / name)
+    if (REPO / "workflow_sources" / "shared").is_dir():
+        shutil.copytree(REPO / "workflow_sources" / "shared", sources / "shared")
+    for name in broken:
+        shutil.copytree(FIXTURES / name, sources / name)
+    (root / "chartgen.yaml").write_text("sources: workflow_sources\nshared: workflow_sources/shared\n"
+                                        "charts: charts\ndist: dist\n" + extra_config)
+    return root
+
+
+def run(root: Path, *args: str, env=None):
+    return CliRunner().invoke(cli, ["--config", str(root / "chartgen.yaml"), "build", *args], env=env)
+
+
+def test_stage_table_order_and_selection():
+    names = [s.name for s in build_module.STAGES]
+    assert names == ["validate", "render", "chart", "lint", "package", "index", "image", "publish", "pr"]
+    assert [s.name for s in selected_stages(BuildOptions(until="lint"))] == ["validate", "render", "chart", "lint"]
+    chosen = selected_stages(BuildOptions(image=True, pr=True, publish="dir:/tmp/x"))
+    assert [s.name for s in chosen] == names
+    with pytest.raises(UsageError):
+        selected_stages(BuildOptions(until="deploy"))
+
+
+def test_failing_workflow_stops_alone_with_its_error(tmp_path):
+    root = make_repo(tmp_path)
+    result = run(root, "--all", "--until", "render")
+    assert result.exit_code == 1, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("bad-yaml  FAILED  at validate:")
+    assert any("bad-yaml.sw.yaml:8:" in line and "error:" in line for line in lines), result.output
+    assert "greeting  ok      validate render" in result.output
+    assert "mta       ok      validate render" in result.output
+    assert lines[-1] == "2 of 3 workflows built; failures above"
+
+
+def test_json_summary(tmp_path):
+    root = make_repo(tmp_path)
+    result = run(root, "--all", "--until", "render", "--format", "json")
+    data = json.loads(result.output)
+    assert data["ok"] is False
+    by_name = {w["name"]: w for w in data["workflows"]}
+    assert [s["stage"] for s in by_name["mta"]["stages"]] == ["validate", "render"]
+    assert by_name["bad-yaml"]["stages"][-1]["status"] == "failed"
+    assert by_name["bad-yaml"]["errors"] and "bad-yaml.sw.yaml:8" in by_name["bad-yaml"]["errors"][0]
+    for key in ("chart_version", "image_digest", "pr_url", "errors"):
+        assert key in by_name["mta"]
+
+
+def test_second_run_is_replayed_from_the_cache_with_identical_output(tmp_path, monkeypatch):
+    root = make_repo(tmp_path)
+    first = run(root, "--all", "--until", "render")
+    calls = []
+    real = build_module.run_workflow_stages
+
+    def counting(folder, *args, **kwargs):
+        calls.append(Path(folder).name)
+        return real(folder, *args, **kwargs)
+
+    monkeypatch.setattr(build_module, "run_workflow_stages", counting)
+    config = load_config(root / "chartgen.yaml")
+    config = config.with_overrides(build={**config.section("build"), "executor": "thread"})
+    folders = sorted((root / "workflow_sources").iterdir())
+    folders = [f for f in folders if f.name != "shared"]
+    report = build(folders, config, BuildOptions(until="render"))
+    assert calls == [] and set(report.cached) == {"bad-yaml", "greeting", "mta"}
+    assert format_text(report) == first.output
+
+    # A changed file rebuilds that workflow only.
+    props = root / "workflow_sources" / "greeting" / "application.properties"
+    props.write_text(props.read_text() + "\nextra.setting=1\n")
+    report = build(folders, config, BuildOptions(until="render"))
+    assert calls == ["greeting"]
+    assert set(report.cached) == {"bad-yaml", "mta"}
+
+
+def test_shared_file_change_rebuilds_its_users(tmp_path, monkeypatch):
+    root = make_repo(tmp_path, broken=())
+    from chartgen.plan import SharedIndex
+
+    config = load_config(root / "chartgen.yaml")
+    index = SharedIndex(config.shared_dir)
+    users = {n for n in ("greeting", "mta") if index.uses(root / "workflow_sources" / n)}
+    if not users:
+        pytest.skip("no workflow of workflow_sources uses a shared file")
+    used = sorted({t for n in users for t in index.uses(root / "workflow_sources" / n)})[0]
+    run(root, "--all", "--until", "validate")
+    target = config.shared_dir / used.split("/", 1)[1]
+    target.write_text(target.read_text() + "\n")
+    config = config.with_overrides(build={**config.section("build"), "executor": "thread"})
+    report = build([root / "workflow_sources" / n for n in ("greeting", "mta")], config,
+                   BuildOptions(until="validate"))
+    assert set(report.cached) == {"greeting", "mta"} - users
+
+
+def test_no_cache_redoes_everything(tmp_path):
+    root = make_repo(tmp_path, broken=())
+    config = load_config(root / "chartgen.yaml")
+    folders = [root / "workflow_sources" / n for n in ("greeting", "mta")]
+    build(folders, config, BuildOptions(until="validate"))
+    assert build(folders, config, BuildOptions(until="validate")).cached == ("greeting", "mta")
+    assert build(folders, config, BuildOptions(until="validate", use_cache=False)).cached == ()
+
+
+def test_a_crashing_stage_fails_its_workflow_only(tmp_path, monkeypatch):
+    root = make_repo(tmp_path, broken=())
+
+    def render(job):
+        if job.folder.name == "mta":
+            raise ChartgenError("renderer refused", path=job.folder / "mta.sw.yaml", line=3, code="boom")
+        return "fine", {}
+
+    stage = build_module.STAGE_BY_NAME["render"]
+    monkeypatch.setitem(build_module.STAGE_BY_NAME, "render", build_module.Stage("render", "workflow", render))
+    config = load_config(root / "chartgen.yaml")
+    config = config.with_overrides(build={"executor": "thread", "cache": ""})
+    report = build([root / "workflow_sources" / n for n in ("greeting", "mta")], config, BuildOptions(until="chart"))
+    by_name = {w.name: w for w in report.workflows}
+    assert [s.stage for s in by_name["mta"].stages] == ["validate", "render"]
+    assert by_name["mta"].failed_stage.findings[0].format().endswith("mta.sw.yaml:3:1: error: renderer refused [boom]")
+    assert [s.stage for s in by_name["greeting"].stages][:2] == ["validate", "render"]
+    assert stage.name == "render"
+
+
+def test_process_and_inline_runs_agree(tmp_path):
+    root = make_repo(tmp_path)
+    outputs = []
+    for executor in ("process", "thread"):
+        (root / "chartgen.yaml").write_text("build:\n  executor: %s\n  parallelism: 2\n  cache: ''\n" % executor)
+        outputs.append(run(root, "--all", "--until", "render").output)
+    (root / "chartgen.yaml").write_text("build:\n  parallelism: 1\n  cache: ''\n")
+    outputs.append(run(root, "--all", "--until", "render").output)
+    assert outputs[0] == outputs[1] == outputs[2]
+
+
+def test_github_outputs_summary_and_annotations(tmp_path):
+    root = make_repo(tmp_path)
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(tmp_path / "out"),
+           "GITHUB_STEP_SUMMARY": str(tmp_path / "summary")}
+    result = run(root, "--all", "--until", "render", env=env)
+    assert result.exit_code == 1
+    assert "::error file=" in result.output and "bad-yaml.sw.yaml,line=8" in result.output
+    out = (tmp_path / "out").read_text()
+    assert "ok=false\n" in out and "failed=bad-yaml\n" in out
+    summary = (tmp_path / "summary").read_text()
+    assert "| mta | ✅ |" in summary and "| bad-yaml | ❌ validate |" in summary
+
+
+def test_tekton_results_written(tmp_path):
+    root = make_repo(tmp_path, broken=())
+    results = tmp_path / "results"
+    result = run(root, "greeting", "--until", "render", "--tekton-results", str(results))
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in results.iterdir()) == ["CHART_VERSION", "IMAGE_DIGEST", "IMAGE_URL", "PR_URL"]
+    assert (results / "PR_URL").read_text() == ""
+
+
+def test_usage_errors(tmp_path):
+    """Bad usage is a UsageError (the CLI prints it and exits 2), never a traceback."""
+    root = make_repo(tmp_path, broken=())
+    for args in ((), ("--all", "mta"), ("no-such-workflow",)):
+        result = run(root, *args)
+        assert isinstance(result.exception, UsageError) and result.exception.exit_code == 2, args
+    assert run(root, "--until", "deploy", "mta").exit_code == 2     # click's own usage error
+    assert not (root / "charts").exists() and not (root / "dist").exists()
+
+
+def test_folder_without_workflow_is_reported(tmp_path):
+    root = make_repo(tmp_path, names=("greeting",), broken=("no-main",))
+    result = run(root, "--all", "--until", "validate")
+    assert result.exit_code == 1
+    assert "no-main   FAILED  at validate:" in result.output
+    assert "[no-workflow]" in result.output

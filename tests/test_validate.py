@@ -1,0 +1,326 @@
+"""Validation rules, one bad input each (tests/fixtures/validate/*) plus folders built in tmp_path."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from chartgen.sources import load_workflow
+from chartgen.validation import RepositoryContext, validate_folder, validate_repository
+
+FIXTURES = Path(__file__).parent / "fixtures" / "validate"
+
+# fixture folder -> {code: (severity, file the finding names, text the message contains)}
+EXPECTED = {
+    "yaml-syntax": {"yaml-syntax": ("error", "flow.sw.yaml", "did not find expected")},
+    "json-syntax": {"json-syntax": ("error", "flow.sw.json", "JSON syntax error")},
+    "duplicate-key": {"duplicate-key": ("error", "flow.sw.yaml", "duplicate key 'greeting'")},
+    "version-number": {"version-number": ("error", "flow.sw.yaml", 'quote it (version: "1.0")')},
+    "not-utf8": {"encoding": ("error", "flow.sw.yaml", "not UTF-8")},
+    "no-workflow": {"no-workflow": ("error", "no-workflow", "no main workflow")},
+    "several-workflows": {"several-workflows": ("error", "several-workflows", "2 main workflows")},
+    "schema-errors": {
+        "sw-duration": ("error", "flow.sw.yaml", "'PT5' is not an ISO 8601 duration"),
+        "sw-required": ("error", "flow.sw.yaml", "state 'Work': required key 'actions' is missing"),
+        "sw-enum": ("error", "flow.sw.yaml", "'teleport' is not one of"),
+    },
+    "references": {
+        "unknown-function": ("error", "flow.sw.yaml", "function 'logg' is not defined (did you mean 'log'?)"),
+        "unknown-retry": ("error", "flow.sw.yaml", "retry 'twice' is not defined"),
+        "unknown-error": ("error", "flow.sw.yaml", "error 'fialure' is not defined"),
+        "unknown-event": ("error", "flow.sw.yaml", "event 'approvedd' is not defined"),
+        "unknown-state": ("error", "flow.sw.yaml", "transition target 'Nowhere' does not exist"),
+        "self-transition": ("error", "flow.sw.yaml", "state 'Begin' transitions to itself"),
+        "no-end": ("error", "flow.sw.yaml", "state 'Begin' can never reach an end"),
+        "unreachable-state": ("warning", "flow.sw.yaml", "state 'Orphan' is unreachable"),
+    },
+    "openapi": {
+        "unknown-operation": ("error", "flow.sw.yaml", "defines no operationId 'deletePet'"),
+        "missing-file": ("error", "flow.sw.yaml", "'specs/nothere.yaml' not found"),
+        "path-escape": ("error", "flow.sw.yaml", "points outside the workflow folder"),
+        "not-openapi": ("error", "flow.sw.yaml", "specs/notes.yaml is not an OpenAPI document"),
+        "remote-spec": ("warning", "flow.sw.yaml", "https://example.com/openapi.yaml"),
+    },
+    "dangling-shared-ref": {
+        "missing-shared-file": ("error", "output.json", "shared folder file shared/schemas/workflow-result-schema.json"),
+        "dangling-ref": ("error", "input.json", "'#/definitions/name' does not resolve"),
+    },
+    "invalid-json-schema": {"invalid-schema": ("error", "input.json", "not a valid JSON Schema (Draft7)")},
+    "jq-errors": {"jq-syntax": ("error", "flow.sw.yaml", "nosuchfunction/0 is not defined")},
+    "assessment-options": {
+        "workflow-options": ("error", "flow.sw.yaml", "workflowOptions lacks 'otherOptions'"),
+        "unknown-workflow-option": ("warning", "flow.sw.yaml", "'no-such-workflow'"),
+    },
+    "k8s-name": {
+        "k8s-name": ("error", "hello.sw.yaml", "workflow id 'hello_world'"),
+        "configmap-key": ("error", "my schema.json", "not a valid ConfigMap key"),
+    },
+    "secret-key": {"secret-key": ("error", "secret.properties", "key 'bad$key' cannot become an environment variable")},
+    "ignored-settings": {
+        "ignored-setting": ("warning", "flow.sw.yaml", "useResults: false is ignored"),
+        "spec-version": ("warning", "flow.sw.yaml", "specVersion '0.7'"),
+        "k8s-name-case": ("warning", "flow.sw.yaml", "runs as 'flow'"),
+        "workflow-type": ("warning", "flow.sw.yaml", "treats this workflow as infrastructure"),
+    },
+}
+
+
+def _validate(name: str, repository: RepositoryContext | None = RepositoryContext()):
+    return validate_folder(load_workflow(FIXTURES / name), repository=repository)
+
+
+def test_every_fixture_has_expectations():
+    assert sorted(p.name for p in FIXTURES.iterdir() if p.is_dir()) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_fixture_findings(name):
+    findings = _validate(name)
+    for code, (severity, file_name, text) in EXPECTED[name].items():
+        matching = [f for f in findings if f.code == code]
+        assert matching, f"{name}: no {code} finding in {[f.format() for f in findings]}"
+        assert any(f.severity == severity and file_name in f.path and text in f.message for f in matching), \
+            [f.format() for f in matching]
+    # Every finding of a file inside the folder carries a line when it is about a node.
+    assert findings == tuple(sorted(set(findings), key=lambda f: (f.path, f.line, f.column, f.code, f.message)))
+
+
+def test_positions_point_at_the_offending_node():
+    findings = _validate("references")
+    by_code = {f.code: f for f in findings}
+    assert (by_code["unknown-function"].line, by_code["unknown-function"].column) == (24, 22)
+    assert (by_code["self-transition"].line, by_code["self-transition"].column) == (29, 17)
+    schema = {f.code: f for f in _validate("schema-errors")}
+    assert schema["sw-duration"].line == 7 or schema["sw-duration"].line == 11
+
+
+def test_all_problems_reported_at_once():
+    codes = {f.code for f in _validate("references")}
+    assert {"unknown-function", "unknown-retry", "unknown-error", "unknown-event", "unknown-state",
+            "self-transition", "no-end", "unreachable-state"} <= codes
+
+
+def test_secret_values_never_appear():
+    text = "\n".join(f.format() for f in _validate("secret-key"))
+    assert "topsecretvalue" not in text
+    assert "bad$key" in text
+
+
+def test_jq_accepts_sonataflow_variables_and_foreach_param():
+    findings = _validate("jq-errors")
+    jq = [f for f in findings if f.code == "jq-syntax"]
+    assert len(jq) == 4  # double, condition, message, results; not $SECRET/$WORKFLOW, not the output filter
+    assert not any("$SECRET" in f.message or "$WORKFLOW" in f.message for f in jq)
+
+
+def test_workflow_options_from_jq_literal():
+    findings = _validate("assessment-options")
+    assert any(f.code == "workflow-options" and "upgradeOptions must be a list" in f.message and f.line == 24
+               for f in findings)
+
+
+def test_ignored_settings_are_warnings_only():
+    findings = _validate("ignored-settings")
+    assert findings and all(f.severity == "warning" for f in findings)
+    flagged = {f.message.split(":")[1].strip() for f in findings if f.code == "ignored-setting"
+               and "false is ignored" in f.message}
+    assert {"dataOnly", "exclusive", "useData", "useResults"} <= {m.split()[0] for m in flagged} | {
+        f.message.split(": ")[-2] for f in findings if f.code == "ignored-setting"} or len(
+        [f for f in findings if "false is ignored" in f.message]) == 4
+
+
+# ------------------------------------------------------------- folders built in tmp_path
+def _write(root: Path, files: dict[str, str | bytes]) -> Path:
+    for rel, content in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+    return root
+
+
+def _flow(workflow_id="flow", extra="", states=None):
+    states = states or """
+  - name: Start
+    type: inject
+    data: {}
+    end: true
+"""
+    return (f'id: {workflow_id}\nspecVersion: "0.8"\nversion: "1.0"\n'
+            f'annotations: ["workflow-type/infrastructure"]\nstart: Start\n{extra}states:{states}')
+
+
+def test_clean_folder_has_no_findings(tmp_path):
+    folder = _write(tmp_path / "clean", {"clean.sw.yaml": _flow("clean")})
+    assert validate_folder(load_workflow(folder)) == ()
+
+
+def test_shared_overlay_resolves_refs(tmp_path):
+    _write(tmp_path, {
+        "wf/wf.sw.yaml": _flow("wf", "extensions:\n  - extensionid: workflow-output-schema\n"
+                                     "    outputSchema: schemas/out.json\n"),
+        "wf/schemas/out.json": json.dumps({"$schema": "http://json-schema.org/draft-07/schema#",
+                                           "properties": {"r": {"$ref": "../shared/schemas/result.json#/definitions/r"}}}),
+        "shared/schemas/result.json": json.dumps({"definitions": {"r": {"type": "string"}}}),
+    })
+    assert validate_folder(load_workflow(tmp_path / "wf")) == ()
+    # A fragment the shared file lacks is reported at the $ref.
+    (tmp_path / "shared/schemas/result.json").write_text(json.dumps({"definitions": {}}))
+    findings = validate_folder(load_workflow(tmp_path / "wf"))
+    assert [f.code for f in findings] == ["dangling-ref"]
+    assert findings[0].path.endswith("out.json") and "has no #/definitions/r" in findings[0].message
+
+
+def test_symlink_out_of_folder_is_reported(tmp_path):
+    outside = _write(tmp_path / "outside", {"spec.yaml": "openapi: 3.0.0\npaths: {}\n"})
+    folder = _write(tmp_path / "wf", {"wf.sw.yaml": _flow("wf", "functions:\n  - name: f\n"
+                                                              "    operation: specs/spec.yaml#op\n")})
+    (folder / "specs").mkdir()
+    os.symlink(outside / "spec.yaml", folder / "specs" / "spec.yaml")
+    codes = {f.code for f in validate_folder(load_workflow(folder))}
+    assert "path-escape" in codes
+
+
+def test_configmap_over_one_mebibyte(tmp_path):
+    big = "x" * (600 * 1024)
+    folder = _write(tmp_path / "wf", {"wf.sw.yaml": _flow("wf"),
+                                      "specs/a.json": json.dumps({"a": big}),
+                                      "specs/b.json": json.dumps({"b": big})})
+    findings = [f for f in validate_folder(load_workflow(folder)) if f.code == "configmap-size"]
+    assert findings and "over the Kubernetes limit of 1,048,576 bytes" in findings[0].message
+
+
+def test_big_configmap_warns_about_client_side_apply(tmp_path):
+    folder = _write(tmp_path / "wf", {"wf.sw.yaml": _flow("wf"),
+                                      "specs/a.json": json.dumps({"a": "x" * (300 * 1024)})})
+    codes = {f.code: f.severity for f in validate_folder(load_workflow(folder))}
+    assert codes.get("configmap-apply-size") == "warning"
+
+
+def test_key_without_id(tmp_path):
+    folder = _write(tmp_path / "wf", {"wf.sw.yaml": _flow("wf").replace("id: wf", "key: wf")})
+    codes = {f.code for f in validate_folder(load_workflow(folder))}
+    assert "key-without-id" in codes
+
+
+def test_switch_needs_default_condition_and_one_way_out(tmp_path):
+    states = """
+  - name: Start
+    type: switch
+    dataConditions:
+      - condition: .a
+        transition: Done
+        end: true
+  - name: Done
+    type: inject
+    data: {}
+"""
+    folder = _write(tmp_path / "wf", {"wf.sw.yaml": _flow("wf", states=states)})
+    findings = validate_folder(load_workflow(folder))
+    messages = " | ".join(f.message for f in findings)
+    assert "needs a defaultCondition" in messages
+    assert "has both 'transition' and 'end'" in messages
+    assert "state 'Done' has neither 'transition' nor 'end'" in messages
+
+
+def test_cycle_without_exit(tmp_path):
+    states = """
+  - name: Start
+    type: inject
+    data: {}
+    transition: Again
+  - name: Again
+    type: sleep
+    duration: PT1S
+    transition: Start
+"""
+    folder = _write(tmp_path / "wf", {"wf.sw.yaml": _flow("wf", states=states)})
+    no_end = [f for f in validate_folder(load_workflow(folder)) if f.code == "no-end"]
+    assert len(no_end) == 2 and "Start -> Again -> Start" in no_end[0].message
+
+
+def test_compensation_states_need_no_end(tmp_path):
+    states = """
+  - name: Start
+    type: inject
+    data: {}
+    compensatedBy: Undo
+    end:
+      compensate: true
+  - name: Undo
+    type: inject
+    data: {}
+    usedForCompensation: true
+"""
+    folder = _write(tmp_path / "wf", {"wf.sw.yaml": _flow("wf", states=states)})
+    assert validate_folder(load_workflow(folder)) == ()
+
+
+def test_subflows_are_checked_and_ids_unique_in_folder(tmp_path):
+    folder = _write(tmp_path / "wf", {
+        "wf.sw.yaml": _flow("wf", states="""
+  - name: Start
+    type: operation
+    actions:
+      - subFlowRef: child
+    end: true
+"""),
+        "subflows/child.sw.yaml": _flow("child").replace("end: true", "transition: Missing"),
+        "subflows/copy.sw.yaml": _flow("child"),
+    })
+    findings = validate_folder(load_workflow(folder))
+    assert any(f.code == "unknown-state" and f.path.endswith("child.sw.yaml") for f in findings)
+    assert any(f.code == "duplicate-id" for f in findings)
+    assert not any(f.code == "unknown-subflow" for f in findings)
+
+
+def test_repository_rules(tmp_path):
+    _write(tmp_path, {
+        "a/a.sw.yaml": _flow("same"),
+        "b/b.sw.yaml": _flow("Same"),
+        "c/c.sw.yaml": _flow("assess").replace("workflow-type/infrastructure", "workflow-type/assessment").replace(
+            "data: {}", "data:\n      workflowOptions:\n        currentVersion: {}\n        upgradeOptions: []\n"
+            "        migrationOptions: []\n        newOptions:\n          - {id: same, name: Same}\n"
+            "          - {id: ghost, name: Ghost}\n        continuationOptions: []\n        otherOptions: []"),
+    })
+    folders = [load_workflow(tmp_path / name) for name in ("a", "b", "c")]
+    results = validate_repository(folders)
+    assert any(f.code == "duplicate-id" for f in results["a"])
+    assert any(f.code == "duplicate-id" for f in results["b"])
+    options = [f for f in results["c"] if f.code == "unknown-workflow-option"]
+    assert len(options) == 1 and "'ghost'" in options[0].message
+    assert not any(f.is_error for f in results["c"])
+
+
+def test_remote_alias_and_classpath(tmp_path):
+    folder = _write(tmp_path / "wf", {
+        "wf.sw.yaml": _flow("wf", "extensions:\n  - extensionid: workflow-uri-definitions\n    definitions:\n"
+                                  "      notify: https://example.com/notify.yaml\n"
+                                  "functions:\n  - name: n\n    operation: notify#send\n"
+                                  "  - name: c\n    operation: classpath:specs/api.yaml#op\n"),
+        "specs/api.yaml": "openapi: 3.0.0\npaths:\n  /x:\n    post:\n      operationId: op\n",
+    })
+    findings = validate_folder(load_workflow(folder))
+    assert [f.code for f in findings] == ["remote-spec"]
+    assert "https://example.com/notify.yaml" in findings[0].message
+
+
+def test_never_crashes_on_odd_shapes(tmp_path):
+    odd = [
+        "[]", "42", "id: x\nstates: 7\n", "id: x\nstates: [1, null, {}]\n", "id: x\nfunctions: {a: 1}\nstates: []\n",
+        "id: x\nstart: {stateName: [1]}\nstates:\n  - name: [a]\n    type: switch\n    dataConditions: 3\n",
+        "id: x\nstates:\n  - {name: a, type: operation, actions: [{functionRef: {refName: 3}}], onErrors: [1, {}]}\n",
+        "id: x\nstates:\n  - {name: a, type: foreach, inputCollection: 1, iterationParam: 'bad name', end: true}\n",
+        "id: x\ndataInputSchema: {schema: {type: 3}}\nextensions: [1, {extensionid: workflow-output-schema, "
+        "outputSchema: 5}]\nstates: [{name: a, type: inject, data: {}, end: true}]\n",
+        "", "---\n...\n",
+    ]
+    for i, text in enumerate(odd):
+        folder = _write(tmp_path / f"odd{i}", {"w.sw.yaml": text})
+        findings = validate_folder(load_workflow(folder))
+        assert findings, text
