@@ -40,9 +40,14 @@ def source_folders() -> list[Path]:
     return folders
 
 
+SNAPSHOT: Path | None = None   # a frozen copy of the package: edits made meanwhile do not count
+
+
 def chartgen(root: Path, *args: str) -> tuple[float, subprocess.CompletedProcess]:
+    env = {**os.environ, "PYTHONPATH": str(SNAPSHOT)} if SNAPSHOT else None
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "chartgen", *args], cwd=root, capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "chartgen", *args], cwd=root, capture_output=True, text=True,
+                          env=env)
     return time.perf_counter() - start, proc
 
 
@@ -141,6 +146,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--only", choices=["plan", "build"])
     args = parser.parse_args()
+    global SNAPSHOT
+    snapshot = tempfile.TemporaryDirectory(prefix="bench-chartgen-")
+    SNAPSHOT = Path(snapshot.name)
+    shutil.copytree(REPO / "chartgen", SNAPSHOT / "chartgen",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    sys.path.insert(0, str(SNAPSHOT))
     rows = []
     if args.only != "build":
         rows += bench_plan(args.folders, args.repeat)

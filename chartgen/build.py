@@ -190,12 +190,17 @@ def stage_render(job: Job) -> tuple[str, dict]:
 
 
 def stage_chart(job: Job) -> tuple[str, dict]:
-    from chartgen.chart import generate_chart
+    # The workflow's chart only: the umbrella chart and charts/README.md read every chart,
+    # so the `umbrella` stage writes them once, after all workflows (no parallel writers).
+    from chartgen.chart.generate import draft_chart
+    from chartgen.chart.settings import chart_settings
+    from chartgen.chart.writer import write_chart
 
     options = job.options
-    result = generate_chart(job.folder, job.config, out_dir=job.config.charts_dir,
-                            source_commit=options.source_commit, image_digest=options.image_digest,
-                            image_tag=None)
+    settings = chart_settings(job.config)
+    draft = draft_chart(job.workflow, job.config, image_digest=options.image_digest, settings=settings)
+    result = write_chart(job.config.charts_dir / draft.name, draft.files, draft.fields, draft.annotations,
+                         settings, source_commit=options.source_commit, extras=settings.extras_for(draft.name))
     path = _relative(Path(result.path), job.config.root)
     moved = f" (was {result.previous_version})" if result.previous_version and result.changed \
         and result.previous_version != result.version else ""
@@ -203,13 +208,20 @@ def stage_chart(job: Job) -> tuple[str, dict]:
                                                       "chart_path": path}
 
 
-def stage_lint(job: Job) -> tuple[str, dict]:
+def _lint(chart_dir: Path, config) -> tuple[Finding, ...]:
     from chartgen.chart import lint_charts
 
-    findings = tuple(lint_charts([job.config.resolve(job.outputs["chart_path"])], job.config))
+    # since=None: the "version went up since HEAD" check is for review (chartgen lint),
+    # not for a build that just wrote the version itself.
+    findings = tuple(lint_charts([chart_dir], config, since=None))
     errors = _errors(findings)
     if errors:
         raise StageFailure(findings=errors)
+    return findings
+
+
+def stage_lint(job: Job) -> tuple[str, dict]:
+    findings = _lint(job.config.resolve(job.outputs["chart_path"]), job.config)
     return "clean" if not findings else f"{len(findings)} warnings", {}
 
 
@@ -242,6 +254,29 @@ def stage_image(job: Job) -> tuple[str, dict]:
 
 
 # Repository-scope stages get every still-healthy workflow at once.
+
+def stage_umbrella(config, options: BuildOptions, jobs: list["WorkflowState"]) -> tuple[str, dict]:
+    from chartgen.chart import generate_umbrella
+    from chartgen.chart.settings import chart_settings
+    from chartgen.chart.umbrella import write_charts_readme
+
+    if not chart_settings(config).umbrella_enabled:
+        write_charts_readme(config, config.charts_dir)
+        return "disabled (chart.umbrella)", {}
+    result = generate_umbrella(config, config.charts_dir)
+    outputs = {"chart": result.name, "chart_version": result.version,
+               "chart_path": _relative(Path(result.path), config.root)}
+    message = f"{result.name} {result.version}"
+    if CORE.index(options.until) >= CORE.index("lint"):
+        _lint(Path(result.path), config)
+    if CORE.index(options.until) >= CORE.index("package"):
+        from chartgen.package import package_chart
+
+        package = package_chart(Path(result.path), config.dist_dir)
+        outputs["archive"] = _relative(Path(package.path), config.root)
+        message += f" -> {outputs['archive']}"
+    return message, outputs
+
 
 def stage_index(config, options: BuildOptions, jobs: list["WorkflowState"]) -> tuple[str, dict]:
     from chartgen.index import update_index
@@ -293,12 +328,14 @@ STAGES: tuple[Stage, ...] = (
     Stage("chart", "workflow", stage_chart),
     Stage("lint", "workflow", stage_lint),
     Stage("package", "workflow", stage_package),
+    Stage("umbrella", "repository", stage_umbrella),
     Stage("index", "repository", stage_index),
     Stage("image", "workflow", stage_image, optional=True, cacheable=False),
     Stage("publish", "repository", stage_publish, optional=True, cacheable=False),
     Stage("pr", "repository", stage_pr, optional=True, cacheable=False),
 )
-CORE = tuple(s.name for s in STAGES if not s.optional)
+# The chain --until cuts; `umbrella` follows the per-workflow chart stages it depends on.
+CORE = tuple(s.name for s in STAGES if not s.optional and s.name != "umbrella")
 STAGE_BY_NAME = {s.name: s for s in STAGES}
 
 
@@ -308,6 +345,7 @@ def selected_stages(options: BuildOptions) -> tuple[Stage, ...]:
     last = CORE.index(options.until)
     wanted = {"image": options.image, "publish": bool(options.publish), "pr": options.pr}
     return tuple(s for s in STAGES if (s.name in CORE and CORE.index(s.name) <= last)
+                 or (s.name == "umbrella" and last >= CORE.index("chart"))
                  or (s.optional and wanted[s.name]))
 
 
@@ -423,7 +461,7 @@ class BuildCache:
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
-        self.data: dict = {"version": CACHE_VERSION, "workflows": {}, "index": {}}
+        self.data: dict = {"version": CACHE_VERSION, "workflows": {}, "repository": {}}
         if path is not None and path.is_file():
             try:
                 loaded = json.loads(path.read_text(encoding="utf-8"))
@@ -669,20 +707,22 @@ def build(folders: list[Path], config, options: BuildOptions = BuildOptions(),
                         cache.store(state.name, keys[state.name], state.stages, state.outputs, config)
             continue
         index += 1
-        if stage.name == "index" and cache.path and all(s.cached for s in states):
-            recorded = cache.data.get("index", {})
-            index_file = config.dist_dir / "index.yaml"
-            if recorded.get("hash") == _file_hash(index_file) and recorded.get("base_url") == options.base_url \
-                    and recorded.get("result"):
-                repository_results.append(StageResult.from_dict(recorded["result"]))
-                continue
+        key = _repository_key(stage.name, config, options) if (cache.path and stage.cacheable) else None
+        recorded = cache.data.setdefault("repository", {}).get(stage.name, {}) if key else {}
+        if key and recorded.get("key") == key and recorded.get("result") \
+                and _repository_output_hash(stage.name, recorded["result"].get("outputs", {}), config) \
+                == recorded.get("output_hash"):
+            repository_results.append(StageResult.from_dict(recorded["result"]))
+            continue
         result = _run_repository_stage(stage, states, config, options, progress)
         repository_results.append(result)
-        if stage.name == "index" and cache.path and result.status == OK:
-            cache.data["index"] = {"hash": _file_hash(config.dist_dir / "index.yaml"),
-                                   "base_url": options.base_url, "result": result.to_dict()}
-        if result.status == FAILED and stage.name in ("index", "publish"):
-            # Nothing after a failed index/publish can be trusted for any workflow.
+        if key and result.status != FAILED:
+            # Keyed on what the stage reads *after* it ran (it may have written part of it).
+            cache.data["repository"][stage.name] = {
+                "key": _repository_key(stage.name, config, options), "result": result.to_dict(),
+                "output_hash": _repository_output_hash(stage.name, dict(result.outputs), config)}
+        if result.status == FAILED and stage.name in ("umbrella", "index", "publish"):
+            # Nothing after a failed repository stage can be trusted for any workflow.
             break
     if cache.path:
         try:
@@ -691,6 +731,38 @@ def build(folders: list[Path], config, options: BuildOptions = BuildOptions(),
             pass
     reports = tuple(WorkflowReport(s.name, _relative(s.folder, config.root), tuple(s.stages)) for s in states)
     return BuildReport(reports, tuple(repository_results), tuple(s.name for s in states if s.cached))
+
+
+def _repository_key(stage: str, config, options: BuildOptions) -> str | None:
+    """Hash of what a repository stage reads; None: not cacheable."""
+    digest = hashlib.sha256(generator_fingerprint().encode())
+    digest.update(json.dumps({k: v for k, v in config.data.items() if k != "build"}, sort_keys=True,
+                             default=str).encode())
+    if stage == "umbrella":
+        from chartgen.chart.settings import chart_settings
+
+        umbrella = chart_settings(config).umbrella_name
+        digest.update(options.until.encode())
+        charts = config.charts_dir
+        if charts.is_dir():
+            for entry in sorted(charts.iterdir()):
+                if entry.is_dir() and entry.name != umbrella:
+                    digest.update(entry.name.encode() + b"\0")
+                    _hash_tree(entry, digest, skip_hidden=False)
+        return digest.hexdigest()
+    if stage == "index":
+        digest.update(options.base_url.encode() + b"\0")
+        dist = config.dist_dir
+        for archive in sorted(dist.glob("*.tgz")) if dist.is_dir() else ():
+            digest.update(archive.name.encode() + b"\0" + _file_hash(archive).encode())
+        return digest.hexdigest()
+    return None
+
+
+def _repository_output_hash(stage: str, outputs: dict, config) -> str:
+    if stage == "index":
+        return _file_hash(config.dist_dir / "index.yaml") + _file_hash(config.dist_dir / "index.html")
+    return output_hash(outputs, config) + _file_hash(config.charts_dir / "README.md")
 
 
 def workflow_ids(folder: Path) -> list[str]:

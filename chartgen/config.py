@@ -129,7 +129,7 @@ def parse_config(text: str, path: str, root: Path) -> Config:
         if error.validator == "additionalProperties":
             extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
             for key in extra:
-                kline, kcol = document.where(pointer + (key,))
+                kline, kcol = document.where_key(pointer + (key,))
                 known = ", ".join(sorted(error.schema.get("properties", {})))
                 errors.append(Finding(path, kline, kcol, "error",
                                       f"unknown setting {'.'.join(map(str, pointer + (key,)))!r} "

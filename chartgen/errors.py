@@ -21,7 +21,6 @@ WARNING = "warning"
 _SECRETS: set[str] = set()
 _SECRET_ENV = ("GITHUB_TOKEN", "GH_TOKEN", "CHARTGEN_TOKEN", "REGISTRY_PASSWORD",
                "CHARTGEN_REGISTRY_PASSWORD", "HELM_REPO_TOKEN")
-_env_loaded = False
 
 
 def register_secret(value: str | None) -> None:
@@ -30,12 +29,14 @@ def register_secret(value: str | None) -> None:
         _SECRETS.add(value)
 
 
-def _load_env_secrets() -> None:
-    global _env_loaded
-    if not _env_loaded:
-        _env_loaded = True
-        for name in _SECRET_ENV:
-            register_secret(os.environ.get(name))
+def _current_secrets() -> list[str]:
+    # The environment is read on every call: a token exported later must still be hidden.
+    found = set(_SECRETS)
+    for name in _SECRET_ENV:
+        value = os.environ.get(name)
+        if value and len(value) >= 4:
+            found.add(value)
+    return sorted(found, key=len, reverse=True)
 
 
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s:]+(?::[^/@\s]*)?@")
@@ -43,8 +44,7 @@ _URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s:]+(
 
 def redact(text: str) -> str:
     """Remove registered secrets and credentials embedded in URLs from `text`."""
-    _load_env_secrets()
-    for secret in sorted(_SECRETS, key=len, reverse=True):
+    for secret in _current_secrets():
         text = text.replace(secret, "***")
     return _URL_CREDENTIALS.sub(lambda m: m.group("scheme") + "***@", text)
 
@@ -65,13 +65,13 @@ class Finding:
         return self.severity == ERROR
 
     def format(self) -> str:
-        where = self.path or "<input>"
+        where = redact(self.path) or "<input>"
         if self.line:
             where += f":{self.line}:{self.column or 1}"
         return f"{where}: {self.severity}: {redact(self.message)} [{self.code}]"
 
     def to_dict(self) -> dict:
-        return {"path": self.path, "line": self.line, "column": self.column,
+        return {"path": redact(self.path), "line": self.line, "column": self.column,
                 "severity": self.severity, "message": redact(self.message), "code": self.code}
 
 

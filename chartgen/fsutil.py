@@ -59,7 +59,12 @@ def atomic_directory(target: Path, *, marker: str = MARKER, marker_text: str = "
         if target.exists():
             old = target.parent / f".{target.name}.old-{os.getpid()}"
             os.rename(target, old)
-        os.rename(tmp, target)
+        try:
+            os.rename(tmp, target)
+        except BaseException:
+            if old is not None:
+                os.rename(old, target)  # put the previous output back
+            raise
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     except BaseException:

@@ -204,6 +204,24 @@ class _YamlBlocks(Mapping):
             self._parsed[name] = _parse_yaml_block(self._text, start, end, name, self._path)
         return self._parsed[name]
 
+    def head(self, name: str, count: int) -> tuple[dict, ...]:
+        """The first `count` versions, parsing only their part of the block."""
+        if name in self._parsed:
+            return self._parsed[name][:count]
+        start, end = self._spans[name]
+        cut = start
+        for _ in range(count + 1):
+            cut = self._text.find("\n  - ", cut + 1, end)
+            if cut < 0:
+                return self[name][:count]
+        return _parse_yaml_block(self._text, start, cut + 1, name, self._path)[:count]
+
+    def count(self, name: str) -> int:
+        if name in self._parsed:
+            return len(self._parsed[name])
+        start, end = self._spans[name]
+        return self._text.count("\n  - ", start, end)
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._spans)
 
@@ -253,16 +271,27 @@ class IndexFile:
         entry = self.get(name, version)
         return str(entry.get("digest") or "") if entry else None
 
+    def _blocks(self, name: str) -> "_YamlBlocks | None":
+        """The lazy YAML blocks when `name` has not been parsed or changed yet."""
+        entries = self.entries
+        base = entries.base if isinstance(entries, _MergedEntries) else entries
+        if isinstance(base, _YamlBlocks) and name not in self.changed and not _is_parsed(entries, name):
+            return base
+        return None
+
+    def count(self, name: str) -> int:
+        """Number of versions of `name` (unparsed YAML blocks are counted, not parsed)."""
+        blocks = self._blocks(name)
+        return blocks.count(name) if blocks is not None else len(self.versions(name))
+
+    def head(self, name: str, count: int) -> tuple[dict, ...]:
+        """The newest `count` versions of `name` (reads only those from a YAML block)."""
+        blocks = self._blocks(name)
+        return blocks.head(name, count) if blocks is not None else self.versions(name)[:count]
+
     def __len__(self) -> int:
         """Number of chart versions; unparsed YAML blocks are counted, not parsed."""
-        total = 0
-        for name in self.entries:
-            if name in self._spans and name not in self.changed and not _is_parsed(self.entries, name):
-                start, end = self._spans[name]
-                total += self._source_text.count("\n  - ", start, end)
-            else:
-                total += len(self.entries[name])
-        return total
+        return sum(self.count(name) for name in self.entries)
 
     def with_versions(self, updates: Mapping[str, Iterable[dict]], generated: str) -> "IndexFile":
         """A new index where each chart in `updates` has exactly those versions (sorted)."""
@@ -393,12 +422,15 @@ def _from_data(data: Any, path: str, fmt: str) -> IndexFile:
 
 # A YAML index laid out as Helm (sigs.k8s.io/yaml) or PyYAML write it: top-level keys at
 # column 0, chart names at two spaces under `entries:`, versions as an indentless list.
-_ENTRIES_LINE = re.compile(r"^entries:[ \t]*\n", re.M)
-_TOP_LEVEL = re.compile(r"^[^\s#]", re.M)
-_SHALLOW_LINE = re.compile(r"^( {0,2})(\S.*)$", re.M)
-_NAME_KEY = re.compile(r"""^([A-Za-z0-9_.][^:#'"\s]*|"[^"\\]+"|'[^']+'):[ \t]*$""")
-_MULTI_DOCUMENT = re.compile(r"^(?:---|\.\.\.)(?:\s|$)", re.M)
+# Every pattern starts with a newline, so the regex engine jumps from line to line
+# instead of trying each of the ~8 million positions of a large index.
+_ENTRIES_LINE = re.compile(r"(?:^|\n)entries:[ \t]*\n")
+_TOP_LEVEL = re.compile(r"\n(?=[^\s#])")
+_CHART_KEY = re.compile(r"\n  (?=[^\s#-])([^\n]*)")
+_ODD_INDENT = re.compile(r"\n(?: [^ \n]|  [^ \n#A-Za-z0-9_.'\"-]|  -[^ \n])")
+_MULTI_DOCUMENT = re.compile(r"\n(?:---|\.\.\.)(?=\s|$)")
 _ANCHOR_OR_ALIAS = re.compile(r"(?:^|[ \[{,])[&*][A-Za-z0-9_.-]", re.M)
+_NAME_KEY = re.compile(r"""^([A-Za-z0-9_.][^:#'"\s]*|"[^"\\]+"|'[^']+'):[ \t]*$""")
 
 
 def _scan_yaml(text: str, path: str) -> IndexFile | None:
@@ -409,36 +441,32 @@ def _scan_yaml(text: str, path: str) -> IndexFile | None:
         return None
     if ("&" in text or "*" in text) and _ANCHOR_OR_ALIAS.search(text):
         return None  # anchors may tie blocks together: parse the whole file
-    start = match.end()
+    start = match.end() - 1  # at the newline that ends `entries:`
     end_match = _TOP_LEVEL.search(text, start)
-    end = end_match.start() if end_match else len(text)
+    end = end_match.start() + 1 if end_match else len(text)
+    if _ODD_INDENT.search(text, start, end - 1 if end < len(text) else end):
+        return None
     spans: dict[str, tuple[int, int]] = {}
-    current, current_start = None, start
-    for line in _SHALLOW_LINE.finditer(text, start, end):
-        indent, content = line.group(1), line.group(2)
-        if content.startswith("#"):
-            continue
-        if len(indent) == 2 and content.startswith("- "):
-            if current is None:
-                return None
-            continue
-        key = _NAME_KEY.match(content)
-        if len(indent) != 2 or key is None:
+    keys = list(_CHART_KEY.finditer(text, start, end))
+    before_first = text[start:keys[0].start()] if keys else text[start:end]
+    if before_first.strip() and not all(line.strip().startswith("#") or not line.strip()
+                                        for line in before_first.splitlines()):
+        return None
+    for i, key in enumerate(keys):
+        name_match = _NAME_KEY.match(key.group(1))
+        if name_match is None:
             return None
-        if current is not None:
-            spans[current] = (current_start, line.start())
-        current = key.group(1).strip("'\"")
-        if current in spans:
+        name = name_match.group(1).strip("'\"")
+        if name in spans:
             return None  # duplicate chart key: let the full parser decide
-        current_start = line.start()
-    if current is not None:
-        spans[current] = (current_start, end)
+        block_end = keys[i + 1].start() + 1 if i + 1 < len(keys) else end
+        spans[name] = (key.start() + 1, block_end)
     from chartgen.yamlio import load_data
 
-    header = load_data(text[:match.start()] + text[end:], path)
-    api_version, generated, extra = _header(header if header is not None else {}, path)
-    if "entries" in (header or {}):
+    header = load_data(text[:match.start()] + "\n" + text[end:], path)
+    if header is not None and "entries" in header:
         return None
+    api_version, generated, extra = _header(header if header is not None else {}, path)
     return IndexFile(_YamlBlocks(text, spans, path), generated, api_version, extra, path, "yaml",
                      frozenset(), text, spans)
 
@@ -516,7 +544,7 @@ def _splice_yaml(index: IndexFile) -> str:
         region_start = min(start for start, _ in spans.values())
         region_end = max(end for _, end in spans.values())
     else:  # `entries:` with no charts yet
-        region_start = region_end = _ENTRIES_LINE.search(text).end()
+        region_start = region_end = _ENTRIES_LINE.search(text).end()  # charts go right after `entries:`
     pieces: list[str] = []
     for name, (start, end) in spans.items():
         while new_names and new_names[0] < name:
@@ -656,7 +684,7 @@ def write_repository_files(index: IndexFile, folder: Path, *, fmt: str = "auto",
 
 
 def render_html(index: IndexFile, *, title: str = "Helm charts", base_url: str | None = None,
-                max_versions: int = 20) -> str:
+                max_versions: int = 10) -> str:
     """A small static page: charts, versions, compatibility annotations, install commands."""
     import jinja2
 
@@ -664,15 +692,15 @@ def render_html(index: IndexFile, *, title: str = "Helm charts", base_url: str |
                              autoescape=True, keep_trailing_newline=True)
     charts = []
     for name in sorted(index.entries):
-        versions = list(index.entries[name])
+        versions = list(index.head(name, max_versions))
         if not versions:
             continue
         latest = versions[0]
         charts.append({
             "name": name,
             "latest": latest,
-            "versions": versions[:max_versions],
-            "more": max(0, len(versions) - max_versions),
+            "versions": versions,
+            "more": max(0, index.count(name) - max_versions),
             "annotations": dict(sorted((latest.get("annotations") or {}).items())),
         })
     return env.get_template("index.html.j2").render(

@@ -33,8 +33,9 @@ from typing import Iterable
 from chartgen.errors import ChartgenError, UsageError
 
 NULL_SHA = "0" * 40
-# A file outside shared/ can only reference a shared file by spelling `shared/...x.json|yaml`.
-_SHARED_MENTION = re.compile(rb"shared/[^\s\"'#?]*\.(?:json|ya?ml)\b", re.IGNORECASE)
+# A path token naming a data file under a `shared/` folder, e.g. `../shared/schemas/x.json`.
+_SHARED_TOKEN = re.compile(rb"[^\s\"'`,\[\]{}()<>|:=]*shared/[^\s\"'`,\[\]{}()<>|#?]*\.(?:json|ya?ml)(?![\w.-])",
+                           re.IGNORECASE)
 CONTAINERFILE_TEMPLATE = "templates/Containerfile.j2"   # inside the chartgen package
 
 
@@ -132,23 +133,36 @@ def _scan_files(folder: Path) -> Iterable[tuple[Path, str]]:
 def _references(path: Path, rel: str, *, prefilter: bool = True) -> list[str]:
     """`shared/...` targets a file references (paths inside the workflow).
 
-    Outside shared/, a reference to a shared file must spell `shared`; files without
-    those bytes are not parsed. Shared files refer to their siblings relatively, so
-    they are always parsed (there are few)."""
-    from chartgen.sources import SHARED, file_references
+    Outside shared/, a file can only reference a shared file by spelling `shared/`: its
+    bytes are searched for such path tokens (no parsing, so a 300 KiB OpenAPI spec costs a
+    byte search). That finds every real reference and, rarely, a path merely mentioned in
+    a description: a harmless over-approximation for planning. Shared files refer to their
+    siblings relatively, so they are parsed like `chartgen.sources` does (there are few).
+    """
+    from chartgen.sources import _FILE_REF, SHARED, file_references
     from chartgen.yamlio import load_data
 
     try:
         content = path.read_bytes()
     except OSError:
         return []
-    if prefilter and not _SHARED_MENTION.search(content):
-        return []          # names no shared data file: skip parsing (big specs mostly)
+    base = posixpath.dirname(rel)
+    if prefilter:
+        if b"shared/" not in content:
+            return []
+        found = set()
+        for match in _SHARED_TOKEN.finditer(content):
+            token = match.group(0).decode("utf-8", "replace")
+            if not _FILE_REF.match(token):
+                continue
+            target = posixpath.normpath(posixpath.join(base, token))
+            if target.startswith(SHARED + "/"):
+                found.add(target)
+        return sorted(found)
     try:
         data = load_data(content, str(path))
-    except (ChartgenError, ValueError):
+    except (ChartgenError, ValueError, RecursionError):
         return []
-    base = posixpath.dirname(rel)
     return sorted({t for t, _ in file_references(data, base) if t.startswith(SHARED + "/")})
 
 

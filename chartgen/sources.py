@@ -131,9 +131,21 @@ def _read(path: Path, rel: str, findings: list[Finding]) -> SourceFile | None:
         return None
 
 
-def _walk_resource_dir(folder: Path, top: str, findings: list[Finding]) -> list[Resource]:
+def _escapes(path: Path, root: Path, findings: list[Finding]) -> bool:
+    """A file or folder that is a symlink leading out of the workflow folder is refused."""
+    if _inside(path, root):
+        return False
+    findings.append(Finding(str(path), 0, 0, ERROR,
+                            "symlink points outside the workflow folder; refusing to read it", "path-escape"))
+    return True
+
+
+def _walk_resource_dir(folder: Path, top: str, findings: list[Finding], root: Path | None = None) -> list[Resource]:
     """Files of one resource folder; subflows/ takes workflows at its top, data files below."""
+    root = root or folder.parent
     result: list[Resource] = []
+    if _escapes(folder, root, findings):
+        return result
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         inner = Path(dirpath).relative_to(folder).as_posix()
@@ -145,9 +157,7 @@ def _walk_resource_dir(folder: Path, top: str, findings: list[Finding]) -> list[
             if not wanted:
                 continue
             path = Path(dirpath) / filename
-            if path.is_symlink() and not _inside(path, folder.parent):
-                findings.append(Finding(str(path), 0, 0, ERROR,
-                                        "symlink points outside the workflow folder", "path-escape"))
+            if _escapes(path, root, findings):
                 continue
             source = _read(path, posixpath.join(rel_dir, filename), findings)
             if source is not None:
@@ -252,21 +262,22 @@ def load_workflow(folder: Path | str, *, shared_dir: Path | None | bool = True) 
                                 f"{len(mains)} main workflows at the folder root ({', '.join(mains)}); "
                                 "keep exactly one and move the others to subflows/", "several-workflows"))
     else:
-        main = _read(root / mains[0], mains[0], findings)
+        if not _escapes(root / mains[0], root, findings):
+            main = _read(root / mains[0], mains[0], findings)
 
     properties = secret = None
-    if (root / PROPERTIES).is_file():
+    if (root / PROPERTIES).is_file() and not _escapes(root / PROPERTIES, root, findings):
         properties = _read(root / PROPERTIES, PROPERTIES, findings)
-    if (root / SECRET_PROPERTIES).is_file():
+    if (root / SECRET_PROPERTIES).is_file() and not _escapes(root / SECRET_PROPERTIES, root, findings):
         secret = _read(root / SECRET_PROPERTIES, SECRET_PROPERTIES, findings)
 
     resources: list[Resource] = []
     for top in RESOURCE_DIRS:
         if (root / top).is_dir():
-            resources.extend(_walk_resource_dir(root / top, top, findings))
+            resources.extend(_walk_resource_dir(root / top, top, findings, root))
     if (root / SHARED).is_dir():
         # A folder that carries its own shared/ copy (as the old Makefile made it).
-        resources.extend(_walk_resource_dir(root / SHARED, SHARED, findings))
+        resources.extend(_walk_resource_dir(root / SHARED, SHARED, findings, root))
     resources.extend(_shared_resources(main, resources, root, shared_dir, findings))
 
     known = set(mains) | {PROPERTIES, SECRET_PROPERTIES, SHARED, *RESOURCE_DIRS}

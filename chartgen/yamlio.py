@@ -34,6 +34,8 @@ class Document:
     data: Any
     # pointer -> (line, column) of the node's value; 1-based.
     marks: Mapping[Pointer, tuple[int, int]] = field(default_factory=dict, repr=False)
+    # pointer -> (line, column) of the mapping KEY that names the node (for "unknown key" messages).
+    key_marks: Mapping[Pointer, tuple[int, int]] = field(default_factory=dict, repr=False)
     # Findings made while reading (duplicate keys, YAML 1.1 traps).
     findings: tuple[Finding, ...] = ()
     is_json: bool = False
@@ -46,6 +48,11 @@ class Document:
                 return self.marks[pointer]
             pointer = pointer[:-1]
         return self.marks.get((), (1, 1))
+
+    def where_key(self, pointer: Pointer) -> tuple[int, int]:
+        """Position of the key naming `pointer` (falls back to the value's position)."""
+        pointer = tuple(pointer)
+        return self.key_marks.get(pointer) or self.where(pointer)
 
     def get(self, pointer: Pointer, default: Any = None) -> Any:
         node = self.data
@@ -65,6 +72,7 @@ class _Walker:
     def __init__(self, path: str) -> None:
         self.path = path
         self.marks: dict[Pointer, tuple[int, int]] = {}
+        self.key_marks: dict[Pointer, tuple[int, int]] = {}
         self.findings: list[Finding] = []
 
     def note(self, node: yaml.Node, severity: str, message: str, code: str) -> None:
@@ -104,18 +112,27 @@ class _Walker:
                           f"duplicate key {key!r} (first defined at line {first[0]}); "
                           "YAML tools disagree on which one wins", "duplicate-key")
             key_nodes[key] = key_node
+            self.key_marks[pointer + (key,)] = _mark(key_node)
             result[key] = self.value(value_node, pointer + (key,))
         return result
 
     def scalar(self, node: yaml.ScalarNode, pointer: Pointer, is_key: bool = False) -> Any:
-        tag, text, plain = node.tag, node.value, node.style is None
+        # libyaml reports plain scalars with style '' (the pure-Python parser with None).
+        tag, text, plain = node.tag, node.value, not node.style
         if plain and text.lower() in _YAML11_BOOL_WORDS:
-            where = "key" if is_key else f"value of {'/'.join(map(str, pointer)) or 'document'}"
+            truth = text.lower() in ("yes", "on", "y")
+            if is_key:
+                # Keys stay text here (x/y coordinates, `on:` triggers); the warning says what
+                # YAML 1.1 readers would make of them.
+                self.note(node, WARNING,
+                          f"unquoted key {text!r} is the boolean {truth} for YAML 1.1 readers such as "
+                          "Kubernetes; quote it", "yaml11-boolean")
+                return text
+            where = "/".join(map(str, pointer)) or "document"
             self.note(node, WARNING,
-                      f"unquoted {text!r} ({where}) is the boolean {text.lower() in ('yes', 'on', 'y')} "
-                      f"for YAML 1.1 readers such as Kubernetes; quote it if a string is meant",
-                      "yaml11-boolean")
-            return text.lower() in ("yes", "on", "y")
+                      f"unquoted {text!r} (value of {where}) is the boolean {truth} for YAML 1.1 readers "
+                      "such as Kubernetes; quote it if a string is meant", "yaml11-boolean")
+            return truth
         try:
             if tag == "tag:yaml.org,2002:str":
                 return text
@@ -168,29 +185,48 @@ def load_document(text: str | bytes, path: str = "<input>") -> Document:
     text = text.lstrip("\ufeff")
     if looks_like_json(text):
         try:
-            data = json.loads(text, object_pairs_hook=_json_pairs(path))
-        except ChartgenError as exc:
-            # Find the duplicate's line through the YAML composer.
+            return _load_json(text, path)
+        except ChartgenError as json_error:
+            if json_error.code == "duplicate-key" or path.lower().endswith(".json"):
+                raise
             try:
-                walker = _Walker(path)
-                walker.value(yaml.compose(text, Loader=yaml.CSafeLoader), ())
-                dups = [f for f in walker.findings if f.code == "duplicate-key"]
-                if dups:
-                    raise ChartgenError(findings=dups[:1]) from None
-            except yaml.YAMLError:
-                pass
-            raise exc
-        except json.JSONDecodeError as exc:
-            raise ChartgenError(f"JSON syntax error: {exc.msg}", path=path, line=exc.lineno,
-                                column=exc.colno, code="json-syntax") from None
-        marks: dict = {}
+                return _load_yaml(text, path)
+            except ChartgenError:
+                raise json_error from None
+    return _load_yaml(text, path)
+
+
+def _load_json(text: str, path: str) -> Document:
+    try:
+        data = json.loads(text, object_pairs_hook=_json_pairs(path))
+    except ChartgenError as exc:
+        # Find the duplicate's line through the YAML composer.
         try:
             walker = _Walker(path)
             walker.value(yaml.compose(text, Loader=yaml.CSafeLoader), ())
-            marks = walker.marks
-        except (yaml.YAMLError, ChartgenError, RecursionError):
-            pass  # valid JSON that libyaml cannot read (tabs, long keys): no positions
-        return Document(path, data, marks, (), True)
+            dups = [f for f in walker.findings if f.code == "duplicate-key"]
+            if dups:
+                raise ChartgenError(findings=dups[:1]) from None
+        except (yaml.YAMLError, RecursionError):
+            pass
+        raise exc
+    except json.JSONDecodeError as exc:
+        raise ChartgenError(f"JSON syntax error: {exc.msg}", path=path, line=exc.lineno,
+                            column=exc.colno, code="json-syntax") from None
+    except RecursionError:
+        raise ChartgenError("document nested too deeply", path=path, code="json-syntax") from None
+    marks: dict = {}
+    key_marks: dict = {}
+    try:
+        walker = _Walker(path)
+        walker.value(yaml.compose(text, Loader=yaml.CSafeLoader), ())
+        marks, key_marks = walker.marks, walker.key_marks
+    except (yaml.YAMLError, ChartgenError, RecursionError):
+        pass  # valid JSON that libyaml cannot read (tabs, long keys): no positions
+    return Document(path, data, marks, key_marks, (), True)
+
+
+def _load_yaml(text: str, path: str) -> Document:
     try:
         node = yaml.compose(text, Loader=yaml.CSafeLoader)
     except yaml.composer.ComposerError as exc:
@@ -200,10 +236,13 @@ def load_document(text: str | bytes, path: str = "<input>") -> Document:
     except RecursionError:
         raise ChartgenError("document nested too deeply", path=path, code="yaml-syntax") from None
     if node is None:
-        return Document(path, None, {(): (1, 1)}, (), False)
+        return Document(path, None, {(): (1, 1)}, {}, (), False)
     walker = _Walker(path)
-    data = walker.value(node, ())
-    return Document(path, data, walker.marks, tuple(walker.findings), False)
+    try:
+        data = walker.value(node, ())
+    except RecursionError:
+        raise ChartgenError("document nested too deeply", path=path, code="yaml-syntax") from None
+    return Document(path, data, walker.marks, walker.key_marks, tuple(walker.findings), False)
 
 
 def load_data(text: str | bytes, path: str = "<input>") -> Any:

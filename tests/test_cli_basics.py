@@ -120,9 +120,6 @@ def test_unknown_nested_key_names_its_path(project, validate_available):
                      proc.stderr), proc.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="foundation bug: config.parse_config reports an unknown key at the position "
-                   "of its VALUE (yamlio keeps only value marks); for a mapping value that is the next line "
-                   "(here 4:3 instead of 3:1), for a scalar the value's column")
 def test_unknown_key_is_reported_at_the_key(project, validate_available):
     root = project("sources: workflow_sources\ncharts: charts\nimagee:\n  registry: quay.io/x\n")
     proc = chartgen("validate", cwd=root)
@@ -176,3 +173,26 @@ def test_valid_empty_repository_validates(project, validate_available):
     proc = chartgen("validate", cwd=root)
     assert "[config-" not in proc.stderr
     assert proc.returncode in (0, 1)
+
+
+def test_config_that_is_a_directory_exits_2(tmp_path):
+    proc = chartgen("--config", str(tmp_path), "validate", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "is a directory" in proc.stderr
+
+
+def test_config_not_utf8_exits_2(tmp_path, validate_available):
+    config = tmp_path / "chartgen.yaml"
+    config.write_bytes(b"sources: caf\xe9\n")
+    proc = chartgen("validate", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"{config}: error: cannot read configuration")
+    assert proc.stderr.rstrip().endswith("[config-unreadable]")
+    assert "Traceback" not in proc.stderr
+
+
+def test_config_duplicate_key_exits_2(project, validate_available):
+    root = project("sources: workflow_sources\nsources: elsewhere\n")
+    proc = chartgen("validate", cwd=root)
+    assert proc.returncode == 2
+    assert re.search(r"chartgen\.yaml:2:1: error: duplicate key 'sources' \(first defined at line 1\)", proc.stderr)

@@ -79,11 +79,9 @@ class TestYaml11:
 
     def test_yaml11_booleans_are_read_as_kubernetes_reads_them(self):
         doc = load_document("on: push\nenabled: yes\nanswer: No\nquoted: 'yes'\n", "x.yaml")
-        assert doc.data == {True: "push", "enabled": True, "answer": False, "quoted": "yes"}
+        # Values follow YAML 1.1 (what Kubernetes reads); keys stay text, with a warning.
+        assert doc.data == {"on": "push", "enabled": True, "answer": False, "quoted": "yes"}
 
-    @pytest.mark.xfail(strict=True, reason="foundation bug: yamlio._Walker.scalar tests `node.style is None` for "
-                       "plain scalars, but libyaml's CSafeLoader gives style '' , so the yaml11-boolean "
-                       "findings are never recorded (fix: `node.style in (None, '')`)")
     def test_yaml11_traps_are_recorded(self):
         doc = load_document("on: push\nenabled: yes\nquoted: 'yes'\n", "x.yaml")
         assert [(f.line, f.column, f.severity, f.code) for f in doc.findings] == [
@@ -116,9 +114,6 @@ class TestEncoding:
         assert load_document("", "e.yaml").data is None
         assert load_document("# only a comment\n", "e.yaml").data is None
 
-    @pytest.mark.xfail(strict=True, reason="foundation bug: load_document treats any text starting with '{' as "
-                       "JSON, so a YAML flow mapping such as `{id: x}` is a json-syntax error, while load_data and "
-                       "upstream (sigs.k8s.io/yaml) accept it")
     def test_yaml_flow_mapping_document(self):
         assert load_document("{id: x, states: []}\n", "flow.sw.yaml").data == {"id": "x", "states": []}
 
@@ -252,8 +247,6 @@ class TestSources:
         (root / "specs" / "alias.json").symlink_to(root / "schemas" / "real.json")
         assert sources.load_workflow(root).findings == ()
 
-    @pytest.mark.xfail(strict=True, reason="foundation bug: a resource FOLDER that is a symlink out of the workflow "
-                       "(specs -> ../outside) is walked and its files read without a path-escape finding")
     def test_symlinked_resource_folder_out_of_the_workflow_is_refused(self, tmp_path):
         outside = _write(tmp_path / "outside", {"x.yaml": "openapi: 3.0.0\n"})
         root = _write(tmp_path / "wf", {"wf.sw.yaml": MINIMAL})
@@ -262,9 +255,6 @@ class TestSources:
         assert "path-escape" in [f.code for f in wf.findings]
         assert wf.resources == ()
 
-    @pytest.mark.xfail(strict=True, reason="foundation bug: application.properties / secret.properties / the main "
-                       "workflow are read even when they are symlinks out of the workflow folder (e.g. to a "
-                       "credentials file, which would then be published in a ConfigMap)")
     def test_symlinked_properties_out_of_the_workflow_are_refused(self, tmp_path):
         outside = _write(tmp_path / "outside", {"creds": "password=hunter2\n"})
         root = _write(tmp_path / "wf", {"wf.sw.yaml": MINIMAL})
@@ -388,9 +378,6 @@ class TestAtomicDirectory:
         assert sorted(os.listdir(target)) == [fsutil.MARKER, "kept.yaml"]
         assert os.listdir(tmp_path) == ["out"]
 
-    @pytest.mark.xfail(strict=True, reason="foundation bug: when the final rename (temp -> target) fails, "
-                       "atomic_directory has already moved the old target to .<name>.old-PID and does not put it "
-                       "back: the output directory disappears and a .old directory is left behind")
     def test_failed_swap_restores_the_old_directory(self, tmp_path):
         target = tmp_path / "out"
         with fsutil.atomic_directory(target) as work:
@@ -474,7 +461,6 @@ def test_postgres_identifiers():
 @pytest.fixture
 def clean_secrets(monkeypatch):
     monkeypatch.setattr(errors, "_SECRETS", set())
-    monkeypatch.setattr(errors, "_env_loaded", False)
     for name in errors._SECRET_ENV:
         monkeypatch.delenv(name, raising=False)
 
@@ -508,16 +494,11 @@ class TestRedaction:
     def test_url_credentials(self, clean_secrets, url, expected):
         assert errors.redact(url) == expected
 
-    @pytest.mark.xfail(strict=True, reason="foundation bug: errors.redact reads the secret environment variables "
-                       "only on its first call; a token exported later in the process (e.g. read from a file "
-                       "into GITHUB_TOKEN) is not redacted")
     def test_environment_token_set_after_first_use(self, clean_secrets, monkeypatch):
         errors.redact("warm up")
         monkeypatch.setenv("GH_TOKEN", "ghp_late_token_42")
         assert errors.redact("ghp_late_token_42") == "***"
 
-    @pytest.mark.xfail(strict=True, reason="foundation bug: Finding.format and to_dict redact the message but not "
-                       "the path, so a remote path/URL with credentials is printed as is")
     def test_path_with_credentials_is_redacted(self, clean_secrets):
         finding = Finding("https://bot:t0ken@git.example.com/r/x.yaml", 1, 1, "error", "bad", "c")
         assert "t0ken" not in finding.format()

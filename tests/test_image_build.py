@@ -12,61 +12,22 @@ import gzip
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tarfile
 import time
-import urllib.request
+import warnings
 from pathlib import Path
 
 import pytest
 
 from conftest import REPO, need, need_tool
+from oci_registry import free_port, start_registry
 
 FIXTURES = REPO / "tests" / "fixtures" / "image"
 BUSYBOX = Path("/bin/busybox")
+PUSH_PASSWORD = "image-push-pass-4321"
 pytestmark = pytest.mark.slow
-
-
-# --- a real registry on 127.0.0.1 (docker-registry) -----------------------------------------
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Registry:
-    def __init__(self, root: Path, *, readonly: bool = False) -> None:
-        self.port = _free_port()
-        self.host = f"127.0.0.1:{self.port}"
-        root.mkdir(parents=True, exist_ok=True)
-        maintenance = "\n  maintenance:\n    readonly:\n      enabled: true" if readonly else ""
-        (root / "config.yml").write_text(
-            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n"
-            f"    rootdirectory: {root / 'data'}{maintenance}\n"
-            f"http:\n  addr: {self.host}\n", encoding="utf-8")
-        self.log = (root / "registry.log").open("wb")
-        self.process = subprocess.Popen(["docker-registry", "serve", str(root / "config.yml")],
-                                        stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(f"http://{self.host}/v2/", timeout=1).read()
-                return
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"docker-registry did not start on {self.host}")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self.log.close()
 
 
 # --- session fixtures: registry, stand-in base images ---------------------------------------
@@ -85,27 +46,48 @@ def registry(tmp_path_factory):
     need_tool("skopeo")
     need_tool("docker-registry")
     need(BUSYBOX.is_file(), "/bin/busybox is absent (Debian busybox-static)")
-    reg = Registry(tmp_path_factory.mktemp("registry"))
-    yield reg
-    reg.stop()
+    host, stop = start_registry(tmp_path_factory.mktemp("registry"))
+    yield host
+    stop()
+
+
+@pytest.fixture(scope="module")
+def private_registry(tmp_path_factory, registry):
+    """A registry that demands a login (htpasswd with a bcrypt hash, as docker-registry wants)."""
+    folder = tmp_path_factory.mktemp("private-registry")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt
+
+        hashed = crypt.crypt(PUSH_PASSWORD, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16))
+    (folder / "htpasswd").write_text(f"pusher:{hashed}\n")
+    host, stop = start_registry(folder / "registry", htpasswd=folder / "htpasswd")
+    yield host
+    stop()
+
+
+def build_standins(registry_host: str, storage: Path, workdir: Path) -> tuple[str, str]:
+    """Build the stand-in builder and runtime images in `storage` and push them; (builder, runtime)."""
+    refs = {}
+    for kind in ("builder", "runtime"):
+        context = workdir / f"standin-{kind}"
+        shutil.copytree(FIXTURES / "standins" / kind, context, dirs_exist_ok=True)
+        shutil.copy2(BUSYBOX, context / "busybox")
+        ref = f"{registry_host}/standins/{kind}:1"
+        _buildah(storage, "build", "--isolation", "chroot", "--layers", "-t", ref, str(context))
+        _buildah(storage, "push", "--tls-verify=false", ref, f"docker://{ref}")
+        refs[kind] = ref
+    return refs["builder"], refs["runtime"]
 
 
 @pytest.fixture(scope="session")
 def standins(registry, tmp_path_factory):
     """(builder_ref, runtime_ref) pushed to the registry, built in a storage of their own."""
-    storage = tmp_path_factory.mktemp("standin-storage")
-    refs = {}
     started = time.monotonic()
-    for kind in ("builder", "runtime"):
-        context = tmp_path_factory.mktemp(f"standin-{kind}")
-        shutil.copytree(FIXTURES / "standins" / kind, context, dirs_exist_ok=True)
-        shutil.copy2(BUSYBOX, context / "busybox")
-        ref = f"{registry.host}/standins/{kind}:1"
-        _buildah(storage, "build", "--isolation", "chroot", "--layers", "-t", ref, str(context))
-        _buildah(storage, "push", "--tls-verify=false", ref, f"docker://{ref}")
-        refs[kind] = ref
+    refs = build_standins(registry, tmp_path_factory.mktemp("standin-storage"),
+                          tmp_path_factory.mktemp("standin-contexts"))
     print(f"stand-in base images built and pushed in {time.monotonic() - started:.1f}s", file=sys.stderr)
-    return refs["builder"], refs["runtime"]
+    return refs
 
 
 @pytest.fixture(scope="session")
@@ -182,7 +164,7 @@ def layer_with(layers: dict[str, dict[str, bytes]], path: str) -> str:
 
 def test_build_push_inspect_and_rebuild_reuses_lib_layer(registry, standins, build_storage, tmp_path):
     builder_ref, runtime_ref = standins
-    project = make_project(tmp_path, registry.host, build_storage)
+    project = make_project(tmp_path, registry, build_storage)
     greeting = project / "workflow_sources" / "greeting"
     args = ["image", "build", "greeting", "--push", "--builder", "buildah", "--tag", "build1",
             "--tag", "latest", "--source-commit", "1" * 40,
@@ -192,7 +174,7 @@ def test_build_push_inspect_and_rebuild_reuses_lib_layer(registry, standins, bui
     first = chartgen(project, *args)
     first_seconds = time.monotonic() - started
     assert first.returncode == 0, first.stderr
-    repository = f"{registry.host}/orchestrator/serverless-workflow-greeting"
+    repository = f"{registry}/orchestrator/serverless-workflow-greeting"
     out = first.stdout.splitlines()
     assert out[0] == f"{repository}:build1"
     assert out[1].startswith(f"{repository}@sha256:")
@@ -243,7 +225,7 @@ def test_build_push_inspect_and_rebuild_reuses_lib_layer(registry, standins, bui
 
 def test_failing_build_step_is_one_clear_error_with_the_log(registry, standins, build_storage, tmp_path):
     builder_ref, runtime_ref = standins
-    project = make_project(tmp_path, registry.host, build_storage)
+    project = make_project(tmp_path, registry, build_storage)
     main = project / "workflow_sources" / "greeting" / "greeting.sw.yaml"
     main.write_text(main.read_text() + "# BROKEN-WORKFLOW\n")
     done = chartgen(project, "image", "build", "greeting", "--builder", "buildah", "--quiet",
@@ -260,8 +242,8 @@ def test_failing_build_step_is_one_clear_error_with_the_log(registry, standins, 
 
 def test_missing_base_image_is_reported(registry, standins, build_storage, tmp_path):
     _, runtime_ref = standins
-    project = make_project(tmp_path, registry.host, build_storage)
-    missing = f"{registry.host}/standins/builder:does-not-exist"
+    project = make_project(tmp_path, registry, build_storage)
+    missing = f"{registry}/standins/builder:does-not-exist"
     done = chartgen(project, "image", "build", "greeting", "--builder", "buildah", "--quiet",
                     "--builder-image", missing, "--runtime-image", runtime_ref, "--tag", "x")
     assert done.returncode == 1
@@ -269,24 +251,33 @@ def test_missing_base_image_is_reported(registry, standins, build_storage, tmp_p
     assert "builder log: " in done.stderr
 
 
-def test_registry_refusing_the_push(registry, standins, build_storage, tmp_path):
+def test_push_with_credentials_from_the_environment(private_registry, standins, build_storage, tmp_path):
     builder_ref, runtime_ref = standins
-    readonly = Registry(tmp_path / "readonly-registry", readonly=True)
-    try:
-        project = make_project(tmp_path, readonly.host, build_storage)
-        done = chartgen(project, "image", "build", "greeting", "--builder", "buildah", "--quiet", "--push",
-                        "--builder-image", builder_ref, "--runtime-image", runtime_ref, "--tag", "ro")
-    finally:
-        readonly.stop()
-    assert done.returncode == 1, done.stderr
-    assert "[image-push-refused]" in done.stderr, done.stderr
-    assert "attempt" not in done.stderr  # refusals are not retried
-    assert done.stdout.strip() == ""
+    project = make_project(tmp_path, private_registry, build_storage)
+    args = ["image", "build", "greeting", "--builder", "buildah", "--quiet", "--push",
+            "--builder-image", builder_ref, "--runtime-image", runtime_ref, "--tag", "private"]
+
+    wrong = "wrong-password-9876"
+    refused = chartgen(project, *args, env={"CHARTGEN_REGISTRY_USERNAME": "pusher",
+                                            "CHARTGEN_REGISTRY_PASSWORD": wrong})
+    assert refused.returncode == 1, refused.stderr
+    assert "[image-push-refused]" in refused.stderr and "check credentials" in refused.stderr
+    assert "attempt" not in refused.stderr  # a refusal is not retried
+    assert refused.stdout.strip() == ""
+
+    done = chartgen(project, *args, env={"CHARTGEN_REGISTRY_USERNAME": "pusher",
+                                         "CHARTGEN_REGISTRY_PASSWORD": PUSH_PASSWORD})
+    assert done.returncode == 0, done.stderr
+    pinned = done.stdout.splitlines()[1]
+    assert pinned.startswith(f"{private_registry}/orchestrator/serverless-workflow-greeting@sha256:")
+    logs = "".join(p.read_text() for p in (project / "logs").glob("*.log"))
+    for text in (refused.stderr, done.stderr, done.stdout, logs):
+        assert wrong not in text and PUSH_PASSWORD not in text
 
 
 def test_unreachable_registry_is_retried_then_reported(registry, standins, build_storage, tmp_path):
     builder_ref, runtime_ref = standins
-    project = make_project(tmp_path, f"127.0.0.1:{_free_port()}", build_storage)
+    project = make_project(tmp_path, f"127.0.0.1:{free_port()}", build_storage)
     done = chartgen(project, "image", "build", "greeting", "--builder", "buildah", "--push",
                     "--builder-image", builder_ref, "--runtime-image", runtime_ref, "--tag", "offline",
                     env={"CHARTGEN_REGISTRY_USERNAME": "robot", "CHARTGEN_REGISTRY_PASSWORD": "s3cret-pass"})

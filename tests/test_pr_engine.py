@@ -283,3 +283,15 @@ def test_compat_rows_accept_tuples_dicts_and_objects():
     assert engine._row({"chart": "b", "version": "2", "type": "assessment", "operator": "<2"}) == \
         ("b", "2", "assessment", "<2")
     assert engine._row(Row()) == ("c", "1.0.0", "assessment", ">=1.36")
+
+
+def test_only_provenance_differences_do_not_count():
+    provenance = ("diff --git a/c/Chart.yaml b/c/Chart.yaml\nindex 1..2 100644\n--- a/c/Chart.yaml\n"
+                  "+++ b/c/Chart.yaml\n@@ -19 +19 @@ annotations:\n"
+                  "-  chartgen.io/source-commit: d00dfeed\n+  chartgen.io/source-commit: beefbeef\n"
+                  "@@ -20 +20 @@\n-  chartgen.io/content-hash: sha256:aa\n+  chartgen.io/content-hash: sha256:bb\n")
+    assert engine._only_provenance_differs(provenance)
+    assert engine._only_provenance_differs("")
+    assert not engine._only_provenance_differs(provenance + "@@ -3 +3 @@\n-version: 0.1.0\n+version: 0.1.1\n")
+    # a removed content line starting with "-- " is content, not a file header
+    assert not engine._only_provenance_differs("diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n--- a\n")

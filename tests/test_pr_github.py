@@ -15,8 +15,9 @@ from chartgen.gitops import engine
 from chartgen.gitops.engine import PrError, open_pull_requests
 from chartgen.gitops.forges import ForgeOptions
 from chartgen.sources import load_workflow
-from conftest import GITHUB_OPENAPI, need_shared
+from conftest import GITHUB_OPENAPI, need, need_shared
 from github_standin import GitHubStandin
+from github_standin.server import HTTP_BACKEND
 from github_standin.gitrepos import fake_generator, git, log, make_chart_repo, rev, tree, write_workflow
 
 TOKEN = "ghp_" + "St4ndinT0ken" + "9f8e7d6c5b4a3210"
@@ -42,7 +43,7 @@ class Hub:
                                            "reviewers": ["alice"], **(settings or {})})
         kwargs.setdefault("source_commit", SOURCE)
         kwargs.setdefault("source_ref", f"https://github.com/acme/flows/pull/42")
-        kwargs.setdefault("forge_options", options)
+        kwargs.setdefault("forge_options", options or fast(self))
         folders = [load_workflow(self.sources / n) for n in names]
         return open_pull_requests(folders, config, config_repo=self.url, generator=fake_generator,
                                   log=(lines.append if lines is not None else None), **kwargs)
@@ -54,6 +55,7 @@ class Hub:
 @pytest.fixture
 def hub(tmp_path, monkeypatch):
     need_shared(GITHUB_OPENAPI)
+    need(Path(HTTP_BACKEND).exists(), f"{HTTP_BACKEND} is absent (Debian package git)")
     for name in ("GH_TOKEN", "GITHUB_SHA", "GITHUB_REPOSITORY", "GITHUB_API_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
@@ -69,7 +71,9 @@ def hub(tmp_path, monkeypatch):
 
 
 def fast(hub, **kwargs):
-    values = dict(token=TOKEN, api_url=hub.server.api_url, retries=4, backoff_factor=0.05, max_rate_limit_wait=5)
+    """Forge options for tests: no pacing between requests, short backoff."""
+    values = dict(token=TOKEN, api_url=hub.server.api_url, retries=4, backoff_factor=0.05, max_rate_limit_wait=5,
+                  seconds_between_requests=0, seconds_between_writes=0)
     values.update(kwargs)
     return ForgeOptions(**values)
 
@@ -192,7 +196,7 @@ def test_persistent_5xx_gives_a_clear_error(hub):
 
 def test_github_api_url_from_the_environment(hub, monkeypatch):
     monkeypatch.setenv("GITHUB_API_URL", hub.server.api_url)
-    (result,) = hub.run(["greeting"], settings={"apiUrl": ""})
+    (result,) = hub.run(["greeting"], settings={"apiUrl": ""}, options=fast(hub, api_url=""))
     assert result.action == "created"
 
 

@@ -81,7 +81,7 @@ def private_registry(tmp_path_factory):
         warnings.simplefilter("ignore", DeprecationWarning)
         import crypt  # bcrypt ($2b$), as docker-registry's htpasswd wants; no extra package
 
-        hashed = crypt.crypt("registry-pass-1234", crypt.mksalt(crypt.METHOD_BLOWFISH))
+        hashed = crypt.crypt("registry-pass-1234", crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16))  # cheap cost: fast tests
     htpasswd = folder / "htpasswd"
     htpasswd.write_text(f"pusher:{hashed}\n")
     host, stop = start_registry(folder / "registry", htpasswd=htpasswd)

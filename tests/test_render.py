@@ -499,3 +499,45 @@ def test_folder_outside_the_sources_uses_its_sibling_shared_folder(tmp_path, mon
         assert code == 0, err
         shared_cm = yaml.safe_load((tmp_path / "out" / "02-configmap_02-wf-resources-shared-schemas.yaml").read_text())
         assert shared_cm["data"]["result.json"] == f'{{"from": "{origin}"}}\n'
+
+
+def test_byte_identical_across_processes(tmp_path):
+    """Separate interpreters with different hash seeds write the same bytes."""
+    import os
+    import subprocess
+    import sys
+
+    outputs = []
+    for seed in ("1", "2"):
+        out_dir = tmp_path / f"out{seed}"
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        env.pop("CHARTGEN_CONFIG", None)
+        subprocess.run([sys.executable, "-m", "chartgen", "render", str(FULL), "--out", str(out_dir),
+                        "--persistence", "--namespace", "ns"], check=True, cwd=tmp_path, env=env,
+                       capture_output=True)
+        outputs.append({p.name: p.read_bytes() for p in sorted(out_dir.iterdir())})
+    assert outputs[0] == outputs[1] and len(outputs[0]) == 8
+
+
+def test_output_path_that_is_a_file_is_refused(in_tmp, capsys):
+    (in_tmp / "out").write_text("a file")
+    code, _, err = cli(["render", str(FULL), "--out", str(in_tmp / "out")], capsys)
+    assert code == 2 and "is a file" in err  # a usage error, caught by the option's type
+    assert (in_tmp / "out").read_text() == "a file"
+    with pytest.raises(ChartgenError) as info:
+        write_manifests(render(), in_tmp / "out")
+    assert info.value.code == "output-not-dir"
+
+
+@pytest.mark.parametrize("link", ["application.properties", "secret.properties"])
+def test_symlinks_out_of_the_folder_are_refused(tmp_path, link, in_tmp, capsys):
+    outside = tmp_path / "outside-creds"
+    outside.write_text("password=hunter2-outside\n")
+    folder = tmp_path / "wf"
+    folder.mkdir()
+    shutil.copy(FULL / "full.sw.yaml", folder / "full.sw.yaml")
+    (folder / link).symlink_to(outside)
+    code, out, err = cli(["render", str(folder), "--out", str(in_tmp / "out")], capsys)
+    assert code == 1 and "[path-escape]" in err and f"{link}:" in err
+    assert "hunter2-outside" not in out + err
+    assert not (in_tmp / "out").exists()

@@ -400,9 +400,20 @@ def test_greeting_switch_and_result():
     taken = [c["transition"] for c in switch["dataConditions"] if run_jq(c["condition"], state)]
     assert taken == ["GreetInSpanish"]
     state["greeting"] = "Hola"
+    state["message"] = run_jq(function_named(data, "renderGreeting")["operation"], state)
+    assert state["message"] == "Hola, Ada!"
     out = run_jq(function_named(data, "greetingResult")["operation"], state)
     assert out["result"]["message"] == "Hola, Ada!"
-    output_schema_validator(folder("greeting")).validate(dict(state, **out))
+    final = run_jq(data["states"][-1]["stateDataFilter"]["output"], dict(state, **out))
+    output_schema_validator(folder("greeting")).validate(final)
+
+
+def test_greeting_template_placeholders():
+    """The mustache-style template puts `{{` into the flow itself (spec.flow), not only a ConfigMap."""
+    render = function_named(folder("greeting").workflow, "renderGreeting")["operation"]
+    assert "{{" in render
+    state = {"name": "Ada", "greeting": "Bonjour", "template": "{{ greeting }} {{name}}, {{name}}!"}
+    assert run_jq(render, state) == "Bonjour Ada, Ada!"
 
 
 def _mta_state(**extra):
@@ -615,3 +626,59 @@ def test_final_state_filters_match_output_schema(name):
         output = (item.get("stateDataFilter") or {}).get("output", "")
         if item.get("end") and output.startswith("{result: {"):
             output_schema_validator(wf).validate(run_jq(output, state))
+
+
+# --------------------------------------------------------------------------- rendered, as a user deploys them
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    """`chartgen render` of every sample: {name: {kind/name: object}}."""
+    need((REPO / "chartgen" / "commands" / "render.py").exists(), "chartgen/commands/render.py is not written yet")
+    from chartgen.yamlio import load_data
+
+    out = {}
+    for name in SAMPLES:
+        target = tmp_path_factory.mktemp("render") / name
+        proc = subprocess.run([sys.executable, "-m", "chartgen", "render", f"workflow_sources/{name}",
+                               "--out", str(target)], cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        objects = [load_data(p.read_text()) for p in sorted(target.glob("*.yaml"))]
+        out[name] = {f"{o['kind']}/{o['metadata']['name']}": o for o in objects}
+    return out
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_rendered_sample_carries_its_shared_files(rendered, name):
+    objects = rendered[name]
+    flow = objects[f"SonataFlow/{name}"]
+    mounted = {}
+    for entry in flow["spec"]["resources"]["configMaps"]:
+        data = objects[f"ConfigMap/{entry['configMap']['name']}"]["data"]
+        for key in data:
+            mounted[f"{entry['workflowPath']}/{key}"] = data[key]
+    expected = {r.file.rel for r in folder(name).resources}
+    assert set(mounted) == expected
+    assert "shared/schemas/workflow-result-schema.json" in mounted
+    if name != "greeting":
+        assert "shared/specs/notifications-openapi.yaml" in mounted
+    for rel, text in mounted.items():
+        assert text == files_by_rel(folder(name))[rel].text, f"{rel} must be mounted verbatim"
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_rendered_secret_keys_only_in_the_secret(rendered, name):
+    objects = rendered[name]
+    keys = set(_properties(folder(name).secret_properties))
+    secret = objects.get(f"Secret/{name}-secrets")
+    assert (secret is None) == (not keys)
+    if secret:
+        assert set(secret["stringData"]) == keys
+    props = objects[f"ConfigMap/{name}-props"]["data"]["application.properties"]
+    assert props == folder(name).properties.text
+
+
+def test_rendered_flow_keeps_template_braces(rendered):
+    flow = rendered["greeting"]["SonataFlow/greeting"]["spec"]["flow"]
+    render = next(f for f in flow["functions"] if f["name"] == "renderGreeting")
+    assert render["operation"] == function_named(folder("greeting").workflow, "renderGreeting")["operation"]
+    assert "{{greeting}}, {{name}}!" in render["operation"]

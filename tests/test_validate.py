@@ -64,6 +64,7 @@ EXPECTED = {
         "spec-version": ("warning", "flow.sw.yaml", "specVersion '0.7'"),
         "k8s-name-case": ("warning", "flow.sw.yaml", "runs as 'flow'"),
         "workflow-type": ("warning", "flow.sw.yaml", "treats this workflow as infrastructure"),
+        "yaml11-boolean": ("warning", "flow.sw.yaml", "unquoted 'on'"),
     },
 }
 
@@ -125,11 +126,10 @@ def test_workflow_options_from_jq_literal():
 def test_ignored_settings_are_warnings_only():
     findings = _validate("ignored-settings")
     assert findings and all(f.severity == "warning" for f in findings)
-    flagged = {f.message.split(":")[1].strip() for f in findings if f.code == "ignored-setting"
-               and "false is ignored" in f.message}
-    assert {"dataOnly", "exclusive", "useData", "useResults"} <= {m.split()[0] for m in flagged} | {
-        f.message.split(": ")[-2] for f in findings if f.code == "ignored-setting"} or len(
-        [f for f in findings if "false is ignored" in f.message]) == 4
+    flagged = sorted(f.message.split(": false is ignored")[0].rsplit(" ", 1)[-1] for f in findings
+                     if "false is ignored" in f.message)
+    assert flagged == ["dataOnly", "exclusive", "useData", "useResults"]
+    assert any(f.code == "yaml11-boolean" and "'on'" in f.message for f in findings)
 
 
 # ------------------------------------------------------------- folders built in tmp_path
@@ -301,8 +301,8 @@ def test_remote_alias_and_classpath(tmp_path):
     folder = _write(tmp_path / "wf", {
         "wf.sw.yaml": _flow("wf", "extensions:\n  - extensionid: workflow-uri-definitions\n    definitions:\n"
                                   "      notify: https://example.com/notify.yaml\n"
-                                  "functions:\n  - name: n\n    operation: notify#send\n"
-                                  "  - name: c\n    operation: classpath:specs/api.yaml#op\n"),
+                                  "functions:\n  - name: notifier\n    operation: notify#send\n"
+                                  "  - name: local\n    operation: classpath:specs/api.yaml#op\n"),
         "specs/api.yaml": "openapi: 3.0.0\npaths:\n  /x:\n    post:\n      operationId: op\n",
     })
     findings = validate_folder(load_workflow(folder))
@@ -324,3 +324,34 @@ def test_never_crashes_on_odd_shapes(tmp_path):
         folder = _write(tmp_path / f"odd{i}", {"w.sw.yaml": text})
         findings = validate_folder(load_workflow(folder))
         assert findings, text
+        assert not [f.format() for f in findings if f.code == "internal-error"], text
+
+
+def test_random_workflow_shapes_never_crash(tmp_path_factory):
+    """Arbitrary values under the keys a workflow uses: findings, never exceptions or internal errors."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    keys = st.sampled_from(["id", "name", "type", "states", "functions", "events", "errors", "retries",
+                            "start", "end", "transition", "actions", "functionRef", "refName", "arguments",
+                            "dataConditions", "eventConditions", "defaultCondition", "condition", "onErrors",
+                            "errorRef", "onEvents", "eventRefs", "stateDataFilter", "output", "operation",
+                            "dataInputSchema", "extensions", "workflowOptions", "annotations", "nextState",
+                            "compensatedBy", "usedForCompensation", "iterationParam", "branches", "timeouts"])
+    scalars = st.one_of(st.none(), st.booleans(), st.integers(-3, 3),
+                        st.sampled_from(["a", "${ .x }", "${ .x[ }", "specs/x.yaml#op", "../x.json",
+                                         "operation", "switch", "inject", "workflow-type/assessment", "PT1S"]))
+    values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                           st.dictionaries(keys, inner, max_size=4)), max_leaves=12)
+    root = tmp_path_factory.mktemp("fuzz")
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.dictionaries(keys, values, max_size=6))
+    def run(document):
+        folder = root / "wf"
+        folder.mkdir(exist_ok=True)
+        (folder / "wf.sw.json").write_text(json.dumps(document), encoding="utf-8")
+        findings = validate_folder(load_workflow(folder), repository=RepositoryContext())
+        assert not [f.format() for f in findings if f.code == "internal-error"]
+
+    run()

@@ -187,27 +187,43 @@ def _load(folder):
 def generate_charts(folders: Iterable, config, *, out_dir: Path | None = None, source_commit: str | None = None,
                     image_digest: str | None = None, image_tag: str | None = None,
                     umbrella: bool | None = None) -> tuple[ChartResult, ...]:
-    """Charts of several workflow folders, then the umbrella chart once."""
+    """Charts of several workflow folders, then the umbrella chart once.
+
+    Every folder is rendered before anything is written: one bad folder raises a
+    ChartgenError with the findings of all of them and leaves every chart as it was.
+    """
     from chartgen.chart.umbrella import generate_umbrella, write_charts_readme
+    from chartgen.errors import Finding
 
     settings = chart_settings(config)
     out = Path(out_dir) if out_dir is not None else config.charts_dir
-    results: list[ChartResult] = []
+    drafts: list[ChartDraft] = []
+    problems: list[Finding] = []
     seen: dict[str, str] = {}
     for item in folders:
-        folder = _load(item)
-        draft = draft_chart(folder, config, image_tag=image_tag, image_digest=image_digest, settings=settings)
+        try:
+            folder = _load(item)
+            draft = draft_chart(folder, config, image_tag=image_tag, image_digest=image_digest, settings=settings)
+        except UsageError:
+            raise
+        except ChartgenError as exc:
+            problems.extend(exc.findings)
+            continue
         if draft.name in seen:
             raise UsageError(f"workflow folders {seen[draft.name]} and {folder.root} both give the chart "
                              f"{draft.name!r}", path=str(folder.root), code="chart-name-clash")
         seen[draft.name] = str(folder.root)
-        results.append(write_chart(out / draft.name, draft.files, draft.fields, draft.annotations, settings,
-                                   source_commit=source_commit, extras=settings.extras_for(draft.name)))
+        drafts.append(draft)
+    if problems:
+        raise ChartgenError(findings=problems)
+    results = tuple(write_chart(out / draft.name, draft.files, draft.fields, draft.annotations, settings,
+                                source_commit=source_commit, extras=settings.extras_for(draft.name))
+                    for draft in drafts)
     if settings.umbrella_enabled if umbrella is None else umbrella:
         generate_umbrella(config, out)
     else:
         write_charts_readme(config, out)
-    return tuple(results)
+    return results
 
 
 def generate_chart(folder, config, *, out_dir: Path | None = None, source_commit: str | None = None,

@@ -14,6 +14,8 @@ maintainers stay optional.
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 from functools import lru_cache
 from pathlib import Path
@@ -142,10 +144,53 @@ def run_helm_lint(chart_dir: Path) -> list[Finding]:
     return findings
 
 
+_DOC_SPLIT = re.compile(r"^---[ \t]*$", re.MULTILINE)
+_TOP_KEY = re.compile(r"^(?P<key>[A-Za-z]+):[ \t]*(?P<value>.*)$", re.MULTILINE)
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    return value
+
+
+def _identity(document: str) -> tuple[str, str, str] | None:
+    """(kind, namespace, name) of one rendered document, read without parsing the whole of it
+    (workflow specs make rendered charts large); None when it holds no object."""
+    import yaml
+
+    kind = namespace = name = None
+    lines = document.split("\n")
+    for index, line in enumerate(lines):
+        if not line or line[0] in " #-":
+            continue
+        match = _TOP_KEY.match(line)
+        if not match:
+            break  # not block style: let the YAML parser read it
+        if match.group("key") == "kind":
+            kind = match.group("value")
+        elif match.group("key") == "metadata" and not match.group("value"):
+            for inner in lines[index + 1:]:
+                if inner and not inner.startswith(" "):
+                    break
+                if inner.startswith("  name:"):
+                    name = inner[len("  name:"):].strip()
+                elif inner.startswith("  namespace:"):
+                    namespace = inner[len("  namespace:"):].strip()
+    if kind is not None and name is not None:
+        scalars = [_unquote(kind), _unquote(namespace or '""'), _unquote(name)]
+        if all(re.fullmatch(r"[A-Za-z0-9._-]*", value) for value in scalars):
+            return scalars[0], scalars[1], scalars[2]
+    data = yaml.load(document, Loader=yaml.CSafeLoader)
+    if not isinstance(data, dict) or not data.get("kind"):
+        return None
+    meta = data.get("metadata") or {}
+    return str(data["kind"]), str(meta.get("namespace") or ""), str(meta.get("name") or "")
+
+
 def rendered_objects(chart_dir: Path, values: dict | None = None) -> list[tuple[str, str, str, str]]:
     """(template, kind, namespace, name) of every object Helm renders with `values`."""
     import helm_python
-    import yaml
 
     objects = []
     with helm_python.Chart.load(str(chart_dir)) as chart:
@@ -153,11 +198,11 @@ def rendered_objects(chart_dir: Path, values: dict | None = None) -> list[tuple[
     for template, text in sorted(rendered.items()):
         if not template.endswith((".yaml", ".yml")):
             continue
-        for document in yaml.load_all(text, Loader=yaml.CSafeLoader):
-            if isinstance(document, dict) and document.get("kind"):
-                meta = document.get("metadata") or {}
-                objects.append((template, str(document["kind"]), str(meta.get("namespace") or ""),
-                                str(meta.get("name") or "")))
+        for document in _DOC_SPLIT.split(text):
+            if document.strip():
+                identity = _identity(document)
+                if identity is not None:
+                    objects.append((template, *identity))
     return objects
 
 
@@ -289,28 +334,43 @@ def chart_dirs_of(paths: Iterable[str | Path], config) -> list[Path]:
     return result
 
 
-def lint_chart(chart_dir: Path, config) -> list[Finding]:
-    """Every check of one chart except the git version check."""
+def _python_checks(chart_dir: Path, config) -> list[Finding]:
     findings = check_chart_yaml(chart_dir)
     if any(f.code == "no-chart-yaml" for f in findings):
         return findings
-    findings += run_yamllint(chart_dir, config)
-    findings += check_schema(chart_dir)
-    findings += run_helm_lint(chart_dir)
-    if not any(f.code == "helm-lint" for f in findings):
-        findings += check_duplicates(chart_dir)
-    return findings
+    return findings + run_yamllint(chart_dir, config) + check_schema(chart_dir)
 
 
-def lint_charts(paths: Iterable[str | Path], config, *, since: str | None = "HEAD") -> tuple[Finding, ...]:
+def _helm_checks(chart_dir: Path) -> list[Finding]:
+    if not (chart_dir / "Chart.yaml").is_file():
+        return []
+    findings = run_helm_lint(chart_dir)
+    return findings if findings else check_duplicates(chart_dir)
+
+
+def lint_chart(chart_dir: Path, config) -> list[Finding]:
+    """Every check of one chart except the git version check."""
+    return _python_checks(chart_dir, config) + _helm_checks(chart_dir)
+
+
+def lint_charts(paths: Iterable[str | Path], config, *, since: str | None = "HEAD",
+                jobs: int | None = None) -> tuple[Finding, ...]:
     """Lint chart folders (or chart names; all charts of the repository when empty).
 
     Returns every finding, errors and warnings, sorted; `since=None` skips the git check.
+    Helm runs in worker threads (its Go calls release the GIL) while yamllint and the
+    Chart.yaml checks run in this one.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     chart_dirs = chart_dirs_of(paths, config)
     findings: list[Finding] = []
-    for chart_dir in chart_dirs:
-        findings += lint_chart(chart_dir, config)
+    with ThreadPoolExecutor(max_workers=jobs or max(1, min(4, os.cpu_count() or 1))) as pool:
+        helm_results = [pool.submit(_helm_checks, chart_dir) for chart_dir in chart_dirs]
+        for chart_dir in chart_dirs:
+            findings += _python_checks(chart_dir, config)
+        for future in helm_results:
+            findings += future.result()
     if since:
         findings += check_version_increment(chart_dirs, since)
     return tuple(sorted(set(findings), key=lambda f: (f.path, f.line, f.column, f.code, f.message)))

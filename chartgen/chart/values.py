@@ -5,6 +5,7 @@ comments), values.schema.json (see schema.py) and the README's values table.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -146,9 +147,35 @@ def defaults(values: tuple[Value, ...]) -> dict:
     return {value.key: value.defaults() for value in values}
 
 
+_PLAIN = re.compile(r"^[A-Za-z_/][A-Za-z0-9_./-]*$")
+_YAML11_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}
+
+
+def _scalar(value: Any) -> str | None:
+    """Flow text of a simple value (double quotes when not plain); None: needs the dumper."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        plain = _PLAIN.match(value) and value.lower() not in _YAML11_WORDS
+        return value if plain else json.dumps(value, ensure_ascii=False)
+    if value == {}:
+        return "{}"
+    if value == []:
+        return "[]"
+    return None
+
+
 def _scalar_line(key: str, value: Any) -> list[str]:
+    """`key: value` lines as yamllint (chart-testing rules) accepts them."""
     from chartgen.yamlio import dump_yaml
 
+    text_key, text_value = _scalar(key), _scalar(value)
+    if text_key is not None and text_value is not None:
+        return [f"{text_key}: {text_value}"]
     return dump_yaml({key: value}).rstrip("\n").split("\n")
 
 
@@ -172,7 +199,7 @@ def values_yaml(values: tuple[Value, ...], header: str = "") -> str:
 
 
 def _key(key: str) -> str:
-    return _scalar_line(key, None)[0].rsplit(":", 1)[0]
+    return _scalar(key) or json.dumps(key, ensure_ascii=False)
 
 
 def table_rows(values: tuple[Value, ...]) -> list[tuple[str, str, str, str]]:

@@ -28,7 +28,7 @@ def _is_workflow_folder(path: Path) -> bool:
 def _folders(paths: tuple[str, ...], config) -> tuple[list[Path], list[Path]]:
     """(folders to validate, folders describing the whole repository)."""
     from chartgen.errors import UsageError
-    from chartgen.sources import discover, resolve_workflow
+    from chartgen.sources import MAIN_SUFFIXES, discover, resolve_workflow
 
     sources_dir = config.sources_dir
     shared = config.shared_dir if config.shared_dir.is_dir() else None
@@ -37,6 +37,9 @@ def _folders(paths: tuple[str, ...], config) -> tuple[list[Path], list[Path]]:
         return folders, folders
     selected: list[Path] = []
     for arg in paths:
+        if Path(arg).is_file() and Path(arg).name.lower().endswith(MAIN_SUFFIXES):
+            selected.append(Path(arg).parent)   # a workflow file: its folder
+            continue
         path = resolve_workflow(arg, sources_dir)
         if not _is_workflow_folder(path) and path.is_dir() and any(
                 _is_workflow_folder(child) for child in discover(path, shared)):
@@ -68,7 +71,7 @@ def command(ctx: click.Context, paths: tuple[str, ...], fmt: str, strict: bool) 
         # elsewhere uses the shared/ (or _shared/) folder next to it, if any.
         inside = config.sources_dir.is_dir() and folder.resolve().parent == config.sources_dir.resolve()
         shared = config.shared_dir if inside and config.shared_dir.is_dir() else (None if inside else True)
-        return load_workflow(folder, shared_dir=shared)
+        return load_workflow(_relative(folder), shared_dir=shared)
 
     loaded = [load(folder) for folder in folders]
     by_root = {folder.root.resolve(): folder for folder in loaded}
@@ -84,6 +87,14 @@ def command(ctx: click.Context, paths: tuple[str, ...], fmt: str, strict: bool) 
     errors = any(f.is_error for f in findings)
     warnings = any(not f.is_error for f in findings)
     sys.exit(1 if errors or (strict and warnings) else 0)
+
+
+def _relative(path: Path) -> Path:
+    """Paths under the current folder are shown relative to it (also what CI annotations need)."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except (ValueError, OSError):
+        return path
 
 
 def _cross_check_ids(loaded, others, findings) -> None:

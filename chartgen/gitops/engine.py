@@ -22,10 +22,11 @@ it, and commits pushed to the branch by hand are replaced on the next run (the P
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -148,9 +149,9 @@ def open_pull_requests(folders: list, config, *, config_repo: str | None = None,
         for branch, unit in units:
             try:
                 run.results.append(_propose(run, branch, unit))
-            except ChartgenError as exc:
-                run.log(f"{branch}: failed: {exc}")
-                failures.extend(exc.findings)
+            except ChartgenError as exc:  # reported once, by the caller; the other units go on
+                where = str(unit[0].root) if unit else branch
+                failures.extend(f if f.path else replace(f, path=where) for f in exc.findings)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     if failures:
@@ -211,8 +212,8 @@ def _propose(run: _Run, branch: str, unit: list) -> PrResult:
         diff = git.run("diff", "--cached", "--no-color", "--stat", "--patch", base_ref).stdout
         status = _file_changes(git, base_ref, run.charts_dir)
         same_as_base = not diff.strip()
-        same_as_branch = branch_ref is not None and git.run(
-            "diff", "--cached", "--quiet", branch_ref, "--", run.charts_dir, check=False).returncode == 0
+        same_as_branch = branch_ref is not None and _only_provenance_differs(
+            git.run("diff", "--cached", "--no-color", "-U0", branch_ref, "--", run.charts_dir).stdout)
         spec = _spec(run, branch, unit, changes, status)
         if run.dry_run:
             where = ("the base already has it" if same_as_base else
@@ -246,6 +247,30 @@ def _propose(run: _Run, branch: str, unit: list) -> PrResult:
         action = "pushed" if result.action in ("pushed", "unchanged") else result.action
         return PrResult(names, branch, result.url, action, diff, result.message, changes, commit)
     raise AssertionError("unreachable")
+
+
+# Chart.yaml annotations that record where a chart came from; the umbrella's content hash
+# covers its sub-charts' Chart.yaml, so it follows their source-commit.
+_PROVENANCE = re.compile(r"^[+-]\s*[\w./-]*(?:source-commit|content-hash):")
+
+
+def _only_provenance_differs(diff: str) -> bool:
+    """True when two chart trees differ at most in provenance annotations (source commit, and
+    the hashes that cover it): a new source commit that changes nothing in the charts is not
+    worth a push or a PR update."""
+    in_header = False
+    for line in diff.splitlines():
+        if line.startswith("diff --git "):
+            in_header = True
+        elif line.startswith("@@"):
+            in_header = False
+        elif in_header or line.startswith("\\"):
+            continue  # file header (index, ---/+++, modes) or "\ No newline at end of file"
+        elif line[:1] in "+-" and not _PROVENANCE.match(line):
+            return False
+        elif line.startswith("Binary files"):
+            return False
+    return True
 
 
 def _regenerate(run: _Run, unit: list) -> tuple[ChartChange, ...]:

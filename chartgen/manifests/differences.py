@@ -92,6 +92,11 @@ DELIBERATE_DIFFERENCES: tuple[Difference, ...] = (
         "both are errors naming the key (never the value)",
         "fail at render time, not at deploy time"),
     Difference(
+        "no-symlink-escape",
+        "follows symlinks anywhere (application.properties -> a credentials file ends up in a ConfigMap)",
+        "a workflow file that is a symlink out of the folder is an error",
+        "files from outside the folder are never published"),
+    Difference(
         "shared-resources",
         "files referenced from the repository's shared folder (`../shared/schemas/x.json`) are not collected",
         "they travel with the workflow as ConfigMaps mounted at `shared/<dir>`",

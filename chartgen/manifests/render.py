@@ -137,6 +137,18 @@ def _check_workflow(folder, workflow: dict, findings: FindingList) -> str:
     return name
 
 
+def _check_symlinks(folder, findings: FindingList) -> None:
+    """A symlink out of the folder (e.g. application.properties -> ~/.credentials) would
+    publish that file in a ConfigMap: refuse it (resources are checked when they are read)."""
+    from chartgen.fsutil import is_inside
+
+    for source in (folder.main, folder.properties, folder.secret_properties):
+        if source is not None and not is_inside(Path(source.path), folder.root):
+            if not any(f.code == "path-escape" and f.path == source.display for f in findings.items):
+                findings.add(source.display, 0, 0, "symlink points outside the workflow folder; copy the file "
+                             "into the folder instead", "path-escape")
+
+
 def _suggest(name: str) -> str:
     return (re.sub(r"[^a-z0-9-]+", "-", name).strip("-")[:63].strip("-")) or "my-workflow"
 
@@ -241,6 +253,7 @@ def render_manifests(folder, options: RenderOptions | None = None) -> tuple[Mani
     options = options or RenderOptions()
     findings = FindingList()
     findings.extend(f for f in folder.findings if f.severity == ERROR)
+    _check_symlinks(folder, findings)
     workflow: dict = {}
     if folder.main is not None:
         try:

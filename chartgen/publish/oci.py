@@ -109,7 +109,9 @@ def publish(archives, target: Target, options: PublishOptions) -> PublishResult:
                 try:
                     client.push(str(info.path), remote, plain_http=plain_http)
                 except helm_python.HelmError as exc:
-                    raise ChartgenError(f"pushing {info.file_name} to {remote} failed: {redact(str(exc))}",
+                    hint = "" if credentials else (f"; no credentials found: set {USERNAME_ENV} and {PASSWORD_ENV} "
+                                                   "or log in with docker/podman (docker config file)")
+                    raise ChartgenError(f"pushing {info.file_name} to {remote} failed: {redact(str(exc))}{hint}",
                                         path=info.path, code="publish-oci") from None
                 (replaced if exists else added).append((info.name, info.version))
                 references.append(f"{remote}/{info.name}:{info.version}")

@@ -54,12 +54,9 @@ def _validate(folder: WorkflowFolder, repository: RepositoryContext | None, jq_f
             continue  # reported by syntax.check_folder
         check = WorkflowCheck(folder, source, document, is_main, findings, repository, files, ids,
                               tuple(jq_functions), cache)
-        schema.check(check)
-        references.check(check)
-        expressions.check(check)
-        resources.check_functions(check)
-        resources.check_schemas(check)
-        ignored.check(check)
+        for rule in (schema.check, references.check, expressions.check, resources.check_functions,
+                     resources.check_schemas, ignored.check):
+            _guarded(rule, check)
         workflow_id = check.data.get("id")
         if isinstance(workflow_id, str) and workflow_id:
             if workflow_id in seen_ids:
@@ -68,14 +65,28 @@ def _validate(folder: WorkflowFolder, repository: RepositoryContext | None, jq_f
             seen_ids.setdefault(workflow_id, check)
         if is_main:
             main_checks.append(check)
-            kube.check_id(check)
-            if repository is not None:
-                known = set(repository.workflow_ids) | set(ids)
-                orchestrator.check_references(check, orchestrator.check(check), known)
-            else:
-                orchestrator.check(check)
-            resources.check_folder_schemas(check)
+            _guarded(kube.check_id, check)
+            _guarded(_orchestrator, check, repository, ids)
+            _guarded(resources.check_folder_schemas, check)
     return findings, main_checks
+
+
+def _orchestrator(check: WorkflowCheck, repository: RepositoryContext | None, ids) -> None:
+    from chartgen.validation import orchestrator
+
+    recommended = orchestrator.check(check)
+    if repository is not None:
+        orchestrator.check_references(check, recommended, set(repository.workflow_ids) | set(ids))
+
+
+def _guarded(rule, check: WorkflowCheck, *args) -> None:
+    """Run one rule; a bug in it becomes a finding, never a traceback (input can be anything)."""
+    try:
+        rule(check, *args)
+    except Exception as exc:  # noqa: BLE001
+        check.findings.add(check.path, 0, 0, f"chartgen could not finish the {rule.__module__.rsplit('.', 1)[-1]} "
+                           f"checks of this file ({type(exc).__name__}: {exc}); please report this",
+                           "internal-error")
 
 
 def validate_folder(folder: WorkflowFolder, *, repository: RepositoryContext | None = None,
@@ -98,6 +109,7 @@ def validate_repository(folders: list[WorkflowFolder], *, context: RepositoryCon
     (`Foo` and `foo` both become `foo`).
     """
     context = context or RepositoryContext.from_folders(folders)
+    _warm_expressions(folders, tuple(jq_functions))
     results: dict[str, tuple[Finding, ...]] = {}
     by_name: dict[str, list[tuple[WorkflowFolder, WorkflowCheck]]] = {}
     collected = {}
@@ -117,6 +129,22 @@ def validate_repository(folders: list[WorkflowFolder], *, context: RepositoryCon
     for folder in folders:
         results[folder.name] = collected[folder.name].sorted()
     return results
+
+
+def _warm_expressions(folders, jq_functions) -> None:
+    from chartgen.validation import expressions
+
+    checks = []
+    for folder in folders:
+        for source, is_main in workflow_files(folder):
+            document = source.try_document()
+            if document is not None and isinstance(document.data, dict):
+                checks.append(WorkflowCheck(folder, source, document, is_main, FindingList(),
+                                            jq_functions=jq_functions))
+    try:
+        expressions.warm(checks)
+    except Exception:  # noqa: BLE001 - only a speed-up; the per-folder rules report problems
+        pass
 
 
 def summary(results: dict[str, tuple[Finding, ...]]) -> str:

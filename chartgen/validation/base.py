@@ -191,3 +191,8 @@ def ref_name(value, key: str) -> str | None:
     if isinstance(value, dict) and isinstance(value.get(key), str):
         return value[key]
     return None
+
+
+def as_list(value) -> list:
+    """`value` when it is a list, else [] (wrong types are reported by the schema rules)."""
+    return value if isinstance(value, list) else []

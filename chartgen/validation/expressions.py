@@ -1,8 +1,8 @@
 """Every jq expression of a workflow compiles with the real jq library (PyPI `jq`).
 
 Checked: switch conditions, expression functions, state/action/event data filters, action
-conditions, foreach collections, and `${ ... }` strings inside function arguments and event
-data. SonataFlow's own variables (`$WORKFLOW`, `$SECRET`, `$CONST`, a foreach
+conditions, foreach collections, and `${ ... }` strings inside function arguments, event
+data and inject state data. SonataFlow's own variables (`$WORKFLOW`, `$SECRET`, `$CONST`, a foreach
 `iterationParam`) are passed to the compiler as defined variables, and the jq functions
 SonataFlow adds on top of jq are declared as stubs (see `SONATAFLOW_FUNCTIONS`). Workflows
 with another `expressionLang` (jsonpath) are not compiled.
@@ -14,7 +14,7 @@ import re
 from functools import lru_cache
 from typing import Iterator
 
-from chartgen.validation.base import WorkflowCheck, describe, iter_actions
+from chartgen.validation.base import WorkflowCheck, as_list, describe, iter_actions
 
 # Variables SonataFlow defines for every expression.
 SONATAFLOW_VARIABLES = ("WORKFLOW", "SECRET", "CONST")
@@ -57,22 +57,46 @@ def compile_errors(expressions_: list[str], variables: tuple[str, ...] = (),
     """expression -> jq compile error (None when it compiles). Cached.
 
     Each jq.compile costs ~2 ms whatever the size (jq loads its builtins every time), so the
-    uncached expressions are first compiled together as one program of `def`s; only when that
-    fails is each one compiled alone to find the culprits.
+    uncached expressions are compiled together as one program of `def`s; a failing batch is
+    split in halves until the culprits are alone, and those are compiled bare for the message.
     """
     variables = tuple(sorted(set(variables)))
     todo = [e for e in dict.fromkeys(expressions_) if (e, variables, functions) not in _cache]
-    if len(todo) > 1:
-        # Every def is used: jq only binds (and so checks) the definitions a program calls.
-        batch = "".join(f"def __chartgen_{i}:\n{e}\n;\n" for i, e in enumerate(todo))
-        batch += "[" + ", ".join(f"__chartgen_{i}" for i in range(len(todo))) + "]"
-        if _compile(prelude(functions) + batch, variables) is None:
-            for e in todo:
-                _cache[(e, variables, functions)] = None
-            todo = []
-    for e in todo:
-        _cache[(e, variables, functions)] = _compile(prelude(functions) + e, variables)
+    _settle(todo, variables, functions)
     return {e: _cache[(e, variables, functions)] for e in expressions_}
+
+
+def _settle(todo: list[str], variables, functions) -> None:
+    if not todo:
+        return
+    if len(todo) == 1:
+        _cache[(todo[0], variables, functions)] = _compile(prelude(functions) + todo[0], variables)
+        return
+    # Every def is used: jq only binds (and so checks) the definitions a program calls.
+    batch = "".join(f"def __chartgen_{i}:\n{e}\n;\n" for i, e in enumerate(todo))
+    batch += "[" + ", ".join(f"__chartgen_{i}" for i in range(len(todo))) + "]"
+    if _compile(prelude(functions) + batch, variables) is None:
+        for e in todo:
+            _cache[(e, variables, functions)] = None
+        return
+    middle = len(todo) // 2
+    _settle(todo[:middle], variables, functions)
+    _settle(todo[middle:], variables, functions)
+
+
+def warm(checks) -> None:
+    """Compile the expressions of many workflows at once (a repository): one jq call per batch."""
+    groups: dict[tuple, list[str]] = {}
+    for check in checks:
+        if check.expression_lang != "jq":
+            continue
+        for _pointer, text, variables in expressions(check):
+            expression = unwrap(text)
+            if expression:
+                key = (tuple(sorted(set(variables))), check.jq_functions)
+                groups.setdefault(key, []).append(expression)
+    for (variables, functions), items in groups.items():
+        compile_errors(items, variables, functions)
 
 
 def compile_error(expression: str, variables: tuple[str, ...] = (), functions: tuple[str, ...] = ()) -> str | None:
@@ -129,14 +153,17 @@ def expressions(check: WorkflowCheck) -> Iterator[tuple[tuple, str, tuple[str, .
                 if isinstance(state.get(key), str):
                     yield pointer + (key,), state[key], ()
         yield from _filter(pointer + ("stateDataFilter",), state.get("stateDataFilter"), ("input", "output"), ())
-        for i, condition in enumerate(state.get("dataConditions") or []):
+        if state.get("type") == "inject":
+            for ptr, text in _embedded(state.get("data"), pointer + ("data",)):
+                yield ptr, text, ()
+        for i, condition in enumerate(as_list(state.get("dataConditions"))):
             if isinstance(condition, dict) and isinstance(condition.get("condition"), str):
                 yield pointer + ("dataConditions", i, "condition"), condition["condition"], ()
-        for i, condition in enumerate(state.get("eventConditions") or []):
+        for i, condition in enumerate(as_list(state.get("eventConditions"))):
             if isinstance(condition, dict):
                 yield from _filter(pointer + ("eventConditions", i, "eventDataFilter"),
                                    condition.get("eventDataFilter"), ("data", "toStateData"), ())
-        for i, group in enumerate(state.get("onEvents") or []):
+        for i, group in enumerate(as_list(state.get("onEvents"))):
             if isinstance(group, dict):
                 yield from _filter(pointer + ("onEvents", i, "eventDataFilter"), group.get("eventDataFilter"),
                                    ("data", "toStateData"), ())

@@ -8,14 +8,14 @@ are mounted verbatim, so these rules apply to it alone (except the specVersion c
 
 from __future__ import annotations
 
-from chartgen.validation.base import WorkflowCheck, describe, iter_actions
+from chartgen.validation.base import WorkflowCheck, as_list, describe, iter_actions
 
 _TRUE_DEFAULTS = "the manifest generator drops false and the operator turns it back into true"
 
 
 def _false_flag(check: WorkflowCheck, pointer: tuple, holder, key: str, meaning: str) -> None:
     if isinstance(holder, dict) and holder.get(key) is False:
-        check.warning(pointer + (key,), f"{describe(pointer + (key,), check.data)}: {key}: false is ignored: "
+        check.warning(pointer + (key,), f"{describe(pointer, check.data)}: {key}: false is ignored: "
                       f"{_TRUE_DEFAULTS} ({meaning}); restructure the workflow instead", "ignored-setting")
 
 
@@ -38,11 +38,11 @@ def check(check: WorkflowCheck) -> None:
         _false_flag(check, pointer, event, "dataOnly", "the whole CloudEvent is never passed, only its data")
     for pointer, state in check.states():
         _false_flag(check, pointer, state, "exclusive", "any one of the events triggers the state, not all")
-        for i, group in enumerate(state.get("onEvents") or []):
+        for i, group in enumerate(as_list(state.get("onEvents"))):
             if isinstance(group, dict):
                 _false_flag(check, pointer + ("onEvents", i, "eventDataFilter"), group.get("eventDataFilter"),
                             "useData", "the event data is merged into the state data")
-        for i, condition in enumerate(state.get("eventConditions") or []):
+        for i, condition in enumerate(as_list(state.get("eventConditions"))):
             if isinstance(condition, dict):
                 _false_flag(check, pointer + ("eventConditions", i, "eventDataFilter"),
                             condition.get("eventDataFilter"), "useData", "the event data is merged")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import posixpath
 
-from chartgen.validation.base import WorkflowCheck, describe, iter_actions, ref_name
+from chartgen.validation.base import WorkflowCheck, as_list, describe, iter_actions, ref_name
 
 DEFINITION_KINDS = {"functions": "function", "events": "event", "retries": "retry", "errors": "error",
                     "auth": "auth definition"}
@@ -196,7 +196,7 @@ def _check_state(check, pointer, state, names, defs):
             check.error(pointer, f"{label}: a switch state needs dataConditions or eventConditions",
                         "switch-conditions")
         for key in ("dataConditions", "eventConditions"):
-            for i, condition in enumerate(state.get(key) or []):
+            for i, condition in enumerate(as_list(state.get(key))):
                 if isinstance(condition, dict):
                     _exactly_one_way(check, pointer + (key, i), condition, f"{label}: {key}[{i}]")
                     if key == "eventConditions":
@@ -208,7 +208,7 @@ def _check_state(check, pointer, state, names, defs):
     elif state_type is not None and state.get("usedForCompensation") is not True:
         _exactly_one_way(check, pointer, state, label)
 
-    for i, handler in enumerate(state.get("onErrors") or []):
+    for i, handler in enumerate(as_list(state.get("onErrors"))):
         if not isinstance(handler, dict):
             continue
         handler_pointer = pointer + ("onErrors", i)
@@ -227,9 +227,9 @@ def _check_state(check, pointer, state, names, defs):
                 _check_ref(check, ptr, ref, defs["errors"], "errors")
         _exactly_one_way(check, handler_pointer, handler, f"{label}: onErrors[{i}]")
 
-    for i, group in enumerate(state.get("onEvents") or []):
+    for i, group in enumerate(as_list(state.get("onEvents"))):
         if isinstance(group, dict):
-            for j, ref in enumerate(group.get("eventRefs") or []):
+            for j, ref in enumerate(as_list(group.get("eventRefs"))):
                 if isinstance(ref, str):
                     _check_ref(check, pointer + ("onEvents", i, "eventRefs", j), ref, defs["events"], "events",
                                "consumed")
@@ -252,7 +252,7 @@ def _produced_events(pointer, state):
     for key in ("transition", "end"):
         yield from from_list(pointer + (key,), state.get(key))
     for key in ("dataConditions", "eventConditions"):
-        for i, condition in enumerate(state.get(key) or []):
+        for i, condition in enumerate(as_list(state.get(key))):
             if isinstance(condition, dict):
                 for inner in ("transition", "end"):
                     yield from from_list(pointer + (key, i, inner), condition.get(inner))
@@ -279,7 +279,7 @@ def _check_action(check, pointer, action, defs):
     if isinstance(action.get("retryRef"), str):
         _check_ref(check, pointer + ("retryRef",), action["retryRef"], defs["retries"], "retries")
     for key in ("nonRetryableErrors", "retryableErrors"):
-        for i, ref in enumerate(action.get(key) or []):
+        for i, ref in enumerate(as_list(action.get(key))):
             if isinstance(ref, str):
                 _check_ref(check, pointer + (key, i), ref, defs["errors"], "errors")
     subflow = ref_name(action.get("subFlowRef"), "workflowId")
@@ -324,6 +324,8 @@ def _check_graph(check, data, states, names, by_name):
               if _can_end(state) or state.get("usedForCompensation") is True]
     can_finish = _closure(ending, reverse)
     for name, pointer in names.items():
+        if not flow[name] and not _can_end(by_name[name]):
+            continue  # no way out at all: reported as no-transition-or-end
         if name in reachable and name not in can_finish:
             loop = _loop(name, flow, can_finish)
             how = f" (it loops: {' -> '.join(loop)})" if loop else ""

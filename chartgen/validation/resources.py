@@ -90,8 +90,10 @@ def resolve(check: WorkflowCheck, pointer: tuple, ref: str, what: str, *, base_d
             return check.files[path]
     path = candidates[0]
     if path == ".." or path.startswith("../"):
+        hint = (f"; the repository's shared folder is mounted as {path[3:]}, refer to it so"
+                if path.startswith(f"../{SHARED}/") else "")
         report(ERROR, f"{what} {ref!r} points outside the workflow folder ({path}); nothing outside it is "
-               "deployed (shared files are referenced as ../shared/... from schemas/ or specs/)", "path-escape")
+               f"deployed{hint}", "path-escape")
         return None
     for candidate in candidates:
         if (check.folder.root / candidate).is_file():
@@ -126,15 +128,12 @@ def spec_index(source: SourceFile, cache: dict) -> tuple[str | None, set[str]]:
     key = ("ops", id(source))
     if key in cache:
         return cache[key]
-    if "document" in source.__dict__ or len(source.content) <= _SCAN_LIMIT:
+    if "document" in source.__dict__:
         result = _index_data(source)
     else:
         result = _index_text(source)
     cache[key] = result
     return result
-
-
-_SCAN_LIMIT = 64 * 1024
 
 
 def _index_text(source):
@@ -227,7 +226,7 @@ def _check_api_operation(check, pointer, label, operation, kind, aliases):
 
 
 def _parses(source) -> bool:
-    if "document" in source.__dict__ or len(source.content) <= _SCAN_LIMIT:
+    if "document" in source.__dict__:
         return source.try_document() is not None
     from chartgen.validation.syntax import quick_syntax
 

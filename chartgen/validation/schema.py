@@ -116,10 +116,13 @@ def _report(check: WorkflowCheck, error, pointer: tuple, data: dict) -> None:
     validator_name = error.validator
     if validator_name == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
+        import difflib
+
         for extra in sorted(set(error.instance) - set(allowed), key=str):
+            close = difflib.get_close_matches(str(extra), allowed, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(allowed)}"
             check.warning(pointer + (extra,),
-                          f"{where}: unknown key {extra!r}, ignored by SonataFlow (typo? known keys: "
-                          f"{', '.join(allowed)})", "sw-unknown-key")
+                          f"{where}: unknown key {extra!r}, ignored by SonataFlow ({hint})", "sw-unknown-key")
         return
     if validator_name == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from chartgen.errors import ERROR, ChartgenError, FindingList
+from chartgen.errors import ERROR, ChartgenError, Finding, FindingList
 from chartgen.sources import DATA_SUFFIXES, MAIN_SUFFIXES, WorkflowFolder
 
 from chartgen.validation.base import workflow_files
@@ -48,7 +48,8 @@ def check_folder(folder: WorkflowFolder, findings: FindingList) -> None:
             findings.add(source.display, 0, 0, "empty resource file: the manifest generator refuses to "
                          "add an empty file to a ConfigMap", "empty-resource")
             continue
-        if "document" not in source.__dict__ and len(source.content) > FULL_PARSE_LIMIT:
+        if "document" not in source.__dict__ and (len(source.content) > FULL_PARSE_LIMIT
+                                                  or not _needs_positions(resource.workflow_path)):
             findings.extend(quick_syntax(source))
             continue
         try:
@@ -60,15 +61,32 @@ def check_folder(folder: WorkflowFolder, findings: FindingList) -> None:
     check_properties(folder, findings)
 
 
-# Big resource files (OpenAPI specs of several hundred KiB) are only syntax-checked, with the
-# C parsers and no positions per node: that is 5x faster than keeping positions, and their
+# API descriptions (specs/, often several hundred KiB) and big files are only syntax-checked,
+# with the C parsers and no positions per node: 5x faster than keeping positions, and their
 # content is only searched for operationIds (see resources.spec_index). Duplicate keys in
-# them are not reported.
+# them are not reported. Schemas and subflows are parsed with positions ($ref findings).
 FULL_PARSE_LIMIT = 64 * 1024
+_quick_cache: dict[tuple[int, bytes], list] = {}
+
+
+def _needs_positions(workflow_path: str) -> bool:
+    return workflow_path.split("/")[-1] != "specs" and "dashboards" not in workflow_path.split("/")
 
 
 def quick_syntax(source) -> list:
-    """Syntax findings of a data file, without building a positioned document."""
+    """Syntax findings of a data file, without building a positioned document.
+
+    Verdicts are cached by content digest: repositories often carry the same big spec twice.
+    """
+    import hashlib
+
+    key = (len(source.content), hashlib.blake2b(source.content, digest_size=16).digest())
+    if key not in _quick_cache:
+        _quick_cache[key] = [(f.line, f.column, f.severity, f.message, f.code) for f in _quick_syntax(source)]
+    return [Finding(source.display, *rest) for rest in _quick_cache[key]]
+
+
+def _quick_syntax(source) -> list:
     import json
 
     import yaml

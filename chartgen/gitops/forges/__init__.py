@@ -45,6 +45,9 @@ class ForgeOptions:
     retries: int = 6
     max_rate_limit_wait: float = 900
     backoff_factor: float = 1.0
+    # GitHub's guidance against secondary rate limits (PyGithub's defaults): pace requests.
+    seconds_between_requests: float = 0.25
+    seconds_between_writes: float = 1.0
     extra: dict = field(default_factory=dict)
 
 

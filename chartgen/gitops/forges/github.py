@@ -72,7 +72,9 @@ class GitHubForge:
         if not self.options.token:
             raise UsageError("--forge github needs a token: set GITHUB_TOKEN or GH_TOKEN", code="pr-no-token")
         return github.Github(base_url=self.api_url, auth=github.Auth.Token(self.options.token),
-                             retry=make_retry(self.options), lazy=True, timeout=60, per_page=100)
+                             retry=make_retry(self.options), lazy=True, timeout=60, per_page=100,
+                             seconds_between_requests=self.options.seconds_between_requests,
+                             seconds_between_writes=self.options.seconds_between_writes)
 
     def open_or_update(self, spec: PullRequestSpec, *, pushed: bool) -> ForgeResult:
         try:

@@ -64,7 +64,10 @@ class BuildLog:
 
     def run(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None,
             cwd: Path | None = None) -> CommandOutput:
-        self.note("$ " + " ".join(_shell_quote(a) for a in argv))
+        import time
+
+        started = time.monotonic()
+        self.note(time.strftime("[%H:%M:%S] $ ") + " ".join(_shell_quote(a) for a in argv))
         collected: list[str] = []
         try:
             process = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -84,7 +87,7 @@ class BuildLog:
                 if self.echo:
                     self.echo(line)
         returncode = process.wait()
-        self.note(f"(exit {returncode})")
+        self.note(f"(exit {returncode} after {time.monotonic() - started:.1f}s)")
         return CommandOutput(returncode, "\n".join(collected))
 
 

@@ -58,8 +58,10 @@ class BuildahBuilder(Builder):
         return ["--authfile", self.options.authfile] if self.options.authfile else []
 
     def push_retry_flags(self) -> list[str]:
-        # chartgen retries transient failures itself (image.retries), with its own backoff
-        return ["--retry", "0"]
+        # chartgen retries transient failures itself (image.retries, with backoff); buildah 1.28
+        # still retries blobs 3 times whatever --retry says, so make those inner retries instant
+        # (a delay of 0s would mean its 2s default)
+        return ["--retry", "0", "--retry-delay", "10ms"]
 
     def tls_flags(self) -> list[str]:
         return [] if self.options.tls_verify else ["--tls-verify=false"]

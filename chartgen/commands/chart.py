@@ -1,0 +1,61 @@
+"""`chartgen chart FOLDER... [--out charts/]`: Helm charts of workflow folders + the umbrella."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from chartgen.commands._common import load_config
+
+
+def describe(result, out: Path) -> str:
+    where = result.path
+    try:
+        where = result.path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        pass
+    if result.previous_version is None:
+        state = "new"
+    elif result.changed:
+        state = f"was {result.previous_version}"
+    else:
+        state = "unchanged"
+    return f"{where}: {result.name} {result.version} ({state})"
+
+
+@click.command(name="chart", help="Generate the Helm chart of each workflow FOLDER (all workflows when none) "
+               "into charts/<name>/, then the umbrella chart.")
+@click.argument("folders", nargs=-1)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Charts folder (default: `charts` in chartgen.yaml).")
+@click.option("--commit", "source_commit", default=None, metavar="SHA",
+              help="Source commit recorded in Chart.yaml (chartgen.io/source-commit) when the chart changes.")
+@click.option("--image-tag", default=None, help="Default image tag in values.yaml (default: image.tag of chartgen.yaml).")
+@click.option("--image-digest", default=None, metavar="sha256:...", help="Pin the image by digest in values.yaml.")
+@click.option("--no-umbrella", is_flag=True, help="Do not regenerate the umbrella chart.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+def command(ctx, folders, out_dir, source_commit, image_tag, image_digest, no_umbrella, fmt):
+    from chartgen.chart.generate import generate_charts
+    from chartgen.chart.settings import chart_settings
+    from chartgen.chart.umbrella import generate_umbrella
+    from chartgen.sources import discover, resolve_workflow
+
+    config = load_config(ctx)
+    paths = ([resolve_workflow(arg, config.sources_dir) for arg in folders] if folders
+             else discover(config.sources_dir, config.shared_dir))
+    if not paths:
+        raise click.UsageError(f"no workflow folders in {config.sources_dir}")
+    out = Path(out_dir) if out_dir else config.charts_dir
+    results = list(generate_charts(paths, config, out_dir=out, source_commit=source_commit,
+                                   image_digest=image_digest, image_tag=image_tag, umbrella=False))
+    if not no_umbrella and chart_settings(config).umbrella_enabled:
+        results.append(generate_umbrella(config, out))
+    if fmt == "json":
+        click.echo(json.dumps([{"name": r.name, "version": r.version, "path": str(r.path), "changed": r.changed,
+                                "previous_version": r.previous_version} for r in results], indent=2))
+    else:
+        for result in results:
+            click.echo(describe(result, out))

@@ -1,0 +1,39 @@
+"""`chartgen version WORKFLOW --major|--minor|--patch|--release|--prerelease`: explicit bumps."""
+
+from __future__ import annotations
+
+import click
+
+from chartgen.commands._common import load_config
+
+
+@click.command(name="version", help="Bump the chart version of WORKFLOW (a workflow folder, workflow name or "
+               "chart folder) explicitly, then regenerate the umbrella chart. --prerelease alone counts the "
+               "pre-release up (1.2.0-rc.1 -> 1.2.0-rc.2); with --major/--minor/--patch it starts one "
+               "(1.2.0 -> 1.3.0-rc.1).")
+@click.argument("workflow")
+@click.option("--major", "part", flag_value="major", help="X+1.0.0")
+@click.option("--minor", "part", flag_value="minor", help="X.Y+1.0")
+@click.option("--patch", "part", flag_value="patch", help="X.Y.Z+1")
+@click.option("--release", "part", flag_value="release", help="Drop the pre-release: X.Y.Z-rc.N -> X.Y.Z")
+@click.option("--prerelease", is_flag=True, help="Pre-release: count up, or start one after --major/--minor/--patch.")
+@click.pass_context
+def command(ctx, workflow, part, prerelease):
+    from chartgen.chart.lint import chart_dirs_of
+    from chartgen.chart.settings import chart_settings
+    from chartgen.chart.umbrella import generate_umbrella
+    from chartgen.chart.versioning import bump_version, read_chart_yaml
+
+    if part is None and not prerelease:
+        raise click.UsageError("say which part to bump: --major, --minor, --patch, --release or --prerelease")
+    if part == "release" and prerelease:
+        raise click.UsageError("--release and --prerelease contradict each other")
+    config = load_config(ctx)
+    (chart_dir,) = chart_dirs_of([workflow], config)
+    old = str(read_chart_yaml(chart_dir).get("version", ""))
+    new = bump_version(chart_dir, part or "prerelease", prerelease=prerelease and part is not None, config=config)
+    click.echo(f"{chart_dir.name}: {old} -> {new}")
+    settings = chart_settings(config)
+    if settings.umbrella_enabled and chart_dir.name != settings.umbrella_name:
+        umbrella = generate_umbrella(config, chart_dir.parent)
+        click.echo(f"{umbrella.name}: {umbrella.version}" + ("" if umbrella.changed else " (unchanged)"))
