@@ -250,12 +250,25 @@ def stage_image(job: Job) -> tuple[str, dict]:
         outputs["image_digest"] = result.digest
     if result.context_dir:
         outputs["image_context"] = str(result.context_dir)
+    if result.builder == "kaniko" and context is not None:
+        # The Tekton kaniko step (busybox sh, no JSON parser) reads one argument per line
+        # and adds --digest-file=$(results.IMAGE_DIGEST.path) itself: it pushes there.
+        from chartgen.fsutil import write_atomic
+
+        args = [a for a in result.command[1:] if a != "--no-push" and not a.startswith("--digest-file=")]
+        write_atomic(kaniko_args_path(context), "".join(a + "\n" for a in args))
+        return f"{result.reference} (context {context}, built by the kaniko step)", outputs
     return result.reference + (f"@{result.digest}" if result.digest else ""), outputs
+
+
+def kaniko_args_path(context: Path) -> Path:
+    """Where `--image-context DIR` leaves the kaniko arguments: DIR.args, next to DIR."""
+    return Path(context).with_name(Path(context).name + ".args")
 
 
 # Repository-scope stages get every still-healthy workflow at once.
 
-def stage_umbrella(config, options: BuildOptions, jobs: list["WorkflowState"]) -> tuple[str, dict]:
+def stage_umbrella(config, options: BuildOptions, jobs: list["WorkflowState"], earlier: dict) -> tuple[str, dict]:
     from chartgen.chart import generate_umbrella
     from chartgen.chart.settings import chart_settings
     from chartgen.chart.umbrella import write_charts_readme
@@ -278,38 +291,74 @@ def stage_umbrella(config, options: BuildOptions, jobs: list["WorkflowState"]) -
     return message, outputs
 
 
-def stage_index(config, options: BuildOptions, jobs: list["WorkflowState"]) -> tuple[str, dict]:
+def stage_index(config, options: BuildOptions, jobs: list["WorkflowState"], earlier: dict) -> tuple[str, dict]:
     from chartgen.index import update_index
 
     dist = config.dist_dir
     dist.mkdir(parents=True, exist_ok=True)
-    result = update_index(dist, options.base_url)
-    added = len(result.added) + len(result.replaced)
-    return f"{_relative(result.path, config.root)}: {result.total} chart versions, {added} new", {}
+    publishing = config.section("publish") or {}
+    result = update_index(dist, options.base_url, fmt=publishing.get("index_format", "auto"),
+                          html=publishing.get("html", True), title=publishing.get("title", "Helm charts"))
+    # No "N added": a replayed result must read the same as a fresh one.
+    return f"{_relative(result.path, config.root)}: {result.total} chart versions", {}
 
 
-def stage_publish(config, options: BuildOptions, jobs: list["WorkflowState"]) -> tuple[str, dict]:
+def stage_publish(config, options: BuildOptions, jobs: list["WorkflowState"], earlier: dict) -> tuple[str, dict]:
     from chartgen.publish import publish
 
-    archives = sorted(config.resolve(j.outputs["archive"]) for j in jobs if "archive" in j.outputs)
-    result = publish(archives, options.publish, config=config)
-    return str(getattr(result, "summary", None) or getattr(result, "url", None) or options.publish), {}
+    archives = [j.outputs["archive"] for j in jobs if "archive" in j.outputs]
+    if earlier.get("umbrella", {}).get("archive"):
+        archives.append(earlier["umbrella"]["archive"])
+    if not options.publish:
+        raise UsageError("build.publish is on but publish.target is empty: set it or pass --publish TARGET",
+                         code="build-publish-target")
+    publishing = config.section("publish") or {}
+    result = publish(sorted(config.resolve(a) for a in archives), options.publish,
+                     base_url=options.base_url or None, index_format=publishing.get("index_format", "auto"),
+                     html=publishing.get("html", True), title=publishing.get("title", "Helm charts"))
+    return (f"{result.target}: {len(result.added) + len(result.replaced)} added, {len(result.unchanged)} "
+            f"already there" + (f" ({result.location})" if result.location else "")), {}
 
 
-def stage_pr(config, options: BuildOptions, jobs: list["WorkflowState"]) -> tuple[str, dict]:
+def stage_pr(config, options: BuildOptions, jobs: list["WorkflowState"], earlier: dict) -> tuple[str, dict]:
     from chartgen.gitops import open_pull_requests
+    from chartgen.gitops.engine import PrError
+    from chartgen.sources import load_workflow
 
-    folders = [j.folder for j in jobs]
+    folders = [load_workflow(j.folder) for j in jobs]
     digest = options.image_digest or next((j.outputs.get("image_digest") for j in jobs
                                           if j.outputs.get("image_digest")), None)
-    results = open_pull_requests(folders, config, config_repo=options.config_repository,
-                                 forge=options.forge, dry_run=options.dry_run,
-                                 source_commit=options.source_commit, image_digest=digest)
-    per_workflow = {}
+    failures: list[Finding] = []
+    try:
+        results = open_pull_requests(folders, config, config_repo=options.config_repository,
+                                     forge=options.forge, dry_run=options.dry_run,
+                                     source_commit=options.source_commit, image_digest=digest)
+    except PrError as exc:           # some workflows failed, the others got their PR
+        results, failures = exc.results, list(exc.findings)
+    per_workflow: dict[str, dict] = {}
     for result in results:
+        proposed = {change.name: change.new_version for change in result.charts}
         for name in result.workflows:
             per_workflow[name] = {"pr_url": result.url or "", "pr_action": result.action}
-    return "", {"per_workflow": per_workflow}
+            version = proposed.get(name) or proposed.get(_chart_name(name))
+            if version:
+                # The version proposed in the chart repository is the one that counts.
+                per_workflow[name]["chart_version"] = version
+    for job, folder in zip(jobs, folders):
+        mine = tuple(f for f in failures if f.path == str(folder.root) or f.path.startswith(str(folder.root) + "/"))
+        if mine:
+            per_workflow[job.name] = {"findings": mine}
+    unassigned = [f for f in failures if not any(f in v.get("findings", ()) for v in per_workflow.values())]
+    if unassigned:
+        raise ChartgenError(findings=unassigned)
+    actions = sorted({v["pr_action"] for v in per_workflow.values() if "pr_action" in v})
+    return ", ".join(actions), {"per_workflow": per_workflow}
+
+
+def _chart_name(folder_name: str) -> str:
+    from chartgen.chart import chart_name
+
+    return chart_name(folder_name)
 
 
 @dataclass(frozen=True)
@@ -614,14 +663,14 @@ def _run_batch(states: list[WorkflowState], names: tuple[str, ...], config, opti
 
 
 def _run_repository_stage(stage: Stage, states: list[WorkflowState], config, options: BuildOptions,
-                          progress: Callable | None) -> StageResult:
+                          progress: Callable | None, earlier: dict) -> StageResult:
     healthy = [s for s in states if not s.failed]
     if not healthy:
         return StageResult(stage.name, SKIPPED, "no workflow got this far")
     if progress is not None:
         progress("*", stage.name, "running")
     try:
-        message, produced = stage.run(config, options, healthy)
+        message, produced = stage.run(config, options, healthy, earlier)
     except ChartgenError as exc:
         result = _failure(stage.name, exc)
     except ImportError as exc:
@@ -630,10 +679,13 @@ def _run_repository_stage(stage: Stage, states: list[WorkflowState], config, opt
         per_workflow = produced.pop("per_workflow", None)
         if per_workflow is not None:       # pr: one result per workflow
             for state in healthy:
-                values = per_workflow.get(state.name, {})
-                state.stages.append(StageResult(stage.name, OK, values.get("pr_action", "") + (
-                    f" {values['pr_url']}" if values.get("pr_url") else ""), (),
-                    tuple(sorted(values.items()))))
+                values = dict(per_workflow.get(state.name, {}))
+                findings = values.pop("findings", ())
+                if findings:
+                    state.stages.append(_failure(stage.name, ChartgenError(findings=findings), str(state.folder)))
+                    continue
+                text = " ".join(v for v in (values.get("pr_action", ""), values.get("pr_url", "")) if v)
+                state.stages.append(StageResult(stage.name, OK, text, (), tuple(sorted(values.items()))))
             result = StageResult(stage.name, OK, message)
         else:
             result = StageResult(stage.name, OK, message, (), tuple(sorted(produced.items())))
@@ -714,7 +766,8 @@ def build(folders: list[Path], config, options: BuildOptions = BuildOptions(),
                 == recorded.get("output_hash"):
             repository_results.append(StageResult.from_dict(recorded["result"]))
             continue
-        result = _run_repository_stage(stage, states, config, options, progress)
+        earlier = {r.stage: dict(r.outputs) for r in repository_results}
+        result = _run_repository_stage(stage, states, config, options, progress, earlier)
         repository_results.append(result)
         if key and result.status != FAILED:
             # Keyed on what the stage reads *after* it ran (it may have written part of it).
@@ -804,10 +857,14 @@ def _file_hash(path: Path) -> str:
 def options_from_config(config, **flags) -> BuildOptions:
     """BuildOptions from chartgen.yaml `build:` with command-line values (not None) on top."""
     section = config.section("build") or {}
+    publishing = config.section("publish") or {}
     values = {"image": section.get("image", False), "push": section.get("push", False),
-              "publish": section.get("publish", ""), "pr": section.get("pr", False),
-              "base_url": section.get("base_url", "")}
-    values.update({k: v for k, v in flags.items() if v is not None})
+              "publish": publishing.get("target", "") if section.get("publish") else "",
+              "pr": section.get("pr", False), "base_url": publishing.get("url", "")}
+    values.update({k: v for k, v in flags.items() if v is not None and v != ""})
+    if section.get("publish") and not values["publish"]:
+        raise UsageError("build.publish is on but publish.target is empty: set it or pass --publish TARGET",
+                         code="build-publish-target")
     return BuildOptions(**values)
 
 
@@ -816,7 +873,7 @@ def options_from_config(config, **flags) -> BuildOptions:
 def format_text(report: BuildReport) -> str:
     """Plain, deterministic lines: a workflow per line, then the failing stage's errors."""
     lines = []
-    width = max([len(w.name) for w in report.workflows] + [4])
+    width = max([len(w.name) for w in report.workflows] + [len(r.stage) + 2 for r in report.repository] + [4])
     for workflow in report.workflows:
         done = [s.stage for s in workflow.stages if s.status == OK]
         outputs = workflow.outputs

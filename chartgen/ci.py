@@ -108,16 +108,20 @@ def tekton_results_dir(explicit: str | None = None) -> str | None:
 
 
 def write_tekton_results(values: dict[str, str], directory: str | None) -> list[str]:
-    """Write each result to `<directory>/<NAME>` (no trailing newline, as Tekton compares
-    results byte for byte). Every declared result is written, empty when unknown, so
-    a `$(tasks.x.results.Y)` reference always resolves. Returns the files written."""
+    """Write each known result to `<directory>/<NAME>` (no trailing newline: Tekton takes the
+    bytes as they are). A declared result without a value is created empty only if no
+    earlier step wrote it, so `$(tasks.x.results.Y)` always resolves and a later step of the
+    same Task never erases what an earlier one found. Returns the files written."""
     if not directory:
         return []
     os.makedirs(directory, exist_ok=True)
     written = []
     for name in sorted(set(TEKTON_RESULTS) | set(values)):
         target = os.path.join(directory, name)
+        value = values.get(name) or ""
+        if not value and os.path.exists(target):
+            continue
         with open(target, "w", encoding="utf-8") as handle:
-            handle.write(redact(str(values.get(name) or "")))
+            handle.write(redact(str(value)))
         written.append(target)
     return written

@@ -191,17 +191,24 @@ def entry_url(base_url: str | None, file_name: str) -> str:
 # The index model
 
 
-class _YamlBlocks(Mapping):
-    """Chart name -> versions, parsing a chart's YAML block only when it is asked for."""
+class _LazyBlocks(Mapping):
+    """Chart name -> versions, parsing a chart's block of the index text only when it is
+    asked for. `fmt` is "yaml" (Helm's layout) or "json" (one version per line)."""
 
-    def __init__(self, text: str, spans: dict[str, tuple[int, int]], path: str) -> None:
-        self._text, self._spans, self._path = text, spans, path
+    def __init__(self, text: str, spans: dict[str, tuple[int, int]], path: str, fmt: str) -> None:
+        self._text, self._spans, self._path, self.fmt = text, spans, path, fmt
+        self._marker = "\n  - " if fmt == "yaml" else "\n      {"  # start of each version
         self._parsed: dict[str, tuple[dict, ...]] = {}
+
+    def _parse(self, name: str, start: int, end: int, truncated: bool = False) -> tuple[dict, ...]:
+        if self.fmt == "yaml":
+            return _parse_yaml_block(self._text, start, end, name, self._path)
+        return _parse_json_block(self._text, start, end, name, self._path, truncated)
 
     def __getitem__(self, name: str) -> tuple[dict, ...]:
         if name not in self._parsed:
             start, end = self._spans[name]  # KeyError for unknown names, as a Mapping should
-            self._parsed[name] = _parse_yaml_block(self._text, start, end, name, self._path)
+            self._parsed[name] = self._parse(name, start, end)
         return self._parsed[name]
 
     def head(self, name: str, count: int) -> tuple[dict, ...]:
@@ -211,16 +218,16 @@ class _YamlBlocks(Mapping):
         start, end = self._spans[name]
         cut = start
         for _ in range(count + 1):
-            cut = self._text.find("\n  - ", cut + 1, end)
+            cut = self._text.find(self._marker, cut + 1, end)
             if cut < 0:
                 return self[name][:count]
-        return _parse_yaml_block(self._text, start, cut + 1, name, self._path)[:count]
+        return self._parse(name, start, cut + 1, truncated=True)[:count]
 
     def count(self, name: str) -> int:
         if name in self._parsed:
             return len(self._parsed[name])
         start, end = self._spans[name]
-        return self._text.count("\n  - ", start, end)
+        return self._text.count(self._marker, start, end)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._spans)
@@ -271,11 +278,11 @@ class IndexFile:
         entry = self.get(name, version)
         return str(entry.get("digest") or "") if entry else None
 
-    def _blocks(self, name: str) -> "_YamlBlocks | None":
+    def _blocks(self, name: str) -> "_LazyBlocks | None":
         """The lazy YAML blocks when `name` has not been parsed or changed yet."""
         entries = self.entries
         base = entries.base if isinstance(entries, _MergedEntries) else entries
-        if isinstance(base, _YamlBlocks) and name not in self.changed and not _is_parsed(entries, name):
+        if isinstance(base, _LazyBlocks) and name not in self.changed and not _is_parsed(entries, name):
             return base
         return None
 
@@ -295,7 +302,13 @@ class IndexFile:
 
     def with_versions(self, updates: Mapping[str, Iterable[dict]], generated: str) -> "IndexFile":
         """A new index where each chart in `updates` has exactly those versions (sorted)."""
-        entries = dict(self.entries) if not isinstance(self.entries, _YamlBlocks) else _MergedEntries(self.entries)
+        if isinstance(self.entries, _MergedEntries):  # keep the rest lazy
+            entries = _MergedEntries(self.entries.base)
+            entries.update(dict.items(self.entries))
+        elif isinstance(self.entries, _LazyBlocks):
+            entries = _MergedEntries(self.entries)
+        else:
+            entries = dict(self.entries)
         for name, versions in updates.items():
             entries[name] = tuple(sort_versions(versions))
         return replace(self, entries=entries, generated=generated,
@@ -305,7 +318,7 @@ class IndexFile:
 class _MergedEntries(dict):
     """Updated charts on top of lazily parsed YAML blocks (a dict so it can be assigned)."""
 
-    def __init__(self, base: _YamlBlocks) -> None:
+    def __init__(self, base: _LazyBlocks) -> None:
         super().__init__()
         self.base = base
 
@@ -336,7 +349,7 @@ class _MergedEntries(dict):
 def _is_parsed(entries: Mapping, name: str) -> bool:
     if isinstance(entries, _MergedEntries):
         return dict.__contains__(entries, name) or name in entries.base._parsed
-    if isinstance(entries, _YamlBlocks):
+    if isinstance(entries, _LazyBlocks):
         return name in entries._parsed
     return True
 
@@ -349,14 +362,40 @@ def empty_index() -> IndexFile:
 # Reading
 
 
-def load_index(path: Path) -> IndexFile:
-    """Read an index file (JSON or YAML). A missing file is a ChartgenError."""
+def load_index(path: Path | str) -> IndexFile:
+    """Read an index file (JSON or YAML), or fetch one from an http(s) URL (a repository
+    URL gets `/index.yaml` appended). A missing file is a ChartgenError."""
+    if str(path).startswith(("http://", "https://")):
+        return fetch_index(str(path))
     path = Path(path)
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise ChartgenError(f"cannot read index: {exc.strerror or exc}", path=path, code="index-unreadable") from None
     return parse_index(raw, str(path))
+
+
+def fetch_index(url: str, *, timeout: float = 60.0) -> IndexFile:
+    """The published index of a repository served over HTTP(S)."""
+    import urllib.error
+    import urllib.request
+
+    from chartgen.errors import redact
+
+    if not url.endswith((".yaml", ".yml", ".json")):
+        url = url.rstrip("/") + "/" + INDEX_NAME
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            raw = response.read()
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return replace(empty_index(), path=redact(url))  # nothing published yet
+        raise ChartgenError(f"cannot fetch the index: HTTP {exc.code}", path=redact(url),
+                            code="index-unreadable") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise ChartgenError(f"cannot fetch the index: {getattr(exc, 'reason', exc)}", path=redact(url),
+                            code="index-unreadable") from None
+    return parse_index(raw, redact(url))
 
 
 def parse_index(raw: bytes | str, path: str = INDEX_NAME) -> IndexFile:
@@ -370,6 +409,9 @@ def parse_index(raw: bytes | str, path: str = INDEX_NAME) -> IndexFile:
         text = raw
     text = text.lstrip("\ufeff")
     if text.lstrip()[:1] == "{":
+        fast = _scan_json(text, path)
+        if fast is not None:
+            return fast
         try:
             data = json.loads(text)
         except json.JSONDecodeError:
@@ -467,8 +509,58 @@ def _scan_yaml(text: str, path: str) -> IndexFile | None:
     if header is not None and "entries" in header:
         return None
     api_version, generated, extra = _header(header if header is not None else {}, path)
-    return IndexFile(_YamlBlocks(text, spans, path), generated, api_version, extra, path, "yaml",
+    return IndexFile(_LazyBlocks(text, spans, path, "yaml"), generated, api_version, extra, path, "yaml",
                      frozenset(), text, spans)
+
+
+# A JSON index laid out as chartgen (or `helm repo index --json`) writes it: chart names at
+# four spaces inside `"entries": {`, versions at six, the closing brace of entries at two.
+_JSON_ENTRIES = re.compile(r'\n  "entries": \{')
+_JSON_ENTRIES_END = re.compile(r"\n  \}")
+_JSON_CHART_KEY = re.compile(r'\n    ("(?:[^"\\\n]|\\.)*"): \[')
+_JSON_ODD_LINE = re.compile(r'\n(?!    "|      |    \])')
+_JSON_GENERATED = re.compile(r'\n  "generated": "[^"\\\n]*"')
+
+
+def _scan_json(text: str, path: str) -> IndexFile | None:
+    """Like `_scan_yaml`, for a JSON index with one chart version per line."""
+    match = _JSON_ENTRIES.search(text)
+    if match is None:
+        return None
+    close = _JSON_ENTRIES_END.search(text, match.end())
+    if close is None or _JSON_ODD_LINE.search(text, match.end(), close.start()):
+        return None
+    keys = list(_JSON_CHART_KEY.finditer(text, match.end(), close.start()))
+    if not keys or keys[0].start() != match.end() or not _JSON_GENERATED.search(text, close.start()):
+        return None
+    try:
+        header = json.loads(text[:match.end()] + text[close.start():])
+        names = [json.loads(key.group(1)) for key in keys]
+    except json.JSONDecodeError:
+        return None
+    spans: dict[str, tuple[int, int]] = {}
+    for i, (key, name) in enumerate(zip(keys, names)):
+        if name in spans:
+            return None
+        spans[name] = (key.start() + 1, keys[i + 1].start() if i + 1 < len(keys) else close.start())
+    api_version, generated, extra = _header(header, path)
+    return IndexFile(_LazyBlocks(text, spans, path, "json"), generated, api_version, extra, path, "json",
+                     frozenset(), text, spans)
+
+
+def _parse_json_block(text: str, start: int, end: int, name: str, path: str,
+                      truncated: bool = False) -> tuple[dict, ...]:
+    chunk = text[start:end].rstrip().rstrip(",")
+    try:
+        data = json.loads("{" + chunk + ("]" if truncated else "") + "}")
+    except json.JSONDecodeError as exc:
+        line = text.count("\n", 0, start) + exc.lineno
+        raise ChartgenError(f"JSON syntax error in the entries of {name!r}: {exc.msg}", path=path,
+                            line=line, code="index-syntax") from None
+    if not isinstance(data, dict) or list(data) != [name]:
+        raise ChartgenError(f"cannot read the entries of {name!r}", path=path,
+                            line=text.count("\n", 0, start) + 1, code="index-invalid")
+    return _check_versions(name, data[name], path)
 
 
 def _parse_yaml_block(text: str, start: int, end: int, name: str, path: str) -> tuple[dict, ...]:
@@ -495,8 +587,37 @@ def _dump_entry(entry: dict) -> str:
     return json.dumps(entry, sort_keys=True, ensure_ascii=False, separators=(", ", ": "))
 
 
+def _json_block(name: str, versions: Iterable[dict]) -> str:
+    lines = ",".join("\n      " + _dump_entry(entry) for entry in versions)
+    return "    " + json.dumps(name, ensure_ascii=False) + ": [" + (lines + "\n    ]" if lines else "]")
+
+
+def _splice_json(index: IndexFile) -> str:
+    """Re-emit only the changed chart blocks of a JSON index; new charts in name order."""
+    text, spans = index._source_text, index._spans
+    new_names = sorted(set(index.changed) - set(spans))
+    region_start = min(start for start, _ in spans.values())
+    region_end = max(end for _, end in spans.values())
+    pieces: list[str] = []
+    for name, (start, end) in spans.items():
+        while new_names and new_names[0] < name:
+            added = new_names.pop(0)
+            pieces.append(_json_block(added, index.entries[added]))
+        pieces.append(_json_block(name, index.entries[name]) if name in index.changed
+                      else text[start:end].rstrip().rstrip(","))
+    pieces.extend(_json_block(added, index.entries[added]) for added in new_names)
+    tail = text[region_end:]
+    if index.changed:
+        generated = '\n  "generated": ' + json.dumps(index.generated)
+        tail = _JSON_GENERATED.sub(lambda _: generated, tail, count=1)
+    return text[:region_start] + ",\n".join(pieces) + tail
+
+
 def dump_json_index(index: IndexFile) -> str:
-    """The index as JSON, one chart version per line (sorted keys; stable bytes)."""
+    """The index as JSON, one chart version per line (sorted keys; stable bytes).
+    An index read from such JSON keeps every untouched byte."""
+    if index.source_format == "json" and index._spans:
+        return _splice_json(index)
     out = io.StringIO()
     out.write('{\n  "apiVersion": ' + json.dumps(index.api_version) + ',\n  "entries": {')
     names = sorted(index.entries)
@@ -590,6 +711,17 @@ class Addition:
     added: tuple[tuple[str, str], ...]
     unchanged: tuple[tuple[str, str], ...]
     replaced: tuple[tuple[str, str], ...]
+    # (name, version, count) of versions listed more than once in the charts touched
+    # (left by older tools such as chart-releaser; reported, never added by chartgen)
+    duplicates: tuple[tuple[str, str, int], ...] = ()
+
+
+def duplicate_versions(name: str, versions: Iterable[dict]) -> list[tuple[str, str, int]]:
+    counts: dict[str, int] = {}
+    for entry in versions:
+        version = str(entry.get("version"))
+        counts[version] = counts.get(version, 0) + 1
+    return [(name, version, count) for version, count in sorted(counts.items()) if count > 1]
 
 
 def immutable_error(info: ArchiveInfo, published_digest: str, where: str) -> ChartgenError:
@@ -641,7 +773,9 @@ def add_archives(index: IndexFile, archives: Iterable[ArchiveInfo], base_url: st
         updates[info.name] = versions
     if updates:
         index = index.with_versions(updates, now)
-    return Addition(index, tuple(added), tuple(unchanged), tuple(replaced))
+    touched = sorted({name for name, _ in added + unchanged + replaced})
+    duplicates = [d for name in touched for d in duplicate_versions(name, index.versions(name))]
+    return Addition(index, tuple(added), tuple(unchanged), tuple(replaced), tuple(duplicates))
 
 
 def archive_name_candidates(file_name: str) -> list[str]:
@@ -729,6 +863,8 @@ class IndexResult:
     total: int
     format: str
     html: Path | None = None
+    known: int = 0  # archives skipped because already indexed with the same digest
+    duplicates: tuple[tuple[str, str, int], ...] = ()
 
 
 def update_index(dist_dir: Path, base_url: str, *, merge: Path | None = None, force: bool = False,
@@ -749,6 +885,7 @@ def update_index(dist_dir: Path, base_url: str, *, merge: Path | None = None, fo
     index = load_index(source) if source.is_file() else empty_index()
     archives = sorted(p for p in dist_dir.glob("*.tgz") if p.is_file())
     fresh = [read_archive(p) for p in archives if not is_known_archive(index, p)]
+    known = len(archives) - len(fresh)
     addition = add_archives(index, fresh, base_url, force=force, now=now, where=str(source))
     changed = bool(addition.added or addition.replaced)
     result = addition.index if changed else index  # nothing new: keep `generated` (a no-op)
@@ -764,4 +901,4 @@ def update_index(dist_dir: Path, base_url: str, *, merge: Path | None = None, fo
             write_atomic(dist_dir / "index.html", render_html(result, title=title, base_url=base_url))
     page = dist_dir / "index.html" if html else None
     return IndexResult(target, addition.added, addition.unchanged, addition.replaced, len(result),
-                       resolve_format(result, fmt), page)
+                       resolve_format(result, fmt), page, known, addition.duplicates)

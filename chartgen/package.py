@@ -66,6 +66,38 @@ def _copy_normalised(chart_dir: Path, dest: Path) -> None:
     os.utime(dest, (ARCHIVE_EPOCH, ARCHIVE_EPOCH))
 
 
+def _vendor_local_dependencies(chart_dir: Path, staged: Path, seen: tuple[Path, ...] = ()) -> None:
+    """What `helm dependency build` does for `file://` dependencies, in the staged copy:
+    each referenced chart folder goes into `charts/<name>/` (Chart.yaml stays untouched,
+    so the archive does not depend on where the checkout is)."""
+    from chartgen.index import parse_version
+    from chartgen.yamlio import load_data
+
+    chart_yaml = chart_dir / "Chart.yaml"
+    metadata = load_data(chart_yaml.read_bytes(), str(chart_yaml)) or {}
+    for dependency in metadata.get("dependencies") or []:
+        if not isinstance(dependency, dict):
+            continue
+        repository, name = str(dependency.get("repository") or ""), str(dependency.get("name") or "")
+        if not repository.startswith("file://") or not name:
+            continue
+        existing = staged / "charts"
+        if (existing / name).is_dir() or list(existing.glob(f"{name}-*.tgz")):
+            continue  # already vendored in the chart folder
+        source = (chart_dir / repository[len("file://"):]).resolve()
+        if source in seen or not (source / "Chart.yaml").is_file():
+            raise ChartgenError(f"dependency {name!r}: {repository} is not a chart folder", path=chart_yaml,
+                                code="package-dependency")
+        sub_name, sub_version = read_chart_identity(source)
+        wanted = str(dependency.get("version") or "")
+        exact = parse_version(wanted)
+        if sub_name != name or (exact is not None and wanted[:1].isdigit() and exact != parse_version(sub_version)):
+            raise ChartgenError(f"dependency {name} {wanted} does not match {source} ({sub_name} {sub_version})",
+                                path=chart_yaml, code="package-dependency")
+        _copy_normalised(source, existing / name)
+        _vendor_local_dependencies(source, existing / name, seen + (chart_dir.resolve(),))
+
+
 def build_archive(chart_dir: Path, work_dir: Path) -> Path:
     """Package `chart_dir` with Helm into `work_dir`; returns the archive path."""
     import helm_python
@@ -73,6 +105,7 @@ def build_archive(chart_dir: Path, work_dir: Path) -> Path:
     name, _version = read_chart_identity(chart_dir)
     staged = work_dir / "src" / name
     _copy_normalised(Path(chart_dir), staged)
+    _vendor_local_dependencies(Path(chart_dir), staged)
     try:
         return Path(helm_python.package(staged, destination=work_dir / "out"))
     except helm_python.HelmError as exc:

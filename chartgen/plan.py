@@ -33,9 +33,10 @@ from typing import Iterable
 from chartgen.errors import ChartgenError, UsageError
 
 NULL_SHA = "0" * 40
-# A path token naming a data file under a `shared/` folder, e.g. `../shared/schemas/x.json`.
-_SHARED_TOKEN = re.compile(rb"[^\s\"'`,\[\]{}()<>|:=]*shared/[^\s\"'`,\[\]{}()<>|#?]*\.(?:json|ya?ml)(?![\w.-])",
-                           re.IGNORECASE)
+# A path token around each `shared/` in a file: e.g. `../shared/schemas/x.json` in
+# `$ref: "../shared/schemas/x.json#/defs"` (delimited by quotes, blanks, brackets, `#`...).
+_DELIMITERS = frozenset(b" \t\r\n\"'`,[]{}()<>|:=")
+_TOKEN_TAIL = re.compile(rb"[^\s\"'`,\[\]{}()<>|#?]*")
 CONTAINERFILE_TEMPLATE = "templates/Containerfile.j2"   # inside the chartgen package
 
 
@@ -106,31 +107,39 @@ def changed_paths(root: Path, since: str, *, committed_only: bool = False) -> tu
 
 # ----------------------------------------------------------------- shared references
 
-def _scan_files(folder: Path) -> Iterable[tuple[Path, str]]:
-    """(disk path, path inside the workflow) of the files `chartgen.sources` reads references from."""
+def _scan_files(folder: str) -> Iterable[tuple[str, str]]:
+    """(disk path, path inside the workflow) of the files `chartgen.sources` reads references from.
+
+    Plain strings and os.scandir: on 500 folders pathlib's overhead would be most of the time."""
     from chartgen.sources import DATA_SUFFIXES, MAIN_SUFFIXES, RESOURCE_DIRS, SHARED
 
     try:
-        entries = sorted(os.listdir(folder))
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
     except OSError:
         return
+    tops = set((*RESOURCE_DIRS, SHARED))
     for entry in entries:
-        if entry.lower().endswith(MAIN_SUFFIXES):
-            yield folder / entry, entry
-    for top in (*RESOURCE_DIRS, SHARED):
-        base = folder / top
-        if not base.is_dir():
+        if entry.name.lower().endswith(MAIN_SUFFIXES) and entry.is_file():
+            yield entry.path, entry.name
+    for entry in entries:
+        if entry.name not in tops or not entry.is_dir():
             continue
-        for dirpath, dirnames, filenames in os.walk(base):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            rel_dir = posixpath.join(top, Path(dirpath).relative_to(base).as_posix()).rstrip("/.")
-            rel_dir = top if rel_dir in ("", ".") else rel_dir
-            for name in sorted(filenames):
-                if name.lower().endswith(DATA_SUFFIXES):
-                    yield Path(dirpath) / name, posixpath.join(rel_dir, name)
+        stack = [(entry.path, entry.name)]
+        while stack:
+            disk_dir, rel_dir = stack.pop()
+            try:
+                children = sorted(os.scandir(disk_dir), key=lambda e: e.name)
+            except OSError:
+                continue
+            for child in children:
+                if child.is_dir():
+                    if not child.name.startswith("."):
+                        stack.append((child.path, rel_dir + "/" + child.name))
+                elif child.name.lower().endswith(DATA_SUFFIXES):
+                    yield child.path, rel_dir + "/" + child.name
 
 
-def _references(path: Path, rel: str, *, prefilter: bool = True) -> list[str]:
+def _references(path: str, rel: str, *, prefilter: bool = True) -> list[str]:
     """`shared/...` targets a file references (paths inside the workflow).
 
     Outside shared/, a file can only reference a shared file by spelling `shared/`: its
@@ -139,28 +148,32 @@ def _references(path: Path, rel: str, *, prefilter: bool = True) -> list[str]:
     a description: a harmless over-approximation for planning. Shared files refer to their
     siblings relatively, so they are parsed like `chartgen.sources` does (there are few).
     """
-    from chartgen.sources import _FILE_REF, SHARED, file_references
+    from chartgen.sources import _FILE_REF, DATA_SUFFIXES, SHARED, file_references
     from chartgen.yamlio import load_data
 
     try:
-        content = path.read_bytes()
+        with open(path, "rb") as handle:
+            content = handle.read()
     except OSError:
         return []
     base = posixpath.dirname(rel)
     if prefilter:
-        if b"shared/" not in content:
-            return []
         found = set()
-        for match in _SHARED_TOKEN.finditer(content):
-            token = match.group(0).decode("utf-8", "replace")
-            if not _FILE_REF.match(token):
-                continue
-            target = posixpath.normpath(posixpath.join(base, token))
-            if target.startswith(SHARED + "/"):
-                found.add(target)
+        position = content.find(b"shared/")
+        while position != -1:
+            start = position
+            while start > 0 and content[start - 1] not in _DELIMITERS:
+                start -= 1
+            end = _TOKEN_TAIL.match(content, position).end()
+            token = content[start:end].decode("utf-8", "replace")
+            if token.lower().endswith(DATA_SUFFIXES) and _FILE_REF.match(token):
+                target = posixpath.normpath(posixpath.join(base, token))
+                if target.startswith(SHARED + "/"):
+                    found.add(target)
+            position = content.find(b"shared/", end)
         return sorted(found)
     try:
-        data = load_data(content, str(path))
+        data = load_data(content, path)
     except (ChartgenError, ValueError, RecursionError):
         return []
     return sorted({t for t, _ in file_references(data, base) if t.startswith(SHARED + "/")})
@@ -177,8 +190,8 @@ class SharedIndex:
         if target not in self._shared_refs:
             self._shared_refs[target] = []
             if self.shared_dir is not None:
-                disk = self.shared_dir / target.split("/", 1)[1]
-                if disk.is_file():
+                disk = os.path.join(self.shared_dir, target.split("/", 1)[1])
+                if os.path.isfile(disk):
                     self._shared_refs[target] = _references(disk, target, prefilter=False)
         return self._shared_refs[target]
 
@@ -186,11 +199,12 @@ class SharedIndex:
         """Shared files (as `shared/<path>`) the workflow references, transitively, dangling included."""
         found: set[str] = set()
         queue: list[str] = []
+        folder = os.fspath(folder)
         for disk, rel in _scan_files(folder):
             queue.extend(_references(disk, rel))
         while queue:
             target = queue.pop()
-            if target in found or (folder / target).exists():
+            if target in found or os.path.exists(os.path.join(folder, target)):
                 continue   # already seen, or the folder carries its own shared/ copy
             found.add(target)
             queue.extend(self._refs_of_shared(target))

@@ -41,8 +41,11 @@ def run(root: Path, *args: str, env=None):
 
 def test_stage_table_order_and_selection():
     names = [s.name for s in build_module.STAGES]
-    assert names == ["validate", "render", "chart", "lint", "package", "index", "image", "publish", "pr"]
-    assert [s.name for s in selected_stages(BuildOptions(until="lint"))] == ["validate", "render", "chart", "lint"]
+    assert names == ["validate", "render", "chart", "lint", "package", "umbrella", "index", "image", "publish", "pr"]
+    # The umbrella chart follows the workflow charts whenever they are written.
+    assert [s.name for s in selected_stages(BuildOptions(until="lint"))] == ["validate", "render", "chart", "lint",
+                                                                            "umbrella"]
+    assert [s.name for s in selected_stages(BuildOptions(until="render"))] == ["validate", "render"]
     chosen = selected_stages(BuildOptions(image=True, pr=True, publish="dir:/tmp/x"))
     assert [s.name for s in chosen] == names
     with pytest.raises(UsageError):

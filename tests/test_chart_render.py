@@ -72,7 +72,7 @@ def _custom_values(folder: Path) -> dict:
         "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
         "labels": CUSTOM_LABELS,
         "annotations": {"example.com/owner": "team-payments"},
-        "persistence": {"enabled": True, "postgresql": {
+        "persistence": {"enabled": True, "migrateDBOnStartUp": True, "postgresql": {
             "secretRef": {"name": "pg-creds", "userKey": "user", "passwordKey": "pass"},
             "serviceRef": {"name": "pg", "namespace": "databases", "port": 5433, "databaseName": "flows",
                            "databaseSchema": "custom_schema"}}},
@@ -88,7 +88,8 @@ def _expected_custom(folder: Path) -> list[dict]:
 
     persistence = PersistenceSettings(secret_name="pg-creds", user_key="user", password_key="pass",
                                       service_name="pg", service_namespace="databases", port=5433,
-                                      database_name="flows", database_schema="custom_schema")
+                                      database_name="flows", database_schema="custom_schema",
+                                      migrate_db_on_startup=True)
     want = expected_objects(folder, profile="dev", namespace="team-b", image="registry.example.com/team/wf:1.2.3",
                             persistence=persistence, extra_labels=CUSTOM_LABELS)
     for obj in want:

@@ -85,6 +85,17 @@ def test_tekton_results_every_declared_result_written(tmp_path):
     assert ci.write_tekton_results({"A": "b"}, None) == []
 
 
+def test_tekton_results_of_an_earlier_step_are_kept(tmp_path):
+    """The Task's PR step knows no image: it must not erase what the first step wrote."""
+    results = str(tmp_path / "res")
+    ci.write_tekton_results({"IMAGE_URL": "r/x:1", "CHART_VERSION": "0.1.0"}, results)
+    ci.write_tekton_results({"PR_URL": "https://example.com/pr/1", "CHART_VERSION": "0.2.0"}, results)
+    assert (tmp_path / "res" / "IMAGE_URL").read_text() == "r/x:1"
+    assert (tmp_path / "res" / "CHART_VERSION").read_text() == "0.2.0"
+    assert (tmp_path / "res" / "PR_URL").read_text() == "https://example.com/pr/1"
+    assert (tmp_path / "res" / "IMAGE_DIGEST").read_text() == ""
+
+
 def test_tekton_results_dir_from_env(monkeypatch):
     monkeypatch.setenv("CHARTGEN_TEKTON_RESULTS", "/tekton/results")
     assert ci.tekton_results_dir() == "/tekton/results"

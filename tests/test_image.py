@@ -19,7 +19,7 @@ from chartgen.config import load_config
 from chartgen.errors import ChartgenError, UsageError, redact
 from chartgen.image import ImageSettings, authfile_for, build_image, push_with_retries
 from chartgen.image.builders import PushError, backend_class, resolve
-from chartgen.image.builders.base import BuilderOptions, classify
+from chartgen.image.builders.base import BuilderOptions, classify, step_cause
 from chartgen.image.builders.buildah import BuildahBuilder
 from chartgen.image.builders.podman import PodmanBuilder
 from chartgen.image.context import (CONTEXT_MTIME, ContainerfileSpec, context_files, dockerquote,
@@ -196,6 +196,11 @@ def test_default_tags_are_the_source_commit_and_latest(project):
     assert data["tags"] == [head, "latest"]
     assert data["reference"] == f"registry.example.test/team/serverless-workflow-orders:{head}"
     assert f'org.opencontainers.image.revision="{head}"' in (project / "ctx" / "Containerfile").read_text()
+    assert "uncommitted changes" not in result.stderr
+    main = project / "workflow_sources" / "orders" / "orders.sw.yaml"
+    main.write_text(main.read_text() + "# edited\n")
+    dirty = chartgen(project, "image", "build", "orders", "--builder", "kaniko", "--context-out", "ctx")
+    assert dirty.returncode == 0 and "has uncommitted changes" in dirty.stderr
 
 
 # --- kaniko: the Tekton step's command and context ----------------------------------------------
@@ -210,7 +215,7 @@ def test_kaniko_writes_the_context_and_the_executor_command(project):
     assert args[:2] == [f"--context=dir://{ctx}", f"--dockerfile={ctx}/Containerfile"]
     assert f"--destination={repo}:v1" in args and f"--destination={repo}:latest" in args
     assert "--digest-file=$(results.IMAGE_DIGEST.path)" in args and "--no-push" not in args
-    assert "--reproducible" in args
+    assert "--reproducible" in args and "--insecure" not in args
     out = result.stdout.splitlines()
     assert out[0] == f"{repo}:v1"
     assert out[1].startswith("/kaniko/executor --context=dir://")
@@ -224,6 +229,23 @@ def test_kaniko_writes_the_context_and_the_executor_command(project):
     assert again.returncode == 0
     assert "--no-push" in json.loads((ctx / "kaniko-args.json").read_text())
     assert f"--destination={repo}:v1" not in (ctx / "kaniko-args.json").read_text()
+
+
+def test_kaniko_context_defaults_to_a_kept_folder(project):
+    config = load_config(project / "chartgen.yaml")
+    result = build_image(orders(project), config, builder="kaniko", tags=["v1"])
+    assert result.context_dir == (project / ".chartgen" / "context" / "orders").resolve()
+    assert (result.context_dir / "Containerfile").is_file()
+    assert f"--context=dir://{result.context_dir}" in result.command
+    assert result.digest is None and result.log_path.is_file()
+
+
+def test_kaniko_without_tls_verification(project):
+    result = chartgen(project, "image", "build", "orders", "--builder", "kaniko", "--context-out", "ctx",
+                      "--tag", "v1", "--no-tls-verify", "-q")
+    assert result.returncode == 0, result.stderr
+    args = json.loads((project / "ctx" / "kaniko-args.json").read_text())
+    assert {"--insecure", "--insecure-pull", "--skip-tls-verify"} <= set(args)
 
 
 def test_context_out_refuses_a_foreign_folder(project):
@@ -273,6 +295,15 @@ def test_docker_needs_an_engine_not_just_the_cli():
 def test_unknown_builder_name():
     with pytest.raises(UsageError, match="unknown image builder"):
         resolve("nerdctl")
+
+
+def test_step_cause_is_the_failing_steps_error_line():
+    output = ("[1/2] STEP 6/6: RUN /home/kogito/launch/build-app.sh ./resources\n[INFO] Building\n"
+              "[ERROR] Failed to execute goal io.quarkus:quarkus-maven-plugin:build\n[INFO] done\n"
+              "subprocess exited with status 1\n"
+              'Error: building at STEP "RUN /home/kogito/launch/build-app.sh ./resources": exit status 1')
+    assert step_cause(output) == "[ERROR] Failed to execute goal io.quarkus:quarkus-maven-plugin:build"
+    assert step_cause("[1/2] STEP 1/2: RUN true\nsubprocess exited with status 1") == ""
 
 
 @pytest.mark.parametrize("output, kind", [

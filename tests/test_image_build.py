@@ -234,7 +234,7 @@ def test_failing_build_step_is_one_clear_error_with_the_log(registry, standins, 
     assert "Traceback" not in done.stderr
     lines = [line for line in done.stderr.splitlines() if "error:" in line]
     assert len(lines) == 1 and "[image-build-step-failed]" in lines[0]
-    assert "build-app.sh" in lines[0]
+    assert "build-app.sh" in lines[0] and "does not compile (stand-in builder)" in lines[0]
     log = Path(lines[0].split("builder log: ", 1)[1].split(")")[0])
     assert log.is_file() and "does not compile (stand-in builder)" in log.read_text()
     assert done.stdout == ""

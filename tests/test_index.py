@@ -258,3 +258,134 @@ def test_cli_index(tmp_path, monkeypatch):
     assert entries(tmp_path / "dist" / "index.yaml")["hello"][0]["urls"] == ["https://e.test/charts/hello-1.0.0.tgz"]
     assert not (tmp_path / "dist" / "index.html").exists()
     assert datetime.fromisoformat(json.loads((tmp_path / "dist" / "index.yaml").read_text())["generated"].rstrip("Z"))
+
+
+def test_adding_to_a_large_folder_reads_only_the_new_archive(tmp_path, monkeypatch):
+    import chartgen.index as index_module
+
+    dist = tmp_path / "dist"
+    for version in ("1.0.0", "1.1.0", "1.2.0"):
+        package(tmp_path / "src", dist, "hello", version)
+    package(tmp_path / "src", dist, "hello-extra", "0.1.0")  # a name that is a prefix-sharing neighbour
+    update_index(dist, "", now=T1)
+    package(tmp_path / "src", dist, "hello", "1.3.0")
+    opened = []
+    real = index_module.read_archive
+    monkeypatch.setattr(index_module, "read_archive", lambda path: opened.append(path.name) or real(path))
+    result = update_index(dist, "", now=T2)
+    assert opened == ["hello-1.3.0.tgz"] and result.known == 4 and result.added == (("hello", "1.3.0"),)
+    # an indexed file whose bytes changed is read again, and refused
+    opened.clear()
+    package(tmp_path / "other", tmp_path / "elsewhere", "hello", "1.0.0", greeting="Changed")
+    shutil.copy(tmp_path / "elsewhere" / "hello-1.0.0.tgz", dist / "hello-1.0.0.tgz")
+    with pytest.raises(ChartgenError, match="immutable"):
+        update_index(dist, "")
+    assert opened == ["hello-1.0.0.tgz"]
+
+
+def test_json_index_is_updated_in_place_touching_only_the_changed_charts(tmp_path):
+    site = tmp_path / "site"
+    for name, version in (("alpha", "1.0.0"), ("hello", "1.0.0"), ("zulu", "2.0.0")):
+        package(tmp_path / "src", site, name, version)
+    update_index(site, "", now=T1)
+    original = (site / "index.yaml").read_text()
+    index = load_index(site / "index.yaml")
+    assert index.source_format == "json" and sorted(index._spans) == ["alpha", "hello", "zulu"]
+    assert dump_index(index) == original  # lazily read, byte-identical
+    package(tmp_path / "src", site, "hello", "1.1.0")
+    package(tmp_path / "src", site, "beta", "0.1.0")
+    update_index(site, "", now=T2)
+    written = (site / "index.yaml").read_text()
+    data = json.loads(written)
+    assert list(data["entries"]) == ["alpha", "beta", "hello", "zulu"] and data["generated"] == T2
+    assert [e["version"] for e in data["entries"]["hello"]] == ["1.1.0", "1.0.0"]
+    for name in ("alpha", "zulu"):  # untouched lines are kept as they were
+        line = next(line for line in original.splitlines() if f'"name": "{name}"' in line)
+        assert line in written.splitlines() or line.rstrip(",") in [w.rstrip(",") for w in written.splitlines()]
+    # a full parse of the same text gives the same entries
+    assert {k: list(v) for k, v in load_index(site / "index.yaml").entries.items()} == \
+        {k: list(v) for k, v in json.loads(written)["entries"].items()}
+
+
+def test_helm_json_index_is_read(tmp_path):
+    import helm_python
+
+    folder = tmp_path / "helm"
+    package(tmp_path / "src", folder, "hello", "1.0.0")
+    helm_python.repo_index_generate(folder, json_index=True)
+    for candidate in (folder / "index.yaml", folder / "index.json"):
+        if candidate.is_file() and candidate.read_text().lstrip().startswith("{"):
+            index = load_index(candidate)
+            assert [e["version"] for e in index.entries["hello"]] == ["1.0.0"]
+
+
+def test_syntax_error_inside_a_json_chart_block_is_reported_with_its_line(tmp_path):
+    site = tmp_path / "site"
+    package(tmp_path / "src", site, "hello", "1.0.0")
+    update_index(site, "", now=T1)
+    text = (site / "index.yaml").read_text().replace('"digest": "', '"digest": ', 1)
+    (site / "index.yaml").write_text(text)
+    package(tmp_path / "src", site, "hello", "1.1.0")
+    with pytest.raises(ChartgenError) as caught:
+        update_index(site, "")
+    assert caught.value.code == "index-syntax" and caught.value.findings[0].line == 5
+    assert (site / "index.yaml").read_text() == text
+
+
+def test_cli_reports_bad_input_as_one_line_and_exit_1(tmp_path):
+    import subprocess
+    import sys
+
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    shutil.copy(FIXTURES / "corrupt-1.0.0.tgz", dist)
+    run = subprocess.run([sys.executable, "-m", "chartgen", "index", str(dist)], capture_output=True,
+                         text=True, cwd=tmp_path)
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert run.stderr.strip().startswith(f"{dist / 'corrupt-1.0.0.tgz'}: error: not a readable chart archive")
+    assert run.stderr.strip().endswith("[archive-corrupt]")
+    shutil.copy(FIXTURES / "not-yaml-index.yaml", tmp_path / "old.yaml")
+    (dist / "corrupt-1.0.0.tgz").unlink()
+    run = subprocess.run([sys.executable, "-m", "chartgen", "index", str(dist), "--merge", "old.yaml"],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert run.stderr.startswith("old.yaml:") and "syntax" in run.stderr
+
+
+def test_legacy_duplicates_are_reported_not_multiplied(tmp_path):
+    """chart-releaser left `(chart, version)` pairs with several digests (pipelines.md §3.4)."""
+    from click.testing import CliRunner
+
+    from chartgen.cli import cli
+
+    legacy = {"apiVersion": "v1", "generated": T1, "entries": {"hello": [
+        {"name": "hello", "version": "1.0.0-rc1", "digest": "a" * 64, "urls": ["hello-1.0.0-rc1.tgz"], "created": T1},
+        {"name": "hello", "version": "1.0.0-rc1", "digest": "b" * 64, "urls": ["hello-1.0.0-rc1.tgz"], "created": T1}]}}
+    old = tmp_path / "old.yaml"
+    old.write_text(yaml.safe_dump(legacy))
+    dist = tmp_path / "dist"
+    package(tmp_path / "src", dist, "hello", "1.0.0")
+    result = CliRunner().invoke(cli, ["index", str(dist), "--merge", str(old), "--no-html"])
+    assert result.exit_code == 0, result.output
+    assert "hello 1.0.0-rc1 is listed 2 times" in result.stderr and "[index-duplicate]" in result.stderr
+    assert versions(dist / "index.yaml", "hello") == ["1.0.0", "1.0.0-rc1", "1.0.0-rc1"]
+
+
+def test_published_index_from_a_url(tmp_path):
+    from chartgen.index import fetch_index
+    from chartgen.package import package_chart
+    from publish_helpers import make_chart
+
+    site = tmp_path / "site"
+    package(tmp_path / "src", site, "hello", "1.0.0")
+    update_index(site, "")
+    with serve_directory(site) as url:
+        index = fetch_index(url)
+        assert [e["version"] for e in index.versions("hello")] == ["1.0.0"]
+        assert len(load_index(url + "/nothing-here/")) == 0  # 404: nothing published yet
+        with pytest.raises(ChartgenError, match="already published"):
+            package_chart(make_chart(tmp_path / "changed", greeting="Changed"), tmp_path / "dist",
+                          published=load_index(url))
+    with pytest.raises(ChartgenError) as caught:
+        fetch_index(url)  # the server is gone
+    assert caught.value.code == "index-unreadable"

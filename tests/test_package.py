@@ -116,3 +116,31 @@ def test_cli_package_prints_digests(tmp_path, monkeypatch):
     digest = read_archive(tmp_path / "dist" / "hello-1.0.0.tgz").digest
     assert f"sha256:{digest}" in lines[0]
     shutil.rmtree(tmp_path / "charts" / "other")
+
+
+def test_local_file_dependencies_are_vendored_like_helm_dependency_build(tmp_path):
+    import helm_python
+
+    charts = tmp_path / "charts"
+    make_chart(charts, "hello", "1.0.0")
+    umbrella = charts / "workflows"
+    (umbrella / "templates").mkdir(parents=True)
+    (umbrella / "Chart.yaml").write_text(
+        "apiVersion: v2\nname: workflows\nversion: 0.1.0\ndependencies:\n"
+        "- name: hello\n  version: 1.0.0\n  repository: file://../hello\n  condition: hello.enabled\n")
+    (umbrella / "values.yaml").write_text("hello:\n  enabled: true\n")
+    result = package_chart(umbrella, tmp_path / "dist")
+    with tarfile.open(result.path) as tar:
+        assert "workflows/charts/hello/templates/configmap.yaml" in tar.getnames()
+    assert not (umbrella / "charts").exists()  # the chart folder itself is untouched
+    with helm_python.Chart.load(result.path) as chart:
+        rendered = chart.render(name="demo")
+    assert any("demo-hello" in text for text in rendered.values())
+    # the same umbrella from another checkout: the same bytes
+    copy = tmp_path / "elsewhere"
+    shutil.copytree(charts, copy)
+    assert package_chart(copy / "workflows", tmp_path / "dist2").digest == result.digest
+    (umbrella / "Chart.yaml").write_text((umbrella / "Chart.yaml").read_text().replace("version: 1.0.0", "version: 2.0.0"))
+    with pytest.raises(ChartgenError) as caught:
+        package_chart(umbrella, tmp_path / "dist3")
+    assert caught.value.code == "package-dependency"

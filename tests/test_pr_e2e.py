@@ -117,3 +117,23 @@ def test_cli_usage_errors(project):
     assert no_repo.returncode == 2 and "[pr-no-repo]" in no_repo.stderr
     assert rev(bare, "chartgen/greeting") is None
     assert "Traceback" not in no_token.stderr + creds.stderr + unknown.stderr + no_repo.stderr
+
+
+def test_chart_made_by_the_old_pipeline_is_adopted(project, tmp_path):
+    """A chart repository like serverless-workflows-config: charts/greeting/ without chartgen's
+    marker, a stale duplicate template. The PR regenerates it as a whole."""
+    proj, _bare = project
+    bare = make_chart_repo(tmp_path / "old", {
+        "charts/greeting/Chart.yaml": "apiVersion: v2\nname: greeting\nversion: 0.0.9\n",
+        "charts/greeting/templates/05-sonataflow_greeting.yaml": "kind: SonataFlow\n",
+        "charts/greeting/templates/04-sonataflow_greeting.yaml": "kind: SonataFlow\n"})
+    done = chartgen(proj, "greeting", "--config-repo", str(bare), "--forge", "none")
+    assert done.returncode == 0, done.stderr
+    files = tree(bare, "chartgen/greeting")
+    assert "charts/greeting/templates/05-sonataflow_greeting.yaml" not in files
+    assert "charts/greeting/.chartgen" in files and "charts/greeting/values.yaml" in files
+    with open(proj / "chartgen.yaml", "a") as handle:
+        handle.write("pr:\n  adoptCharts: false\n")
+    refused = chartgen(proj, "greeting", "--config-repo", str(make_chart_repo(tmp_path / "old2", {
+        "charts/greeting/Chart.yaml": "apiVersion: v2\nname: greeting\nversion: 0.0.9\n"})), "--forge", "none")
+    assert refused.returncode == 1 and "not written by chartgen" in refused.stderr

@@ -295,3 +295,20 @@ def test_only_provenance_differences_do_not_count():
     assert not engine._only_provenance_differs(provenance + "@@ -3 +3 @@\n-version: 0.1.0\n+version: 0.1.1\n")
     # a removed content line starting with "-- " is content, not a file header
     assert not engine._only_provenance_differs("diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n--- a\n")
+
+
+@pytest.mark.parametrize("url,web", [
+    ("https://github.com/acme/charts.git", "https://github.com/acme/charts"),
+    ("git@github.example.com:acme/charts.git", "https://github.example.com/acme/charts"),
+    ("http://127.0.0.1:8080/acme/charts", "http://127.0.0.1:8080/acme/charts"),
+    ("file:///srv/charts.git", ""),
+])
+def test_forge_none_tells_where_to_open_the_pull_request(url, web):
+    from chartgen.gitops.forges import PullRequestSpec
+    from chartgen.gitops.forges.none import NoForge, web_url
+
+    assert web_url(url) == web
+    result = NoForge().open_or_update(PullRequestSpec(url, "", "chartgen/mta", "main", "t", "b"), pushed=True)
+    assert result.action == "pushed"
+    assert result.url == (f"{web}/compare/main...chartgen/mta?expand=1" if web else "")
+    assert "chartgen/mta" in result.message

@@ -206,7 +206,7 @@ def test_wrong_token_fails_with_a_redacted_git_error(hub, monkeypatch):
     with pytest.raises(PrError) as info:
         hub.run(["greeting"], options=fast(hub, token=wrong))
     text = info.value.format()
-    assert info.value.code == "git-failed" and "Authentication failed" in text
+    assert info.value.code == "git-auth" and "Authentication failed" in text and "GITHUB_TOKEN" in text
     assert wrong not in text and TOKEN not in text
     assert rev(hub.bare, "chartgen/greeting") is None
 
@@ -256,6 +256,7 @@ def test_token_never_leaks(hub, monkeypatch):
     assert [f for f, data in clone_files.items() if secret in data] == []
     config_text = next(data for f, data in clone_files.items() if f.endswith(".git/config")).decode()
     assert "url = http://127.0.0.1" in config_text and "@" not in config_text
+    assert "helper" not in config_text and "extraheader" not in config_text.lower()
     assert lines and [line for line in lines if TOKEN in line] == []
     assert [r for r in results if TOKEN in repr(r)] == []
     for ref in ("chartgen/greeting", "chartgen/mta", "main"):
@@ -276,3 +277,31 @@ def test_token_never_leaks(hub, monkeypatch):
     assert not list((hub.tmp / "work").iterdir()), "scratch clone removed"
     home_store = Path.home() / ".git-credentials"
     assert not home_store.exists() or secret not in home_store.read_bytes()
+
+
+def test_a_configured_credential_store_never_receives_the_token(hub, monkeypatch, tmp_path):
+    """`credential.helper=store` in the user's git config would save a token git used; the
+    helper list is reset for chartgen's remote commands, so nothing is stored."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".gitconfig").write_text("[credential]\n\thelper = store\n")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    (result,) = hub.run(["greeting"])
+    assert result.action == "created"
+    assert not (home / ".git-credentials").exists()
+    assert [p.name for p in home.iterdir()] == [".gitconfig"]
+
+
+def test_forge_none_over_http_pushes_with_the_token_and_calls_no_api(hub):
+    (result,) = hub.run(["greeting"], forge="none")
+    assert result.action == "pushed" and hub.server.api_requests() == []
+    assert result.url == f"{hub.server.base_url}/acme/charts/compare/main...chartgen/greeting?expand=1"
+    assert rev(hub.bare, "chartgen/greeting")
+
+
+def test_http_remote_without_token_says_what_is_missing(hub, monkeypatch):
+    monkeypatch.delenv("GITHUB_TOKEN")
+    with pytest.raises(PrError) as info:
+        hub.run(["greeting"], forge="none", options=fast(hub, token=None))
+    assert info.value.code == "git-auth" and "GITHUB_TOKEN" in str(info.value)

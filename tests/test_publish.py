@@ -20,18 +20,19 @@ from publish_helpers import FIXTURES, package, serve_directory
     ("dir:/srv/charts", Target("dir", "/srv/charts")),
     ("git:../charts.git", Target("git", "../charts.git", "gh-pages")),
     ("git:https://git.example.test/org/charts.git#pages", Target("git", "https://git.example.test/org/charts.git", "pages")),
+    ("git:/srv/charts.git#gh-pages:docs/", Target("git", "/srv/charts.git", "gh-pages", "docs")),
     ("oci://127.0.0.1:5000/charts/", Target("oci", "127.0.0.1:5000/charts")),
 ])
 def test_parse_target(text, expected):
     assert parse_target(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "site", "ftp:x", "dir:", "git:", "git:#main", "oci://", "oci://host"])
+@pytest.mark.parametrize("text", ["", "site", "ftp:x", "dir:", "git:", "git:#main", "git:r.git#b:../up", "oci://", "oci://host"])
 def test_bad_targets_are_usage_errors(text):
     with pytest.raises(UsageError) as caught:
         parse_target(text)
     assert caught.value.exit_code == 2
-    assert any(hint in str(caught.value) for hint in ("dir:PATH", "oci://REGISTRY/PATH", "git:REMOTE[#BRANCH]"))
+    assert any(hint in str(caught.value) for hint in ("dir:PATH", "oci://REGISTRY/PATH", "git:REMOTE[#BRANCH", "relative path"))
 
 
 def test_publish_to_a_folder_then_serve_it_to_helm(tmp_path):

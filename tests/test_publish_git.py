@@ -51,6 +51,14 @@ def test_publish_to_a_new_branch_then_add_a_version(tmp_path):
     assert commits(bare) == 2
 
 
+def test_repository_in_a_folder_of_the_branch(tmp_path):
+    bare = init_bare(tmp_path / "charts.git")
+    publish([package(tmp_path / "s", tmp_path / "d", "hello", "1.0.0")], f"git:{bare}#pages:docs")
+    assert read_branch_file(bare, "pages", "docs/hello-1.0.0.tgz") is not None
+    assert yaml.safe_load(read_branch_file(bare, "pages", "docs/index.yaml"))["entries"]["hello"]
+    assert read_branch_file(bare, "pages", "index.yaml") is None
+
+
 def test_four_concurrent_publishers_lose_nothing(tmp_path):
     bare = init_bare(tmp_path / "charts.git")
     publish([package(tmp_path / "seed", tmp_path / "seed-dist", "common", "0.1.0")], f"git:{bare}")

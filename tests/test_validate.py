@@ -119,8 +119,15 @@ def test_jq_accepts_sonataflow_variables_and_foreach_param():
 
 def test_workflow_options_from_jq_literal():
     findings = _validate("assessment-options")
-    assert any(f.code == "workflow-options" and "upgradeOptions must be a list" in f.message and f.line == 24
+    assert any(f.code == "workflow-options" and "upgradeOptions must be a list" in f.message and f.line == 27
                for f in findings)
+
+
+def test_workflow_options_output_schema():
+    findings = [f for f in _validate("assessment-options") if f.path.endswith("output.json")]
+    messages = sorted(f.message for f in findings)
+    assert len(messages) == 2
+    assert "lacks otherOptions" in messages[0] and "types upgradeOptions as object" in messages[1]
 
 
 def test_ignored_settings_are_warnings_only():
@@ -292,6 +299,11 @@ def test_repository_rules(tmp_path):
     results = validate_repository(folders)
     assert any(f.code == "duplicate-id" for f in results["a"])
     assert any(f.code == "duplicate-id" for f in results["b"])
+    # validate_folder with a repository context (what `chartgen build` does) finds the same duplicate.
+    context = RepositoryContext.from_folders(folders)
+    assert any(f.code == "duplicate-id" and "also used by b" in f.message
+               for f in validate_folder(folders[0], repository=context))
+    assert not any(f.code == "duplicate-id" for f in validate_folder(folders[2], repository=context))
     options = [f for f in results["c"] if f.code == "unknown-workflow-option"]
     assert len(options) == 1 and "'ghost'" in options[0].message
     assert not any(f.is_error for f in results["c"])
@@ -351,6 +363,122 @@ def test_random_workflow_shapes_never_crash(tmp_path_factory):
         folder = root / "wf"
         folder.mkdir(exist_ok=True)
         (folder / "wf.sw.json").write_text(json.dumps(document), encoding="utf-8")
+        findings = validate_folder(load_workflow(folder), repository=RepositoryContext())
+        assert not [f.format() for f in findings if f.code == "internal-error"]
+
+    run()
+
+
+def test_unknown_keys_suggest_the_known_one(tmp_path):
+    folder = _write(tmp_path / "wf", {"wf.sw.yaml": _flow("wf", states="""
+  - name: Start
+    type: inject
+    data: {}
+    end: true
+    transtion: Start
+""")})
+    findings = [f for f in validate_folder(load_workflow(folder)) if f.code == "sw-unknown-key"]
+    assert len(findings) == 1 and "unknown key 'transtion'" in findings[0].message
+    assert "did you mean 'transition'?" in findings[0].message and findings[0].severity == "warning"
+
+
+def test_definitions_from_files_and_more_reference_rules(tmp_path):
+    folder = _write(tmp_path / "wf", {
+        "wf.sw.yaml": _flow("wf", extra="functions: specs/functions.json\nevents:\n"
+                                        "  - {name: in, source: s, type: t}\n"
+                                        "  - {name: out, type: t2, kind: produced}\n", states="""
+  - name: Start
+    type: operation
+    actions:
+      - functionRef: f1
+        eventRef: {triggerEventRef: out}
+      - functionRef: missing
+      - eventRef: {triggerEventRef: in, resultEventRef: out}
+      - subFlowRef: nowhere
+    compensatedBy: Undo
+    transition: Start2
+  - name: Start2
+    type: switch
+    dataConditions: [{condition: .a, end: true}]
+    eventConditions: [{eventRef: in, end: true}]
+    defaultCondition: {end: true}
+  - name: Undo
+    type: inject
+    data: {}
+    end: true
+  - name: Undo
+    type: inject
+    data: {}
+    end: true
+"""),
+        "specs/functions.json": json.dumps({"functions": [{"name": "f1", "type": "custom", "operation": "sysout"}]}),
+    })
+    assert not any(f.code == "unknown-subflow" for f in validate_folder(load_workflow(folder)))
+    findings = validate_folder(load_workflow(folder), repository=RepositoryContext())
+    by_code = {}
+    for f in findings:
+        by_code.setdefault(f.code, []).append(f)
+    assert "exactly one of functionRef, eventRef, subFlowRef (has functionRef and eventRef)" in \
+        by_code["action-ref"][0].message
+    assert "function 'missing' is not defined (defined: f1)" in by_code["unknown-function"][0].message
+    kinds = sorted(f.message.split("event ")[1].split(" is declared")[0] for f in by_code["event-kind"])
+    assert kinds == ["'in'", "'out'"]  # in is consumed but triggered, out is produced but awaited
+    assert by_code["unknown-subflow"][0].severity == "warning"
+    assert "must set usedForCompensation: true" in by_code["compensation"][0].message
+    assert "either dataConditions or eventConditions, not both" in by_code["switch-conditions"][0].message
+    assert "duplicate state name 'Undo'" in by_code["duplicate-name"][0].message
+
+
+def test_shared_path_from_the_root_gets_a_hint(tmp_path):
+    _write(tmp_path, {
+        "wf/wf.sw.yaml": _flow("wf", "functions:\n  - name: notify\n"
+                                     "    operation: ../shared/specs/notify.yaml#send\n"),
+        "shared/specs/notify.yaml": "openapi: 3.0.0\npaths:\n  /n:\n    post:\n      operationId: send\n",
+    })
+    findings = validate_folder(load_workflow(tmp_path / "wf"))
+    assert [f.code for f in findings] == ["path-escape"]
+    assert "mounted as shared/specs/notify.yaml" in findings[0].message
+    (tmp_path / "wf/wf.sw.yaml").write_text(_flow("wf", "functions:\n  - name: notify\n"
+                                                          "    operation: shared/specs/notify.yaml#send\n"))
+    assert validate_folder(load_workflow(tmp_path / "wf")) == ()
+
+
+def test_rpc_and_asyncapi_operations(tmp_path):
+    folder = _write(tmp_path / "wf", {
+        "wf.sw.yaml": _flow("wf", "functions:\n"
+                                  "  - {name: hello, type: rpc, operation: 'specs/greet.proto#Greeter#SayHello'}\n"
+                                  "  - {name: nope, type: rpc, operation: 'specs/greet.proto#Greeter#SayBye'}\n"
+                                  "  - {name: pub, type: asyncapi, operation: 'specs/events.yaml#sendOrder'}\n"
+                                  "  - {name: bad, type: asyncapi, operation: 'specs/events.yaml#nothing'}\n"),
+        "specs/greet.proto": 'syntax = "proto3";\nservice Greeter {\n  rpc SayHello (Req) returns (Rep) {}\n}\n',
+        "specs/events.yaml": "asyncapi: 2.6.0\nchannels:\n  orders:\n    publish:\n      operationId: sendOrder\n",
+    })
+    findings = validate_folder(load_workflow(folder))
+    unknown = sorted(f.message for f in findings if f.code == "unknown-operation")
+    assert len(unknown) == 2
+    assert "has no rpc 'SayBye'" in unknown[1] and "defines no operationId 'nothing'" in unknown[0]
+    assert {f.code for f in findings} == {"unknown-operation", "not-deployed"}  # proto: image build needed
+
+
+def test_random_text_files_never_crash(tmp_path_factory):
+    """Arbitrary text or bytes as the workflow, a spec, a schema and secret.properties."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    root = tmp_path_factory.mktemp("fuzztext")
+    texts = st.one_of(st.binary(max_size=200),
+                      st.text(alphabet=st.sampled_from(list("{}[]:,-'\"#&*!|>%@` \n\tabc$.=\\u0")), max_size=200))
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(texts, texts, texts, texts)
+    def run(workflow, spec, schema, secret):
+        folder = root / "wf"
+        (folder / "specs").mkdir(parents=True, exist_ok=True)
+        (folder / "schemas").mkdir(exist_ok=True)
+        for path, content in (("wf.sw.yaml", workflow), ("specs/api.yaml", spec), ("schemas/s.json", schema),
+                              ("secret.properties", secret)):
+            data = content if isinstance(content, bytes) else content.encode("utf-8")
+            (folder / path).write_bytes(data)
         findings = validate_folder(load_workflow(folder), repository=RepositoryContext())
         assert not [f.format() for f in findings if f.code == "internal-error"]
 

@@ -168,3 +168,9 @@ def test_extra_jq_functions_from_chartgen_yaml(in_tmp, capsys):
         handle.write("  unknown_setting: 1\n")
     code, _, err = run(["validate"], capsys)
     assert code == 2 and "unknown_setting" in err
+
+
+def test_missing_sources_folder_is_a_usage_error(in_tmp, capsys):
+    code, out, err = run(["validate"], capsys)
+    assert code == 2 and out == ""
+    assert "workflow_sources" in err and "does not exist" in err

@@ -25,8 +25,8 @@ EXPECTED = {
     "apache+incubator-kie-kogito-examples/compensation-quarkus": (
         {"sw-required"}, "switch state without defaultCondition, which the manifest generator requires"),
     "apache+incubator-kie-kogito-examples/dmn-quarkus": (
-        {"configmap-key", "not-deployed"},
-        "file names with spaces; the DMN model of the custom function is not in a resource folder"),
+        {"not-deployed"},
+        "the DMN model of the custom function is not in a resource folder (file names with spaces: warning)"),
     "apache+incubator-kie-kogito-examples/error-quarkus": ({"several-workflows"}, "two workflows at the root"),
     "apache+incubator-kie-kogito-examples/events-quarkus": (
         {"sw-required"}, "switch without defaultCondition (also: a consumed event is produced: warning)"),

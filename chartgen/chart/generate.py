@@ -60,12 +60,16 @@ def workflow_type(workflow: dict) -> str:
 
 
 def image_defaults(config, folder_name: str, image_tag: str | None, image_digest: str | None) -> dict:
-    section = config.section("image") if config is not None else {}
-    section = section if isinstance(section, dict) else {}
+    """Default `image` values: registry and repository as `chartgen image` names the image."""
+    from dataclasses import replace
+
+    from chartgen.image import ImageSettings, image_repository
+
+    settings = ImageSettings.from_config(config) if config is not None else ImageSettings()
     return {
-        "registry": str(section.get("registry", "quay.io/orchestrator") or ""),
-        "repository": str(section.get("name", "serverless-workflow-{name}")).replace("{name}", folder_name),
-        "tag": str(image_tag or section.get("tag") or "latest"),
+        "registry": settings.registry,
+        "repository": image_repository(folder_name, replace(settings, registry="")),
+        "tag": str(image_tag or settings.tag or "latest"),
         "digest": str(image_digest or ""),
     }
 
@@ -123,6 +127,7 @@ def draft_chart(folder, config, *, image_tag: str | None = None, image_digest: s
         image_registry=image["registry"], image_repository=image["repository"],
         image_tag=image["tag"], image_digest=image["digest"],
         labels=tuple(base.extra_labels), persistence_enabled=base.persistence is not None,
+        migrate_db_on_startup=bool(getattr(pers, "migrate_db_on_startup", False)),
         secret_ref=(("name", pers.secret_name), ("userKey", pers.user_key), ("passwordKey", pers.password_key)),
         service_ref=(("name", pers.service_name), ("namespace", pers.service_namespace), ("port", pers.port),
                      ("databaseName", pers.database_name),

@@ -206,23 +206,29 @@ def rendered_objects(chart_dir: Path, values: dict | None = None) -> list[tuple[
     return objects
 
 
-def check_duplicates(chart_dir: Path) -> list[Finding]:
+def _dependency_values(chart_dir: Path) -> dict:
+    """Values enabling every dependency (for the umbrella: every workflow at once)."""
+    from chartgen.chart.versioning import read_chart_yaml
+
+    values = {}
+    for dependency in read_chart_yaml(chart_dir).get("dependencies") or []:
+        if isinstance(dependency, dict) and isinstance(dependency.get("name"), str):
+            values[dependency.get("alias") or dependency["name"]] = {"enabled": True}
+    return values
+
+
+def check_duplicates(chart_dir: Path, objects: list | None = None) -> list[Finding]:
+    """Two rendered objects of the same kind, namespace and name (`objects`: already rendered)."""
     import helm_python
     import yaml
 
-    from chartgen.chart.versioning import read_chart_yaml
-
-    meta = read_chart_yaml(chart_dir)
-    values = {}
-    for dependency in meta.get("dependencies") or []:
-        if isinstance(dependency, dict) and isinstance(dependency.get("name"), str):
-            values[dependency["name"]] = {"enabled": True}   # the umbrella: every workflow at once
-    try:
-        objects = rendered_objects(chart_dir, values)
-    except helm_python.HelmError:
-        return []  # render errors are helm lint's to report
-    except yaml.YAMLError as exc:
-        return [Finding(_display(chart_dir), 0, 0, ERROR, f"rendered output is not YAML: {exc}", "render")]
+    if objects is None:
+        try:
+            objects = rendered_objects(chart_dir, _dependency_values(chart_dir))
+        except helm_python.HelmError:
+            return []  # render errors are helm lint's to report
+        except yaml.YAMLError as exc:
+            return [Finding(_display(chart_dir), 0, 0, ERROR, f"rendered output is not YAML: {exc}", "render")]
     seen: dict[tuple[str, str, str], str] = {}
     findings = []
     for template, kind, namespace, name in objects:
@@ -237,18 +243,22 @@ def check_duplicates(chart_dir: Path) -> list[Finding]:
 
 
 def check_schema(chart_dir: Path) -> list[Finding]:
+    """values.schema.json is JSON and declares draft-07 or older (Helm before 3.18.5 reads no
+    newer draft). Whether it is a valid schema at all is helm lint's check (metaschema)."""
     import json
-
-    import jsonschema
 
     path = chart_dir / "values.schema.json"
     if not path.is_file():
         return []
     try:
-        jsonschema.Draft7Validator.check_schema(json.loads(path.read_text(encoding="utf-8")))
-    except (ValueError, jsonschema.SchemaError) as exc:
-        message = exc.message if isinstance(exc, jsonschema.SchemaError) else str(exc)
-        return [Finding(_display(path), 0, 0, ERROR, f"not a valid draft-07 JSON Schema: {message}", "values-schema")]
+        schema = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        return [Finding(_display(path), 0, 0, ERROR, f"not JSON: {exc}", "values-schema")]
+    declared = schema.get("$schema", "") if isinstance(schema, dict) else ""
+    if not isinstance(schema, dict) or (declared and "draft-0" not in str(declared)):
+        return [Finding(_display(path), 0, 0, ERROR,
+                        f"values.schema.json must be a draft-07 (or older) JSON Schema object for Helm < 3.18.5; "
+                        f"it declares {declared or type(schema).__name__!r}", "values-schema")]
     return []
 
 
@@ -341,16 +351,44 @@ def _python_checks(chart_dir: Path, config) -> list[Finding]:
     return findings + run_yamllint(chart_dir, config) + check_schema(chart_dir)
 
 
-def _helm_checks(chart_dir: Path) -> list[Finding]:
+def _helm_checks(chart_dir: Path) -> tuple[list[Finding], list | None]:
+    """helm lint --strict, then (when it passes) the rendered objects' duplicates."""
+    import helm_python
+    import yaml
+
     if not (chart_dir / "Chart.yaml").is_file():
-        return []
+        return [], None
     findings = run_helm_lint(chart_dir)
-    return findings if findings else check_duplicates(chart_dir)
+    if findings:
+        return findings, None
+    if _dependency_values(chart_dir):
+        return findings, None   # an umbrella: checked from its sub-charts' objects (lint_charts)
+    try:
+        objects = rendered_objects(chart_dir)
+    except (helm_python.HelmError, yaml.YAMLError):
+        return check_duplicates(chart_dir), None
+    return check_duplicates(chart_dir, objects), objects
+
+
+def _umbrella_duplicates(chart_dir: Path, rendered: dict[str, list]) -> list[Finding]:
+    """Duplicates across an umbrella's sub-charts, from their objects when those were just
+    rendered (the embedded charts are links to them); else by rendering the umbrella."""
+    subcharts = sorted(p for p in (chart_dir / "charts").glob("*") if (p / "Chart.yaml").is_file())
+    names = list(_dependency_values(chart_dir))
+    if not subcharts or any(p.name not in rendered or rendered[p.name] is None for p in subcharts) \
+            or sorted(p.name for p in subcharts) != sorted(names):
+        return check_duplicates(chart_dir)
+    objects = [(f"{chart_dir.name}/charts/{p.name}/{template.split('/', 1)[-1]}", kind, namespace, name)
+               for p in subcharts for template, kind, namespace, name in rendered[p.name]]
+    return check_duplicates(chart_dir, objects)
 
 
 def lint_chart(chart_dir: Path, config) -> list[Finding]:
     """Every check of one chart except the git version check."""
-    return _python_checks(chart_dir, config) + _helm_checks(chart_dir)
+    findings, _ = _helm_checks(chart_dir)
+    if not findings and _dependency_values(chart_dir):
+        findings = check_duplicates(chart_dir)
+    return _python_checks(chart_dir, config) + findings
 
 
 def lint_charts(paths: Iterable[str | Path], config, *, since: str | None = "HEAD",
@@ -369,8 +407,15 @@ def lint_charts(paths: Iterable[str | Path], config, *, since: str | None = "HEA
         helm_results = [pool.submit(_helm_checks, chart_dir) for chart_dir in chart_dirs]
         for chart_dir in chart_dirs:
             findings += _python_checks(chart_dir, config)
-        for future in helm_results:
-            findings += future.result()
+        rendered: dict[str, list | None] = {}
+        for chart_dir, future in zip(chart_dirs, helm_results):
+            helm_findings, objects = future.result()
+            findings += helm_findings
+            rendered[chart_dir.resolve().name] = objects
+        for chart_dir in chart_dirs:
+            if _dependency_values(chart_dir) and not any(f.code == "helm-lint" and f.path.startswith(
+                    _display(chart_dir)) for f in findings):
+                findings += _umbrella_duplicates(chart_dir, rendered)
     if since:
         findings += check_version_increment(chart_dirs, since)
     return tuple(sorted(set(findings), key=lambda f: (f.path, f.line, f.column, f.code, f.message)))

@@ -114,7 +114,7 @@ def umbrella_readme(*, name: str, description: str, rows, kube_version: str, ope
                     helm_repository: str) -> str:
     from chartgen.chart.textfiles import render_text
 
-    return render_text("umbrella-README.md.j2", name=name, description=md_text(description),
+    return render_text("umbrella-README.md.j2", name=name, description=description.strip(),
                        version=VERSION_TOKEN, version_badge=shield(VERSION_TOKEN), rows=rows,
                        kube_version=kube_version, operator_versions=operator_versions,
                        helm_repository=helm_repository, matrix=compat_markdown(rows))

@@ -40,7 +40,7 @@ class ChartSettings:
     extras: tuple[tuple[str, tuple[str, ...]], ...] = ()
     umbrella_enabled: bool = True
     umbrella_name: str = "workflows"
-    umbrella_description: str = "All serverless workflows of this repository; enable each with <name>.enabled=true."
+    umbrella_description: str = "All serverless workflows of this repository; enable each with `<name>.enabled=true`."
     umbrella_embed: bool = True
     yamllint_config: str = ""
     source_repository: str = ""

@@ -14,13 +14,13 @@ from chartgen.chart.writer import ChartResult, write_chart
 from chartgen.fsutil import MARKER
 
 
-def _chart_files(chart_dir: Path) -> dict[str, bytes]:
+def _chart_files(chart_dir: Path) -> dict[str, Path]:
     files = {}
     for path in sorted(chart_dir.rglob("*")):
         if path.is_file() and not path.is_symlink():
             rel = path.relative_to(chart_dir).as_posix()
             if rel != MARKER:
-                files[rel] = path.read_bytes()
+                files[rel] = path
     return files
 
 
@@ -34,7 +34,8 @@ def umbrella_values(rows) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_charts_readme(config, charts_dir: Path) -> None:
+def write_charts_readme(config, charts_dir: Path, rows=None) -> None:
+    """charts/README.md: what the folder holds and the compatibility matrix."""
     from chartgen.chart.compat import compat_matrix
     from chartgen.chart.readme import charts_index_readme
     from chartgen.fsutil import write_atomic
@@ -42,7 +43,8 @@ def write_charts_readme(config, charts_dir: Path) -> None:
     charts_dir = Path(charts_dir)
     if not charts_dir.is_dir():
         return
-    text = charts_index_readme(compat_matrix(charts_dir), chart_settings(config).umbrella_name)
+    rows = compat_matrix(charts_dir) if rows is None else rows
+    text = charts_index_readme(rows, chart_settings(config).umbrella_name)
     target = charts_dir / "README.md"
     if not target.is_file() or target.read_text(encoding="utf-8") != text:
         write_atomic(target, text)
@@ -61,14 +63,18 @@ def generate_umbrella(config, charts_dir: Path | str) -> ChartResult:
 
     files: dict[str, str | bytes] = {".helmignore": HELMIGNORE, "values.yaml": umbrella_values(rows),
                                      "templates/NOTES.txt": render_text("umbrella-NOTES.txt.j2", rows=rows)}
+    links: dict[str, Path] = {}
     dependencies = []
     for row in rows:
         dependencies.append({"name": row.name, "version": row.version,
                              "repository": "" if settings.umbrella_embed else f"file://../{row.name}",
                              "condition": f"{row.name}.enabled"})
         if settings.umbrella_embed:
-            for rel, data in _chart_files(charts_dir / Path(row.path).name).items():
-                files[f"charts/{row.name}/{rel}"] = data
+            for rel, path in _chart_files(charts_dir / Path(row.path).name).items():
+                if rel == "Chart.yaml":  # hashed: it carries the sub-chart's content hash
+                    files[f"charts/{row.name}/{rel}"] = path.read_bytes()
+                else:
+                    links[f"charts/{row.name}/{rel}"] = path
     for dependency in dependencies:
         if not dependency["repository"]:
             del dependency["repository"]
@@ -83,6 +89,6 @@ def generate_umbrella(config, charts_dir: Path | str) -> ChartResult:
               "dependencies": dependencies}
     annotations = {A_UMBRELLA: "true", A_OPERATOR: settings.operator_versions}
     result = write_chart(charts_dir / settings.umbrella_name, files, fields, annotations, settings,
-                         extras=settings.extras_for(settings.umbrella_name))
-    write_charts_readme(config, charts_dir)
+                         extras=settings.extras_for(settings.umbrella_name), links=links)
+    write_charts_readme(config, charts_dir, rows)
     return result

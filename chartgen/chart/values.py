@@ -43,6 +43,7 @@ class ValuesInput:
     image_digest: str
     labels: tuple[tuple[str, str], ...]
     persistence_enabled: bool
+    migrate_db_on_startup: bool
     secret_ref: tuple[tuple[str, str], ...]        # name, userKey, passwordKey
     service_ref: tuple[tuple[str, Any], ...]       # name, namespace, port, databaseName, databaseSchema
     secret_keys: tuple[str, ...]                   # keys of secret.properties, file order
@@ -107,6 +108,9 @@ def build_values(inp: ValuesInput) -> tuple[Value, ...]:
     items.append(Value("persistence", children=(
         _leaf("enabled", inp.persistence_enabled,
               "Keep workflow instances in PostgreSQL (`spec.persistence.postgresql`).", {"type": "boolean"}),
+        _leaf("migrateDBOnStartUp", inp.migrate_db_on_startup,
+              "Let the workflow create and migrate its database schema when it starts "
+              "(`spec.persistence.migrateDBOnStartUp`).", {"type": "boolean"}),
         Value("postgresql", children=(
             Value("secretRef", children=(
                 _leaf("name", secret_ref["name"], "Secret holding the PostgreSQL credentials.",

@@ -10,6 +10,8 @@ files of earlier runs never linger; files chartgen.yaml declares as extras are c
 from __future__ import annotations
 
 import fnmatch
+import os
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +49,14 @@ def chart_yaml(fields: Mapping, version: str, annotations: Mapping[str, str]) ->
     return dump_yaml(ordered, sort_keys=False)
 
 
+def _git_toplevel(folder: Path) -> Path | None:
+    """The work tree holding `folder` (found by its `.git`, without running git), or None."""
+    for candidate in (folder, *folder.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return None
+
+
 def _git_head_chart(target: Path) -> dict:
     """Chart.yaml of `target` as committed in git HEAD, or {}."""
     from chartgen.yamlio import load_data
@@ -54,13 +64,12 @@ def _git_head_chart(target: Path) -> dict:
     parent = target.parent
     while not parent.exists():
         parent = parent.parent
+    top = _git_toplevel(parent.resolve())
+    if top is None:
+        return {}
     try:
-        top = subprocess.run(["git", "-C", str(parent), "rev-parse", "--show-toplevel"], capture_output=True,
-                             text=True, timeout=10)
-        if top.returncode != 0:
-            return {}
-        rel = target.resolve().relative_to(Path(top.stdout.strip()).resolve()).as_posix()
-        shown = subprocess.run(["git", "-C", top.stdout.strip(), "show", f"HEAD:{rel}/Chart.yaml"],
+        rel = (parent.resolve() / target.relative_to(parent)).relative_to(top).as_posix()
+        shown = subprocess.run(["git", "-C", str(top), "show", f"HEAD:{rel}/Chart.yaml"],
                                capture_output=True, timeout=10)
     except (OSError, ValueError, subprocess.SubprocessError):
         return {}
@@ -102,13 +111,16 @@ def collect_extras(target: Path, patterns: tuple[str, ...]) -> dict[str, bytes]:
     return kept
 
 
-def _on_disk_equal(target: Path, files: Mapping[str, str | bytes]) -> bool:
+def _on_disk_equal(target: Path, files: Mapping[str, str | bytes], links: Mapping[str, Path]) -> bool:
     if not target.is_dir() or not (target / MARKER).exists():
         return False
     present = {p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file()}
     present.discard(MARKER)
-    if present != set(files):
+    if present != set(files) | set(links):
         return False
+    for rel, source in links.items():
+        if not os.path.samefile(source, target / rel):
+            return False
     for rel, content in files.items():
         data = content.encode("utf-8") if isinstance(content, str) else content
         if (target / rel).read_bytes() != data:
@@ -116,16 +128,41 @@ def _on_disk_equal(target: Path, files: Mapping[str, str | bytes]) -> bool:
     return True
 
 
+def write_files(root: Path, files: Mapping[str, str | bytes], links: Mapping[str, Path] = {}) -> None:
+    """Write `files` under `root` (one mkdir per folder) and hard-link `links` (a copy where
+    the file system cannot link). Every write goes to a fresh temp folder, so links never
+    let a later write change another chart."""
+    made: set[Path] = set()
+    for rel in sorted(set(files) | set(links)):
+        dest = root / rel
+        if dest.parent not in made:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            made.add(dest.parent)
+        if rel in files:
+            content = files[rel]
+            dest.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+            continue
+        try:
+            os.link(links[rel], dest)
+        except OSError:
+            shutil.copyfile(links[rel], dest)
+
+
 def write_chart(target: Path, files: Mapping[str, str | bytes], fields: Mapping, annotations: Mapping[str, str],
                 settings: ChartSettings, *, source_commit: str | None = None, extras: tuple[str, ...] = (),
-                versioned_texts: tuple[str, ...] = ("README.md",)) -> ChartResult:
+                versioned_texts: tuple[str, ...] = ("README.md",),
+                links: Mapping[str, Path] | None = None) -> ChartResult:
     """Decide the version, write `target` atomically, and say what happened.
 
     `files` holds every generated file except Chart.yaml; the texts named in
     `versioned_texts` carry the version token, replaced here by the real version.
+    `links` (relative path -> file) are hard-linked, not hashed: the umbrella links the
+    files of its sub-charts, whose Chart.yaml (with their content hash) is in `files`.
     """
     from chartgen.chart.readme import apply_version
-    from chartgen.fsutil import atomic_directory, write_tree
+    from chartgen.fsutil import atomic_directory
+
+    links = dict(links or {})
 
     target = Path(target)
     previous = previous_chart(target)
@@ -156,9 +193,9 @@ def write_chart(target: Path, files: Mapping[str, str | bytes], fields: Mapping,
         if rel in final and rel not in kept and isinstance(final[rel], str):
             final[rel] = apply_version(final[rel], version)
     final["Chart.yaml"] = chart_yaml(fields, version, final_annotations)
-    if not _on_disk_equal(target, final):
+    if not _on_disk_equal(target, final, links):
         with atomic_directory(target, marker_text="written by chartgen chart; regenerated as a whole "
                               "(declare hand-written files under chart.extras in chartgen.yaml)\n") as tmp:
-            write_tree(tmp, final)
+            write_files(tmp, final, links)
     name = str(fields.get("name", target.name))
     return ChartResult(name, version, target, changed, previous_version)

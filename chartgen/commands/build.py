@@ -10,6 +10,17 @@ import click
 from chartgen.commands._common import load_config
 
 
+def _display_path(folder):
+    """Relative to the current folder when inside it: findings then read workflow_sources/x/..."""
+    from pathlib import Path
+
+    folder = Path(folder)
+    try:
+        return folder.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return folder
+
+
 @click.command(name="build", help="Run every stage for workflows: validate to index (and image, publish, PR).")
 @click.argument("workflows", nargs=-1)
 @click.option("--all", "all_", is_flag=True, help="Every workflow folder of the sources folder.")
@@ -53,6 +64,7 @@ def command(ctx, workflows, all_, until, image, push, builder, registry, image_c
         folders = discover(config.sources_dir, config.shared_dir if config.shared_dir.is_dir() else None)
     else:
         folders = [resolve_workflow(name, config.sources_dir) for name in workflows]
+    folders = [_display_path(f) for f in folders]
     if image_context and len(folders) > 1:
         raise UsageError("--image-context takes one workflow", code="usage")
     options = options_from_config(config, until=until, image=image, push=push, builder=builder,

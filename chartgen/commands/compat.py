@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -50,4 +51,4 @@ def command(ctx, operator_version, fmt, charts_dir):
         for line in table:
             click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
     if fitting is not None and not any(fitting.values()):
-        ctx.exit(1)
+        sys.exit(1)

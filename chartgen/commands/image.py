@@ -47,9 +47,6 @@ def build(ctx, workflow, builder, tags, push, builder_image, runtime_image, cont
 
     config = load_config(ctx)
     folder = load_workflow(resolve_workflow(workflow, config.sources_dir), shared_dir=_shared(config))
-    chosen = builder or (config.section("image") or {}).get("builder", "auto")
-    if chosen == "kaniko" and context_out is None:
-        context_out = str(config.root / ".chartgen" / "context" / folder.name)
     echo = None if quiet else (lambda line: click.echo(line, err=True))
     result = build_image(folder, config, builder=builder, tags=list(tags) or None, push=push,
                          builder_image=builder_image, runtime_image=runtime_image,

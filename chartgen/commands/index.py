@@ -35,5 +35,8 @@ def command(ctx, directory, base_url, merge, fmt, html, force):
         click.echo(f"added {name} {version}")
     for name, version in result.replaced:
         click.echo(f"replaced {name} {version} (--force)")
+    for name, version, count in result.duplicates:
+        click.echo(f"{result.path}: warning: {name} {version} is listed {count} times (left by an older "
+                   "tool); clients may pick any of them [index-duplicate]", err=True)
     click.echo(f"{result.path}: {result.total} chart versions ({result.format}); "
-               f"{len(result.added)} added, {len(result.unchanged)} already indexed")
+               f"{len(result.added)} added, {len(result.unchanged) + result.known} already indexed")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from chartgen.commands._common import emit_findings, load_config
@@ -28,4 +30,4 @@ def command(ctx, charts, since, no_git, fmt):
         click.echo(f"{count} chart{'s' if count != 1 else ''} linted: {errors} error{'s' if errors != 1 else ''}, "
                    f"{len(findings) - errors} warning{'s' if len(findings) - errors != 1 else ''}", err=True)
     if errors:
-        ctx.exit(1)
+        sys.exit(1)

@@ -34,8 +34,9 @@ def resolve_charts(config, charts: tuple[str, ...]) -> list[Path]:
 @click.command(name="package", help="Package charts into reproducible archives (same content, same bytes).")
 @click.argument("charts", nargs=-1)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder (default: `dist` setting).")
-@click.option("--published", "published_path", type=click.Path(dir_okay=False, exists=True),
-              help="Index of published charts to check against (default: OUT/index.yaml if present).")
+@click.option("--published", "published_path",
+              help="Index of published charts to check against: a file or the repository URL "
+              "(default: OUT/index.yaml if present).")
 @click.option("--force", is_flag=True, help="Replace an archive whose version is already published with other content.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.pass_context
@@ -48,9 +49,10 @@ def command(ctx, charts, out_dir, published_path, force, fmt):
     config = load_config(ctx)
     out = Path(out_dir) if out_dir else config.dist_dir
     published = None
-    index_path = Path(published_path) if published_path else out / INDEX_NAME
-    if index_path.is_file():
-        published = load_index(index_path)
+    if published_path:
+        published = load_index(published_path)
+    elif (out / INDEX_NAME).is_file():
+        published = load_index(out / INDEX_NAME)
     results = [package_chart(folder, out, force=force, published=published)
                for folder in resolve_charts(config, charts)]
     if fmt == "json":

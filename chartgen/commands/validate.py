@@ -66,6 +66,7 @@ def command(ctx: click.Context, paths: tuple[str, ...], fmt: str, strict: bool) 
     settings = config.section("validate")
     jq_functions = tuple(settings.get("jq_functions", ()))
     folders, repository_folders = _folders(paths, config)
+
     def load(folder: Path):
         # The configured shared folder serves the folders of the sources folder; a folder
         # elsewhere uses the shared/ (or _shared/) folder next to it, if any.
@@ -74,14 +75,15 @@ def command(ctx: click.Context, paths: tuple[str, ...], fmt: str, strict: bool) 
         return load_workflow(_relative(folder), shared_dir=shared)
 
     loaded = [load(folder) for folder in folders]
-    by_root = {folder.root.resolve(): folder for folder in loaded}
-    # The other folders of the repository only contribute their ids (for workflowOptions and
-    # uniqueness), so validating one folder knows the rest of the repository.
-    others = [load(folder) for folder in repository_folders if folder.resolve() not in by_root]
-    context = RepositoryContext.from_folders(loaded + others)
+    by_root = {folder.root.resolve() for folder in loaded}
+    # The other folders of the repository only contribute their ids (for workflowOptions,
+    # subflows and uniqueness), so validating one folder still knows the rest of the repository.
+    others = [folder for folder in repository_folders if folder.resolve() not in by_root]
+    context = RepositoryContext.scan(others, loaded)
     results = validate_repository(loaded, context=context, jq_functions=jq_functions)
+    for key, extra in _cross_check_ids(loaded, others, results):
+        results[key] = tuple(sorted(results[key] + (extra,), key=lambda f: (f.path, f.line, f.column, f.code)))
     findings = [finding for name in results for finding in results[name]]
-    _cross_check_ids(loaded, others, findings)
     emit_findings(findings, fmt)
     click.echo(summary(results), err=True)
     errors = any(f.is_error for f in findings)
@@ -97,19 +99,21 @@ def _relative(path: Path) -> Path:
         return path
 
 
-def _cross_check_ids(loaded, others, findings) -> None:
-    """Ids of the validated folders that a folder outside the selection also uses."""
+def _cross_check_ids(loaded, others, results):
+    """(results key, finding) for ids of the validated folders that a folder outside the selection uses."""
     from chartgen.errors import Finding
     from chartgen.names import workflow_name
+    from chartgen.validation.base import scan_ids
 
     taken = {}
-    for folder in others:
-        if folder.workflow_id:
-            taken.setdefault(workflow_name(folder.workflow_id), folder.root)
+    for root in others:
+        for workflow_id in scan_ids(root)[0]:
+            taken.setdefault(workflow_name(workflow_id), _relative(root))
+    keys = {folder.root: key for folder, key in zip(loaded, results)}
     for folder in loaded:
         name = workflow_name(folder.workflow_id) if folder.workflow_id else ""
         if name and name in taken and folder.document is not None:
             line, col = folder.document.where(("id",))
-            findings.append(Finding(folder.main.display, line, col, "error",
-                                    f"workflow id {folder.workflow_id!r} (Kubernetes name {name!r}) is also used "
-                                    f"by {taken[name]}; ids must be unique across the repository", "duplicate-id"))
+            yield keys[folder.root], Finding(
+                folder.main.display, line, col, "error", f"workflow id {folder.workflow_id!r} (Kubernetes name "
+                f"{name!r}) is also used by {taken[name]}; ids must be unique across the repository", "duplicate-id")

@@ -28,6 +28,10 @@ _REJECTED = re.compile(r"\[rejected\]|\(stale info\)|\(fetch first\)|non-fast-fo
                        r"cannot lock ref|\[remote rejected\].*(?:lock|stale|changed)", re.IGNORECASE)
 
 
+_AUTH_FAILED = re.compile(r"Authentication failed|could not read Username|terminal prompts disabled|"
+                          r"HTTP Basic: Access denied|\b40[13]\b", re.IGNORECASE)
+
+
 class GitError(ChartgenError):
     """A git command failed; the message carries git's (redacted) stderr."""
 
@@ -84,7 +88,7 @@ class Git:
         env.update(LC_ALL="C", LANG="C", GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="", SSH_ASKPASS="",
                    GCM_INTERACTIVE="never")
         config = [("core.hooksPath", os.devnull), ("advice.detachedHead", "false"),
-                  ("init.defaultBranch", "main"), ("protocol.file.allow", "always")]
+                  ("init.defaultBranch", "main")]
         for name in (TOKEN_ENV, *_SECRET_ENV):
             env.pop(name, None)  # git and anything it runs never see the caller's tokens
         if remote and self.token:
@@ -111,6 +115,9 @@ class Git:
             raise ChartgenError("git is not installed (needed to clone the chart repository)",
                                 code="git-missing") from None
         if check and proc.returncode != 0:
+            if remote and _AUTH_FAILED.search(proc.stderr):
+                raise GitError(list(args), proc.returncode, proc.stderr.strip() + "\n(the chart repository "
+                               "needs a token with write access: set GITHUB_TOKEN or GH_TOKEN)", code="git-auth")
             raise GitError(list(args), proc.returncode, proc.stderr)
         return proc
 

@@ -101,7 +101,8 @@ class ImageSettings:
 
 def image_repository(folder_name: str, settings: ImageSettings) -> str:
     """`registry/name` for a workflow folder; checked against the OCI reference grammar."""
-    name = settings.name.replace("{name}", folder_name)
+    # repository names are lower case; folder names keep their case elsewhere
+    name = settings.name.replace("{name}", folder_name.lower())
     repository = f"{settings.registry}/{name}" if settings.registry else name
     if not _REPOSITORY.match(repository):
         raise UsageError(f"image repository {repository!r} (from image.registry and image.name) is not a valid "
@@ -129,6 +130,17 @@ def source_commit_of(path: Path) -> str | None:
         return None
     commit = done.stdout.strip()
     return commit if done.returncode == 0 and re.fullmatch(r"[0-9a-f]{40,64}", commit) else None
+
+
+def uncommitted_changes(folder) -> bool:
+    """Whether the workflow folder (or the shared folder) differs from the source commit."""
+    paths = [str(folder.root)] + ([str(folder.shared_dir)] if folder.shared_dir else [])
+    try:
+        done = subprocess.run(["git", "-C", str(folder.root), "status", "--porcelain", "--", *paths],
+                              capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0 and bool(done.stdout.strip())
 
 
 def default_tags(source_commit: str | None, settings: ImageSettings) -> list[str]:
@@ -271,7 +283,11 @@ def _build_image(folder, config, *, builder, tags, push, builder_image, runtime_
 
     from chartgen.image.builders import BuildLog, BuilderOptions
 
-    log = BuildLog(log_path_for(settings, folder.name), echo=progress)
+    try:
+        log = BuildLog(log_path_for(settings, folder.name), echo=progress)
+    except OSError as exc:
+        raise ChartgenError(f"cannot write the builder log in {settings.log_dir}: {exc.strerror or exc}",
+                            path=settings.log_dir, code="image-log-unwritable") from None
     with ExitStack() as stack:
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="chartgen-image-")))
         options = BuilderOptions(
@@ -281,6 +297,9 @@ def _build_image(folder, config, *, builder, tags, push, builder_image, runtime_
             format=settings.format,
             authfile=None if backend_name == "kaniko" else authfile_for(repository, scratch))
         cls = builders.backend_class(backend_name)
+        if backend_name == "kaniko" and context_out is None:
+            # kaniko's step reads the context later: it must outlive this call
+            context_out = config.root / ".chartgen" / "context" / folder.name
         backend = cls(options, push=push) if cls is KanikoBuilder else cls(options)
         if context_out is not None:
             context_dir = Path(stack.enter_context(atomic_directory(Path(context_out)))).resolve()
@@ -293,9 +312,11 @@ def _build_image(folder, config, *, builder, tags, push, builder_image, runtime_
         # kaniko's command must name the folder where the context ends up, not the temp one
         named = final_context or context_dir
         log.note(f"chartgen: building {', '.join(refs)} with {backend_name} from {named}")
-        result = backend.build(named if backend.pushes_during_build else context_dir,
-                               (named if backend.pushes_during_build else context_dir) / CONTAINERFILE,
-                               refs, {}, log)
+        if commit and not source_commit and uncommitted_changes(folder):
+            log.note(f"chartgen: warning: {folder.root} has uncommitted changes; the image is labelled and "
+                     f"tagged with {commit[:12]} but holds the working-tree files")
+        build_dir = named if backend.pushes_during_build else context_dir
+        result = backend.build(build_dir, build_dir / CONTAINERFILE, refs, {}, log)
         if backend.pushes_during_build:
             (context_dir / "kaniko-args.json").write_text(json.dumps(list(result.command[1:]), indent=2) + "\n",
                                                           encoding="utf-8")

@@ -230,9 +230,6 @@ def normalize_state(state: Any) -> Any:
     elif kind == "inject":
         if "data" in state:
             state["data"] = normalize_object(state["data"])
-    elif kind == "delay":
-        # sdk-go's DelayState marshals only timeDelay of its own fields.
-        pass
     return state
 
 

@@ -6,7 +6,8 @@ One module per target (`dir`, `git`, `oci`), each exposing
 
 Targets:
   dir:PATH                 archives + index.yaml + index.html in a folder
-  git:REMOTE[#BRANCH]      the gh-pages pattern (default branch gh-pages)
+  git:REMOTE[#BRANCH[:FOLDER]]  the gh-pages pattern (default branch gh-pages; FOLDER
+                           inside the branch, e.g. `docs`, default its root)
   oci://REGISTRY/PATH      `helm push` of each archive
 """
 
@@ -31,12 +32,13 @@ class Target:
     kind: str          # dir | git | oci
     location: str      # folder path, git remote, or registry host[:port]/path (no scheme)
     branch: str = ""   # git only
+    folder: str = ""   # git only: repository folder inside the branch ("" = its root)
 
     def __str__(self) -> str:
         if self.kind == "oci":
             return f"oci://{self.location}"
         if self.kind == "git":
-            return redact(f"git:{self.location}#{self.branch}")
+            return redact(f"git:{self.location}#{self.branch}" + (f":{self.folder}" if self.folder else ""))
         return f"dir:{self.location}"
 
 
@@ -57,10 +59,14 @@ def parse_target(text: str) -> Target:
     if kind == "dir":
         return Target("dir", rest)
     remote, _, branch = rest.partition("#")
+    branch, _, folder = branch.partition(":")  # `:` cannot occur in a branch name
     branch = branch or DEFAULT_BRANCH
     if not remote:
-        raise UsageError("git target needs a remote: git:REMOTE[#BRANCH]", code="publish-target")
-    return Target("git", remote, branch)
+        raise UsageError("git target needs a remote: git:REMOTE[#BRANCH[:FOLDER]]", code="publish-target")
+    folder = folder.strip("/")
+    if folder and (folder.startswith(".") or ".." in folder.split("/") or "\\" in folder):
+        raise UsageError(f"git target folder {folder!r} must be a plain relative path", code="publish-target")
+    return Target("git", remote, branch, folder)
 
 
 @dataclass(frozen=True)

@@ -128,8 +128,9 @@ def publish(archives, target: Target, options: PublishOptions) -> PublishResult:
                     _git(work, env, "checkout", "--quiet", "--orphan", branch)
                     _git(work, env, "rm", "-r", "-f", "--quiet", "--ignore-unmatch", ".")
                 _git(work, env, "clean", "-f", "-d", "-x", "--quiet")
-                addition = update_folder(work, archives, options,
-                                         where=f"{redact(remote)}#{branch}:index.yaml")
+                folder = work / target.folder if target.folder else work
+                addition = update_folder(folder, archives, options,
+                                         where=f"{redact(remote)}#{branch}:{target.folder + '/' if target.folder else ''}index.yaml")
                 _git(work, env, "add", "--all")
                 if _git(work, env, "diff", "--cached", "--quiet", check=False).returncode == 0:
                     head = _git(work, env, "rev-parse", "HEAD", check=False).stdout.strip()

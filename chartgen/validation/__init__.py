@@ -2,10 +2,14 @@
 
 Public API:
 
-* `validate_folder(folder, *, repository=None, jq_functions=())` -> sorted, de-duplicated findings
+* `validate_folder(folder, *, repository=None, jq_functions=())` -> sorted, de-duplicated findings;
+  with a `repository` context also the cross-folder rules (id used by another folder,
+  workflowOptions and subflow ids that no workflow defines)
 * `validate_repository(folders, *, context=None, jq_functions=())` -> {folder name: findings},
-  adding the cross-folder rules (ids unique across the repository, workflowOptions ids exist)
-* `RepositoryContext` (workflow id -> folder names), `RepositoryContext.from_folders(folders)`
+  the same rules over many folders at once (jq expressions compiled in one batch)
+* `RepositoryContext` (workflow id -> folder names): `.from_folders(loaded folders)`,
+  `.scan(folder paths, loaded folders)` (reads only the ids of the paths)
+* `summary(results)` -> "3 folders: 2 errors, 1 warning"
 
 One module per rule family: syntax (reading), schema (SW 0.8 JSON Schema), references
 (state graph and named items), resources (spec and schema files), expressions (jq),
@@ -21,7 +25,7 @@ from chartgen.sources import WorkflowFolder
 
 from chartgen.validation.base import RepositoryContext, WorkflowCheck, folder_files, workflow_files, workflow_ids
 
-__all__ = ["RepositoryContext", "validate_folder", "validate_repository", "has_errors"]
+__all__ = ["RepositoryContext", "has_errors", "summary", "validate_folder", "validate_repository"]
 
 
 def has_errors(findings) -> bool:
@@ -30,10 +34,10 @@ def has_errors(findings) -> bool:
 
 def _validate(folder: WorkflowFolder, repository: RepositoryContext | None, jq_functions: tuple[str, ...]):
     """(findings collector, checks of the main workflow or of each root workflow when there are several)."""
-    from chartgen.validation import expressions, ignored, kube, orchestrator, references, resources, schema, syntax
+    from chartgen.validation import expressions, ignored, kube, references, resources, schema, syntax
 
     findings = FindingList()
-    syntax.check_folder(folder, findings)
+    _guarded_folder(syntax.check_folder, folder, findings)
     secret_values = None
     if folder.secret_properties is not None:
         try:
@@ -41,19 +45,26 @@ def _validate(folder: WorkflowFolder, repository: RepositoryContext | None, jq_f
                                                      folder.secret_properties.text, FindingList())
         except Exception:  # noqa: BLE001 - encoding problems are reported by syntax.check_folder
             secret_values = None
-    kube.check_folder(folder, findings, secret_values)
+    _guarded_folder(kube.check_folder, folder, findings, secret_values)
 
     files = folder_files(folder)
     ids = tuple(workflow_ids(folder))
     cache: dict = {}
     main_checks: list[WorkflowCheck] = []
     seen_ids: dict[str, WorkflowCheck] = {}
+    checks = []
     for source, is_main in workflow_files(folder):
         document = source.try_document()
         if document is None or not isinstance(document.data, dict):
             continue  # reported by syntax.check_folder
-        check = WorkflowCheck(folder, source, document, is_main, findings, repository, files, ids,
-                              tuple(jq_functions), cache)
+        checks.append(WorkflowCheck(folder, source, document, is_main, findings, repository, files, ids,
+                                    tuple(jq_functions), cache))
+    try:
+        expressions.warm(checks)  # one jq compile for the folder's expressions instead of one per file
+    except Exception:  # noqa: BLE001 - only a speed-up; expressions.check reports problems
+        pass
+    for check in checks:
+        is_main = check.is_main
         for rule in (schema.check, references.check, expressions.check, resources.check_functions,
                      resources.check_schemas, ignored.check):
             _guarded(rule, check)
@@ -89,6 +100,14 @@ def _guarded(rule, check: WorkflowCheck, *args) -> None:
                            "internal-error")
 
 
+def _guarded_folder(rule, folder: WorkflowFolder, findings: FindingList, *args) -> None:
+    try:
+        rule(folder, findings, *args)
+    except Exception as exc:  # noqa: BLE001
+        findings.add(str(folder.root), 0, 0, f"chartgen could not finish the {rule.__module__.rsplit('.', 1)[-1]} "
+                     f"checks of this folder ({type(exc).__name__}: {exc}); please report this", "internal-error")
+
+
 def validate_folder(folder: WorkflowFolder, *, repository: RepositoryContext | None = None,
                     jq_functions: tuple[str, ...] = ()) -> tuple[Finding, ...]:
     """Every problem of one workflow folder (sorted, de-duplicated). Never raises for bad content.
@@ -96,13 +115,30 @@ def validate_folder(folder: WorkflowFolder, *, repository: RepositoryContext | N
     With `repository`, workflowOptions ids and subflow ids are also checked against the other
     workflows of the repository.
     """
-    findings, _ = _validate(folder, repository, tuple(jq_functions))
+    findings, main_checks = _validate(folder, repository, tuple(jq_functions))
+    if repository is not None:
+        for check in main_checks:
+            _guarded(_duplicates_elsewhere, check, repository)
     return findings.sorted()
+
+
+def _duplicates_elsewhere(check: WorkflowCheck, repository: RepositoryContext) -> None:
+    """The id (as a Kubernetes name) is also the id of a workflow of another folder."""
+    workflow_id = check.data.get("id")
+    if not isinstance(workflow_id, str) or not workflow_id:
+        return
+    name = workflow_name(workflow_id)
+    others = sorted({folder for other_id, folders in repository.workflow_ids.items()
+                     if workflow_name(other_id) == name for folder in folders if folder != check.folder.name})
+    if others:
+        check.error(("id",), f"workflow id {workflow_id!r} (Kubernetes name {name!r}) is also used by "
+                    f"{', '.join(others)}; ids must be unique across the repository", "duplicate-id")
 
 
 def validate_repository(folders: list[WorkflowFolder], *, context: RepositoryContext | None = None,
                         jq_functions: tuple[str, ...] = ()) -> dict[str, tuple[Finding, ...]]:
-    """Findings per folder name, plus the cross-folder rules.
+    """Findings per folder name (the folder's path when two folders share a name), plus the
+    cross-folder rules.
 
     `context` describes the whole repository when `folders` is only part of it (default: built
     from `folders`). Ids must be unique across the repository, compared as Kubernetes names
@@ -115,7 +151,7 @@ def validate_repository(folders: list[WorkflowFolder], *, context: RepositoryCon
     collected = {}
     for folder in folders:
         findings, main_checks = _validate(folder, context, tuple(jq_functions))
-        collected[folder.name] = findings
+        collected[id(folder)] = findings
         for check in main_checks:
             if isinstance(check.data.get("id"), str) and check.data["id"]:
                 by_name.setdefault(workflow_name(check.data["id"]), []).append((folder, check))
@@ -127,8 +163,14 @@ def validate_repository(folders: list[WorkflowFolder], *, context: RepositoryCon
             check.error(("id",), f"workflow id {check.data['id']!r} (Kubernetes name {name!r}) is also used by "
                         f"{others}; ids must be unique across the repository", "duplicate-id")
     for folder in folders:
-        results[folder.name] = collected[folder.name].sorted()
+        results[_key(folder, folders)] = collected[id(folder)].sorted()
     return results
+
+
+def _key(folder: WorkflowFolder, folders) -> str:
+    """The folder name, or its path when another folder of the list has the same name."""
+    same = sum(1 for other in folders if other.name == folder.name)
+    return folder.name if same == 1 else str(folder.root)
 
 
 def _warm_expressions(folders, jq_functions) -> None:

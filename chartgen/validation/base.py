@@ -12,7 +12,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
-from chartgen.errors import ERROR, WARNING, Finding, FindingList
+from chartgen.errors import ERROR, WARNING, FindingList
 from chartgen.sources import MAIN_SUFFIXES, SourceFile, WorkflowFolder
 
 
@@ -32,6 +32,47 @@ class RepositoryContext:
             for workflow_id in workflow_ids(folder):
                 ids.setdefault(workflow_id, []).append(folder.name)
         return cls({k: tuple(v) for k, v in sorted(ids.items())})
+
+    @classmethod
+    def scan(cls, roots, loaded=()) -> "RepositoryContext":
+        """Context from folders on disk (only their workflow ids are read) plus loaded folders."""
+        ids: dict[str, list[str]] = {}
+        for folder in loaded:
+            for workflow_id in workflow_ids(folder):
+                ids.setdefault(workflow_id, []).append(folder.name)
+        for root in roots:
+            for workflow_id in scan_ids(root)[1]:
+                ids.setdefault(workflow_id, []).append(root.name)
+        return cls({k: tuple(v) for k, v in sorted(ids.items())})
+
+
+def scan_ids(root) -> tuple[list[str], list[str]]:
+    """(ids of root workflows, ids of root workflows and subflows) of a folder, read without positions.
+
+    Unreadable files are skipped: they belong to a folder that is not being validated.
+    """
+    from chartgen.errors import ChartgenError
+    from chartgen.yamlio import load_data
+
+    main_ids: list[str] = []
+    every: list[str] = []
+    for folder, is_root in ((root, True), (root / "subflows", False)):
+        try:
+            entries = sorted(folder.iterdir()) if folder.is_dir() else []
+        except OSError:
+            continue
+        for entry in entries:
+            if not entry.name.lower().endswith(MAIN_SUFFIXES) or not entry.is_file():
+                continue
+            try:
+                data = load_data(entry.read_bytes(), str(entry))
+            except (OSError, ChartgenError, ValueError):
+                continue
+            if isinstance(data, dict) and isinstance(data.get("id"), str) and data["id"]:
+                every.append(data["id"])
+                if is_root:
+                    main_ids.append(data["id"])
+    return main_ids, every
 
 
 _candidates: "weakref.WeakKeyDictionary[WorkflowFolder, tuple[SourceFile, ...]]" = weakref.WeakKeyDictionary()
@@ -149,7 +190,8 @@ def describe(pointer: tuple, data: Any) -> str:
             and isinstance(parts[1], int):
         kind = {"states": "state", "functions": "function", "events": "event", "errors": "error",
                 "retries": "retry", "auth": "auth"}[parts[0]]
-        item = data.get(parts[0])[parts[1]] if isinstance(data, dict) else None
+        container = data.get(parts[0]) if isinstance(data, dict) else None
+        item = container[parts[1]] if isinstance(container, list) and parts[1] < len(container) else None
         name = item.get("name") if isinstance(item, dict) else None
         prefix = f"{kind} {name!r}" if isinstance(name, str) else f"{parts[0]}[{parts[1]}]"
         parts = parts[2:]
@@ -160,9 +202,6 @@ def describe(pointer: tuple, data: Any) -> str:
         return f"{prefix}: {rest}"
     return prefix or rest or "workflow"
 
-
-def finding(path, message: str, code: str, severity: str = ERROR, where=(0, 0)) -> Finding:
-    return Finding(str(path), where[0], where[1], severity, message, code)
 
 
 def iter_actions(pointer: tuple, state: dict) -> Iterator[tuple[tuple, dict]]:

@@ -44,9 +44,10 @@ def check_folder(folder: WorkflowFolder, findings: FindingList, secret_values: d
                          f"file name {resource.name!r} is not a valid ConfigMap key (letters, digits, '-', '_', "
                          "'.' only); rename it", "configmap-key", ERROR)
     if folder.main is not None and not is_configmap_key(folder.main.path.name):
+        # The main workflow goes into the SonataFlow resource, not a ConfigMap: only a warning.
         findings.add(folder.main.display, 0, 0, f"workflow file name {folder.main.path.name!r} has characters "
-                     "that Kubernetes keys and build tools reject (spaces ...); rename it", "configmap-key",
-                     ERROR)
+                     "that are not valid in Kubernetes keys (spaces ...), which scripts and image builds often "
+                     "mishandle; rename it", "file-name", WARNING)
     if folder.properties is not None:
         _size(findings, folder.properties.display, "the properties ConfigMap",
               len(PROPERTIES) + len(folder.properties.content))
@@ -82,8 +83,8 @@ def _lines(source) -> dict[str, int]:
     for number, line in enumerate(text.splitlines(), 1):
         stripped = line.lstrip()
         if stripped and stripped[0] not in "#!":
-            key = stripped.replace(":", "=").split("=", 1)[0].split()[0] if stripped.strip() else ""
-            result.setdefault(key.replace("\\", ""), number)
+            words = stripped.replace(":", "=").split("=", 1)[0].split()
+            result.setdefault(words[0].replace("\\", "") if words else "", number)
     return result
 
 

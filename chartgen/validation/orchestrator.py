@@ -12,6 +12,7 @@ deployed from another repository, but usually it is a typo or a missing folder.
 
 from __future__ import annotations
 
+import posixpath
 import re
 
 from chartgen.validation.base import WorkflowCheck, describe
@@ -21,7 +22,7 @@ ASSESSMENT = "workflow-type/assessment"
 OPTION_LISTS = ("upgradeOptions", "migrationOptions", "newOptions", "continuationOptions", "otherOptions")
 ATTRIBUTES = ("currentVersion",) + OPTION_LISTS
 # jq constructs that may not terminate or read outside input: never evaluated.
-_UNSAFE = re.compile(r"\b(repeat|while|until|recurse|range|limit|input|inputs|env|debug|stderr|"
+_UNSAFE = re.compile(r"\b(def|repeat|while|until|recurse|range|limit|input|inputs|env|debug|stderr|"
                      r"halt|halt_error|getpath|splits|\$__loc__|\$ENV)\b")
 
 
@@ -48,7 +49,54 @@ def check(check: WorkflowCheck) -> list[tuple[tuple, str]]:
     references: list[tuple[tuple, str]] = []
     for options_pointer, options in _literal_options(check):
         references += _check_options(check, options_pointer, options)
+    _check_output_schema(check)
     return references
+
+
+def _check_output_schema(check: WorkflowCheck) -> None:
+    """An output schema that describes workflowOptions lists the six attributes with their types."""
+    from chartgen.validation.resources import OUTPUT_SCHEMA_EXTENSION
+
+    extensions = check.data.get("extensions")
+    for item in extensions if isinstance(extensions, list) else []:
+        if not isinstance(item, dict) or item.get("extensionid", item.get("extensionId")) != OUTPUT_SCHEMA_EXTENSION:
+            continue
+        ref = item.get("outputSchema")
+        source = check.files.get(posixpath.normpath(posixpath.join(check.base_dir, ref))) \
+            if isinstance(ref, str) else None
+        document = source.try_document() if source is not None else None
+        if document is None:
+            continue  # a missing or broken file is reported by the resource rules
+        stack = [(document.data, ())]
+        while stack:
+            node, pointer = stack.pop()
+            if isinstance(node, dict):
+                properties = node.get("properties")
+                if isinstance(properties, dict) and len(set(properties) & set(ATTRIBUTES)) >= 2:
+                    _check_options_schema(check, source, document, pointer, properties)
+                stack.extend((value, pointer + (key,)) for key, value in node.items())
+            elif isinstance(node, list):
+                stack.extend((value, pointer + (i,)) for i, value in enumerate(node))
+
+
+def _check_options_schema(check, source, document, pointer, properties) -> None:
+    def report(at, message):
+        line, col = document.where(at)
+        check.findings.add(source.display, line, col, message, "workflow-options")
+
+    missing = [name for name in ATTRIBUTES if name not in properties]
+    if missing:
+        report(pointer + ("properties",), f"the workflowOptions schema lacks {', '.join(missing)} (the "
+               f"Orchestrator expects all of {', '.join(ATTRIBUTES)})")
+    for name in ATTRIBUTES:
+        schema = properties.get(name)
+        if not isinstance(schema, dict) or "$ref" in schema or "type" not in schema:
+            continue
+        wanted = "object" if name == "currentVersion" else "array"
+        types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+        if wanted not in types:
+            report(pointer + ("properties", name, "type"), f"the workflowOptions schema types {name} as "
+                   f"{schema['type']}; it must be {'an object' if wanted == 'object' else 'an array of {id, name}'}")
 
 
 def _literal_options(check: WorkflowCheck):

@@ -283,10 +283,10 @@ def _check_action(check, pointer, action, defs):
             if isinstance(ref, str):
                 _check_ref(check, pointer + (key, i), ref, defs["errors"], "errors")
     subflow = ref_name(action.get("subFlowRef"), "workflowId")
-    if subflow is not None:
-        known = set(check.folder_ids)
-        if check.repository is not None:
-            known |= set(check.repository.workflow_ids)
+    # Without a repository context a subflow of another folder would look missing: the check
+    # needs the repository (validate_repository, the CLI).
+    if subflow is not None and check.repository is not None:
+        known = set(check.folder_ids) | set(check.repository.workflow_ids)
         if subflow not in known:
             sub_pointer = pointer + (("subFlowRef",) if isinstance(action.get("subFlowRef"), str)
                                      else ("subFlowRef", "workflowId"))

@@ -19,7 +19,7 @@ import re
 from urllib.parse import unquote
 
 from chartgen.errors import ERROR, WARNING
-from chartgen.sources import SHARED, SourceFile
+from chartgen.sources import DATA_SUFFIXES, SHARED, SourceFile
 from chartgen.validation.base import WorkflowCheck, describe
 
 OUTPUT_SCHEMA_EXTENSION = "workflow-output-schema"
@@ -97,9 +97,13 @@ def resolve(check: WorkflowCheck, pointer: tuple, ref: str, what: str, *, base_d
         return None
     for candidate in candidates:
         if (check.folder.root / candidate).is_file():
+            if candidate.lower().endswith(DATA_SUFFIXES):
+                fix = "move it into one of them"
+            else:
+                fix = f"a {posixpath.splitext(candidate)[1] or 'such'} file has to be built into the workflow image"
             report(ERROR, f"{what} {ref!r} exists but is not deployed with the workflow: only .json/.yaml/.yml "
-                   "files under specs/, schemas/, subflows/ and dashboards/ travel in resource ConfigMaps; "
-                   "move it into one of them", "not-deployed")
+                   f"files under specs/, schemas/, subflows/ and dashboards/ travel in resource ConfigMaps; {fix}",
+                   "not-deployed")
             return None
     if path.startswith(SHARED + "/"):
         shared = check.folder.shared_dir
@@ -376,7 +380,7 @@ def _check_refs(check, source, document):
                                    f"$ref {ref!r} is fetched over the network when the schema is used",
                                    "remote-spec", WARNING)
             continue
-        target = resolve(check, pointer, target_part, f"$ref {ref!r}: file", base_dir=base_dir,
+        target = resolve(check, pointer, target_part, "$ref", base_dir=base_dir,
                          report_path=source.display, where=where)
         if target is None:
             continue

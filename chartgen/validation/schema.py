@@ -125,7 +125,8 @@ def _report(check: WorkflowCheck, error, pointer: tuple, data: dict) -> None:
                           f"{where}: unknown key {extra!r}, ignored by SonataFlow ({hint})", "sw-unknown-key")
         return
     if validator_name == "required":
-        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        absent = [key for key in error.validator_value if isinstance(error.instance, dict) and key not in error.instance]
+        missing = next((key for key in absent if repr(key) in error.message), absent[0] if absent else "?")
         if missing == "defaultCondition":
             check.error(pointer, f"{where}: a switch state needs a defaultCondition (transition or end taken when "
                         "no condition matches); the manifest generator rejects switch states without one",
@@ -133,7 +134,7 @@ def _report(check: WorkflowCheck, error, pointer: tuple, data: dict) -> None:
             return
         if missing == "source" and len(pointer) == 2 and pointer[0] == "events":
             check.warning(pointer, f"{where}: a consumed event should name its CloudEvent source (the 0.8 "
-                          "specification requires it; SonataFlow matches on type only)", "sw-required")
+                          "specification requires it; SonataFlow matches on type only)", "event-source")
             return
         check.error(pointer, f"{where}: required key {missing!r} is missing", "sw-required")
         return

@@ -37,9 +37,10 @@ def check_folder(folder: WorkflowFolder, findings: FindingList) -> None:
             version = document.data.get("version")
             if isinstance(version, (int, float)) and not isinstance(version, bool):
                 line, col = document.where(("version",))
+                written = _scalar_text(source, line, col) or str(version)
                 findings.add(source.display, line, col,
-                             f"version {version!r} is a number; quote it (version: \"{version}\"): "
-                             "the manifest generator rejects a non-string version", "version-number")
+                             f"version {written} is read as the number {version!r}; quote it (version: "
+                             f"\"{written}\"): the manifest generator rejects a non-string version", "version-number")
     for resource in folder.resources:
         source = resource.file
         if id(source) in workflows or not source.rel.lower().endswith(DATA_SUFFIXES + MAIN_SUFFIXES):
@@ -110,6 +111,15 @@ def _quick_syntax(source) -> list:
     except yaml.YAMLError as exc:
         return list(_syntax_error(source.display, exc).findings)
     return []
+
+
+def _scalar_text(source, line: int, col: int) -> str:
+    """The plain scalar as written at line:col (`1.10`, which YAML reads as 1.1)."""
+    try:
+        text = source.text.splitlines()[line - 1][col - 1:]
+    except (IndexError, ChartgenError):
+        return ""
+    return re.split(r"\s+#|[,}\]]", text, maxsplit=1)[0].strip()
 
 
 _PLACEHOLDER = re.compile(r"\$\{([^{}]*)\}")

@@ -38,10 +38,19 @@ def make_chart_repo(root: Path, files: dict[str, str] | None = None, branch: str
 
 
 def tree(bare: Path, ref: str) -> dict[str, bytes]:
-    """path -> content of every file at `ref`."""
-    names = git("--git-dir", str(bare), "ls-tree", "-r", "--name-only", ref).splitlines()
-    return {n: subprocess.run(["git", "--git-dir", str(bare), "show", f"{ref}:{n}"],
-                              capture_output=True, check=True).stdout for n in names}
+    """path -> content of every file at `ref` (one ls-tree, one cat-file --batch)."""
+    entries = [line.split("\t", 1) for line in
+               git("--git-dir", str(bare), "ls-tree", "-r", "--full-tree", ref).splitlines()]
+    shas = [meta.split()[2] for meta, _name in entries]
+    out = subprocess.run(["git", "--git-dir", str(bare), "cat-file", "--batch"], input="\n".join(shas).encode() + b"\n",
+                         capture_output=True, check=True).stdout
+    files, pos = {}, 0
+    for _meta, name in entries:
+        header_end = out.index(b"\n", pos)
+        size = int(out[pos:header_end].split()[2])
+        files[name] = out[header_end + 1:header_end + 1 + size]
+        pos = header_end + 1 + size + 1
+    return files
 
 
 def log(bare: Path, ref: str) -> list[str]:

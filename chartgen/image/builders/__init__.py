@@ -42,7 +42,10 @@ def resolve(name: str | None) -> str:
         return detect()
     cls = backend_class(name)
     if name != "kaniko" and not cls.available():
-        hint = " (the docker CLI is there but no Docker engine answers)" if name == "docker" else ""
+        import shutil
+
+        hint = (" (the docker CLI is there but no Docker engine answers)"
+                if name == "docker" and shutil.which("docker") else "")
         raise ChartgenError(f"image builder {name} is not available on this machine{hint}",
                             code="image-builder-missing")
     return name

@@ -9,6 +9,7 @@ failures into one clear `ChartgenError` that names the log.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from abc import ABC, abstractmethod
@@ -148,6 +149,21 @@ class PushError(ChartgenError):
         self.transient = transient
 
 
+_STEP_LINE = re.compile(r"^(\[\d+/\d+\] )?STEP \d+(/\d+)?:")
+
+
+def step_cause(output: str) -> str:
+    """The failing step's own last error line (e.g. Maven's `[ERROR] ...`), if it printed one."""
+    lines = output.splitlines()
+    starts = [i for i, line in enumerate(lines) if _STEP_LINE.match(line)]
+    for line in reversed(lines[(starts[-1] + 1) if starts else 0:]):
+        text = line.strip()
+        lowered = text.lower()
+        if "error" in lowered and "building at step" not in lowered and "subprocess exited" not in lowered:
+            return text[:300]
+    return ""
+
+
 def build_failure(tool: str, output: CommandOutput, log: BuildLog, images: Sequence[str]) -> ChartgenError:
     """One clear error for a failed build: missing base image, a failing step, or other."""
     line = error_line(output.output)
@@ -155,8 +171,9 @@ def build_failure(tool: str, output: CommandOutput, log: BuildLog, images: Seque
     step = next((raw.strip() for raw in reversed(output.output.splitlines())
                  if "building at step" in raw.lower()), "")
     if step:
-        return ChartgenError(f"{tool}: a build step failed: {step} (builder log: {log.path})",
-                             code="image-build-step-failed")
+        cause = step_cause(output.output)
+        return ChartgenError(f"{tool}: a build step failed: {step}{'; ' + cause if cause else ''} "
+                             f"(builder log: {log.path})", code="image-build-step-failed")
     if any(n in lowered for n in ("pull", "initializing source", "reading manifest", "creating build container")):
         kind = classify(output.output)
         named = ", ".join(images)

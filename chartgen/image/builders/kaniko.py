@@ -47,7 +47,8 @@ class KanikoBuilder(Builder):
         else:
             argv.append("--no-push")
         if not self.options.tls_verify:
-            argv.append("--skip-tls-verify")
+            # plain HTTP or unverified TLS, for pulling the base images and for pushing
+            argv += ["--insecure", "--insecure-pull", "--skip-tls-verify", "--skip-tls-verify-pull"]
         flags = build_arg_flags(build_args)
         argv += [f"{flag}={value}" for flag, value in zip(flags[::2], flags[1::2])]
         return argv

@@ -1,0 +1,64 @@
+"""What users read: the Mermaid diagram, the README, NOTES.txt."""
+
+from __future__ import annotations
+
+from test_chart_generate import FIXTURES, make_config
+
+
+def test_state_diagram_reads_raw_and_normalised_flows():
+    from chartgen.chart.mermaid import state_diagram
+
+    raw = {"start": "Ask \"who\"", "states": [
+        {"name": "Ask \"who\"", "type": "switch",
+         "dataConditions": [{"name": "Known: yes", "condition": "${ .x }", "transition": "Greet"},
+                            {"condition": "${ .y }", "end": True}],
+         "defaultCondition": {"transition": {"nextState": "Fail"}}},
+        {"name": "Greet", "type": "operation", "transition": "Done",
+         "onErrors": [{"errorRef": "timeout", "transition": "Fail"}]},
+        {"name": "Done", "type": "inject", "end": {"terminate": True}},
+        {"name": "Fail", "type": "inject", "end": True},
+    ]}
+    text = state_diagram(raw)
+    assert text.splitlines() == [
+        "stateDiagram-v2",
+        '    state "Ask who" as s0',
+        '    state "Greet" as s1',
+        '    state "Done" as s2',
+        '    state "Fail" as s3',
+        "    [*] --> s0",
+        "    s0 --> s1: Known yes",
+        "    s0 --> [*]: condition 2",
+        "    s0 --> s3: default",
+        "    s1 --> s2",
+        "    s1 --> s3: error timeout",
+        "    s2 --> [*]",
+        "    s3 --> [*]",
+    ]
+    normalised = dict(raw, start={"stateName": "Ask \"who\""})
+    assert state_diagram(normalised) == text
+
+
+def test_readme_and_notes(tmp_path):
+    import helm_python
+
+    from chartgen.chart import generate_chart
+
+    chart = generate_chart(FIXTURES / "braces-flow", make_config(tmp_path)).path
+    readme = (chart / "README.md").read_text()
+    for expected in ("# braces-flow\n", "![Version: 0.1.0-rc.1]", "## Prerequisites", "## Install",
+                     "## Upgrade", "## Values", "## Compatibility", "```mermaid\nstateDiagram-v2",
+                     "| 0.1.0-rc.1 | 1.2 | `>=1.36.0 <1.38.0` | `sonataflow.org/v1alpha08` | `>=1.27.0-0` | assessment |",
+                     "| persistence.postgresql.serviceRef.databaseSchema | string | `\"braces_flow\"` |",
+                     "helm install workflows charts/workflows --namespace sonataflow-infra --set braces-flow.enabled=true"):
+        assert expected in readme, expected
+    with helm_python.Chart.load(str(chart)) as loaded:
+        notes = loaded.render({}, name="r", namespace="team")["braces-flow/templates/NOTES.txt"]
+        assert "kubectl wait sonataflow/braces-flow -n team --for=condition=Running" in notes
+        assert "http://braces-flow.team.svc/braces-flow" in notes
+        assert "Secret values not given in this release" in notes and "API_TOKEN" in notes
+        given = loaded.render({"secrets": {"values": {"API_TOKEN": "a", "quarkus.api.password": "b"}}},
+                              name="r", namespace="team")["braces-flow/templates/NOTES.txt"]
+        assert "not given" not in given
+        existing = loaded.render({"secrets": {"existingSecret": "mine"}}, name="r",
+                                 namespace="team")["braces-flow/templates/NOTES.txt"]
+        assert "existing Secret mine" in existing

@@ -1,0 +1,152 @@
+"""`chartgen lint`: helm lint --strict, yamllint (chart-testing rules), chart-testing checks."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import need_tool
+from test_chart_generate import FIXTURES, make_config
+
+
+@pytest.fixture
+def chart(tmp_path):
+    from chartgen.chart import generate_chart
+
+    config = make_config(tmp_path)
+    result = generate_chart(FIXTURES / "braces-flow", config)
+    return result.path, config
+
+
+def codes(findings):
+    return sorted({f.code for f in findings})
+
+
+def test_generated_chart_is_clean(chart):
+    from chartgen.chart import lint_charts
+
+    path, config = chart
+    assert lint_charts([path], config, since=None) == ()
+
+
+def test_yamllint_uses_chart_testing_rules(chart):
+    from chartgen.chart import lint_charts
+
+    path, config = chart
+    values = path / "values.yaml"
+    text = values.read_text()
+    line = text[:text.index("profile: gitops")].count("\n") + 1
+    values.write_text(text.replace("profile: gitops", "profile:  gitops  #no space"))
+    findings = lint_charts([path], config, since=None)
+    yamllint = [f for f in findings if f.code == "yamllint"]
+    assert {f.line for f in yamllint} == {line}
+    messages = " ".join(f.message for f in yamllint)
+    assert "colons" in messages and "comments" in messages and "trailing-spaces" not in messages
+    assert all(f.path.endswith("values.yaml") for f in yamllint)
+
+
+def test_chart_yaml_fields_are_checked(chart):
+    from chartgen.chart import lint_charts
+
+    path, config = chart
+    text = (path / "Chart.yaml").read_text()
+    (path / "Chart.yaml").write_text(text.replace("name: braces-flow", "name: other-name")
+                                     + "maintainers:\n- email: a@example.com\n")
+    findings = lint_charts([path], config, since=None)
+    assert {"chart-dir-name", "chart-yaml"} <= set(codes(findings))
+    missing = [f for f in findings if f.code == "chart-yaml"]
+    assert any("'name' is a required property" in f.message and f.line > 1 for f in missing)
+
+
+def test_helm_lint_strict_failures_are_errors(chart):
+    from chartgen.chart import lint_charts
+
+    path, config = chart
+    (path / "templates" / "broken.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
+                                                     "  name: {{ .Values.nope.deeper }}\n")
+    findings = lint_charts([path], config, since=None)
+    assert "helm-lint" in codes(findings)
+    assert all(f.is_error for f in findings if f.code == "helm-lint")
+
+
+def test_duplicate_objects_are_found(chart):
+    """The old PR script left 04-sonataflow_x.yaml and 05-sonataflow_x.yaml side by side."""
+    from chartgen.chart import lint_charts
+
+    path, config = chart
+    original = path / "templates" / "05-sonataflow_braces-flow.yaml"
+    shutil.copy(original, path / "templates" / "06-sonataflow_braces-flow.yaml")
+    findings = lint_charts([path], config, since=None)
+    duplicates = [f for f in findings if f.code == "duplicate-object"]
+    assert len(duplicates) == 1 and "SonataFlow 'braces-flow'" in duplicates[0].message
+
+
+def test_values_schema_must_be_a_valid_schema(chart):
+    from chartgen.chart import lint_charts
+
+    path, config = chart
+    (path / "values.schema.json").write_text('{"type": "no-such-type"}')
+    assert "helm-lint" in codes(lint_charts([path], config, since=None))   # Helm checks the metaschema
+    (path / "values.schema.json").write_text('{"$schema": "https://json-schema.org/draft/2020-12/schema"}')
+    assert "values-schema" in codes(lint_charts([path], config, since=None))  # Helm < 3.18.5 cannot read it
+
+
+def test_umbrella_finds_the_same_object_in_two_workflow_charts(tmp_path):
+    """Two folders with the same workflow id would fight over one SonataFlow in a namespace."""
+    from chartgen.chart import generate_charts, lint_charts
+
+    for name in ("one", "two"):
+        shutil.copytree(FIXTURES / "braces-flow", tmp_path / "workflows" / name)
+    config = make_config(tmp_path)
+    generate_charts([tmp_path / "workflows" / "one", tmp_path / "workflows" / "two"], config)
+    charts = sorted(p for p in (tmp_path / "charts").iterdir() if p.is_dir())
+    findings = lint_charts(charts, config, since=None)
+    duplicates = [f for f in findings if f.code == "duplicate-object"]
+    assert duplicates and all("workflows/charts/" in f.path for f in duplicates)
+    assert {f.message.split("'")[1] for f in duplicates} >= {"braces-flow", "braces-flow-props"}
+    alone = lint_charts([tmp_path / "charts" / "workflows"], config, since=None)   # renders the umbrella itself
+    assert {f.code for f in alone} == {"duplicate-object"}
+
+
+def _git(cwd, *args):
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@example.com", "HOME": str(cwd), "PATH": "/usr/bin:/bin"}
+    subprocess.run(["git", *args], cwd=cwd, check=True, env=env, capture_output=True)
+
+
+def test_version_increment_against_git(chart, tmp_path):
+    from chartgen.chart import bump_version, lint_charts
+    from chartgen.chart.versioning import set_chart_version
+
+    need_tool("git")
+    path, config = chart
+    _git(tmp_path, "init", "-q")
+    _git(tmp_path, "add", "-A")
+    _git(tmp_path, "commit", "-qm", "charts")
+    assert lint_charts([path], config) == ()
+    # a hand edit without a bump: ct's "Needs a version bump!"
+    (path / "files" / "application.properties").write_text("changed=1\n")
+    assert codes(lint_charts([path], config)) == ["version-not-bumped"]
+    bump_version(path, "prerelease", config=config)
+    assert lint_charts([path], config) == ()
+    # a version below the committed one
+    chart_yaml = path / "Chart.yaml"
+    chart_yaml.write_text(set_chart_version(chart_yaml.read_text(), "0.0.1"))
+    assert "version-decreased" in codes(lint_charts([path], config))
+
+
+def test_lint_cli_reports_and_exits_1(chart):
+    from click.testing import CliRunner
+
+    from chartgen.cli import cli
+
+    path, _ = chart
+    shutil.copy(path / "templates" / "05-sonataflow_braces-flow.yaml", path / "templates" / "99-copy.yaml")
+    runner = CliRunner()
+    result = runner.invoke(cli, ["--config", str(path.parent.parent / "chartgen.yaml"), "lint", "--no-git",
+                                 str(path)])
+    assert result.exit_code == 1
+    assert "99-copy.yaml: error: SonataFlow 'braces-flow' is also rendered by" in result.output
+    assert "[duplicate-object]" in result.output

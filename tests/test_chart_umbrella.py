@@ -1,0 +1,100 @@
+"""The umbrella chart `charts/workflows/`: every workflow a dependency, only enabled ones render."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from chart_helpers import helm_objects
+from conftest import REPO
+from test_chart_generate import FIXTURES, make_config
+
+GREETING = REPO / "workflow_sources" / "greeting"
+
+
+@pytest.fixture
+def two_charts(tmp_path):
+    from chartgen.chart import generate_charts
+
+    (tmp_path / "workflows").mkdir()
+    shutil.copytree(FIXTURES / "braces-flow", tmp_path / "workflows" / "braces-flow")
+    second = tmp_path / "workflows" / "second-flow"
+    shutil.copytree(FIXTURES / "braces-flow", second)
+    flow = (second / "braces.sw.yaml").read_text().replace("id: braces-flow", "id: second-flow")
+    (second / "braces.sw.yaml").write_text(flow)
+    config = make_config(tmp_path)
+    generate_charts([tmp_path / "workflows" / "braces-flow", second], config)
+    return tmp_path, config
+
+
+def test_umbrella_depends_on_every_workflow_chart(two_charts):
+    from chartgen.chart.versioning import read_chart_yaml
+
+    root, _ = two_charts
+    meta = read_chart_yaml(root / "charts" / "workflows")
+    assert meta["dependencies"] == [
+        {"name": "braces-flow", "version": "0.1.0-rc.1", "condition": "braces-flow.enabled"},
+        {"name": "second-flow", "version": "0.1.0-rc.1", "condition": "second-flow.enabled"},
+    ]
+    assert meta["annotations"]["chartgen.io/umbrella"] == "true"
+    embedded = root / "charts" / "workflows" / "charts" / "braces-flow"
+    assert (embedded / "Chart.yaml").read_bytes() == (root / "charts" / "braces-flow" / "Chart.yaml").read_bytes()
+    assert not (embedded / ".chartgen").exists()
+
+
+def test_umbrella_renders_only_enabled_workflows(two_charts):
+    root, _ = two_charts
+    umbrella = root / "charts" / "workflows"
+    assert helm_objects(umbrella, {}) == []
+    only_first = helm_objects(umbrella, {"braces-flow": {"enabled": True}})
+    assert only_first and {o["metadata"]["name"] for o in only_first if o["kind"] == "SonataFlow"} == {"braces-flow"}
+    assert only_first == helm_objects(root / "charts" / "braces-flow", {})
+    both = helm_objects(umbrella, {"braces-flow": {"enabled": True}, "second-flow": {"enabled": True}})
+    assert {o["metadata"]["name"] for o in both if o["kind"] == "SonataFlow"} == {"braces-flow", "second-flow"}
+
+
+def test_umbrella_passes_values_through_and_checks_sub_chart_schemas(two_charts):
+    import helm_python
+
+    root, _ = two_charts
+    umbrella = root / "charts" / "workflows"
+    objects = helm_objects(umbrella, helm_python.parse_set_string("braces-flow.enabled=true,braces-flow.image.tag=v9"))
+    image = next(o for o in objects if o["kind"] == "SonataFlow")["spec"]["podTemplate"]["container"]["image"]
+    assert image.endswith(":v9")
+    with pytest.raises(helm_python.HelmError):
+        helm_objects(umbrella, helm_python.parse_set_string("braces-flow.enabled=true,braces-flow.image.tag=1"))
+
+
+def test_umbrella_follows_workflow_chart_versions(two_charts):
+    from chartgen.chart import generate_chart
+    from chartgen.chart.versioning import read_chart_yaml
+
+    root, config = two_charts
+    before = read_chart_yaml(root / "charts" / "workflows")["version"]
+    with (root / "workflows" / "braces-flow" / "application.properties").open("a") as handle:
+        handle.write("\nchanged=yes\n")
+    generate_chart(root / "workflows" / "braces-flow", config)
+    after = read_chart_yaml(root / "charts" / "workflows")
+    assert after["version"] == "0.1.0-rc.2" and before == "0.1.0-rc.1"
+    assert after["dependencies"][0]["version"] == "0.1.0-rc.2"
+    embedded = root / "charts" / "workflows" / "charts" / "braces-flow" / "files" / "application.properties"
+    assert embedded.read_text().endswith("changed=yes\n")
+
+
+def test_umbrella_lints_clean(two_charts):
+    from chartgen.chart import lint_charts
+
+    root, config = two_charts
+    assert [f.format() for f in lint_charts([root / "charts" / "workflows"], config, since=None)] == []
+
+
+def test_umbrella_can_reference_sibling_charts_instead(tmp_path):
+    from chartgen.chart import generate_chart
+    from chartgen.chart.versioning import read_chart_yaml
+
+    config = make_config(tmp_path, "chart:\n  umbrella:\n    embed: false\n    name: all-flows\n")
+    generate_chart(FIXTURES / "braces-flow", config)
+    meta = read_chart_yaml(tmp_path / "charts" / "all-flows")
+    assert meta["dependencies"][0]["repository"] == "file://../braces-flow"
+    assert not (tmp_path / "charts" / "all-flows" / "charts").exists()
