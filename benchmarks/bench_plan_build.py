@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -45,10 +46,18 @@ SNAPSHOT: Path | None = None   # a frozen copy of the package: edits made meanwh
 
 def chartgen(root: Path, *args: str) -> tuple[float, subprocess.CompletedProcess]:
     env = {**os.environ, "PYTHONPATH": str(SNAPSHOT)} if SNAPSHOT else None
+    global LAST_CPU
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "chartgen", *args], cwd=root, capture_output=True, text=True,
                           env=env)
-    return time.perf_counter() - start, proc
+    elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    LAST_CPU = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, proc
+
+
+LAST_CPU = 0.0   # user+sys seconds of the last chartgen run and its workers (load-independent)
 
 
 def make_repository(root: Path, count: int) -> None:
@@ -87,13 +96,14 @@ def bench_plan(count: int, repeat: int) -> list[tuple]:
             times.append(time.perf_counter() - start)
         rows.append((f"plan library, {count} folders, shared + 1 folder changed", statistics.median(times),
                      1.0, f"{affected} affected"))
-        times = []
+        times, cpus = [], []
         for _ in range(repeat):
             elapsed, proc = chartgen(root, "plan", "--since", "HEAD~1")
             assert proc.returncode == 0, proc.stderr
             times.append(elapsed)
+            cpus.append(LAST_CPU)
         rows.append((f"chartgen plan (CLI, process start included), {count} folders", statistics.median(times),
-                     1.0, f"{len(proc.stdout.split())} affected"))
+                     1.0, f"cpu {statistics.median(cpus):.2f} s; {len(proc.stdout.split())} affected"))
         git(root, "commit", "-q", "--allow-empty", "-m", "nothing")
         (root / "README.md").write_text("x\n")
         times = []
@@ -121,22 +131,40 @@ def bench_build(repeat: int) -> list[tuple]:
         count = len([p for p in sources.iterdir() if p.name != "shared"])
         elapsed, cold = chartgen(root, "build", "--all")
         built = cold.stdout.strip().splitlines()[-1] if cold.stdout.strip() else cold.stderr[-300:]
-        rows.append((f"chartgen build --all, cold, {count} folders", elapsed, 10.0, built))
-        warm_times, identical = [], True
+        rows.append((f"chartgen build --all, cold, {count} folders", elapsed, 10.0, f"cpu {LAST_CPU:.2f} s; {built}"))
+        warm_times, identical, cpus = [], True, []
         for _ in range(repeat):
             elapsed, warm = chartgen(root, "build", "--all")
             warm_times.append(elapsed)
+            cpus.append(LAST_CPU)
             identical &= (warm.stdout == cold.stdout and warm.returncode == cold.returncode)
         rows.append((f"chartgen build --all, nothing changed, {count} folders", statistics.median(warm_times),
-                     1.0, "identical output" if identical else "OUTPUT DIFFERS"))
+                     1.0, f"cpu {statistics.median(cpus):.2f} s; " + ("identical output" if identical
+                                                                       else "OUTPUT DIFFERS")))
         touched = next(p for p in sorted(sources.iterdir()) if p.name != "shared")
         (touched / "application.properties").write_text(
             ((touched / "application.properties").read_text() if (touched / "application.properties").exists()
              else "") + "\nbench.touch=1\n")
         elapsed, _ = chartgen(root, "build", "--all")
-        rows.append((f"chartgen build --all, 1 of {count} folders changed", elapsed, 10.0, touched.name))
+        rows.append((f"chartgen build --all, 1 of {count} folders changed", elapsed, 10.0,
+                     f"cpu {LAST_CPU:.2f} s; {touched.name}"))
         elapsed, _ = chartgen(root, "--version")
-        rows.append(("chartgen --version", elapsed, 0.15, ""))
+        rows.append(("chartgen --version", elapsed, 0.15, f"cpu {LAST_CPU:.2f} s"))
+        # Processes or threads? helm's Go calls release the GIL, the Python stages do not.
+        base = (REPO / "chartgen.yaml").read_text()
+        for label, setting in (("processes", "executor: process"), ("threads", "executor: thread"),
+                               ("serial", "parallelism: 1")):
+            (root / "chartgen.yaml").write_text(base.replace("build:\n", f"build:\n  {setting}\n  cache: ''\n", 1))
+            times, cpus = [], []
+            for _ in range(max(1, repeat // 2)):
+                shutil.rmtree(root / "charts", ignore_errors=True)
+                shutil.rmtree(root / "dist", ignore_errors=True)
+                elapsed, proc = chartgen(root, "build", "--all")
+                times.append(elapsed)
+                cpus.append(LAST_CPU)
+            rows.append((f"chartgen build --all, cold, no cache, {label}", statistics.median(times), 10.0,
+                         f"cpu {statistics.median(cpus):.2f} s; "
+                         + (proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-200:])))
     return rows
 
 
@@ -157,6 +185,8 @@ def main() -> None:
         rows += bench_plan(args.folders, args.repeat)
     if args.only != "plan":
         rows += bench_build(args.repeat)
+    print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
+          "(wall times scale with it; cpu = user+sys of chartgen and its workers)")
     print(f"{'case':<66} {'median s':>9} {'target s':>9} {'ratio':>6}  note")
     for name, seconds, target, note in rows:
         print(f"{name:<66} {seconds:>9.3f} {target:>9.2f} {seconds / target:>6.2f}  {note}")

@@ -243,6 +243,9 @@ def stage_image(job: Job) -> tuple[str, dict]:
         image["registry"] = options.registry
         config = config.with_overrides(image=image)
     context = Path(options.image_context) if options.image_context else None
+    if context is None and (options.builder or config.section("image").get("builder")) == "kaniko":
+        # kaniko runs later, elsewhere: keep its context where the next step finds it.
+        context = config.root / ".chartgen" / "kaniko" / job.folder.name
     result = build_image(job.workflow, config, builder=options.builder, push=options.push,
                          source_commit=options.source_commit, context_out=context)
     outputs = {"image": result.reference}
@@ -480,6 +483,26 @@ def _hash_tree(root: Path, digest, *, skip_hidden: bool = True) -> None:
                 digest.update(b"<unreadable>")
 
 
+def _stat_tree(root: Path, digest) -> None:
+    """Names, sizes and modification times under `root`: enough to notice that an output
+    chartgen wrote was changed or removed since (content hashing 6 MB of charts on every
+    run would cost more than the rest of a run that has nothing to do)."""
+    if not root.is_dir():
+        digest.update(b"<missing>")
+        return
+    top = os.fspath(root)
+    skip = len(top) + 1
+    for dirpath, dirnames, filenames in os.walk(top):
+        dirnames.sort()
+        for name in sorted(filenames):
+            path = dirpath + "/" + name
+            try:
+                info = os.stat(path)
+            except OSError:
+                continue
+            digest.update(f"{path[skip:]}\0{info.st_size}\0{info.st_mtime_ns}\0".encode())
+
+
 def input_hash(folder: Path, config, options: BuildOptions, shared_index) -> str:
     digest = hashlib.sha256()
     digest.update(generator_fingerprint().encode())
@@ -498,10 +521,14 @@ def input_hash(folder: Path, config, options: BuildOptions, shared_index) -> str
 def output_hash(outputs: dict[str, str], config) -> str:
     digest = hashlib.sha256()
     if "chart_path" in outputs:
-        _hash_tree(config.resolve(outputs["chart_path"]), digest, skip_hidden=False)
+        _stat_tree(config.resolve(outputs["chart_path"]), digest)
     if "archive" in outputs:
         archive = config.resolve(outputs["archive"])
-        digest.update(archive.read_bytes() if archive.is_file() else b"<missing>")
+        try:
+            info = archive.stat()
+            digest.update(f"{info.st_size}\0{info.st_mtime_ns}".encode())
+        except OSError:
+            digest.update(b"<missing>")
     return digest.hexdigest()
 
 
@@ -643,10 +670,10 @@ def _run_batch(states: list[WorkflowState], names: tuple[str, ...], config, opti
                 progress(*item)
 
     reader = threading.Thread(target=pump, daemon=True)
-    reader.start()
     try:
         with _executor(kind, workers, events) as pool:
             futures = {pool.submit(_worker, str(s.folder), config, options, names, s.outputs): s for s in todo}
+            reader.start()   # after the workers are forked: fork copies only the calling thread
             for future, state in futures.items():
                 try:
                     results, outputs = future.result()
@@ -659,7 +686,8 @@ def _run_batch(states: list[WorkflowState], names: tuple[str, ...], config, opti
                 state.outputs = outputs
     finally:
         stop.set()
-        reader.join(timeout=2)
+        if reader.is_alive():
+            reader.join(timeout=2)
 
 
 def _run_repository_stage(stage: Stage, states: list[WorkflowState], config, options: BuildOptions,
@@ -699,17 +727,9 @@ def build(folders: list[Path], config, options: BuildOptions = BuildOptions(),
     """Build `folders` (workflow folders) through the selected stages. Never raises for bad
     input in one workflow: its report says where it stopped."""
     from chartgen.plan import SharedIndex
-
     from chartgen.sources import discover
 
     stages = selected_stages(options)
-    if options.repository_ids is None:
-        try:
-            everything = discover(config.sources_dir, config.shared_dir if config.shared_dir.is_dir() else None)
-        except UsageError:
-            everything = []
-        known = {Path(f).resolve(): Path(f) for f in [*everything, *folders]}
-        options = replace(options, repository_ids=repository_ids(sorted(known.values())))
     names_seen: dict[str, Path] = {}
     for folder in folders:
         name = Path(folder).resolve().name
@@ -721,6 +741,17 @@ def build(folders: list[Path], config, options: BuildOptions = BuildOptions(),
 
     cache_setting = (config.section("build") or {}).get("cache", ".chartgen/cache.json")
     cache = BuildCache(config.resolve(cache_setting) if (cache_setting and options.use_cache) else None)
+    if options.repository_ids is None:
+        try:
+            everything = discover(config.sources_dir, config.shared_dir if config.shared_dir.is_dir() else None)
+        except UsageError:
+            everything = []
+        known = {Path(f).resolve(): Path(f) for f in [*everything, *folders]}
+        memo = cache.data.get("ids", {}) if cache.path else None
+        seen: dict = {}
+        options = replace(options, repository_ids=repository_ids(sorted(known.values()), memo, seen))
+        if cache.path:
+            cache.data["ids"] = seen      # only files that still exist
     shared = SharedIndex(config.shared_dir if config.shared_dir.is_dir() else None)
 
     # Leading cacheable per-workflow stages: replay from the cache when nothing changed.
@@ -761,18 +792,23 @@ def build(folders: list[Path], config, options: BuildOptions = BuildOptions(),
         index += 1
         key = _repository_key(stage.name, config, options) if (cache.path and stage.cacheable) else None
         recorded = cache.data.setdefault("repository", {}).get(stage.name, {}) if key else {}
-        if key and recorded.get("key") == key and recorded.get("result") \
-                and _repository_output_hash(stage.name, recorded["result"].get("outputs", {}), config) \
-                == recorded.get("output_hash"):
-            repository_results.append(StageResult.from_dict(recorded["result"]))
-            continue
+        if key and recorded.get("result") and _repository_output_hash(
+                stage.name, recorded["result"].get("outputs", {}), config) == recorded.get("output_hash"):
+            same = recorded.get("key") == key
+            if not same and recorded.get("content") == _repository_key(stage.name, config, options, content=True):
+                same, recorded["key"] = True, key     # inputs rewritten with the same bytes
+            if same:
+                repository_results.append(StageResult.from_dict(recorded["result"]))
+                continue
         earlier = {r.stage: dict(r.outputs) for r in repository_results}
         result = _run_repository_stage(stage, states, config, options, progress, earlier)
         repository_results.append(result)
         if key and result.status != FAILED:
             # Keyed on what the stage reads *after* it ran (it may have written part of it).
             cache.data["repository"][stage.name] = {
-                "key": _repository_key(stage.name, config, options), "result": result.to_dict(),
+                "key": _repository_key(stage.name, config, options),
+                "content": _repository_key(stage.name, config, options, content=True),
+                "result": result.to_dict(),
                 "output_hash": _repository_output_hash(stage.name, dict(result.outputs), config)}
         if result.status == FAILED and stage.name in ("umbrella", "index", "publish"):
             # Nothing after a failed repository stage can be trusted for any workflow.
@@ -786,8 +822,11 @@ def build(folders: list[Path], config, options: BuildOptions = BuildOptions(),
     return BuildReport(reports, tuple(repository_results), tuple(s.name for s in states if s.cached))
 
 
-def _repository_key(stage: str, config, options: BuildOptions) -> str | None:
-    """Hash of what a repository stage reads; None: not cacheable."""
+def _repository_key(stage: str, config, options: BuildOptions, *, content: bool = False) -> str | None:
+    """Hash of what a repository stage reads; None: not cacheable.
+
+    Cheap by default (names, sizes, times of the charts and archives); `content=True` hashes
+    the bytes, for when a workflow was redone with the same result (its files rewritten)."""
     digest = hashlib.sha256(generator_fingerprint().encode())
     digest.update(json.dumps({k: v for k, v in config.data.items() if k != "build"}, sort_keys=True,
                              default=str).encode())
@@ -801,13 +840,20 @@ def _repository_key(stage: str, config, options: BuildOptions) -> str | None:
             for entry in sorted(charts.iterdir()):
                 if entry.is_dir() and entry.name != umbrella:
                     digest.update(entry.name.encode() + b"\0")
-                    _hash_tree(entry, digest, skip_hidden=False)
+                    if content:
+                        _hash_tree(entry, digest, skip_hidden=False)
+                    else:
+                        _stat_tree(entry, digest)
         return digest.hexdigest()
     if stage == "index":
         digest.update(options.base_url.encode() + b"\0")
         dist = config.dist_dir
         for archive in sorted(dist.glob("*.tgz")) if dist.is_dir() else ():
-            digest.update(archive.name.encode() + b"\0" + _file_hash(archive).encode())
+            if content:
+                digest.update(f"{archive.name}\0{_file_hash(archive)}\0".encode())
+            else:
+                info = archive.stat()
+                digest.update(f"{archive.name}\0{info.st_size}\0{info.st_mtime_ns}\0".encode())
         return digest.hexdigest()
     return None
 
@@ -818,8 +864,11 @@ def _repository_output_hash(stage: str, outputs: dict, config) -> str:
     return output_hash(outputs, config) + _file_hash(config.charts_dir / "README.md")
 
 
-def workflow_ids(folder: Path) -> list[str]:
-    """Ids of a folder's main workflow and subflows, read cheaply (no positions, no specs)."""
+def workflow_ids(folder: Path, memo: dict | None = None, seen: dict | None = None) -> list[str]:
+    """Ids of a folder's main workflow and subflows, read cheaply (no positions, no specs).
+
+    `memo` (kept in the build cache) maps a file to (size, mtime, ids): unchanged files are
+    not parsed again."""
     from chartgen.sources import MAIN_SUFFIXES
     from chartgen.yamlio import load_data
 
@@ -830,19 +879,35 @@ def workflow_ids(folder: Path) -> list[str]:
     ids = []
     for path in files:
         try:
+            info = path.stat()
+        except OSError:
+            continue
+        stamp = [info.st_size, info.st_mtime_ns]
+        known = memo.get(str(path)) if memo is not None else None
+        if known and known[:2] == stamp:
+            ids.extend(known[2])
+            if seen is not None:
+                seen[str(path)] = known
+            continue
+        found = []
+        try:
             data = load_data(path.read_bytes(), str(path))
         except (OSError, ChartgenError, ValueError, RecursionError):
-            continue
+            data = None
         if isinstance(data, dict) and isinstance(data.get("id"), str) and data["id"]:
-            ids.append(data["id"])
+            found.append(data["id"])
+        if seen is not None:
+            seen[str(path)] = stamp + [found]
+        ids.extend(found)
     return ids
 
 
-def repository_ids(folders: Iterable[Path]) -> dict[str, tuple[str, ...]]:
+def repository_ids(folders: Iterable[Path], memo: dict | None = None,
+                   seen: dict | None = None) -> dict[str, tuple[str, ...]]:
     """workflow id -> folder names, for the cross-workflow validation rules."""
     ids: dict[str, list[str]] = {}
     for folder in folders:
-        for workflow_id in workflow_ids(Path(folder)):
+        for workflow_id in workflow_ids(Path(folder), memo, seen):
             ids.setdefault(workflow_id, []).append(Path(folder).name)
     return {k: tuple(v) for k, v in sorted(ids.items())}
 

@@ -13,10 +13,11 @@ Two rules make the published index trustworthy (pipelines.md §3-4):
 
 Speed on large indexes (20,000 entries, ~8 MB): chartgen writes `index.yaml` *as JSON*
 (Helm >= 3.13 detects and reads JSON directly; JSON is valid YAML for older readers),
-one chart version per line so git diffs stay small. JSON is read with the C `json`
-module. A YAML index (as `helm repo index` writes it) is updated in place without
-parsing the whole file: only the blocks of the charts being added are parsed and
-re-emitted; every other byte is kept. Anything irregular falls back to a full parse.
+one chart version per line so git diffs stay small. Either format is updated in place
+without parsing the whole file: the text is split into per-chart blocks by a regex scan,
+only the blocks of the charts being added are parsed and re-emitted, and every other
+byte is kept. Anything irregular (anchors, other indentation, flow style) falls back to
+a full parse. The price: a syntax error inside an untouched block is not noticed.
 """
 
 from __future__ import annotations
@@ -244,7 +245,8 @@ class IndexFile:
     """A repository index. `entries` maps chart name -> versions (newest first).
 
     `source_format` is "json" or "yaml" for an index read from disk; `changed` names the
-    charts whose entries differ from the source (only those are re-emitted for YAML).
+    charts whose entries differ from the source (only those are re-emitted when the
+    source was read incrementally).
     """
 
     entries: Mapping[str, tuple[dict, ...]] = field(default_factory=dict)
@@ -279,7 +281,7 @@ class IndexFile:
         return str(entry.get("digest") or "") if entry else None
 
     def _blocks(self, name: str) -> "_LazyBlocks | None":
-        """The lazy YAML blocks when `name` has not been parsed or changed yet."""
+        """The lazily read blocks when `name` has not been parsed or changed yet."""
         entries = self.entries
         base = entries.base if isinstance(entries, _MergedEntries) else entries
         if isinstance(base, _LazyBlocks) and name not in self.changed and not _is_parsed(entries, name):
@@ -287,17 +289,17 @@ class IndexFile:
         return None
 
     def count(self, name: str) -> int:
-        """Number of versions of `name` (unparsed YAML blocks are counted, not parsed)."""
+        """Number of versions of `name` (unparsed blocks are counted, not parsed)."""
         blocks = self._blocks(name)
         return blocks.count(name) if blocks is not None else len(self.versions(name))
 
     def head(self, name: str, count: int) -> tuple[dict, ...]:
-        """The newest `count` versions of `name` (reads only those from a YAML block)."""
+        """The newest `count` versions of `name` (reads only those from an unparsed block)."""
         blocks = self._blocks(name)
         return blocks.head(name, count) if blocks is not None else self.versions(name)[:count]
 
     def __len__(self) -> int:
-        """Number of chart versions; unparsed YAML blocks are counted, not parsed."""
+        """Number of chart versions; unparsed blocks are counted, not parsed."""
         return sum(self.count(name) for name in self.entries)
 
     def with_versions(self, updates: Mapping[str, Iterable[dict]], generated: str) -> "IndexFile":
@@ -316,7 +318,10 @@ class IndexFile:
 
 
 class _MergedEntries(dict):
-    """Updated charts on top of lazily parsed YAML blocks (a dict so it can be assigned)."""
+    """Updated charts on top of lazily parsed blocks (a dict so it can be assigned)."""
+
+    def values(self):
+        return [self[name] for name in self]
 
     def __init__(self, base: _LazyBlocks) -> None:
         super().__init__()

@@ -201,3 +201,34 @@ def test_folder_without_workflow_is_reported(tmp_path):
     assert result.exit_code == 1
     assert "no-main   FAILED  at validate:" in result.output
     assert "[no-workflow]" in result.output
+
+
+def test_workers_start_cleanly_after_helm_is_loaded(tmp_path):
+    """helm_python runs Go threads in-process; forking such a process is unsafe, so the pool
+    switches to forkserver. The results must be the same."""
+    import sys
+
+    pytest.importorskip("helm_python")
+    assert "helm_python" in sys.modules
+    root = make_repo(tmp_path)
+    config = load_config(root / "chartgen.yaml")
+    config = config.with_overrides(build={"executor": "process", "parallelism": 2, "cache": ""})
+    folders = [root / "workflow_sources" / n for n in ("bad-yaml", "greeting", "mta")]
+    report = build(folders, config, BuildOptions(until="render"))
+    assert [w.ok for w in report.workflows] == [False, True, True]
+
+
+def test_publish_enabled_without_target_is_a_usage_error(tmp_path):
+    root = make_repo(tmp_path, broken=(), extra_config="build:\n  publish: true\n")
+    result = run(root, "mta", "--until", "validate")
+    assert isinstance(result.exception, UsageError)
+    assert "publish.target is empty" in str(result.exception)
+
+
+def test_json_stays_parseable_under_github_actions(tmp_path):
+    root = make_repo(tmp_path)
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(tmp_path / "out"),
+           "GITHUB_STEP_SUMMARY": str(tmp_path / "summary")}
+    result = run(root, "--all", "--until", "validate", "--format", "json", env=env)
+    assert json.loads(result.stdout)["ok"] is False
+    assert "::error file=" in result.stderr

@@ -149,6 +149,26 @@ def test_stale_files_are_removed_and_declared_extras_kept(project):
     assert "rel-extra" in names and "old" not in names
 
 
+def test_extra_template_repeating_a_generated_object_is_an_error(project):
+    from chartgen.chart import generate_chart
+    from chartgen.errors import ChartgenError
+
+    config = make_config(project, "chart:\n  extras:\n    braces-flow: [templates/old-*.yaml]\n")
+    folder = project / "workflows" / "braces-flow"
+    generate_chart(folder, config)
+    chart = project / "charts" / "braces-flow"
+    # what the old copy-without-delete PR script left behind: a stale SonataFlow of the same name
+    (chart / "templates" / "old-04-sonataflow_braces-flow.yaml").write_bytes(
+        (chart / "templates" / "05-sonataflow_braces-flow.yaml").read_bytes())
+    before = tree(chart)
+    with (folder / "application.properties").open("a") as handle:
+        handle.write("\nchanged=1\n")
+    with pytest.raises(ChartgenError) as caught:
+        generate_chart(folder, config)
+    assert caught.value.code == "duplicate-object" and "SonataFlow 'braces-flow'" in caught.value.findings[0].message
+    assert tree(chart) == before    # the chart on disk is untouched
+
+
 def test_bad_folder_is_an_error_and_writes_nothing(tmp_path):
     from chartgen.chart import generate_charts
     from chartgen.errors import ChartgenError

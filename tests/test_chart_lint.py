@@ -47,6 +47,25 @@ def test_yamllint_uses_chart_testing_rules(chart):
     assert all(f.path.endswith("values.yaml") for f in yamllint)
 
 
+@pytest.mark.parametrize("text", [
+    "a: 1\nb:  2   \n",
+    "a: [1, 2\nb: 3\n",                       # syntax error
+    "key: value\nkey: other\n\n\n\n",
+    "list:\n- a\n-  b\n# comment\nc: {x: 1}\nd: yes\n",
+    "a:\n  b: 1\n   c: 2\n",                  # syntax error after a cosmetic problem
+    "# yamllint disable-file\na:  1\n",
+])
+def test_yamllint_problems_match_yamllint(text):
+    from yamllint import linter
+
+    from chartgen.chart.lint import _yamllint_config, _yamllint_problems, yamllint_config_path
+
+    conf = _yamllint_config(yamllint_config_path(None))
+    mine = [(p.line, p.column, p.level, p.message) for p in _yamllint_problems(text, conf, "values.yaml")]
+    theirs = [(p.line, p.column, p.level, p.message) for p in linter.run(text, conf, "values.yaml")]
+    assert mine == theirs
+
+
 def test_chart_yaml_fields_are_checked(chart):
     from chartgen.chart import lint_charts
 
@@ -150,3 +169,18 @@ def test_lint_cli_reports_and_exits_1(chart):
     assert result.exit_code == 1
     assert "99-copy.yaml: error: SonataFlow 'braces-flow' is also rendered by" in result.output
     assert "[duplicate-object]" in result.output
+
+
+@pytest.mark.parametrize("document, identity", [
+    ("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  namespace: \"ns\"\ndata:\n  x: |\n    kind: Fake\n",
+     ("ConfigMap", "ns", "a")),
+    ("# Source: c/templates/x.yaml\nkind: Secret\nmetadata:\n  labels:\n    name: not-this\n  name: 'b'\n",
+     ("Secret", "", "b")),
+    ("{kind: Service, metadata: {name: c, namespace: d}}\n", ("Service", "d", "c")),
+    ("kind: Thing\nmetadata:\n  name: \"with space\"\n", ("Thing", "", "with space")),
+    ("# only a comment\n", None),
+])
+def test_rendered_object_identity(document, identity):
+    from chartgen.chart.lint import _identity
+
+    assert _identity(document) == identity

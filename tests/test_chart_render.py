@@ -19,9 +19,10 @@ from chart_helpers import (corpus_folders, expected_objects, folder_id, generate
 from conftest import CORPUS, REPO, need
 
 FIXTURE = REPO / "tests" / "fixtures" / "chart" / "braces-flow"
+MINIMAL = REPO / "tests" / "fixtures" / "chart" / "minimal"     # no properties, secrets or resources
 # Folders chartgen render rejects (several main workflows, ids that are no Kubernetes names)
 # have no chart; test_render covers their errors. At least 25 of the 45 corpus folders render.
-FOLDERS = [f for f in [FIXTURE] + workflow_source_folders() + corpus_folders() if renders(f)]
+FOLDERS = [f for f in [FIXTURE, MINIMAL] + workflow_source_folders() + corpus_folders() if renders(f)]
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +126,14 @@ def test_generated_chart_passes_helm_lint_strict_and_yamllint(folder, charts):
 
     findings = lint_chart(charts(folder), repo_config())
     assert [f.format() for f in findings] == []
+
+
+def test_minimal_workflow_has_only_the_values_it_needs(charts):
+    from chartgen.yamlio import load_data
+
+    values = load_data((charts(MINIMAL) / "values.yaml").read_text())
+    assert "properties" not in values and "secrets" not in values
+    assert [o["kind"] for o in helm_objects(charts(MINIMAL))] == ["SonataFlow"]
 
 
 def test_braces_folders_are_covered_and_survive_helm(charts):

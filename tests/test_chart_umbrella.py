@@ -66,6 +66,19 @@ def test_umbrella_passes_values_through_and_checks_sub_chart_schemas(two_charts)
         helm_objects(umbrella, helm_python.parse_set_string("braces-flow.enabled=true,braces-flow.image.tag=1"))
 
 
+def test_umbrella_schema_catches_typos_even_for_disabled_workflows(two_charts):
+    import helm_python
+
+    root, _ = two_charts
+    umbrella = root / "charts" / "workflows"
+    for expression in ("brace-flow.enabled=true",            # no such workflow: would install nothing
+                       "braces-flow.imag.tag=v1",             # misspelt value of a disabled workflow
+                       "second-flow.enabled=maybe"):
+        with pytest.raises(helm_python.HelmError):
+            helm_objects(umbrella, helm_python.parse_set_string(expression))
+    assert helm_objects(umbrella, helm_python.parse_set_string("global.x=1,second-flow.replicas=2")) == []
+
+
 def test_umbrella_follows_workflow_chart_versions(two_charts):
     from chartgen.chart import generate_chart
     from chartgen.chart.versioning import read_chart_yaml

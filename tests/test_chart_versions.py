@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import REPO, need_tool
-from test_chart_generate import FIXTURES, make_config, project, tree  # noqa: F401  (fixture)
+from conftest import need_tool
+from test_chart_generate import make_config, project, tree  # noqa: F401  (project: a fixture)
 
 
 @pytest.mark.parametrize("previous, policy, expected", [

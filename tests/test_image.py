@@ -17,7 +17,7 @@ from conftest import REPO
 
 from chartgen.config import load_config
 from chartgen.errors import ChartgenError, UsageError, redact
-from chartgen.image import ImageSettings, authfile_for, build_image, push_with_retries
+from chartgen.image import ImageSettings, authfile_for, build_image, build_timestamp, push_with_retries
 from chartgen.image.builders import PushError, backend_class, resolve
 from chartgen.image.builders.base import BuilderOptions, classify, step_cause
 from chartgen.image.builders.buildah import BuildahBuilder
@@ -260,18 +260,31 @@ def test_context_out_refuses_a_foreign_folder(project):
 
 def test_buildah_command_line_uses_configured_storage_and_isolation(tmp_path):
     options = BuilderOptions(storage_driver="vfs", storage_root="/s/root", run_root="/s/run", isolation="chroot",
-                             tls_verify=False, authfile="/a/auth.json")
+                             tls_verify=False, authfile="/a/auth.json", timestamp=0)
     argv = BuildahBuilder(options).build_command(tmp_path, tmp_path / "Containerfile", ["r/x:1", "r/x:latest"],
                                                  {"K": "V"})
     assert argv[:8] == ["buildah", "--storage-driver", "vfs", "--root", "/s/root", "--runroot", "/s/run", "build"]
     joined = " ".join(argv)
     for part in ("--layers", "--isolation chroot", "--tls-verify=false", "--authfile /a/auth.json",
-                 "-t r/x:1 -t r/x:latest", "--build-arg K=V", f"-f {tmp_path}/Containerfile"):
+                 "-t r/x:1 -t r/x:latest", "--build-arg K=V", f"-f {tmp_path}/Containerfile", "--timestamp 0"):
         assert part in joined
     push = BuildahBuilder(options).push_command("r/x:1", Path("/d/digest"))
     assert push[-2:] == ["r/x:1", "docker://r/x:1"] and "--digestfile" in push and "--retry" in push
     podman = PodmanBuilder(options).build_command(tmp_path, tmp_path / "Containerfile", ["r/x:1"], {})
     assert podman[0] == "podman" and "--layers" in podman
+
+
+def test_reproducible_builds_use_a_fixed_timestamp(monkeypatch):
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    assert build_timestamp(ImageSettings()) == 0
+    assert build_timestamp(ImageSettings(reproducible=False)) is None
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    assert build_timestamp(ImageSettings()) == 1700000000
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
+    with pytest.raises(UsageError, match="SOURCE_DATE_EPOCH"):
+        build_timestamp(ImageSettings())
+    argv = BuildahBuilder(BuilderOptions()).build_command(Path("c"), Path("c/Containerfile"), ["r/x:1"], {})
+    assert "--timestamp" not in argv
 
 
 def test_missing_builder_is_a_clear_error(project):

@@ -57,7 +57,7 @@ def test_lazy_update_equals_full_update(charts, adds, fmt):
     else:
         text = dump_index(IndexFile({k: tuple(v) for k, v in data.items()}, "2025-01-01T00:00:00Z"), "json")
     lazy = parse_index(text)
-    if data and not any(c in text for c in "&*"):
+    if data and all(data.values()) and not any(c in text for c in "&*"):
         assert lazy._spans, "the regular layout must take the incremental path"
     full = IndexFile({k: tuple(v) for k, v in data.items()}, "2025-01-01T00:00:00Z", source_format=fmt)
     assert dump_index(lazy, fmt) == text or fmt == "yaml" and not data  # untouched: the same bytes

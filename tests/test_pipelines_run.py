@@ -46,9 +46,9 @@ def run_task(tmp_path: Path, params: dict, workspaces: dict) -> tuple[Path, list
     spec = task["spec"]
     values = {p["name"]: p.get("default", "") for p in spec["params"]} | params
     results = tmp_path / "results"
-    results.mkdir()
+    results.mkdir(exist_ok=True)
     home = tmp_path / "home"
-    home.mkdir()
+    home.mkdir(exist_ok=True)
     executor = tmp_path / "kaniko-executor"
     executor.write_text("#!/bin/sh\nprintf '%s\\n' \"$@\" > \"$KANIKO_LOG\"\n"
                         "for a in \"$@\"; do case \"$a\" in --digest-file=*) "

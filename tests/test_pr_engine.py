@@ -14,7 +14,8 @@ from chartgen.gitops import engine
 from chartgen.gitops.engine import PrError, open_pull_requests
 from chartgen.gitops.git import Git, GitError
 from chartgen.sources import load_workflow
-from github_standin.gitrepos import fake_generator, git, log, make_chart_repo, rev, tree, write_workflow
+from github_standin.gitrepos import (fake_generator, git, log, make_chart_repo, race_pushes, rev, tree,
+                                     write_workflow)
 
 SOURCE = "0123456789abcdef0123456789abcdef01234567"
 
@@ -172,31 +173,9 @@ def test_umbrella_only_layout_keeps_bumping_from_the_nested_chart(env):
     assert "charts/greeting/Chart.yaml" not in tree(bare, "chartgen/greeting")
 
 
-def _race(monkeypatch, tmp_path, bare, times):
-    """Make another pusher move the branch right before each of our first `times` pushes."""
-    real_push = Git.push
-    calls = {"n": 0}
-
-    def racing_push(self, remote_name, branch, expected):
-        calls["n"] += 1
-        if calls["n"] <= times:
-            other = tmp_path / f"other{calls['n']}"
-            git("clone", "-q", str(bare), str(other))
-            git("checkout", "-q", "-B", branch, "origin/main", cwd=other)
-            (other / "charts").mkdir(exist_ok=True)
-            (other / "charts" / f"other{calls['n']}.txt").write_text("someone else\n")
-            git("add", "-A", cwd=other)
-            git("commit", "-q", "-m", "someone else", cwd=other)
-            git("push", "-q", "-f", "origin", f"HEAD:refs/heads/{branch}", cwd=other)
-        return real_push(self, remote_name, branch, expected)
-
-    monkeypatch.setattr(Git, "push", racing_push)
-    return calls
-
-
 def test_push_race_is_fetched_regenerated_and_retried(env, monkeypatch):
     tmp_path, bare, sources = env
-    calls = _race(monkeypatch, tmp_path, bare, times=1)
+    calls = race_pushes(monkeypatch, tmp_path, bare, times=1)
     lines = []
     (result,) = run(bare, sources, ["greeting"], lines)
     assert calls["n"] == 2 and result.action == "pushed"
@@ -208,7 +187,7 @@ def test_push_race_is_fetched_regenerated_and_retried(env, monkeypatch):
 
 def test_push_race_gives_up_after_the_configured_attempts(env, monkeypatch):
     tmp_path, bare, sources = env
-    calls = _race(monkeypatch, tmp_path, bare, times=10)
+    calls = race_pushes(monkeypatch, tmp_path, bare, times=10)
     with pytest.raises(PrError) as info:
         run(bare, sources, ["greeting"], settings={"pushAttempts": 2})
     assert calls["n"] == 2
@@ -312,3 +291,101 @@ def test_forge_none_tells_where_to_open_the_pull_request(url, web):
     assert result.action == "pushed"
     assert result.url == (f"{web}/compare/main...chartgen/mta?expand=1" if web else "")
     assert "chartgen/mta" in result.message
+
+
+def test_chart_repository_urls(tmp_path):
+    from chartgen.gitops.git import check_url, needs_token
+
+    assert check_url(str(tmp_path)) == tmp_path.resolve().as_uri()       # file:// so --depth applies
+    assert check_url("git@github.com:acme/charts.git") == "git@github.com:acme/charts.git"
+    assert check_url("https://github.com/acme/charts.git") == "https://github.com/acme/charts.git"
+    assert needs_token("https://github.com/acme/charts.git") and not needs_token("git@github.com:acme/c.git")
+    assert not needs_token(tmp_path.as_uri())
+    with pytest.raises(UsageError) as info:
+        check_url("")
+    assert info.value.code == "pr-no-repo"
+
+
+def test_clone_is_shallow_and_removed(env, monkeypatch):
+    tmp_path, bare, sources = env
+    for i in range(3):                                                       # some history on main
+        merge_base = tmp_path / f"more{i}"
+        git("clone", "-q", str(bare), str(merge_base))
+        (merge_base / f"f{i}.txt").write_text(str(i))
+        git("add", "-A", cwd=merge_base)
+        git("commit", "-q", "-m", f"more {i}", cwd=merge_base)
+        git("push", "-q", "origin", "HEAD:main", cwd=merge_base)
+    depths = []
+    real_commit = Git.commit
+
+    def commit(self, message, name, email):
+        depths.append(int(self.out("rev-list", "--count", "HEAD")))
+        return real_commit(self, message, name, email)
+
+    monkeypatch.setattr(Git, "commit", commit)
+    work = tmp_path / "work"
+    work.mkdir()
+    run(bare, sources, ["greeting"], workdir=work)
+    assert depths == [1]                                                     # only the base tip was fetched
+    assert list(work.iterdir()) == []
+
+
+def test_concurrent_run_that_pushed_the_same_charts_makes_ours_a_no_op(env, monkeypatch):
+    """Two CI jobs for the same change: the other one pushes first; ours is rejected, fetches,
+    regenerates, finds the branch already has the charts and pushes nothing."""
+    _tmp, bare, sources = env
+    real_push = Git.push
+    state = {"other_ran": False}
+
+    def push(self, remote_name, branch, expected):
+        if not state["other_ran"]:
+            state["other_ran"] = True
+            run(bare, sources, ["greeting"], source_ref="the other job")     # same charts, other commit
+        return real_push(self, remote_name, branch, expected)
+
+    monkeypatch.setattr(Git, "push", push)
+    lines = []
+    (result,) = run(bare, sources, ["greeting"], lines)
+    assert result.action == "unchanged" and "already has these charts" in result.message
+    assert any("branch moved" in line for line in lines)
+    assert len(log(bare, "chartgen/greeting")) == 2
+
+
+def test_concurrent_run_that_pushed_the_identical_commit(env, monkeypatch):
+    """Same content, same message, same second: the same commit id; the push is a no-op."""
+    _tmp, bare, sources = env
+    real_push = Git.push
+    state = {"other_ran": False, "results": []}
+
+    def push(self, remote_name, branch, expected):
+        if not state["other_ran"]:
+            state["other_ran"] = True
+            state["results"] += run(bare, sources, ["greeting"])
+        return real_push(self, remote_name, branch, expected)
+
+    monkeypatch.setattr(Git, "push", push)
+    (result,) = run(bare, sources, ["greeting"])
+    assert state["results"][0].action == "pushed"
+    assert result.action == "unchanged"
+    assert len(log(bare, "chartgen/greeting")) == 2
+
+
+@pytest.mark.parametrize("name,line,text", [
+    ("unknown-key.yaml", 4, "unknown setting 'pr.lables'"),
+    ("bad-forge.yaml", 2, "'gitlab' is not one of ['github', 'none']"),
+    ("bad-branch-prefix.yaml", 2, "pr.branchPrefix"),
+    ("bad-layout.yaml", 2, "'flat' is not one of"),
+    ("bad-repository.yaml", 2, "pr.repository"),
+])
+def test_bad_pr_settings_are_reported_with_their_line(name, line, text, tmp_path):
+    from chartgen.config import load_config
+    from conftest import REPO
+
+    source = REPO / "tests" / "fixtures" / "pr" / name
+    target = tmp_path / "chartgen.yaml"
+    target.write_bytes(source.read_bytes())
+    with pytest.raises(UsageError) as info:
+        load_config(target)
+    finding = info.value.findings[0]
+    assert finding.line == line and text in finding.message, info.value.format()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chartgen.yaml"]      # nothing left behind

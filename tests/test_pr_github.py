@@ -18,7 +18,8 @@ from chartgen.sources import load_workflow
 from conftest import GITHUB_OPENAPI, need, need_shared
 from github_standin import GitHubStandin
 from github_standin.server import HTTP_BACKEND
-from github_standin.gitrepos import fake_generator, git, log, make_chart_repo, rev, tree, write_workflow
+from github_standin.gitrepos import (fake_generator, git, log, make_chart_repo, race_pushes, rev, tree,
+                                     write_workflow)
 
 TOKEN = "ghp_" + "St4ndinT0ken" + "9f8e7d6c5b4a3210"
 SOURCE = "89abcdef0123456789abcdef0123456789abcdef"
@@ -305,3 +306,14 @@ def test_http_remote_without_token_says_what_is_missing(hub, monkeypatch):
     with pytest.raises(PrError) as info:
         hub.run(["greeting"], forge="none", options=fast(hub, token=None))
     assert info.value.code == "git-auth" and "GITHUB_TOKEN" in str(info.value)
+
+
+def test_push_race_over_http_then_one_pull_request(hub, monkeypatch):
+    calls = race_pushes(monkeypatch, hub.tmp, hub.bare, times=1)
+    lines = []
+    (result,) = hub.run(["greeting"], lines=lines)
+    assert calls["n"] == 2 and result.action == "created" and len(hub.pulls) == 1
+    assert any("branch moved" in line for line in lines)
+    files = tree(hub.bare, "chartgen/greeting")
+    assert "charts/other1.txt" not in files and "charts/greeting/Chart.yaml" in files
+    assert hub.pulls[1]["head"]["sha"] == rev(hub.bare, "chartgen/greeting")

@@ -189,3 +189,32 @@ def test_http_remote_with_a_token_never_stored_or_printed(tmp_path, monkeypatch)
     assert leaked == []
     assert (kept / "repo" / ".git" / "config").is_file()
     assert read_archive(archive).digest == branch_index(root / "charts.git", "pages")["entries"]["hello"][0]["digest"]
+
+
+def test_only_the_index_and_the_new_archives_are_downloaded(tmp_path, monkeypatch):
+    import os
+
+    import chartgen.publish.git as git_backend
+
+    bare = init_bare(tmp_path / "charts.git")
+    subprocess.run(["git", "-C", str(bare), "config", "uploadpack.allowFilter", "true"], check=True)
+    publish([package(tmp_path / "s", tmp_path / "d", "hello", "1.0.0")], f"git:{bare}")
+    # someone else's big file on the branch (think: thousands of published archives)
+    other = tmp_path / "other"
+    subprocess.run(["git", "clone", "--quiet", "--branch", "gh-pages", str(bare), str(other)], check=True)
+    (other / "legacy-9.9.9.tgz").write_bytes(os.urandom(3_000_000))
+    subprocess.run(["git", "-C", str(other), "add", "."], check=True)
+    subprocess.run(["git", "-C", str(other), "-c", "user.name=o", "-c", "user.email=o@e", "commit", "-qm", "big"],
+                   check=True)
+    subprocess.run(["git", "-C", str(other), "push", "--quiet", "origin", "gh-pages"], check=True)
+    kept = tmp_path / "kept"
+    monkeypatch.setattr(git_backend.tempfile, "TemporaryDirectory", _KeptTemporaryDirectory(kept))
+    publish([package(tmp_path / "s", tmp_path / "d", "hello", "1.1.0")], f"git:{bare}")
+    monkeypatch.setattr(git_backend.tempfile, "TemporaryDirectory", tempfile.TemporaryDirectory)
+    downloaded = sum(p.stat().st_size for p in (kept / "repo" / ".git" / "objects").rglob("*") if p.is_file())
+    assert downloaded < 1_000_000, downloaded
+    assert not (kept / "repo" / "legacy-9.9.9.tgz").exists()
+    names = subprocess.run(["git", "-C", str(bare), "ls-tree", "--name-only", "gh-pages"], capture_output=True,
+                           text=True).stdout.split()
+    assert names == ["hello-1.0.0.tgz", "hello-1.1.0.tgz", "index.html", "index.yaml", "legacy-9.9.9.tgz"]
+    assert [e["version"] for e in branch_index(bare)["entries"]["hello"]] == ["1.1.0", "1.0.0"]

@@ -58,7 +58,10 @@ EXPECTED = {
         "k8s-name": ("error", "hello.sw.yaml", "workflow id 'hello_world'"),
         "configmap-key": ("error", "my schema.json", "not a valid ConfigMap key"),
     },
-    "secret-key": {"secret-key": ("error", "secret.properties", "key 'bad$key' cannot become an environment variable")},
+    "secret-key": {
+        "secret-key": ("error", "secret.properties", "key 'bad$key' is not a valid Kubernetes Secret key"),
+        "secret-env-duplicate": ("error", "secret.properties", "'my.key' and 'my-key' give the same environment"),
+    },
     "ignored-settings": {
         "ignored-setting": ("warning", "flow.sw.yaml", "useResults: false is ignored"),
         "spec-version": ("warning", "flow.sw.yaml", "specVersion '0.7'"),
@@ -85,7 +88,7 @@ def test_fixture_findings(name):
         assert matching, f"{name}: no {code} finding in {[f.format() for f in findings]}"
         assert any(f.severity == severity and file_name in f.path and text in f.message for f in matching), \
             [f.format() for f in matching]
-    # Every finding of a file inside the folder carries a line when it is about a node.
+    # Sorted and de-duplicated, as the API promises.
     assert findings == tuple(sorted(set(findings), key=lambda f: (f.path, f.line, f.column, f.code, f.message)))
 
 
@@ -94,8 +97,8 @@ def test_positions_point_at_the_offending_node():
     by_code = {f.code: f for f in findings}
     assert (by_code["unknown-function"].line, by_code["unknown-function"].column) == (24, 22)
     assert (by_code["self-transition"].line, by_code["self-transition"].column) == (29, 17)
-    schema = {f.code: f for f in _validate("schema-errors")}
-    assert schema["sw-duration"].line == 7 or schema["sw-duration"].line == 11
+    durations = [(f.line, f.column) for f in _validate("schema-errors") if f.code == "sw-duration"]
+    assert durations == [(7, 24), (11, 15)]  # timeouts.workflowExecTimeout, state 'Wait' duration
 
 
 def test_all_problems_reported_at_once():
@@ -105,9 +108,12 @@ def test_all_problems_reported_at_once():
 
 
 def test_secret_values_never_appear():
-    text = "\n".join(f.format() for f in _validate("secret-key"))
+    findings = _validate("secret-key")
+    text = "\n".join(f.format() for f in findings)
     assert "topsecretvalue" not in text
     assert "bad$key" in text
+    profile = [f for f in findings if "%dev.quarkus.x" in f.message]
+    assert profile and "cannot be Secret keys" in profile[0].message and profile[0].line == 5
 
 
 def test_jq_accepts_sonataflow_variables_and_foreach_param():
@@ -483,3 +489,66 @@ def test_random_text_files_never_crash(tmp_path_factory):
         assert not [f.format() for f in findings if f.code == "internal-error"]
 
     run()
+
+
+def test_definitions_file_is_inlined_so_it_may_sit_at_the_root(tmp_path):
+    flow = _flow("wf", "functions: functions.json\n", states="""
+  - name: Start
+    type: operation
+    actions:
+      - functionRef: log
+      - functionRef: nolog
+    end: true
+""")
+    folder = _write(tmp_path / "wf", {"wf.sw.yaml": flow, "functions.json": json.dumps(
+        {"functions": [{"name": "log", "type": "custom", "operation": "sysout"}]})})
+    findings = validate_folder(load_workflow(folder))
+    assert [f.code for f in findings] == ["unknown-function"] and "'nolog'" in findings[0].message
+    (folder / "functions.json").write_text('{"functions": [')
+    findings = validate_folder(load_workflow(folder))
+    assert [f.code for f in findings] == ["json-syntax"] and findings[0].path.endswith("functions.json")
+
+
+def test_event_data_strings_are_expressions(tmp_path):
+    folder = _write(tmp_path / "wf", {"wf.sw.yaml": _flow(
+        "wf", "events:\n  - {name: out, type: t, kind: produced}\n", states="""
+  - name: Start
+    type: operation
+    actions:
+      - eventRef: {triggerEventRef: out, data: '.a | ('}
+    end:
+      produceEvents:
+        - {eventRef: out, data: '${ .b }'}
+        - {eventRef: out, data: {c: '${ .c | }'}}
+""")})
+    jq = sorted(f.line for f in validate_folder(load_workflow(folder)) if f.code == "jq-syntax")
+    assert jq == [12, 16]  # the eventRef data and the object inside the second produced event
+
+
+def test_jsonpath_workflows_get_a_light_check(tmp_path):
+    states = """
+  - name: Start
+    type: switch
+    dataConditions:
+      - condition: "${ $.[?(@.age > 18)] }"
+        end: true
+      - condition: "{{ $.[?(@.age > 18 }}"
+        end: true
+      - condition: "${ .age > 18 }"
+        end: true
+    defaultCondition: {end: true}
+"""
+    folder = _write(tmp_path / "wf", {"wf.sw.yaml": _flow("wf", "expressionLang: jsonpath\n", states=states)})
+    findings = validate_folder(load_workflow(folder))
+    assert [(f.code, f.line) for f in findings] == [("jsonpath-syntax", 13), ("jsonpath-syntax", 15)]
+    assert "unclosed '('" in findings[0].message and "must start with $" in findings[1].message
+
+
+def test_symlinked_resource_folder_out_of_the_workflow(tmp_path):
+    _write(tmp_path / "elsewhere", {"specs/api.yaml": "openapi: 3.0.0\npaths: {}\n"})
+    folder = _write(tmp_path / "wf", {"wf.sw.yaml": _flow("wf", "functions:\n  - name: f\n"
+                                                              "    operation: specs/api.yaml#op\n")})
+    os.symlink(tmp_path / "elsewhere" / "specs", folder / "specs")
+    findings = validate_folder(load_workflow(folder))
+    assert {f.code for f in findings} == {"path-escape"}
+    assert any("through a symlink" in f.message and f.path.endswith("wf.sw.yaml") for f in findings)

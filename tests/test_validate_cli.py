@@ -174,3 +174,23 @@ def test_missing_sources_folder_is_a_usage_error(in_tmp, capsys):
     code, out, err = run(["validate"], capsys)
     assert code == 2 and out == ""
     assert "workflow_sources" in err and "does not exist" in err
+
+
+def test_unlistable_folder_is_reported_and_the_others_still_checked(in_tmp, capsys, monkeypatch):
+    import chartgen.sources
+
+    _repo(in_tmp, {"locked": CLEAN.format(id="locked", kind="infrastructure", data="{}"),
+                   "open": CLEAN.format(id="open_id", kind="infrastructure", data="{}")})
+    real_listdir = chartgen.sources.os.listdir
+
+    def listdir(path):
+        if str(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied")
+        return real_listdir(path)
+
+    monkeypatch.setattr(chartgen.sources.os, "listdir", listdir)
+    code, out, err = run(["validate"], capsys)
+    assert code == 1
+    assert "workflow_sources/locked: error: cannot list folder: Permission denied [unreadable]" in out
+    assert "workflow_sources/open/open.sw.yaml:1:5: error:" in out and "[k8s-name]" in out
+    assert err.strip() == "2 folders: 2 errors, 0 warnings"

@@ -108,9 +108,37 @@ def check_chart_yaml(chart_dir: Path) -> list[Finding]:
     return findings
 
 
-def run_yamllint(chart_dir: Path, config) -> list[Finding]:
+def _yamllint_problems(text: str, conf, path: str):
+    """yamllint's problems for `text`, as `yamllint.linter.run` gives them, but the syntax check
+    first runs libyaml's C parser (the same YAML 1.1 grammar): PyYAML's pure-Python parse is
+    most of yamllint's time on short files, and only a file that fails is parsed again by it."""
+    import yaml
     from yamllint import linter
 
+    if conf.is_file_ignored(path):
+        return []
+    if not hasattr(linter, "get_cosmetic_problems") or re.match(r"^#\s*yamllint disable-file\s*$",
+                                                                  text.split("\n", 1)[0]):
+        return list(linter.run(text, conf, path))
+    syntax = None
+    try:
+        for _ in yaml.parse(text, Loader=yaml.CBaseLoader):
+            pass
+    except yaml.YAMLError:
+        syntax = linter.get_syntax_error(text)   # the rare bad file: yamllint's own words
+    problems = []
+    for problem in linter.get_cosmetic_problems(text, conf, path):
+        if syntax and syntax.line <= problem.line and syntax.column <= problem.column:
+            problems.append(syntax)   # as yamllint: the syntax error replaces the problem at its place
+            syntax = None
+            continue
+        problems.append(problem)
+    if syntax:
+        problems.append(syntax)
+    return problems
+
+
+def run_yamllint(chart_dir: Path, config) -> list[Finding]:
     conf = _yamllint_config(yamllint_config_path(config))
     findings = []
     files = [chart_dir / name for name in YAMLLINT_FILES]
@@ -119,7 +147,7 @@ def run_yamllint(chart_dir: Path, config) -> list[Finding]:
         if not path.is_file():
             continue
         display = _display(path)
-        for problem in linter.run(path.read_text(encoding="utf-8"), conf, str(path)):
+        for problem in _yamllint_problems(path.read_text(encoding="utf-8"), conf, str(path)):
             severity = ERROR if problem.level == "error" else WARNING
             findings.append(Finding(display, problem.line, problem.column, severity,
                                     f"{problem.desc} ({problem.rule})", "yamllint"))

@@ -218,6 +218,24 @@ def _configmap_dirs(manifests) -> dict[str, str]:
     return dirs
 
 
+def _working_copy(obj: dict) -> dict:
+    """A copy safe to change, sharing the parts only read (the flow, ConfigMap data)."""
+    spec = obj.get("spec")
+    flow = spec.get("flow") if isinstance(spec, dict) else None
+    shallow = {k: v for k, v in obj.items() if k not in ("spec", "data", "stringData")}
+    result = copy.deepcopy(shallow)
+    for key in ("data", "stringData"):
+        if key in obj:
+            result[key] = dict(obj[key]) if isinstance(obj[key], dict) else obj[key]
+    if isinstance(spec, dict):
+        result["spec"] = copy.deepcopy({k: v for k, v in spec.items() if k != "flow"})
+        if "flow" in spec:
+            result["spec"]["flow"] = flow
+    elif spec is not None:
+        result["spec"] = copy.deepcopy(spec)
+    return result
+
+
 def build_templates(manifests, chart: str) -> ChartTemplates:
     """Templates and files of a chart from the objects of `render_manifests`.
 
@@ -244,7 +262,7 @@ def build_templates(manifests, chart: str) -> ChartTemplates:
 
     for manifest in manifests:
         builder = _Builder(chart)
-        obj = copy.deepcopy(manifest.obj)
+        obj = _working_copy(manifest.obj)
         meta = obj.setdefault("metadata", {})
         wrap = ("", "")
         if manifest.kind == "ConfigMap":

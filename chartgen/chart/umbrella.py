@@ -34,6 +34,35 @@ def umbrella_values(rows) -> str:
     return "\n".join(lines) + "\n"
 
 
+def umbrella_schema(charts_dir: Path, rows) -> dict:
+    """values.schema.json of the umbrella: each workflow's own schema under its name, and no
+    other key, so `--set mtaa.enabled=true` or a misspelt value of a disabled workflow fails
+    instead of silently installing nothing (Helm checks only enabled sub-charts' schemas)."""
+    import copy
+    import json
+
+    from chartgen.chart.schema import DRAFT7
+
+    properties: dict = {"global": {"type": "object", "description": "Values shared with every workflow chart."}}
+    for row in rows:
+        path = charts_dir / Path(row.path).name / "values.schema.json"
+        try:
+            schema = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            schema = {"type": "object"}
+        schema = copy.deepcopy(schema) if isinstance(schema, dict) else {"type": "object"}
+        for key in ("$schema", "$id", "title"):
+            schema.pop(key, None)
+        enabled = schema.setdefault("properties", {}).setdefault("enabled", {"type": "boolean"})
+        if isinstance(enabled, dict):
+            enabled["default"] = False
+            enabled["description"] = f"Install {row.name} (workflow {row.workflow_id})."
+        schema["description"] = f"Values of the {row.name} chart {row.version}."
+        properties[row.name] = schema
+    return {"$schema": DRAFT7, "title": "Values of the umbrella chart", "type": "object",
+            "additionalProperties": False, "properties": properties}
+
+
 def write_charts_readme(config, charts_dir: Path, rows=None) -> None:
     """charts/README.md: what the folder holds and the compatibility matrix."""
     from chartgen.chart.compat import compat_matrix
@@ -61,7 +90,10 @@ def generate_umbrella(config, charts_dir: Path | str) -> ChartResult:
     rows = [row for row in compat_matrix(charts_dir) if row.name != settings.umbrella_name]
     from chartgen.chart.textfiles import render_text
 
+    from chartgen.yamlio import dump_json
+
     files: dict[str, str | bytes] = {".helmignore": HELMIGNORE, "values.yaml": umbrella_values(rows),
+                                     "values.schema.json": dump_json(umbrella_schema(charts_dir, rows)),
                                      "templates/NOTES.txt": render_text("umbrella-NOTES.txt.j2", rows=rows)}
     links: dict[str, Path] = {}
     dependencies = []

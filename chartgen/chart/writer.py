@@ -19,7 +19,7 @@ from typing import Mapping
 
 from chartgen.chart.settings import A_CONTENT_HASH, A_SOURCE_COMMIT, ChartSettings
 from chartgen.chart.versioning import VERSION_TOKEN, content_hash, next_version, parse
-from chartgen.errors import ChartgenError, UsageError
+from chartgen.errors import ERROR, ChartgenError, Finding, UsageError
 from chartgen.fsutil import MARKER
 
 CHART_FIELD_ORDER = ("apiVersion", "name", "description", "type", "version", "appVersion", "kubeVersion",
@@ -119,8 +119,8 @@ def _on_disk_equal(target: Path, files: Mapping[str, str | bytes], links: Mappin
     if present != set(files) | set(links):
         return False
     for rel, source in links.items():
-        if not os.path.samefile(source, target / rel):
-            return False
+        if not os.path.samefile(source, target / rel) and source.read_bytes() != (target / rel).read_bytes():
+            return False  # (a checkout turns links into copies: equal bytes are as good)
     for rel, content in files.items():
         data = content.encode("utf-8") if isinstance(content, str) else content
         if (target / rel).read_bytes() != data:
@@ -146,6 +146,18 @@ def write_files(root: Path, files: Mapping[str, str | bytes], links: Mapping[str
             os.link(links[rel], dest)
         except OSError:
             shutil.copyfile(links[rel], dest)
+
+
+def _refuse_duplicates(built: Path, target: Path) -> None:
+    """Hand-written templates kept in the chart must not repeat a generated object."""
+    from chartgen.chart.lint import check_duplicates
+
+    problems = check_duplicates(built)
+    if problems:
+        raise ChartgenError(findings=[Finding(str(target / "templates"), 0, 0, ERROR,
+                                              f"{p.message.split(' is also', 1)[0]} comes from a kept extra "
+                                              "template and from chartgen; remove one (chart.extras in "
+                                              "chartgen.yaml)", "duplicate-object") for p in problems])
 
 
 def write_chart(target: Path, files: Mapping[str, str | bytes], fields: Mapping, annotations: Mapping[str, str],
@@ -197,5 +209,7 @@ def write_chart(target: Path, files: Mapping[str, str | bytes], fields: Mapping,
         with atomic_directory(target, marker_text="written by chartgen chart; regenerated as a whole "
                               "(declare hand-written files under chart.extras in chartgen.yaml)\n") as tmp:
             write_files(tmp, final, links)
+            if any(rel.startswith("templates/") for rel in kept):
+                _refuse_duplicates(tmp, target)
     name = str(fields.get("name", target.name))
     return ChartResult(name, version, target, changed, previous_version)

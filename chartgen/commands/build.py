@@ -83,10 +83,12 @@ def command(ctx, workflows, all_, until, image, push, builder, registry, image_c
             progress.close()
     click.echo(format_json(report) if fmt == "json" else format_text(report), nl=False)
 
+    # Annotations are workflow commands the runner reads from stdout and stderr alike;
+    # with --format json they go to stderr so stdout stays one JSON document.
     for workflow in report.workflows:
         failed = workflow.failed_stage
         if failed is not None:
-            ci.annotate(failed.findings)
+            ci.annotate(failed.findings, sys.stderr if fmt == "json" else None)
     ci.set_outputs(ci_outputs(report))
     ci.add_summary(markdown_summary(report))
     ci.write_tekton_results(tekton_values(report), ci.tekton_results_dir(tekton_results))

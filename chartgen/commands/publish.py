@@ -68,6 +68,9 @@ def command(ctx, charts, target, base_url, out_dir, force, plain_http, fmt, html
         click.echo(f"replaced {name} {version} (--force)")
     for name, version in result.unchanged:
         click.echo(f"already published {name} {version} (same digest)")
+    for name, version, count in result.duplicates:
+        click.echo(f"{result.target}: warning: {name} {version} is listed {count} times in the index (left by "
+                   "an older tool); clients may pick any of them [index-duplicate]", err=True)
     tries = f" after {result.attempts} attempts" if result.attempts > 1 else ""
     click.echo(f"{result.target}: {len(result.added)} added, {len(result.unchanged)} unchanged{tries}"
                + (f" ({result.location})" if result.location else ""))

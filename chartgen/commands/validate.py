@@ -52,13 +52,18 @@ def _folders(paths: tuple[str, ...], config) -> tuple[list[Path], list[Path]]:
     return list(dict.fromkeys(selected)), repository
 
 
-@click.command(name="validate", help="Check workflow folders and report every problem.")
+@click.command(name="validate", help=(
+    "Check workflow folders and report every problem.\n\n"
+    "PATHS are workflow folders, workflow names under the sources folder, workflow files, or folders of "
+    "workflow folders; default: every folder of the sources folder (chartgen.yaml `sources`). "
+    "Exit status: 0 no errors, 1 errors (or warnings with --strict), 2 bad usage."))
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Findings as `path:line:col: severity: message [code]` lines or a JSON list.")
 @click.option("--strict", is_flag=True, help="Warnings fail too (exit 1).")
 @click.pass_context
 def command(ctx: click.Context, paths: tuple[str, ...], fmt: str, strict: bool) -> None:
+    from chartgen.errors import ChartgenError, UsageError
     from chartgen.sources import load_workflow
     from chartgen.validation import RepositoryContext, summary, validate_repository
 
@@ -74,7 +79,14 @@ def command(ctx: click.Context, paths: tuple[str, ...], fmt: str, strict: bool) 
         shared = config.shared_dir if inside and config.shared_dir.is_dir() else (None if inside else True)
         return load_workflow(_relative(folder), shared_dir=shared)
 
-    loaded = [load(folder) for folder in folders]
+    loaded, unreadable = [], {}
+    for folder in folders:
+        try:
+            loaded.append(load(folder))
+        except UsageError:
+            raise
+        except ChartgenError as exc:  # a folder that cannot even be listed: report, go on
+            unreadable[str(_relative(folder))] = exc.findings
     by_root = {folder.root.resolve() for folder in loaded}
     # The other folders of the repository only contribute their ids (for workflowOptions,
     # subflows and uniqueness), so validating one folder still knows the rest of the repository.
@@ -83,6 +95,7 @@ def command(ctx: click.Context, paths: tuple[str, ...], fmt: str, strict: bool) 
     results = validate_repository(loaded, context=context, jq_functions=jq_functions)
     for key, extra in _cross_check_ids(loaded, others, results):
         results[key] = tuple(sorted(results[key] + (extra,), key=lambda f: (f.path, f.line, f.column, f.code)))
+    results.update(unreadable)
     findings = [finding for name in results for finding in results[name]]
     emit_findings(findings, fmt)
     click.echo(summary(results), err=True)

@@ -31,10 +31,12 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from chartgen.errors import ChartgenError, Finding, UsageError, redact, register_secret
+from chartgen.fsutil import MARKER
 from chartgen.gitops.forges import ForgeOptions, PullRequestSpec, get_forge
 from chartgen.gitops.git import Git, PushRejected, check_url, needs_token
 
 UMBRELLA = "workflows"
+ADOPTED = "adopted by chartgen pr; the whole directory is regenerated\n"
 ACTIONS = ("created", "updated", "unchanged", "dry-run", "pushed")
 BODY_LIMIT = 60000  # GitHub refuses bodies over 65536 characters
 Log = Callable[[str], None]
@@ -226,15 +228,10 @@ def _propose(run: _Run, branch: str, unit: list) -> PrResult:
             run.log(message)
             return PrResult(names, branch, "", "unchanged", "", message, changes)
         if same_as_branch:
-            result = run.forge.open_or_update(spec, pushed=False)
-            message = (f"{', '.join(names)}: branch {branch} already has these charts; nothing committed or pushed"
-                       + (f"; {result.message}" if result.action == "created" else ""))
-            run.log(message)
-            return PrResult(names, branch, result.url, "created" if result.action == "created" else "unchanged",
-                            "", message, changes)
+            return _up_to_date(run, spec, names, branch, changes)
         commit = git.commit(_commit_message(run, changes), **run.settings["commit"])
         try:
-            git.push("origin", branch, remote.get(branch))
+            updated = git.push("origin", branch, remote.get(branch))
         except PushRejected:
             if attempt == attempts:
                 raise ChartgenError(f"push to {branch} was rejected {attempts} times because the branch kept "
@@ -242,7 +239,12 @@ def _propose(run: _Run, branch: str, unit: list) -> PrResult:
             run.log(f"{branch}: the branch moved while we worked; fetching and regenerating "
                     f"(attempt {attempt + 1} of {attempts})")
             continue
-        run.log(f"{', '.join(names)}: pushed {commit[:12]} to {branch}")
+        if not updated:  # a concurrent run pushed this very commit (same content, same second)
+            same_as_branch = True
+        else:
+            run.log(f"{', '.join(names)}: pushed {commit[:12]} to {branch}")
+        if same_as_branch:
+            return _up_to_date(run, spec, names, branch, changes)
         result = run.forge.open_or_update(spec, pushed=True)
         run.log(result.message)
         action = "pushed" if result.action in ("pushed", "unchanged") else result.action
@@ -274,6 +276,17 @@ def _only_provenance_differs(diff: str) -> bool:
     return True
 
 
+def _up_to_date(run: _Run, spec: PullRequestSpec, names: tuple[str, ...], branch: str,
+                changes: tuple[ChartChange, ...]) -> PrResult:
+    """The branch already has the charts: leave it; open its PR only if it has none."""
+    result = run.forge.open_or_update(spec, pushed=False)
+    message = (f"{', '.join(names)}: branch {branch} already has these charts; nothing committed or pushed"
+               + (f"; {result.message}" if result.action == "created" else ""))
+    run.log(message)
+    return PrResult(names, branch, result.url, "created" if result.action == "created" else "unchanged",
+                    "", message, changes)
+
+
 def _regenerate(run: _Run, unit: list) -> tuple[ChartChange, ...]:
     """Write the unit's charts into the checkout, in the configured layout."""
     root = run.git.cwd
@@ -286,10 +299,12 @@ def _regenerate(run: _Run, unit: list) -> tuple[ChartChange, ...]:
         nested = charts / UMBRELLA / "charts" / folder.name
         if "standalone" not in layout and nested.is_dir() and not standalone.exists():
             shutil.copytree(nested, standalone)  # so the version policy sees the chart we have
-        if run.settings["adoptCharts"]:
-            for existing in (standalone, charts / UMBRELLA):
-                _adopt(existing)
+        adopted = [d for d in (standalone, charts / UMBRELLA) if run.settings["adoptCharts"] and _adopt(d)]
         result = run.generator(folder, config, out_dir=charts, **run.meta)
+        for chart_dir in adopted:  # a generator that left the folder alone must not leave our mark
+            marker = chart_dir / MARKER
+            if marker.is_file() and marker.read_text() == ADOPTED:
+                marker.unlink()
         name = getattr(result, "name", folder.name)
         standalone = charts / name
         nested = charts / UMBRELLA / "charts" / name
@@ -305,13 +320,13 @@ def _regenerate(run: _Run, unit: list) -> tuple[ChartChange, ...]:
     return tuple(changes)
 
 
-def _adopt(chart_dir: Path) -> None:
+def _adopt(chart_dir: Path) -> bool:
     """Mark a chart chartgen did not write as its own, in the scratch clone only: the chart
     generator then replaces it as a whole, and the pull request shows what goes."""
-    from chartgen.fsutil import MARKER
-
     if chart_dir.is_dir() and not (chart_dir / MARKER).exists() and any(chart_dir.iterdir()):
-        (chart_dir / MARKER).write_text("adopted by chartgen pr; the whole directory is regenerated\n")
+        (chart_dir / MARKER).write_text(ADOPTED)
+        return True
+    return False
 
 
 def _reset_to_head(git: Git, rel: str) -> None:

@@ -141,8 +141,9 @@ class Git:
         depth_args = [f"--depth={depth}"] if depth else []
         self.run("fetch", "--no-tags", "--prune", *depth_args, remote_name, *specs, remote=True)
 
-    def push(self, remote_name: str, branch: str, expected: str | None) -> None:
-        """Push HEAD to `branch`, only if the remote branch is still `expected` (None: absent)."""
+    def push(self, remote_name: str, branch: str, expected: str | None) -> bool:
+        """Push HEAD to `branch`, only if the remote branch is still `expected` (None: absent).
+        False when the remote already had exactly this commit (nothing was updated)."""
         lease = f"--force-with-lease=refs/heads/{branch}:{expected or ''}"
         proc = self.run("push", "--porcelain", lease, remote_name, f"HEAD:refs/heads/{branch}",
                         remote=True, check=False)
@@ -150,6 +151,8 @@ class Git:
             text = proc.stderr + "\n" + proc.stdout
             kind = PushRejected if _REJECTED.search(text) else GitError
             raise kind(["push", remote_name, f"HEAD:refs/heads/{branch}"], proc.returncode, text)
+        # --porcelain: one "<flag>\t<from>:<to>\t<summary>" line per ref; "=" is "up to date"
+        return not any(line.startswith("=\t") for line in proc.stdout.splitlines())
 
     # -- local operations ----------------------------------------------------------------
     @classmethod

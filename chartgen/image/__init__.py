@@ -70,6 +70,7 @@ class ImageSettings:
     isolation: str = ""
     tls_verify: bool = True
     format: str = "oci"
+    reproducible: bool = True
     retries: int = 3
     retry_delay: float = 2.0
     log_dir: Path = field(default=Path(".chartgen/logs"))
@@ -93,6 +94,7 @@ class ImageSettings:
             isolation=data.get("isolation", ""),
             tls_verify=bool(data.get("tlsVerify", True)),
             format=data.get("format", "oci"),
+            reproducible=bool(data.get("reproducible", True)),
             retries=int(data.get("retries", 3)),
             retry_delay=float(data.get("retryDelay", 2)),
             log_dir=resolve(data.get("logDir", ".chartgen/logs")),
@@ -203,6 +205,21 @@ def authfile_for(repository: str, scratch: Path) -> str | None:
     return str(path)
 
 
+def build_timestamp(settings: ImageSettings) -> int | None:
+    """The fixed layer time of reproducible builds: SOURCE_DATE_EPOCH, else 0 (as kaniko's --reproducible).
+
+    A constant (not the commit time) keeps the lib layer identical from commit to commit.
+    """
+    if not settings.reproducible:
+        return None
+    value = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not value:
+        return 0
+    if not value.isdigit():
+        raise UsageError(f"SOURCE_DATE_EPOCH must be seconds since 1970 (got {value!r})", code="image-bad-epoch")
+    return int(value)
+
+
 def log_path_for(settings: ImageSettings, workflow: str) -> Path:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     return settings.log_dir / f"{workflow}-image-{stamp}-{os.getpid()}.log"
@@ -294,7 +311,7 @@ def _build_image(folder, config, *, builder, tags, push, builder_image, runtime_
             storage_driver=settings.storage_driver, storage_root=settings.storage_root,
             run_root=settings.run_root, isolation=settings.isolation,
             tls_verify=settings.tls_verify if tls_verify is None else tls_verify,
-            format=settings.format,
+            format=settings.format, timestamp=build_timestamp(settings),
             authfile=None if backend_name == "kaniko" else authfile_for(repository, scratch))
         cls = builders.backend_class(backend_name)
         if backend_name == "kaniko" and context_out is None:

@@ -94,6 +94,7 @@ class PublishResult:
     replaced: tuple[tuple[str, str], ...] = ()    # --force
     attempts: int = 1
     location: str = ""                             # index path, commit, or registry references
+    duplicates: tuple[tuple[str, str, int], ...] = ()  # legacy duplicate versions in the charts touched
 
 
 def publish(archives: Iterable[Path], target: str | Target, *, base_url: str | None = None,

@@ -28,4 +28,4 @@ def publish(archives, target: Target, options: PublishOptions) -> PublishResult:
     finally:
         os.close(fd)  # closing releases the lock
     return PublishResult(str(target), addition.added, addition.unchanged, addition.replaced, 1,
-                         str(folder / "index.yaml"))
+                         str(folder / "index.yaml"), addition.duplicates)

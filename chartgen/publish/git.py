@@ -1,6 +1,7 @@
 """Publish to a git branch (the gh-pages pattern), safe against concurrent publishers.
 
-Each attempt: fetch the branch tip into a private temporary repository, add the
+Each attempt: fetch the branch tip into a private temporary repository (depth 1, partial
+clone, sparse checkout of the index and the new archives only), add the
 archives, merge them into *that* index (their entries win nothing away: an existing
 version with the same digest is kept as is, a different digest is refused), commit,
 and push without force. When the push is rejected because someone else published
@@ -83,16 +84,29 @@ def _git(work: Path, env: dict, *args: str, check: bool = True) -> subprocess.Co
     return result
 
 
+def _prepare_clone(work: Path, env: dict, remote: str, patterns: list[str]) -> None:
+    """An empty repository that fetches only what publishing needs: the branch tip
+    (depth 1) without file contents (partial clone), and a sparse checkout of just the
+    index files and the archives being added. A gh-pages branch holding thousands of
+    archives is not downloaded on every publish. Servers without partial-clone support
+    send everything, which works the same. The remote URL holds no credentials."""
+    subprocess.run(["git", "init", "--quiet", str(work)], env=env, check=True, capture_output=True)
+    _git(work, env, "remote", "add", "origin", remote)
+    _git(work, env, "config", "remote.origin.promisor", "true")
+    _git(work, env, "config", "remote.origin.partialclonefilter", "blob:none")
+    _git(work, env, "sparse-checkout", "set", "--no-cone", *patterns)
+
+
 def _fetch(work: Path, env: dict, remote: str, branch: str) -> bool:
-    """Fetch the branch tip into FETCH_HEAD; False when the branch does not exist yet."""
-    listing = _git(work, env, "ls-remote", "--heads", remote, f"refs/heads/{branch}", check=False)
+    """Fetch the branch tip into refs/remotes/origin/BRANCH; False when there is no such branch yet."""
+    listing = _git(work, env, "ls-remote", "--heads", "origin", f"refs/heads/{branch}", check=False)
     if listing.returncode != 0:
         raise ChartgenError(f"cannot reach git remote {redact(remote)}: {redact(listing.stderr.strip())}",
                             code="publish-git-remote")
     if not listing.stdout.strip():
         return False
-    fetched = _git(work, env, "fetch", "--quiet", "--no-tags", "--depth=1", remote,
-                   f"refs/heads/{branch}", check=False)
+    fetched = _git(work, env, "fetch", "--quiet", "--no-tags", "--depth=1", "--filter=blob:none", "origin",
+                   f"+refs/heads/{branch}:refs/remotes/origin/{branch}", check=False)
     if fetched.returncode != 0:
         # the branch was deleted or rewritten between ls-remote and fetch: retry later
         raise _PushRejected(redact(fetched.stderr.strip()))
@@ -116,13 +130,15 @@ def publish(archives, target: Target, options: PublishOptions) -> PublishResult:
     message = options.message or f"Publish {names}"
     with tempfile.TemporaryDirectory(prefix="chartgen-publish-") as tmp:
         work = Path(tmp) / "repo"
-        subprocess.run(["git", "init", "--quiet", str(work)], env=env, check=True, capture_output=True)
+        prefix = "/" + target.folder + "/" if target.folder else "/"
+        patterns = [prefix + "index.yaml", prefix + "index.html"] + [prefix + a.file_name for a in archives]
+        _prepare_clone(work, env, remote, patterns)
         last_error = ""
         for attempt in range(1, max(1, options.max_attempts) + 1):
             try:
                 exists = _fetch(work, env, remote, branch)
                 if exists:
-                    _git(work, env, "checkout", "--quiet", "--force", "-B", branch, "FETCH_HEAD")
+                    _git(work, env, "checkout", "--quiet", "--force", "-B", branch, f"refs/remotes/origin/{branch}")
                 else:
                     _git(work, env, "update-ref", "-d", f"refs/heads/{branch}", check=False)
                     _git(work, env, "checkout", "--quiet", "--orphan", branch)
@@ -135,13 +151,13 @@ def publish(archives, target: Target, options: PublishOptions) -> PublishResult:
                 if _git(work, env, "diff", "--cached", "--quiet", check=False).returncode == 0:
                     head = _git(work, env, "rev-parse", "HEAD", check=False).stdout.strip()
                     return PublishResult(str(target), addition.added, addition.unchanged, addition.replaced,
-                                         attempt, head)
+                                         attempt, head, addition.duplicates)
                 _git(work, env, "commit", "--quiet", "--no-verify", "-m", message)
-                pushed = _git(work, env, "push", "--porcelain", remote, f"HEAD:refs/heads/{branch}", check=False)
+                pushed = _git(work, env, "push", "--porcelain", "origin", f"HEAD:refs/heads/{branch}", check=False)
                 _classify_push(pushed)
                 head = _git(work, env, "rev-parse", "HEAD").stdout.strip()
                 return PublishResult(str(target), addition.added, addition.unchanged, addition.replaced,
-                                     attempt, head)
+                                     attempt, head, addition.duplicates)
             except _PushRejected as exc:
                 last_error = str(exc)
                 time.sleep(random.uniform(0.05, 0.2) * min(2 ** attempt, 16))

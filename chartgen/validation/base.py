@@ -167,8 +167,8 @@ class WorkflowCheck:
         line, col = self.document.where(pointer)
         self.findings.add(self.path, line, col, message, code, ERROR)
 
-    def warning(self, pointer: tuple, message: str, code: str) -> None:
-        line, col = self.document.where(pointer)
+    def warning(self, pointer: tuple, message: str, code: str, *, at_key: bool = False) -> None:
+        line, col = self.document.where_key(pointer) if at_key else self.document.where(pointer)
         self.findings.add(self.path, line, col, message, code, WARNING)
 
     def items(self, key: str) -> list[tuple[tuple, dict]]:

@@ -5,7 +5,8 @@ conditions, foreach collections, and `${ ... }` strings inside function argument
 data and inject state data. SonataFlow's own variables (`$WORKFLOW`, `$SECRET`, `$CONST`, a foreach
 `iterationParam`) are passed to the compiler as defined variables, and the jq functions
 SonataFlow adds on top of jq are declared as stubs (see `SONATAFLOW_FUNCTIONS`). Workflows
-with another `expressionLang` (jsonpath) are not compiled.
+with `expressionLang: jsonpath` get a light check instead (root `$`, balanced brackets and
+quotes); no JsonPath library is involved.
 """
 
 from __future__ import annotations
@@ -180,14 +181,28 @@ def expressions(check: WorkflowCheck) -> Iterator[tuple[tuple, str, tuple[str, .
                     yield ptr, text, variables
             event_ref = action.get("eventRef")
             if isinstance(event_ref, dict):
-                for key in ("data", "contextAttributes"):
-                    for ptr, text in _embedded(event_ref.get(key), action_pointer + ("eventRef", key)):
-                        yield ptr, text, variables
+                yield from _data(action_pointer + ("eventRef", "data"), event_ref.get("data"), variables)
+                for ptr, text in _embedded(event_ref.get("contextAttributes"),
+                                           action_pointer + ("eventRef", "contextAttributes")):
+                    yield ptr, text, variables
         for key in ("transition", "end"):
             holder = state.get(key)
             if isinstance(holder, dict):
-                for ptr, text in _embedded(holder.get("produceEvents"), pointer + (key, "produceEvents")):
-                    yield ptr, text, ()
+                for i, produce in enumerate(as_list(holder.get("produceEvents"))):
+                    if isinstance(produce, dict):
+                        yield from _data(pointer + (key, "produceEvents", i, "data"), produce.get("data"), ())
+                        for ptr, text in _embedded(produce.get("contextAttributes"),
+                                                   pointer + (key, "produceEvents", i, "contextAttributes")):
+                            yield ptr, text, ()
+
+
+def _data(pointer, value, variables):
+    """Event `data`: a string is an expression (with or without `${ }`), an object may hold some."""
+    if isinstance(value, str):
+        yield pointer, value, variables
+    else:
+        for ptr, text in _embedded(value, pointer):
+            yield ptr, text, variables
 
 
 def _filter(pointer, value, keys, variables):
@@ -198,8 +213,10 @@ def _filter(pointer, value, keys, variables):
 
 
 def check(check: WorkflowCheck) -> None:
+    if check.expression_lang == "jsonpath":
+        _check_jsonpath(check)
     if check.expression_lang != "jq":
-        return  # jsonpath/cel expressions: not compiled (no jq semantics)
+        return  # jsonpath/cel expressions: not compiled with jq
     for pointer, state in check.states():
         param = state.get("iterationParam")
         if state.get("type") == "foreach" and isinstance(param, str) and not _IDENTIFIER.match(param):
@@ -219,6 +236,44 @@ def check(check: WorkflowCheck) -> None:
         if error:
             check.error(pointer, f"{describe(pointer, check.data)}: jq expression does not compile: {error} "
                         f"(expression: {_short(expression)})", "jq-syntax")
+
+
+def _check_jsonpath(check: WorkflowCheck) -> None:
+    """A light check (no JsonPath library is used): starts at `$` or `@`, brackets and quotes balance."""
+    for pointer, text, _variables in expressions(check):
+        stripped = text.strip()
+        if stripped.startswith("{{") and stripped.endswith("}}"):
+            expression = stripped[2:-2].strip()  # the older {{ }} form SonataFlow still accepts
+        else:
+            expression = unwrap(stripped)
+        problem = _jsonpath_problem(expression)
+        if problem:
+            check.error(pointer, f"{describe(pointer, check.data)}: JsonPath expression {problem} "
+                        f"(expression: {_short(expression)})", "jsonpath-syntax")
+
+
+def _jsonpath_problem(expression: str) -> str | None:
+    if not expression.startswith(("$", "@")):
+        return "must start with $ (the root) or @"
+    closing = {")": "(", "]": "["}
+    stack: list[str] = []
+    quote = None
+    for char in expression:
+        if quote:
+            if char == quote:
+                quote = None
+        elif char in "'\"":
+            quote = char
+        elif char in "([":
+            stack.append(char)
+        elif char in ")]":
+            if not stack or stack.pop() != closing[char]:
+                return f"has an unbalanced {char!r}"
+    if quote:
+        return f"has an unclosed {quote} quote"
+    if stack:
+        return f"has an unclosed {stack[-1]!r}"
+    return None
 
 
 def _short(text: str, limit: int = 80) -> str:

@@ -8,6 +8,8 @@ for application.properties.
 
 from __future__ import annotations
 
+import json
+
 from chartgen.errors import ERROR, WARNING, FindingList
 from chartgen.names import env_names, is_configmap_key, is_dns1123_label, workflow_name
 from chartgen.sources import PROPERTIES, WorkflowFolder
@@ -49,29 +51,41 @@ def check_folder(folder: WorkflowFolder, findings: FindingList, secret_values: d
                      "that are not valid in Kubernetes keys (spaces ...), which scripts and image builds often "
                      "mishandle; rename it", "file-name", WARNING)
     if folder.properties is not None:
-        _size(findings, folder.properties.display, "the properties ConfigMap",
-              len(PROPERTIES) + len(folder.properties.content))
+        content = folder.properties.content
+        _size(findings, folder.properties.display, "the properties ConfigMap", len(PROPERTIES) + len(content),
+              _escaped(PROPERTIES.encode()) + _escaped(content))
     for path, group in folder.resource_groups().items():
         total = sum(len(r.name.encode()) + len(r.file.content) for r in group)
+        applied = sum(_escaped(r.name.encode()) + _escaped(r.file.content) for r in group)
         biggest = max(group, key=lambda r: len(r.file.content))
-        _size(findings, biggest.file.display, f"the ConfigMap for {path}/ ({len(group)} files)", total)
+        _size(findings, biggest.file.display, f"the ConfigMap for {path}/ ({len(group)} files)", total, applied)
     if folder.secret_properties is not None and secret_values is not None:
         lines = _lines(folder.secret_properties)
+        env_seen: dict[str, str] = {}
         for key in secret_values:
             line = lines.get(key, 0)
-            try:
-                env_names(key)
-            except ValueError:
-                findings.add(folder.secret_properties.display, line, 1 if line else 0,
-                             f"secret.properties key {key!r} cannot become an environment variable name "
-                             "(letters, digits, '.', '-', '_' only); rename it", "secret-key", ERROR)
-                continue
+            where = (line, 1 if line else 0)
             if not is_configmap_key(key):
-                findings.add(folder.secret_properties.display, line, 1 if line else 0,
-                             f"secret.properties key {key!r} is not a valid Secret key (letters, digits, '-', "
-                             "'_', '.' only)", "secret-key", WARNING)
+                hint = ("; Quarkus profile keys (%dev.x) cannot be Secret keys: put profile-specific values in "
+                        "application.properties as %dev.x=${ENV_NAME}" if key.startswith("%") else "")
+                findings.error(folder.secret_properties.display, where, f"secret.properties key {key!r} is not a "
+                               f"valid Kubernetes Secret key (letters, digits, '-', '_', '.'){hint}", "secret-key")
+                continue
+            try:
+                envs = env_names(key)
+            except ValueError:
+                findings.error(folder.secret_properties.display, where, f"secret.properties key {key!r} cannot "
+                               "become an environment variable name (letters, digits, '.', '-', '_' only); "
+                               "rename it", "secret-env-name")
+                continue
+            for env in envs:
+                if env in env_seen:
+                    findings.error(folder.secret_properties.display, where, f"secret.properties keys "
+                                   f"{env_seen[env]!r} and {key!r} give the same environment variable {env}",
+                                   "secret-env-duplicate")
+                env_seen[env] = key
         total = sum(len(k.encode()) + len(v.encode()) for k, v in secret_values.items())
-        _size(findings, folder.secret_properties.display, "the Secret", total)
+        _size(findings, folder.secret_properties.display, "the Secret", total, total)
 
 
 def _lines(source) -> dict[str, int]:
@@ -88,12 +102,21 @@ def _lines(source) -> dict[str, int]:
     return result
 
 
-def _size(findings: FindingList, path: str, what: str, size: int) -> None:
+def _escaped(content: bytes) -> int:
+    """Bytes the value takes in the JSON of the last-applied annotation (quotes, \\n, \\")."""
+    if len(content) < APPLY_ANNOTATION_LIMIT // 8:
+        return len(content) + 2  # small files cannot tip the balance: skip the encoding
+    return len(json.dumps(content.decode("utf-8", errors="replace"), ensure_ascii=False).encode())
+
+
+def _size(findings: FindingList, path: str, what: str, size: int, applied: int) -> None:
+    """`size`: the data as the API server counts it; `applied`: as JSON in kubectl's annotation."""
     if size > CONFIGMAP_LIMIT:
         findings.add(path, 0, 0, f"{what} would hold {size:,} bytes, over the Kubernetes limit of "
                      f"{CONFIGMAP_LIMIT:,} bytes; split or shrink the files (e.g. trim unused OpenAPI paths)",
                      "configmap-size", ERROR)
-    elif size > APPLY_ANNOTATION_LIMIT:
-        findings.add(path, 0, 0, f"{what} holds {size // 1024} KiB: client-side `kubectl apply` fails above "
-                     f"{APPLY_ANNOTATION_LIMIT // 1024} KiB (last-applied annotation); deploy with Helm or "
-                     "`kubectl apply --server-side`, or trim the files", "configmap-apply-size", WARNING)
+    elif applied > APPLY_ANNOTATION_LIMIT:
+        findings.add(path, 0, 0, f"{what} holds {size // 1024} KiB ({applied // 1024} KiB as JSON): client-side "
+                     f"`kubectl apply` fails above {APPLY_ANNOTATION_LIMIT // 1024} KiB (its last-applied "
+                     "annotation); deploy with Helm or `kubectl apply --server-side`, or trim the files",
+                     "configmap-apply-size", WARNING)

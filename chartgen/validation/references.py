@@ -11,6 +11,8 @@ from __future__ import annotations
 import difflib
 import posixpath
 
+from chartgen.errors import ChartgenError
+from chartgen.sources import SourceFile
 from chartgen.validation.base import WorkflowCheck, as_list, describe, iter_actions, ref_name
 
 DEFINITION_KINDS = {"functions": "function", "events": "event", "retries": "retry", "errors": "error",
@@ -54,11 +56,21 @@ def _load_definitions_file(check: WorkflowCheck, key: str, ref: str):
         return None
     path = posixpath.normpath(posixpath.join(check.base_dir, ref.removeprefix("file://")))
     source = check.files.get(path) or check.files.get(posixpath.normpath(ref))
+    disk = check.folder.root / path
+    if source is None and not path.startswith("../") and disk.is_file():
+        # The manifest generator inlines the file, so it need not be deployed: read it from disk.
+        try:
+            source = SourceFile(disk, path, disk.read_bytes())
+        except OSError:
+            source = None
     if source is None:
         check.error((key,), f"{key} file {ref!r} not found in the workflow folder", "missing-file")
         return None
-    document = source.try_document()
-    data = document.data if document is not None else None
+    try:
+        data = source.document.data
+    except ChartgenError as exc:
+        check.findings.extend(exc.findings)  # a syntax error in the inlined file
+        return None
     if isinstance(data, dict) and isinstance(data.get(key), list):
         return data[key]
     check.error((key,), f"{ref} must be a mapping with a {key!r} list", "sw-structure")

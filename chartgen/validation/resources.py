@@ -19,6 +19,7 @@ import re
 from urllib.parse import unquote
 
 from chartgen.errors import ERROR, WARNING
+from chartgen.fsutil import is_inside
 from chartgen.sources import DATA_SUFFIXES, SHARED, SourceFile
 from chartgen.validation.base import WorkflowCheck, describe
 
@@ -96,7 +97,12 @@ def resolve(check: WorkflowCheck, pointer: tuple, ref: str, what: str, *, base_d
                f"deployed{hint}", "path-escape")
         return None
     for candidate in candidates:
-        if (check.folder.root / candidate).is_file():
+        disk = check.folder.root / candidate
+        if disk.is_file():
+            if not is_inside(disk, check.folder.root):
+                report(ERROR, f"{what} {ref!r} leads outside the workflow folder through a symlink "
+                       f"({disk.resolve()}); copy the file in instead", "path-escape")
+                return None
             if candidate.lower().endswith(DATA_SUFFIXES):
                 fix = "move it into one of them"
             else:
@@ -118,8 +124,8 @@ def resolve(check: WorkflowCheck, pointer: tuple, ref: str, what: str, *, base_d
 
 
 # ---------------------------------------------------------------- functions
-_KIND_RE = re.compile(r"""^\s*["']?(openapi|swagger|asyncapi)["']?\s*:""", re.M)
-_PATHS_RE = re.compile(r"""^\s*["']?paths["']?\s*:""", re.M)
+_KIND_RE = re.compile(r"""^[ \t]*["']?(openapi|swagger|asyncapi)["']?[ \t]*:""", re.M)
+_PATHS_RE = re.compile(r"""^[ \t]*["']?paths["']?[ \t]*:""", re.M)
 _OPERATION_ID_RE = re.compile(r"""["']?operationId["']?\s*:\s*["']?([^\s"',}]+)""")
 
 
@@ -145,10 +151,10 @@ def _index_text(source):
         text = source.text
     except Exception:  # noqa: BLE001 - encoding problems are reported by the syntax rules
         return None, set()
-    kinds = {m.group(1) for m in _KIND_RE.finditer(text)}
-    if "asyncapi" in kinds:
+    kind = _KIND_RE.search(text)  # the version key comes first in practice
+    if kind is not None and kind.group(1) == "asyncapi":
         return "asyncapi", set(_OPERATION_ID_RE.findall(text))
-    if kinds & {"openapi", "swagger"} and _PATHS_RE.search(text):
+    if kind is not None and _PATHS_RE.search(text):
         return "openapi", set(_OPERATION_ID_RE.findall(text))
     return None, set()
 

@@ -121,8 +121,8 @@ def _report(check: WorkflowCheck, error, pointer: tuple, data: dict) -> None:
         for extra in sorted(set(error.instance) - set(allowed), key=str):
             close = difflib.get_close_matches(str(extra), allowed, n=1)
             hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(allowed)}"
-            check.warning(pointer + (extra,),
-                          f"{where}: unknown key {extra!r}, ignored by SonataFlow ({hint})", "sw-unknown-key")
+            check.warning(pointer + (extra,), f"{where}: unknown key {extra!r}, ignored by SonataFlow ({hint})",
+                          "sw-unknown-key", at_key=True)
         return
     if validator_name == "required":
         absent = [key for key in error.validator_value if isinstance(error.instance, dict) and key not in error.instance]

@@ -13,8 +13,8 @@ from chartgen.sources import DATA_SUFFIXES, MAIN_SUFFIXES, WorkflowFolder
 
 from chartgen.validation.base import workflow_files
 
-# Resource files are read by YAML 1.1 tools (SnakeYAML, Jackson) just like the cluster reads
-# workflows, so the 1.1-vs-1.2 boolean warning matters only where humans write SW YAML.
+# Specs and schemas are read by YAML 1.1 parsers in the runtime (SnakeYAML), as chartgen reads
+# them, so the yes/no warning would only be noise there; duplicate keys still matter.
 _RESOURCE_CODES = {"duplicate-key", "yaml-key"}
 
 
@@ -152,7 +152,7 @@ def secret_properties(path: str, text: str, findings: FindingList) -> dict[str, 
         values = javaproperties.loads(text)
     except Exception:  # noqa: BLE001 - the message could quote a value; say where instead
         findings.add(path, 0, 0, "secret.properties cannot be parsed as a Java properties file "
-                     "(check \\u escapes and line continuations; values are not shown)", "secret-properties",
+                     "(check \\u escapes and line continuations; values are not shown)", "secret-syntax",
                      ERROR)
         return {}
     lines = text.splitlines()
@@ -161,13 +161,13 @@ def secret_properties(path: str, text: str, findings: FindingList) -> dict[str, 
         if "${" in value and (value.count("${") != len(_PLACEHOLDER.findall(value))):
             findings.add(path, _key_line(lines, key), 1,
                          f"secret.properties key {key!r}: the value has an unclosed '${{' placeholder, which "
-                         "the manifest generator rejects (value not shown)", "secret-properties", ERROR)
+                         "the manifest generator rejects (value not shown)", "secret-syntax", ERROR)
         elif _PLACEHOLDER.search(value):
             for name in _PLACEHOLDER.findall(value):
                 if name == key:
                     findings.add(path, _key_line(lines, key), 1,
                                  f"secret.properties key {key!r} refers to itself through ${{{name}}}, a circular "
-                                 "reference the manifest generator rejects (value not shown)", "secret-properties",
+                                 "reference the manifest generator rejects (value not shown)", "secret-syntax",
                                  ERROR)
     return values
 

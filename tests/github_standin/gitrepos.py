@@ -126,3 +126,28 @@ def fake_generator(folder, config, *, out_dir, source_commit=None, image_digest=
     (umbrella / "Chart.yaml").write_text("apiVersion: v2\nname: workflows\nversion: 1.0.0\ndependencies:\n" + "".join(
         f"- name: {d}\n  condition: {d}.enabled\n" for d in deps))
     return FakeChart(folder.name, version, target, not same, previous)
+
+
+def race_pushes(monkeypatch, tmp_path: Path, bare: Path, times: int) -> dict:
+    """Make another pusher move the branch (straight in the bare repository) right before
+    each of chartgen's first `times` pushes. Returns a counter of chartgen's pushes."""
+    from chartgen.gitops.git import Git
+
+    real_push = Git.push
+    calls = {"n": 0}
+
+    def racing_push(self, remote_name, branch, expected):
+        calls["n"] += 1
+        if calls["n"] <= times:
+            other = tmp_path / f"other{calls['n']}"
+            git("clone", "-q", str(bare), str(other))
+            git("checkout", "-q", "-B", branch, "origin/main", cwd=other)
+            (other / "charts").mkdir(exist_ok=True)
+            (other / "charts" / f"other{calls['n']}.txt").write_text("someone else\n")
+            git("add", "-A", cwd=other)
+            git("commit", "-q", "-m", "someone else", cwd=other)
+            git("push", "-q", "-f", "origin", f"HEAD:refs/heads/{branch}", cwd=other)
+        return real_push(self, remote_name, branch, expected)
+
+    monkeypatch.setattr(Git, "push", racing_push)
+    return calls

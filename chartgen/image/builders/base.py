@@ -31,6 +31,7 @@ class BuilderOptions:
     tls_verify: bool = True
     format: str = "oci"
     authfile: str | None = None       # containers-auth.json / docker config.json format
+    timestamp: int | None = None      # fixed file and created time (reproducible layers); None: now
 
 
 @dataclass(frozen=True)
@@ -129,15 +130,16 @@ def error_line(output: str) -> str:
 
 
 def classify(output: str) -> str:
-    """'not-found', 'refused', 'transient' or 'failed' for a failed pull/push."""
-    text = error_line(output).lower() + "\n" + output[-4000:].lower()
-    first = error_line(output).lower()
-    for kind, needles in (("not-found", _NOT_FOUND), ("refused", _REFUSED), ("transient", _TRANSIENT)):
-        if any(n in first for n in needles):
-            return kind
-    for kind, needles in (("not-found", _NOT_FOUND), ("refused", _REFUSED), ("transient", _TRANSIENT)):
-        if any(n in text for n in needles):
-            return kind
+    """'not-found', 'refused', 'transient' or 'failed' for a failed pull/push.
+
+    The final error line decides first; the rest of the output (retry warnings) only when
+    that line says nothing recognisable.
+    """
+    kinds = (("not-found", _NOT_FOUND), ("refused", _REFUSED), ("transient", _TRANSIENT))
+    for haystack in (error_line(output).lower(), output[-4000:].lower()):
+        for kind, needles in kinds:
+            if any(needle in haystack for needle in needles):
+                return kind
     return "failed"
 
 

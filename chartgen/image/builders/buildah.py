@@ -75,6 +75,9 @@ class BuildahBuilder(Builder):
         if isolation:
             argv += ["--isolation", isolation]
         argv += self.tls_flags() + self.auth_flags()
+        if self.options.timestamp is not None:
+            # every file and the created date get this time: identical sources, identical layers
+            argv += ["--timestamp", str(self.options.timestamp)]
         if iidfile is not None:
             argv += ["--iidfile", str(iidfile)]
         argv += ["-f", str(containerfile)]

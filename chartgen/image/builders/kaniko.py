@@ -38,8 +38,9 @@ class KanikoBuilder(Builder):
     def build_command(self, context_dir: Path, containerfile: Path, tags: Sequence[str],
                       build_args: Mapping[str, str]) -> list[str]:
         argv = [EXECUTOR, f"--context=dir://{context_dir}", f"--dockerfile={containerfile}",
-                # same bytes in, same layers out: timestamps are stripped
-                "--reproducible", "--snapshot-mode=redo"]
+                "--snapshot-mode=redo"]
+        if self.options.timestamp is not None:
+            argv.append("--reproducible")  # same bytes in, same layers out: timestamps are stripped
         for tag in tags:
             argv.append(f"--destination={tag}")
         if self.push_enabled:
