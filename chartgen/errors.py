@@ -42,10 +42,27 @@ def _current_secrets() -> list[str]:
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s:]+(?::[^/@\s]*)?@")
 
 
+_pattern_cache: dict[tuple[str, ...], re.Pattern] = {}
+
+
+def _secret_pattern(secrets: list[str]) -> re.Pattern:
+    key = tuple(secrets)
+    pattern = _pattern_cache.get(key)
+    if pattern is None:
+        # Whole-token matches only: a secret value such as "default" must not blank out
+        # "defaultCondition" in an unrelated message.
+        alternatives = "|".join(re.escape(s) for s in secrets)
+        pattern = re.compile(rf"(?<![A-Za-z0-9_])(?:{alternatives})(?![A-Za-z0-9_])")
+        _pattern_cache.clear()
+        _pattern_cache[key] = pattern
+    return pattern
+
+
 def redact(text: str) -> str:
     """Remove registered secrets and credentials embedded in URLs from `text`."""
-    for secret in _current_secrets():
-        text = text.replace(secret, "***")
+    secrets = _current_secrets()
+    if secrets:
+        text = _secret_pattern(secrets).sub("***", text)
     return _URL_CREDENTIALS.sub(lambda m: m.group("scheme") + "***@", text)
 
 

@@ -214,6 +214,8 @@ def _shared_resources(main: SourceFile | None, resources: list[Resource], root: 
         source = queue.pop()
         if not source.rel.lower().endswith(DATA_SUFFIXES + MAIN_SUFFIXES):
             continue
+        if not source.rel.startswith(SHARED + "/") and SHARED.encode() not in source.content:
+            continue  # cheap pre-check: no reference to the shared folder at all
         document = source.try_document()
         if document is None:
             continue

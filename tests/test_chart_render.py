@@ -20,9 +20,11 @@ from conftest import CORPUS, REPO, need
 
 FIXTURE = REPO / "tests" / "fixtures" / "chart" / "braces-flow"
 MINIMAL = REPO / "tests" / "fixtures" / "chart" / "minimal"     # no properties, secrets or resources
+# CRLF, tabs, trailing spaces, `---` lines, U+2028, emoji, big ints and floats, YAML 1.1 words
+TRICKY = REPO / "tests" / "fixtures" / "chart" / "tricky"
 # Folders chartgen render rejects (several main workflows, ids that are no Kubernetes names)
 # have no chart; test_render covers their errors. At least 25 of the 45 corpus folders render.
-FOLDERS = [f for f in [FIXTURE, MINIMAL] + workflow_source_folders() + corpus_folders() if renders(f)]
+FOLDERS = [f for f in [FIXTURE, MINIMAL, TRICKY] + workflow_source_folders() + corpus_folders() if renders(f)]
 
 
 @pytest.fixture(scope="module")

@@ -260,13 +260,14 @@ def test_context_out_refuses_a_foreign_folder(project):
 
 def test_buildah_command_line_uses_configured_storage_and_isolation(tmp_path):
     options = BuilderOptions(storage_driver="vfs", storage_root="/s/root", run_root="/s/run", isolation="chroot",
-                             tls_verify=False, authfile="/a/auth.json", timestamp=0)
+                             tls_verify=False, authfile="/a/auth.json", timestamp=0, platform="linux/amd64")
     argv = BuildahBuilder(options).build_command(tmp_path, tmp_path / "Containerfile", ["r/x:1", "r/x:latest"],
                                                  {"K": "V"})
     assert argv[:8] == ["buildah", "--storage-driver", "vfs", "--root", "/s/root", "--runroot", "/s/run", "build"]
     joined = " ".join(argv)
     for part in ("--layers", "--isolation chroot", "--tls-verify=false", "--authfile /a/auth.json",
-                 "-t r/x:1 -t r/x:latest", "--build-arg K=V", f"-f {tmp_path}/Containerfile", "--timestamp 0"):
+                 "-t r/x:1 -t r/x:latest", "--build-arg K=V", f"-f {tmp_path}/Containerfile", "--timestamp 0",
+                 "--platform linux/amd64"):
         assert part in joined
     push = BuildahBuilder(options).push_command("r/x:1", Path("/d/digest"))
     assert push[-2:] == ["r/x:1", "docker://r/x:1"] and "--digestfile" in push and "--retry" in push

@@ -17,6 +17,7 @@ from github_standin.server import HTTP_BACKEND
 from github_standin.gitrepos import git, log, make_chart_repo, rev, tree
 
 TOKEN = "ghp_" + "e2eCliT0ken" + "0123456789abcdef"
+pytestmark = pytest.mark.slow  # the real chart generator and a chartgen process per call
 
 
 def _have_generator() -> bool:

@@ -389,3 +389,13 @@ def test_bad_pr_settings_are_reported_with_their_line(name, line, text, tmp_path
     finding = info.value.findings[0]
     assert finding.line == line and text in finding.message, info.value.format()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["chartgen.yaml"]      # nothing left behind
+
+
+def test_token_precedence_follows_gh(monkeypatch):
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_fromgithubtoken1")
+    monkeypatch.setenv("GH_TOKEN", "ghp_fromghtoken22")
+    assert engine.token_from_env() == "ghp_fromghtoken22"
+    monkeypatch.delenv("GH_TOKEN")
+    assert engine.token_from_env() == "ghp_fromgithubtoken1"
+    monkeypatch.delenv("GITHUB_TOKEN")
+    assert engine.token_from_env() is None

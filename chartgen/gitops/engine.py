@@ -87,7 +87,8 @@ def default_generator(folder, config, *, out_dir, **meta):
 
 
 def token_from_env() -> str | None:
-    token = os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN") or None
+    """GH_TOKEN, else GITHUB_TOKEN: the order the gh CLI uses."""
+    token = os.environ.get("GH_TOKEN") or os.environ.get("GITHUB_TOKEN") or None
     register_secret(token)
     return token
 
@@ -240,11 +241,8 @@ def _propose(run: _Run, branch: str, unit: list) -> PrResult:
                     f"(attempt {attempt + 1} of {attempts})")
             continue
         if not updated:  # a concurrent run pushed this very commit (same content, same second)
-            same_as_branch = True
-        else:
-            run.log(f"{', '.join(names)}: pushed {commit[:12]} to {branch}")
-        if same_as_branch:
             return _up_to_date(run, spec, names, branch, changes)
+        run.log(f"{', '.join(names)}: pushed {commit[:12]} to {branch}")
         result = run.forge.open_or_update(spec, pushed=True)
         run.log(result.message)
         action = "pushed" if result.action in ("pushed", "unchanged") else result.action

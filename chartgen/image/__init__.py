@@ -71,6 +71,7 @@ class ImageSettings:
     tls_verify: bool = True
     format: str = "oci"
     reproducible: bool = True
+    platform: str = ""
     retries: int = 3
     retry_delay: float = 2.0
     log_dir: Path = field(default=Path(".chartgen/logs"))
@@ -95,6 +96,7 @@ class ImageSettings:
             tls_verify=bool(data.get("tlsVerify", True)),
             format=data.get("format", "oci"),
             reproducible=bool(data.get("reproducible", True)),
+            platform=data.get("platform", ""),
             retries=int(data.get("retries", 3)),
             retry_delay=float(data.get("retryDelay", 2)),
             log_dir=resolve(data.get("logDir", ".chartgen/logs")),
@@ -311,7 +313,7 @@ def _build_image(folder, config, *, builder, tags, push, builder_image, runtime_
             storage_driver=settings.storage_driver, storage_root=settings.storage_root,
             run_root=settings.run_root, isolation=settings.isolation,
             tls_verify=settings.tls_verify if tls_verify is None else tls_verify,
-            format=settings.format, timestamp=build_timestamp(settings),
+            format=settings.format, timestamp=build_timestamp(settings), platform=settings.platform,
             authfile=None if backend_name == "kaniko" else authfile_for(repository, scratch))
         cls = builders.backend_class(backend_name)
         if backend_name == "kaniko" and context_out is None:

@@ -32,6 +32,7 @@ class BuilderOptions:
     format: str = "oci"
     authfile: str | None = None       # containers-auth.json / docker config.json format
     timestamp: int | None = None      # fixed file and created time (reproducible layers); None: now
+    platform: str = ""                # e.g. linux/amd64; empty: the host's
 
 
 @dataclass(frozen=True)

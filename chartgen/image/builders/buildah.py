@@ -78,6 +78,8 @@ class BuildahBuilder(Builder):
         if self.options.timestamp is not None:
             # every file and the created date get this time: identical sources, identical layers
             argv += ["--timestamp", str(self.options.timestamp)]
+        if self.options.platform:
+            argv += ["--platform", self.options.platform]
         if iidfile is not None:
             argv += ["--iidfile", str(iidfile)]
         argv += ["-f", str(containerfile)]

@@ -37,6 +37,8 @@ class DockerBuilder(Builder):
     def build_command(self, context_dir: Path, containerfile: Path, tags: Sequence[str],
                       build_args: Mapping[str, str], iidfile: Path | None = None) -> list[str]:
         argv = [self.executable, "build", "-f", str(containerfile)]
+        if self.options.platform:
+            argv += ["--platform", self.options.platform]
         if iidfile is not None:
             argv += ["--iidfile", str(iidfile)]
         for tag in tags:

@@ -41,6 +41,8 @@ class KanikoBuilder(Builder):
                 "--snapshot-mode=redo"]
         if self.options.timestamp is not None:
             argv.append("--reproducible")  # same bytes in, same layers out: timestamps are stripped
+        if self.options.platform:
+            argv.append(f"--custom-platform={self.options.platform}")
         for tag in tags:
             argv.append(f"--destination={tag}")
         if self.push_enabled:
