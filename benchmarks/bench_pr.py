@@ -27,6 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
+from conftest import GITHUB_OPENAPI as OPENAPI  # noqa: E402
 from github_standin import GitHubStandin  # noqa: E402
 from github_standin.gitrepos import fake_generator, make_chart_repo, write_workflow  # noqa: E402
 
@@ -36,7 +37,6 @@ from chartgen.gitops.forges import ForgeOptions  # noqa: E402
 from chartgen.sources import discover, load_workflow  # noqa: E402
 
 TOKEN = "ghp_benchmarktoken0123456789"
-OPENAPI = REPO.parent / "shared" / "github-openapi" / "api.github.com.json"
 
 
 def timed(fn) -> float:

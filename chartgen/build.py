@@ -612,14 +612,18 @@ def _worker(folder, config, options, names, outputs):
     return run_workflow_stages(folder, config, options, names, outputs, _queue_progress)
 
 
+def _process_context():
+    import multiprocessing
+
+    # Never fork a process that already runs helm's Go runtime (its threads do not survive
+    # fork): then workers come from a clean forkserver. Otherwise fork, the cheapest start.
+    return multiprocessing.get_context("forkserver" if "helm_python" in sys.modules else "fork")
+
+
 def _executor(kind: str, workers: int, queue) -> Executor:
     if kind == "thread":
         return ThreadPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(queue,))
-    import multiprocessing
-
-    # Never fork a process that already runs helm's Go runtime (its threads do not survive fork).
-    method = "forkserver" if "helm_python" in sys.modules else "fork"
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method),
+    return ProcessPoolExecutor(max_workers=workers, mp_context=_process_context(),
                                initializer=_init_worker, initargs=(queue,))
 
 
@@ -649,13 +653,8 @@ def _run_batch(states: list[WorkflowState], names: tuple[str, ...], config, opti
     import queue as queue_module
     import threading
 
-    if kind == "thread":
-        events = queue_module.Queue()
-    else:
-        import multiprocessing
-
-        events = multiprocessing.get_context("fork" if "helm_python" not in sys.modules
-                                             else "forkserver").Queue()
+    # Progress events travel from the workers through a queue, only when someone watches.
+    events = None if progress is None else (queue_module.Queue() if kind == "thread" else _process_context().Queue())
     stop = threading.Event()
 
     def pump():
@@ -666,14 +665,14 @@ def _run_batch(states: list[WorkflowState], names: tuple[str, ...], config, opti
                 continue
             except (EOFError, OSError):
                 return
-            if progress is not None:
-                progress(*item)
+            progress(*item)
 
     reader = threading.Thread(target=pump, daemon=True)
     try:
         with _executor(kind, workers, events) as pool:
             futures = {pool.submit(_worker, str(s.folder), config, options, names, s.outputs): s for s in todo}
-            reader.start()   # after the workers are forked: fork copies only the calling thread
+            if events is not None:
+                reader.start()   # after the workers are forked: fork copies only the calling thread
             for future, state in futures.items():
                 try:
                     results, outputs = future.result()

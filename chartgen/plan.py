@@ -287,28 +287,41 @@ def plan_paths(config, changed: Iterable[str], *, since: str = "") -> Plan:
         folder = folders[name]
         folder_rel = folder.resolve().relative_to(root).as_posix() if folder.resolve().is_relative_to(root) \
             else str(folder)
-        if name not in uses and shared_changes:
-            uses[name] = index.uses(folder)
+        if name not in uses:
+            uses[name] = index.uses(folder)     # reported for every affected workflow
         affected.append(AffectedWorkflow(name, folder_rel, tuple(dict.fromkeys(reasons[name])),
                                          uses.get(name, ())))
     return Plan(since, tuple(changed), tuple(affected), tuple(sorted(removed - set(folders))), bool(everything))
 
 
-def plan(config, since: str, *, committed_only: bool = False) -> Plan:
-    """Which workflows the changes since `since` affect (see the module docstring)."""
+def _everything(config, since: str, reason: str) -> Plan:
     from chartgen.sources import discover
 
     root = Path(config.root).resolve()
-    if since.strip("0") == "" and since:
+    folders = discover(config.sources_dir, config.shared_dir if config.shared_dir.exists() else None)
+    return Plan(since, (), tuple(AffectedWorkflow(f.name, f.resolve().relative_to(root).as_posix(), (reason,))
+                                 for f in folders), (), True)
+
+
+def plan(config, since: str, *, committed_only: bool = False, unknown: str = "error") -> Plan:
+    """Which workflows the changes since `since` affect (see the module docstring).
+
+    `unknown="all"` plans every workflow when `since` is not a commit of the repository
+    (a force-push made GitHub's `before` unreachable) instead of failing.
+    """
+    root = Path(config.root).resolve()
+    if since and since.strip("0") == "":
         # GitHub's `before` on the first push of a branch: no previous commit, everything is new.
-        names = [f for f in discover(config.sources_dir, config.shared_dir if config.shared_dir.exists() else None)]
-        return Plan(since, (), tuple(AffectedWorkflow(f.name, f.resolve().relative_to(root).as_posix(),
-                                                      ("all: no previous commit",)) for f in names), (), True)
-    top, paths = changed_paths(root, since, committed_only=committed_only)
+        return _everything(config, since, "all: no previous commit")
+    try:
+        top, paths = changed_paths(root, since, committed_only=committed_only)
+    except UsageError as exc:
+        if unknown == "all" and exc.code == "plan-unknown-rev":
+            return _everything(config, since, f"all: {since[:12]} is not in this history")
+        raise
     relative = []
     for p in paths:
-        absolute = (top / p).resolve() if (top / p).exists() else (top / p).absolute()
-        absolute = Path(os.path.normpath(absolute))
+        absolute = Path(os.path.normpath(top / p))
         if absolute.is_relative_to(root):
             relative.append(absolute.relative_to(root).as_posix())
     return plan_paths(config, relative, since=since)

@@ -232,3 +232,36 @@ def test_json_stays_parseable_under_github_actions(tmp_path):
     result = run(root, "--all", "--until", "validate", "--format", "json", env=env)
     assert json.loads(result.stdout)["ok"] is False
     assert "::error file=" in result.stderr
+
+
+def test_progress_on_a_terminal_plain_lines_elsewhere(tmp_path):
+    """On a terminal: a live line per workflow (stage by stage), erased before the result;
+    in a pipe: the result lines only."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    root = make_repo(tmp_path, broken=())
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "GITHUB_ACTIONS")}
+    pid, fd = pty.fork()
+    if pid == 0:  # child: stdout and stderr are the terminal
+        os.chdir(root)
+        os.execve(sys.executable, [sys.executable, "-m", "chartgen", "build", "--all", "--until", "render"], env)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.waitpid(pid, 0)
+    text = seen.decode()
+    assert "greeting    validate ..." in text and "mta         render ok" in text
+    assert "\x1b[3F" in text                     # redrawn in place (2 workflows + repository line)
+    piped = subprocess.run([sys.executable, "-m", "chartgen", "build", "--all", "--until", "render"], cwd=root,
+                           env=env, capture_output=True, text=True)
+    assert "\x1b" not in piped.stdout + piped.stderr
+    assert piped.stdout.splitlines()[-1] == "2 of 2 workflows built"

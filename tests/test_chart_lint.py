@@ -90,6 +90,19 @@ def test_helm_lint_strict_failures_are_errors(chart):
     assert all(f.is_error for f in findings if f.code == "helm-lint")
 
 
+def test_ci_values_files_are_linted_too(chart):
+    """chart-testing runs helm lint once per ci/*-values.yaml; so does chartgen lint."""
+    from chartgen.chart import lint_charts
+
+    path, config = chart
+    (path / "ci").mkdir()
+    (path / "ci" / "persistence-values.yaml").write_text("persistence:\n  enabled: true\n")
+    assert lint_charts([path], config, since=None) == ()
+    (path / "ci" / "wrong-values.yaml").write_text("replicas: many\n")
+    findings = lint_charts([path], config, since=None)
+    assert findings and all("with ci/wrong-values.yaml" in f.message for f in findings if f.code == "helm-lint")
+
+
 def test_duplicate_objects_are_found(chart):
     """The old PR script left 04-sonataflow_x.yaml and 05-sonataflow_x.yaml side by side."""
     from chartgen.chart import lint_charts
@@ -100,6 +113,19 @@ def test_duplicate_objects_are_found(chart):
     findings = lint_charts([path], config, since=None)
     duplicates = [f for f in findings if f.code == "duplicate-object"]
     assert len(duplicates) == 1 and "SonataFlow 'braces-flow'" in duplicates[0].message
+
+
+def test_only_untouched_charts_skip_the_render(chart):
+    from chartgen.chart import bump_version
+    from chartgen.chart.lint import generated_objects
+
+    path, config = chart
+    assert generated_objects(path, config) is not None
+    bump_version(path, "minor", config=config)          # chartgen's own edit keeps the hash valid
+    assert generated_objects(path, config) is not None
+    values = path / "values.yaml"
+    values.write_text(values.read_text() + "# a hand edit\n")
+    assert generated_objects(path, config) is None
 
 
 def test_values_schema_must_be_a_valid_schema(chart):

@@ -130,6 +130,17 @@ def test_generated_chart_passes_helm_lint_strict_and_yamllint(folder, charts):
     assert [f.format() for f in findings] == []
 
 
+@pytest.mark.parametrize("folder", FOLDERS, ids=folder_id)
+def test_objects_read_from_an_untouched_chart_are_the_rendered_ones(folder, charts):
+    """lint skips rendering charts whose content hash holds; what it reads instead must agree."""
+    from chartgen.chart.lint import generated_objects, rendered_objects
+
+    chart = charts(folder)
+    read = generated_objects(chart, repo_config())
+    assert read is not None
+    assert sorted(o[1:] for o in read) == sorted(o[1:] for o in rendered_objects(chart))
+
+
 def test_minimal_workflow_has_only_the_values_it_needs(charts):
     from chartgen.yamlio import load_data
 

@@ -91,7 +91,7 @@ def test_pull_request_pipeline_scripts(tmp_path):
     check_step = step("chartgen-workflow.yaml", "build", "Committed charts match their sources")
     for entry in matrix["include"]:
         values = {"WORKFLOW": entry["workflow"], "RELEASE": "false", "CHARTGEN_REGISTRY_USERNAME": "",
-                  "CHARTGEN_REGISTRY_PASSWORD": "", "GH_TOKEN": "", "SOURCE_COMMIT": "0" * 40}
+                  "CHARTGEN_REGISTRY_PASSWORD": "", "GH_TOKEN": "", "SOURCE_COMMIT": "0" * 40, "REGISTRY": "", "CONFIG_REPOSITORY": ""}
         proc, outputs = run_step(build_step, root, tmp_path, values)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert outputs["ok"] == "true" and outputs["chart-version"]
@@ -115,7 +115,7 @@ def test_check_passes_when_charts_are_committed_with_the_change(tmp_path):
     proc, outputs = run_step(step("pull-request.yaml", "plan", "plan"), root, tmp_path, {"BASE_SHA": base})
     assert [e["workflow"] for e in json.loads(outputs["matrix"])["include"]] == ["greeting"]
     values = {"WORKFLOW": "greeting", "RELEASE": "false", "CHARTGEN_REGISTRY_USERNAME": "",
-              "CHARTGEN_REGISTRY_PASSWORD": "", "GH_TOKEN": "", "SOURCE_COMMIT": "0" * 40}
+              "CHARTGEN_REGISTRY_PASSWORD": "", "GH_TOKEN": "", "SOURCE_COMMIT": "0" * 40, "REGISTRY": "", "CONFIG_REPOSITORY": ""}
     proc, _ = run_step(step("chartgen-workflow.yaml", "build", "build"), root, tmp_path, values)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     proc, _ = run_step(step("chartgen-workflow.yaml", "build", "Committed charts match their sources"),
@@ -145,3 +145,23 @@ def test_nothing_affected_skips_the_matrix(tmp_path):
     check = load(WORKFLOWS / "pull-request.yaml")["jobs"]["check"]
     assert check["if"] == "needs.plan.outputs.any == 'true'"
     assert yaml.safe_load(outputs["matrix"]) == {"include": []}
+
+
+def test_release_step_passes_variables_as_arguments(tmp_path):
+    """The release branch of the build step, with a recording `chartgen` first on PATH:
+    hostile values arrive as single arguments, never as shell code."""
+    fake = tmp_path / "bin" / "chartgen"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done > \"$ARGS_FILE\"\n")
+    fake.chmod(0o755)
+    item = dict(step("chartgen-workflow.yaml", "build", "build"))
+    hostile = "mta; touch /tmp/pwned-$$ #"
+    values = {"WORKFLOW": hostile, "RELEASE": "true", "CHARTGEN_REGISTRY_USERNAME": "u",
+              "CHARTGEN_REGISTRY_PASSWORD": "p", "GH_TOKEN": "t", "SOURCE_COMMIT": "a" * 40,
+              "REGISTRY": "registry.example.com/team", "CONFIG_REPOSITORY": "https://github.com/org/charts.git"}
+    item["run"] = f'export PATH="{fake.parent}:$PATH" ARGS_FILE="{tmp_path / "args"}"\n' + item["run"]
+    proc, _ = run_step(item, tmp_path, tmp_path, values)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "args").read_text().splitlines() == [
+        "build", hostile, "--image", "--push", "--source-commit", "a" * 40, "--registry", "registry.example.com/team",
+        "--pr", "--config-repository", "https://github.com/org/charts.git"]

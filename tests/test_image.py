@@ -17,7 +17,8 @@ from conftest import REPO
 
 from chartgen.config import load_config
 from chartgen.errors import ChartgenError, UsageError, redact
-from chartgen.image import ImageSettings, authfile_for, build_image, build_timestamp, push_with_retries
+from chartgen.image import (ImageSettings, authfile_for, build_image, build_timestamp, image_repository,
+                            push_with_retries)
 from chartgen.image.builders import PushError, backend_class, resolve
 from chartgen.image.builders.base import BuilderOptions, classify, step_cause
 from chartgen.image.builders.buildah import BuildahBuilder
@@ -414,3 +415,24 @@ def test_build_image_library_call_reports_the_folder(project):
     with pytest.raises(ChartgenError) as caught:
         build_image(orders(project), config, builder="nerdctl")
     assert caught.value.findings[0].path.endswith("workflow_sources/orders")
+
+
+def test_every_corpus_folder_gives_a_context_or_a_clear_error(tmp_path):
+    from conftest import CORPUS, need_shared
+
+    need_shared(CORPUS)
+    config = load_config(start=tmp_path)
+    built = 0
+    for line in (CORPUS / "INDEX.tsv").read_text(encoding="utf-8").splitlines()[1:]:
+        folder = load_workflow(CORPUS / line.split("\t")[0])
+        try:
+            files = context_files(folder, render_containerfile(spec_for(None)))
+        except ChartgenError as exc:
+            assert exc.code in ("several-workflows", "no-workflow"), (folder.name, exc.format())
+            continue
+        built += 1
+        assert not any(name.endswith("secret.properties") for name in files)
+        expected = {f"resources/{r.file.rel}" for r in folder.resources} | {f"resources/{folder.main.rel}"}
+        assert expected <= set(files)
+        image_repository(folder.name, ImageSettings.from_config(config))  # a valid reference
+    assert built >= 30

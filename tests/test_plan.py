@@ -86,6 +86,11 @@ def test_change_in_a_folder_affects_only_that_workflow(repo):
     assert result.names == ("gamma",)
     assert result.workflows[0].reasons == ("folder: workflow_sources/gamma/specs/big.yaml",)
     assert result.workflows[0].folder == "workflow_sources/gamma"
+    assert result.workflows[0].shared == ()
+    write(repo, "workflow_sources/alpha/application.properties", "a=1\n")
+    commit(repo)
+    alpha = plan(load_config(repo / "chartgen.yaml"), "HEAD~1").workflows[0]
+    assert alpha.shared == ("shared/schemas/common.json", "shared/schemas/result.json")
 
 
 def test_shared_change_affects_users_transitively(repo):
@@ -169,6 +174,13 @@ def test_removed_workflow_is_reported_not_planned(repo):
 
 def test_null_sha_means_everything(repo):
     assert names(repo, "0" * 40) == ("alpha", "beta", "gamma")
+
+
+def test_unknown_revision_can_mean_everything(repo):
+    """After a force-push GitHub's `before` is not in the history: main.yaml asks for all."""
+    result = plan(load_config(repo / "chartgen.yaml"), "1234567" * 5 + "12345", unknown="all")
+    assert result.everything and result.names == ("alpha", "beta", "gamma")
+    assert result.workflows[0].reasons[0].endswith("is not in this history")
 
 
 def test_unknown_revision_is_a_usage_error(repo):

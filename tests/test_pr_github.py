@@ -103,7 +103,9 @@ def test_update_of_the_same_pull_request(hub):
     hub.run(["greeting"])
     git("--git-dir", str(hub.bare), "update-ref", "refs/heads/main", "refs/heads/chartgen/greeting")
     write_workflow(hub.sources, "greeting", {"api.yaml": "openapi: 3.0.3\n"})
+    hub.server.inject("PATCH", r"/pulls/1$", 503, body={"message": "Service Unavailable"})
     (result,) = hub.run(["greeting"], source_ref="https://github.com/acme/flows/pull/43")
+    assert [r.status for r in hub.server.api_requests("pulls/update")] == [503, 200]   # PATCH retried too
     # PR 1's branch was merged into main but the PR is still open in the stand-in: updated, not duplicated
     assert result.action == "updated" and result.url.endswith("/pull/1")
     assert len(hub.pulls) == 1
@@ -317,3 +319,12 @@ def test_push_race_over_http_then_one_pull_request(hub, monkeypatch):
     files = tree(hub.bare, "chartgen/greeting")
     assert "charts/other1.txt" not in files and "charts/greeting/Chart.yaml" in files
     assert hub.pulls[1]["head"]["sha"] == rev(hub.bare, "chartgen/greeting")
+
+
+def test_permission_denied_is_not_retried_and_says_why(hub):
+    hub.server.inject("POST", r"/pulls$", 403, body={"message": "Resource not accessible by integration"})
+    with pytest.raises(PrError) as info:
+        hub.run(["greeting"], options=fast(hub))
+    assert info.value.code == "pr-github" and "Resource not accessible by integration" in str(info.value)
+    assert [r.status for r in hub.server.api_requests("pulls/create")] == [403]
+    assert TOKEN not in info.value.format()

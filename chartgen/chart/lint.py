@@ -14,6 +14,7 @@ maintainers stay optional.
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
 import subprocess
@@ -155,20 +156,33 @@ def run_yamllint(chart_dir: Path, config) -> list[Finding]:
 
 
 def run_helm_lint(chart_dir: Path) -> list[Finding]:
+    """`helm lint --strict`, once with the chart's values and, as chart-testing does, once per
+    `ci/*-values.yaml` file."""
     import helm_python
 
-    try:
-        report = helm_python.lint(str(chart_dir), strict=True)
-    except helm_python.HelmError as exc:
-        return [Finding(_display(chart_dir), 0, 0, ERROR, f"helm lint: {exc}", "helm-lint")]
+    from chartgen.errors import ChartgenError
+    from chartgen.yamlio import load_data
+
+    runs: list[tuple[str, dict | None]] = [("", None)]
+    for values_file in sorted((chart_dir / "ci").glob("*-values.yaml")):
+        try:
+            values = load_data(values_file.read_bytes(), str(values_file)) or {}
+        except ChartgenError as exc:
+            return list(exc.findings)
+        runs.append((f" (with {values_file.relative_to(chart_dir).as_posix()})", values))
     findings = []
-    for message in report.get("messages", []):
-        severity = message.get("severity", 0)
-        if severity < 2:
-            continue  # INFO (e.g. "icon is recommended") does not fail `helm lint --strict`
-        where = message.get("path") or ""
-        findings.append(Finding(_display(chart_dir / where) if where else _display(chart_dir), 0, 0, ERROR,
-                                f"helm lint: {message.get('error', '')}", "helm-lint"))
+    for label, values in runs:
+        try:
+            report = helm_python.lint(str(chart_dir), values, strict=True)
+        except helm_python.HelmError as exc:
+            findings.append(Finding(_display(chart_dir), 0, 0, ERROR, f"helm lint{label}: {exc}", "helm-lint"))
+            continue
+        for message in report.get("messages", []):
+            if message.get("severity", 0) < 2:
+                continue  # INFO (e.g. "icon is recommended") does not fail `helm lint --strict`
+            where = message.get("path") or ""
+            findings.append(Finding(_display(chart_dir / where) if where else _display(chart_dir), 0, 0, ERROR,
+                                    f"helm lint{label}: {message.get('error', '')}", "helm-lint"))
     return findings
 
 
@@ -379,7 +393,62 @@ def _python_checks(chart_dir: Path, config) -> list[Finding]:
     return findings + run_yamllint(chart_dir, config) + check_schema(chart_dir)
 
 
-def _helm_checks(chart_dir: Path) -> tuple[list[Finding], list | None]:
+_GENERATED_TEMPLATE = re.compile(r"^\d\d-[a-z0-9]+_[a-z0-9.-]+\.yaml$")
+
+
+def _generated_identity(text: str) -> tuple[str, str, str] | None:
+    """(kind, namespace, name) of a template chartgen generated: literal kind and name, the
+    release namespace (`default`, as lint renders)."""
+    kind = name = None
+    namespace = ""
+    in_metadata = False
+    for line in text.split("\n"):
+        if line.startswith("{{"):
+            continue
+        if line and not line.startswith(" "):
+            in_metadata = line == "metadata:"
+            if line.startswith("kind: "):
+                kind = line[len("kind: "):].strip()
+        elif in_metadata and line.startswith("  name: "):
+            name = _unquote(line[len("  name: "):].strip())
+        elif in_metadata and line.startswith("  namespace: "):
+            value = line[len("  namespace: "):].strip()
+            namespace = "default" if value == "{{ .Release.Namespace | quote }}" else _unquote(value)
+    if kind and name and re.fullmatch(r"[A-Za-z0-9._-]+", f"{kind}{name}{namespace or 'x'}"):
+        return kind, namespace, name
+    return None
+
+
+def generated_objects(chart_dir: Path, config) -> list[tuple[str, str, str, str]] | None:
+    """The objects of a chart chartgen wrote and nobody changed since (its content hash holds)
+    and without kept hand-written templates, read from the templates without rendering;
+    None when that cannot be vouched for. Such a chart has no duplicate objects: chartgen
+    refuses them when it writes the chart."""
+    from chartgen.chart.settings import chart_settings
+    from chartgen.chart.versioning import read_chart_yaml
+    from chartgen.chart.writer import verify_chart
+
+    templates_dir = chart_dir / "templates"
+    if not templates_dir.is_dir():
+        return None
+    settings = chart_settings(config)
+    name = str(read_chart_yaml(chart_dir).get("name", ""))
+    extras = settings.extras_for(name)
+    templates = sorted(p for p in templates_dir.iterdir() if p.is_file())
+    manifests = [p for p in templates if not p.name.startswith("_") and p.name != "NOTES.txt"]
+    if any(fnmatch.fnmatchcase(f"templates/{p.name}", pattern) for p in templates for pattern in extras) \
+            or not all(_GENERATED_TEMPLATE.match(p.name) for p in manifests) or not verify_chart(chart_dir, settings):
+        return None
+    objects = []
+    for path in manifests:
+        identity = _generated_identity(path.read_text(encoding="utf-8"))
+        if identity is None:
+            return None
+        objects.append((f"{name}/templates/{path.name}", *identity))
+    return objects
+
+
+def _helm_checks(chart_dir: Path, config=None) -> tuple[list[Finding], list | None]:
     """helm lint --strict, then (when it passes) the rendered objects' duplicates."""
     import helm_python
     import yaml
@@ -391,6 +460,9 @@ def _helm_checks(chart_dir: Path) -> tuple[list[Finding], list | None]:
         return findings, None
     if _dependency_values(chart_dir):
         return findings, None   # an umbrella: checked from its sub-charts' objects (lint_charts)
+    objects = generated_objects(chart_dir, config) if config is not None else None
+    if objects is not None:
+        return [], objects
     try:
         objects = rendered_objects(chart_dir)
     except (helm_python.HelmError, yaml.YAMLError):
@@ -413,7 +485,7 @@ def _umbrella_duplicates(chart_dir: Path, rendered: dict[str, list]) -> list[Fin
 
 def lint_chart(chart_dir: Path, config) -> list[Finding]:
     """Every check of one chart except the git version check."""
-    findings, _ = _helm_checks(chart_dir)
+    findings, _ = _helm_checks(chart_dir, config)
     if not findings and _dependency_values(chart_dir):
         findings = check_duplicates(chart_dir)
     return _python_checks(chart_dir, config) + findings
@@ -432,7 +504,7 @@ def lint_charts(paths: Iterable[str | Path], config, *, since: str | None = "HEA
     chart_dirs = chart_dirs_of(paths, config)
     findings: list[Finding] = []
     with ThreadPoolExecutor(max_workers=jobs or max(1, min(4, os.cpu_count() or 1))) as pool:
-        helm_results = [pool.submit(_helm_checks, chart_dir) for chart_dir in chart_dirs]
+        helm_results = [pool.submit(_helm_checks, chart_dir, config) for chart_dir in chart_dirs]
         for chart_dir in chart_dirs:
             findings += _python_checks(chart_dir, config)
         rendered: dict[str, list | None] = {}

@@ -58,6 +58,16 @@ def apply_version(text: str, version: str) -> str:
     return set_readme_version(text, VERSION_TOKEN, version)
 
 
+def _code(text: str) -> str:
+    """A Markdown code span, also for text holding backticks."""
+    return f"`` {text} ``" if "`" in text else f"`{text}`"
+
+
+def _shorten(text: str, limit: int = 100) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _next_text(state: dict) -> str:
     from chartgen.chart.mermaid import _exits
 
@@ -90,6 +100,11 @@ def workflow_readme(*, chart: str, description: str, workflow_id: str, workflow_
     if not isinstance(start, str):
         start = states[0].get("name", "") if states else ""
     secret_keys = tuple(secret_keys)
+    functions = [{"name": md_cell(f.get("name", "")), "type": md_cell(f.get("type", "rest")),
+                  "operation": md_cell(_code(_shorten(str(f["operation"]))) if f.get("operation") else "-")}
+                 for f in (flow.get("functions") or []) if isinstance(f, dict)]
+    kinds = sorted({e.get("kind", "consumed") for e in (flow.get("events") or []) if isinstance(e, dict)})
+    events = " and ".join({"consumed": "consumes", "produced": "produces"}.get(k, str(k)) for k in kinds)
     return render_text(
         "README.md.j2",
         chart=chart, version=VERSION_TOKEN, version_badge=shield(VERSION_TOKEN),
@@ -107,6 +122,7 @@ def workflow_readme(*, chart: str, description: str, workflow_id: str, workflow_
         secret_keys=secret_keys, secret_keys_text=", ".join(f"`{k}`" for k in secret_keys),
         value_rows=[tuple(md_cell(c) for c in row) for row in value_rows],
         resources=list(resources), helm_repository=helm_repository, umbrella=umbrella,
+        functions=functions, events=events,
     )
 
 

@@ -148,6 +148,41 @@ def write_files(root: Path, files: Mapping[str, str | bytes], links: Mapping[str
             shutil.copyfile(links[rel], dest)
 
 
+def verify_chart(chart_dir: Path, settings: ChartSettings) -> bool:
+    """True when the chart holds exactly what chartgen wrote: its files hash to the recorded
+    `chartgen.io/content-hash` (computed as write_chart computes it)."""
+    from chartgen.chart.readme import set_readme_version
+    from chartgen.chart.settings import A_UMBRELLA
+    from chartgen.chart.versioning import read_chart_yaml
+
+    meta = read_chart_yaml(chart_dir)
+    annotations = meta.get("annotations")
+    if not isinstance(annotations, dict) or not annotations.get(A_CONTENT_HASH) or not meta.get("version"):
+        return False
+    version = str(meta["version"])
+    extras = settings.extras_for(str(meta.get("name", "")))
+    umbrella = annotations.get(A_UMBRELLA) == "true"
+    files: dict[str, bytes] = {}
+    for path in chart_dir.rglob("*"):
+        if not path.is_file():
+            continue
+        rel = path.relative_to(chart_dir).as_posix()
+        parts = rel.split("/")
+        if rel == MARKER or rel == "Chart.yaml" or (umbrella and parts[0] == "charts" and parts[2:] != ["Chart.yaml"]):
+            continue
+        data = path.read_bytes()
+        if rel == "README.md" and not any(fnmatch.fnmatchcase(rel, p) for p in extras):
+            data = set_readme_version(data.decode("utf-8", errors="replace"), version, VERSION_TOKEN).encode("utf-8")
+        files[rel] = data
+    fields = {k: v for k, v in meta.items() if k not in ("version", "annotations")}
+    recorded = {k: v for k, v in annotations.items() if k not in (A_CONTENT_HASH, A_SOURCE_COMMIT)}
+    try:
+        files["Chart.yaml"] = chart_yaml(fields, VERSION_TOKEN, recorded).encode("utf-8")
+    except ChartgenError:
+        return False
+    return content_hash(files) == annotations[A_CONTENT_HASH]
+
+
 def _refuse_duplicates(built: Path, target: Path) -> None:
     """Hand-written templates kept in the chart must not repeat a generated object."""
     from chartgen.chart.lint import check_duplicates

@@ -15,13 +15,15 @@ from chartgen.commands._common import load_config
 @click.option("--format", "fmt", type=click.Choice(["lines", "json", "github-matrix"]), default="lines",
               show_default=True, help="One name per line, a JSON report, or a GitHub Actions matrix.")
 @click.option("--committed-only", is_flag=True, help="Ignore uncommitted changes and untracked files.")
+@click.option("--if-unknown", "unknown", type=click.Choice(["error", "all"]), default="error", show_default=True,
+              help="When REV is not in the history (a force-push): fail, or plan every workflow.")
 @click.pass_context
-def command(ctx, since, fmt, committed_only):
+def command(ctx, since, fmt, committed_only, unknown):
     from chartgen import ci
     from chartgen.plan import format_lines, plan
 
     config = load_config(ctx)
-    result = plan(config, since, committed_only=committed_only)
+    result = plan(config, since, committed_only=committed_only, unknown=unknown)
     matrix = json.dumps(result.github_matrix(), separators=(",", ":"))
     if fmt == "lines":
         click.echo(format_lines(result), nl=False)

@@ -41,6 +41,11 @@ def _folders(paths: tuple[str, ...], config) -> tuple[list[Path], list[Path]]:
             selected.append(Path(arg).parent)   # a workflow file: its folder
             continue
         path = resolve_workflow(arg, sources_dir)
+        if shared is not None and path.resolve() == shared.resolve():
+            # `chartgen validate workflow_sources/*` passes the shared folder too: it holds
+            # resources, not a workflow; its files are checked with the workflows that use them.
+            click.echo(f"{path}: skipped: the shared resources folder (chartgen.yaml `shared`)", err=True)
+            continue
         if not _is_workflow_folder(path) and path.is_dir() and any(
                 _is_workflow_folder(child) for child in discover(path, shared)):
             selected.extend(discover(path, shared))   # a folder of workflow folders

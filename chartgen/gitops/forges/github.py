@@ -52,7 +52,9 @@ def make_retry(options: ForgeOptions):
                                     f"pr.maxRateLimitWait ({cap:.0f}s); try again later", code="pr-rate-limit")
             return wait
 
-    return ChartgenRetry(total=options.retries, backoff_factor=options.backoff_factor,
+    # PATCH (the PR update) is idempotent too; urllib3's default list lacks it, PyGithub adds GET/POST.
+    methods = {"GET", "POST", "PATCH", "PUT", "DELETE", "HEAD"}
+    return ChartgenRetry(total=options.retries, backoff_factor=options.backoff_factor, allowed_methods=methods,
                          status_forcelist=[429, *range(500, 600)], max_rate_limit_wait=cap,
                          secondary_rate_wait=min(60.0, cap), raise_on_status=False)
 
