@@ -62,3 +62,16 @@ def test_readme_and_notes(tmp_path):
         existing = loaded.render({"secrets": {"existingSecret": "mine"}}, name="r",
                                  namespace="team")["braces-flow/templates/NOTES.txt"]
         assert "existing Secret mine" in existing
+
+
+def test_readme_with_a_helm_repository_follows_version_bumps(tmp_path):
+    from chartgen.chart import bump_version, generate_chart
+
+    config = make_config(tmp_path, "chart:\n  helm_repository: https://charts.example.com\n")
+    chart = generate_chart(FIXTURES / "braces-flow", config).path
+    readme = (chart / "README.md").read_text()
+    assert "helm repo add chartgen https://charts.example.com" in readme
+    assert "helm install braces-flow chartgen/braces-flow --version 0.1.0-rc.1 " in readme
+    bump_version(chart, "patch", config=config)
+    readme = (chart / "README.md").read_text()
+    assert "--version 0.1.1 " in readme and "0.1.0-rc.1" not in readme

@@ -34,12 +34,14 @@ def _display_path(folder):
               help="Keep the image build context here (kaniko: the Tekton step builds it).")
 @click.option("--image-digest", default=None, help="Digest of an image built elsewhere (goes into chart and PR).")
 @click.option("--publish", "publish_target", default=None, metavar="TARGET",
-              help="Publish the archives and index to TARGET (default: build.publish).")
+              help="Publish the archives and index to TARGET: dir:PATH, git:REMOTE[#BRANCH], oci://REGISTRY/PATH "
+                   "(default: publish.target when build.publish is on).")
 @click.option("--pr/--no-pr", default=None, help="Open or update the chart repository PR (default: build.pr).")
 @click.option("--config-repository", default=None, help="Chart repository URL for --pr (overrides pr.configRepo).")
-@click.option("--forge", default=None, help="Forge for --pr: github or none.")
+@click.option("--forge", type=click.Choice(["github", "none"]), default=None,
+              help="Forge for --pr: github (open the PR) or none (push the branch only).")
 @click.option("--source-commit", default=None, help="Commit the sources come from (image tag, PR message).")
-@click.option("--base-url", default=None, help="URL the index points archives at (default: build.base_url).")
+@click.option("--base-url", default=None, help="URL the index points archives at (default: publish.url).")
 @click.option("--dry-run", is_flag=True, help="With --pr: show what would be proposed, push nothing.")
 @click.option("--no-cache", is_flag=True, help="Redo every stage even when the inputs did not change.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
