@@ -552,3 +552,22 @@ def test_symlinked_resource_folder_out_of_the_workflow(tmp_path):
     findings = validate_folder(load_workflow(folder))
     assert {f.code for f in findings} == {"path-escape"}
     assert any("through a symlink" in f.message and f.path.endswith("wf.sw.yaml") for f in findings)
+
+
+def test_duplicate_keys_in_resource_files_are_reported(tmp_path):
+    """Spec and schema files are checked on the parser's event stream, not just the workflow."""
+    folder = tmp_path / "dup"
+    (folder / "specs").mkdir(parents=True)
+    (folder / "schemas").mkdir()
+    (folder / "dup.sw.yaml").write_text(
+        "id: dup\nversion: '1.0'\nspecVersion: '0.8'\nannotations: [workflow-type/infrastructure]\n"
+        "start: A\nfunctions:\n- name: get\n  operation: specs/api.yaml#getIt\n"
+        "states:\n- name: A\n  type: operation\n  actions:\n  - functionRef: get\n  end: true\n")
+    (folder / "specs" / "api.yaml").write_text(
+        "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /a:\n    get:\n      operationId: getIt\n"
+        "      responses: {'200': {description: ok}}\n      responses: {'404': {description: no}}\n")
+    (folder / "schemas" / "extra.json").write_text('{"type": "object", "type": "string"}')
+    findings = [f for f in validate_folder(load_workflow(folder, shared_dir=False)) if f.code == "duplicate-key"]
+    assert [(Path(f.path).name, f.line) for f in findings] == [("extra.json", 1), ("api.yaml", 8)] or \
+        sorted((Path(f.path).name, f.line) for f in findings) == [("api.yaml", 8), ("extra.json", 1)]
+    assert all(f.severity == "error" and "duplicate key" in f.message for f in findings)

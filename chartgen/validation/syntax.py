@@ -99,18 +99,62 @@ def _quick_syntax(source) -> list:
     except ChartgenError as exc:
         return list(exc.findings)
     if looks_like_json(text):
+        duplicates: list = []
+
+        def pairs(items):
+            result = {}
+            for key, value in items:
+                if key in result and not duplicates:
+                    duplicates.append(key)
+                result[key] = value
+            return result
+
         try:
-            json.loads(text)
-            return []
+            json.loads(text, object_pairs_hook=pairs)
         except json.JSONDecodeError as exc:
             return [ChartgenError(f"JSON syntax error: {exc.msg}", path=source.display, line=exc.lineno,
                                   column=exc.colno, code="json-syntax").findings[0]]
+        if not duplicates:
+            return []
+        # Rare: locate the duplicate through the YAML event stream (JSON is YAML).
     try:
-        for _event in yaml.parse(text, Loader=yaml.CSafeLoader):
-            pass
+        return _duplicate_keys(yaml.parse(text, Loader=yaml.CSafeLoader), source.display)
     except yaml.YAMLError as exc:
         return list(_syntax_error(source.display, exc).findings)
-    return []
+
+
+def _duplicate_keys(events, path: str) -> list:
+    """Duplicate mapping keys, found on the parser's event stream (no node tree is built).
+
+    Each open collection is [keys seen (None for a sequence), next node is a key].
+    """
+    import yaml
+
+    found = []
+    stack: list = []
+    for event in events:
+        top = stack[-1] if stack else None
+        is_key = False
+        if top is not None and top[0] is not None and not isinstance(event, yaml.MappingEndEvent):
+            is_key = top[1]
+            top[1] = not top[1]  # keys and values alternate inside a mapping
+        if isinstance(event, yaml.ScalarEvent):
+            if is_key:
+                line = event.start_mark.line + 1
+                if event.value in top[0]:
+                    found.append(Finding(path, line, event.start_mark.column + 1, "error",
+                                         f"duplicate key {event.value!r} (first defined at line "
+                                         f"{top[0][event.value]}); YAML tools disagree on which one wins",
+                                         "duplicate-key"))
+                else:
+                    top[0][event.value] = line
+        elif isinstance(event, yaml.MappingStartEvent):
+            stack.append([{}, True])
+        elif isinstance(event, yaml.SequenceStartEvent):
+            stack.append([None, False])
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            stack.pop()
+    return found
 
 
 def _scalar_text(source, line: int, col: int) -> str:
