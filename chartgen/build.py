@@ -21,9 +21,8 @@ import hashlib
 import json
 import os
 import sys
-import time
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -116,8 +115,9 @@ class WorkflowReport:
         return {
             "name": self.name, "folder": self.folder, "ok": self.ok,
             "stages": [s.to_dict() for s in self.stages],
+            "chart": outputs.get("chart", ""),
             "chart_version": outputs.get("chart_version", ""),
-            "chart": outputs.get("chart_path", ""),
+            "chart_path": outputs.get("chart_path", ""),
             "archive": outputs.get("archive", ""),
             "image": outputs.get("image", ""),
             "image_digest": outputs.get("image_digest", ""),
@@ -288,8 +288,15 @@ def stage_umbrella(config, options: BuildOptions, jobs: list["WorkflowState"], e
     if CORE.index(options.until) >= CORE.index("package"):
         from chartgen.package import package_chart
 
-        package = package_chart(Path(result.path), config.dist_dir)
-        outputs["archive"] = _relative(Path(package.path), config.root)
+        existing = config.dist_dir / f"{result.name}-{result.version}.tgz"
+        if not result.changed and existing.is_file():
+            # Same content, same version, archive already there: keep it. Repackaging a chart
+            # with embedded sub-charts is not byte-reproducible with Helm (sub-chart order in
+            # the tar varies), and an archive of a version never changes.
+            archive = existing
+        else:
+            archive = Path(package_chart(Path(result.path), config.dist_dir).path)
+        outputs["archive"] = _relative(archive, config.root)
         message += f" -> {outputs['archive']}"
     return message, outputs
 
@@ -1014,15 +1021,20 @@ def tekton_values(report: BuildReport) -> dict[str, str]:
 
 
 class Progress:
-    """Per-workflow, per-stage progress: redrawn lines on a terminal, nothing otherwise."""
+    """Per-workflow, per-stage progress on a terminal: one redrawn line per workflow, or, when
+    they would not fit on the screen, one redrawn line counting them and naming the running ones."""
 
-    def __init__(self, names: list[str], stream) -> None:
+    def __init__(self, names: list[str], stream, last_stage: str = "") -> None:
+        import shutil
+
+        self.last_stage = last_stage      # a workflow showing "<last_stage> ok" or "... failed" is done
         self.names = [*names, "*"]
         self.stream = stream
         self.state = {n: "waiting" for n in self.names}
         self.drawn = 0
-        self.width = max(len(n) for n in self.names)
-        self.started = time.monotonic()
+        self.width = max(max(len(n) for n in self.names), 10)
+        self.compact = len(self.names) > shutil.get_terminal_size((80, 24)).lines - 2
+        self.columns = shutil.get_terminal_size((80, 24)).columns
 
     def __call__(self, name: str, stage: str, status: str) -> None:
         if name not in self.state:
@@ -1031,17 +1043,26 @@ class Progress:
         self.draw()
 
     def draw(self) -> None:
+        if self.compact:
+            running = [f"{n} ({v[:-4]})" for n, v in self.state.items() if v.endswith(" ...") and n != "*"]
+            done = sum(1 for n, v in self.state.items()
+                       if n != "*" and (v.endswith(" failed") or v == f"{self.last_stage} ok"))
+            line = f"{done}/{len(self.names) - 1} workflows; running: {', '.join(running) or '-'}"
+            self.stream.write("\r\x1b[2K" + line[:max(self.columns - 1, 20)])
+            self.drawn = 1
+            self.stream.flush()
+            return
         out = []
         if self.drawn:
             out.append(f"\x1b[{self.drawn}F")
         for name in self.names:
             label = "repository" if name == "*" else name
-            out.append(f"\x1b[2K{label:<{max(self.width, 10)}}  {self.state[name]}\n")
+            out.append(f"\x1b[2K{label:<{self.width}}  {self.state[name]}\n")
         self.drawn = len(self.names)
         self.stream.write("".join(out))
         self.stream.flush()
 
     def close(self) -> None:
         if self.drawn:
-            self.stream.write(f"\x1b[{self.drawn}F\x1b[J")
+            self.stream.write("\r\x1b[2K" if self.compact else f"\x1b[{self.drawn}F\x1b[J")
             self.stream.flush()

@@ -26,7 +26,7 @@ import os
 import posixpath
 import re
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
@@ -92,7 +92,15 @@ def _split_z(text: str) -> list[str]:
 
 def changed_paths(root: Path, since: str, *, committed_only: bool = False) -> tuple[Path, list[str]]:
     """(git top level, changed paths relative to it) between `since` and HEAD (+ work tree)."""
-    top = Path(_git(root, "rev-parse", "--show-toplevel").strip())
+    try:
+        inside = subprocess.run(["git", "-C", str(root), "rev-parse", "--show-toplevel"], capture_output=True,
+                                text=True)
+    except FileNotFoundError:
+        raise UsageError("git is not installed; `chartgen plan` needs it", code="no-git") from None
+    if inside.returncode != 0:
+        raise UsageError(f"{root} is not in a git repository: `chartgen plan` compares commits",
+                         path=root, code="plan-no-git")
+    top = Path(inside.stdout.strip())
     probe = subprocess.run(["git", "-C", str(root), "rev-parse", "--verify", "--quiet", f"{since}^{{commit}}"],
                            capture_output=True, text=True)
     if probe.returncode != 0:
@@ -231,9 +239,34 @@ def always_affecting(config) -> list[str]:
         # chartgen's own sources live in this repository: the generator and the
         # Containerfile template (chartgen/templates/Containerfile.j2) are inputs of every workflow.
         result.append(package.relative_to(root).as_posix() + "/**")
+    chart = config.section("chart") or {}
+    if chart.get("yamllint_config"):
+        result.append(_config_relative(config, chart["yamllint_config"]))   # lints every chart
     build = config.section("build") or {}
     result.extend(build.get("always_affected_by", []))
     return result
+
+
+def _config_relative(config, path: str) -> str:
+    absolute = Path(os.path.normpath(config.resolve(path).absolute()))
+    root = Path(config.root).resolve()
+    return absolute.relative_to(root).as_posix() if absolute.is_relative_to(root) else path
+
+
+def _extras_owner(config, rel: str, folders: dict) -> str | None:
+    """The workflow whose chart keeps `rel` as a hand-written extra (chart.extras), if any."""
+    extras = (config.section("chart") or {}).get("extras") or {}
+    if not extras:
+        return None
+    charts = _config_relative(config, str(config.charts_dir))
+    if not rel.startswith(charts.rstrip("/") + "/"):
+        return None
+    chart, _, inside = rel[len(charts.rstrip("/")) + 1:].partition("/")
+    if not any(fnmatch.fnmatchcase(inside, pattern) for pattern in extras.get(chart, ())):
+        return None
+    from chartgen.chart import chart_name
+
+    return next((name for name in folders if chart_name(name) == chart), None)
 
 
 def _matches(path: str, pattern: str) -> bool:
@@ -249,7 +282,8 @@ def plan_paths(config, changed: Iterable[str], *, since: str = "") -> Plan:
     root = Path(config.root).resolve()
     sources = config.sources_dir.resolve()
     shared = config.shared_dir.resolve() if config.shared_dir.exists() else config.shared_dir.absolute()
-    folders = {f.name: f for f in discover(config.sources_dir, config.shared_dir if config.shared_dir.exists() else None)}
+    existing_shared = config.shared_dir if config.shared_dir.exists() else None
+    folders = {f.name: f for f in discover(config.sources_dir, existing_shared)}
     changed = sorted(set(changed))
     patterns = always_affecting(config)
 
@@ -260,6 +294,10 @@ def plan_paths(config, changed: Iterable[str], *, since: str = "") -> Plan:
     for rel in changed:
         if any(_matches(rel, p) for p in patterns):
             everything.append(rel)
+            continue
+        owner = _extras_owner(config, rel, folders)
+        if owner is not None:
+            reasons.setdefault(owner, []).append(f"chart extra: {rel}")
             continue
         absolute = root / rel
         if absolute.is_relative_to(shared):
@@ -279,9 +317,13 @@ def plan_paths(config, changed: Iterable[str], *, since: str = "") -> Plan:
             uses[name] = index.uses(folder)
             for target in sorted(wanted.intersection(uses[name])):
                 reasons.setdefault(name, []).append(f"shared: {target}")
-    for rel in everything:
+    if everything:
+        # The same reasons for every workflow: a few names, not a copy of a long list each.
+        common = [f"all: {rel}" for rel in everything[:3]]
+        if len(everything) > 3:
+            common.append(f"all: ... {len(everything) - 3} more")
         for name in folders:
-            reasons.setdefault(name, []).append(f"all: {rel}")
+            reasons.setdefault(name, []).extend(common)
     affected = []
     for name in sorted(reasons):
         folder = folders[name]

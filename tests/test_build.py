@@ -4,6 +4,7 @@ hash with identical output, CI outputs. Runs on copies of workflow_sources/ in t
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -195,6 +196,22 @@ def test_usage_errors(tmp_path):
     assert not (root / "charts").exists() and not (root / "dist").exists()
 
 
+def test_since_builds_what_the_plan_lists(tmp_path):
+    import subprocess
+
+    root = make_repo(tmp_path, broken=())
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@e"}
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "x"]):
+        subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True, env={**os.environ, **env})
+    props = root / "workflow_sources/mta/application.properties"
+    props.write_text(props.read_text() + "\nx=1\n")
+    result = run(root, "--since", "HEAD", "--until", "validate")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0].split()[:2] == ["mta", "ok"]
+    assert "1 of 1 workflows built" in result.output
+    assert isinstance(run(root, "--since", "HEAD", "mta").exception, UsageError)
+
+
 def test_folder_without_workflow_is_reported(tmp_path):
     root = make_repo(tmp_path, names=("greeting",), broken=("no-main",))
     result = run(root, "--all", "--until", "validate")
@@ -265,3 +282,21 @@ def test_progress_on_a_terminal_plain_lines_elsewhere(tmp_path):
                            env=env, capture_output=True, text=True)
     assert "\x1b" not in piped.stdout + piped.stderr
     assert piped.stdout.splitlines()[-1] == "2 of 2 workflows built"
+
+
+def test_progress_too_many_workflows_for_the_screen_is_one_line(monkeypatch):
+    import io
+
+    from chartgen.build import Progress
+
+    monkeypatch.setenv("LINES", "24")
+    monkeypatch.setenv("COLUMNS", "100")
+    stream = io.StringIO()
+    progress = Progress([f"w{i:02d}" for i in range(60)], stream, "package")
+    progress("w01", "chart", "running")
+    progress("w02", "package", "ok")
+    progress("w03", "validate", "failed")
+    assert stream.getvalue().endswith("\r\x1b[2K2/60 workflows; running: w01 (chart)")
+    assert "\n" not in stream.getvalue()
+    progress.close()
+    assert stream.getvalue().endswith("\r\x1b[2K")

@@ -91,7 +91,8 @@ def test_pull_request_pipeline_scripts(tmp_path):
     check_step = step("chartgen-workflow.yaml", "build", "Committed charts match their sources")
     for entry in matrix["include"]:
         values = {"WORKFLOW": entry["workflow"], "RELEASE": "false", "CHARTGEN_REGISTRY_USERNAME": "",
-                  "CHARTGEN_REGISTRY_PASSWORD": "", "GH_TOKEN": "", "SOURCE_COMMIT": "0" * 40, "REGISTRY": "", "CONFIG_REPOSITORY": ""}
+                  "CHARTGEN_REGISTRY_PASSWORD": "", "GH_TOKEN": "", "SOURCE_COMMIT": "0" * 40,
+                  "REGISTRY": "", "CONFIG_REPOSITORY": ""}
         proc, outputs = run_step(build_step, root, tmp_path, values)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert outputs["ok"] == "true" and outputs["chart-version"]
@@ -115,7 +116,8 @@ def test_check_passes_when_charts_are_committed_with_the_change(tmp_path):
     proc, outputs = run_step(step("pull-request.yaml", "plan", "plan"), root, tmp_path, {"BASE_SHA": base})
     assert [e["workflow"] for e in json.loads(outputs["matrix"])["include"]] == ["greeting"]
     values = {"WORKFLOW": "greeting", "RELEASE": "false", "CHARTGEN_REGISTRY_USERNAME": "",
-              "CHARTGEN_REGISTRY_PASSWORD": "", "GH_TOKEN": "", "SOURCE_COMMIT": "0" * 40, "REGISTRY": "", "CONFIG_REPOSITORY": ""}
+              "CHARTGEN_REGISTRY_PASSWORD": "", "GH_TOKEN": "", "SOURCE_COMMIT": "0" * 40,
+                  "REGISTRY": "", "CONFIG_REPOSITORY": ""}
     proc, _ = run_step(step("chartgen-workflow.yaml", "build", "build"), root, tmp_path, values)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     proc, _ = run_step(step("chartgen-workflow.yaml", "build", "Committed charts match their sources"),

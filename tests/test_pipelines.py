@@ -197,6 +197,11 @@ def test_images_pinned_by_digest_and_nothing_downloaded():
             assert word not in script, f"step {step['name']} downloads at run time ({word})"
         assert script.startswith("#!"), step["name"]
     assert "kaniko" in defaults["kaniko-image"] and defaults["builder"] == "kaniko"
+    for step in task["spec"]["steps"]:
+        context = step.get("securityContext", {})
+        assert not context.get("privileged")
+        if step["name"] != "image":
+            assert context.get("runAsNonRoot") is True and context.get("runAsUser") == 65532
 
 
 def test_every_result_is_written_even_when_a_stage_is_skipped():
@@ -237,3 +242,17 @@ def test_containerfile_pinned_and_self_contained():
     assert froms and all(DIGEST.search(f) for f in froms)
     assert "COPY chartgen /src/chartgen" in text and "pip install --no-cache-dir /src" in text
     assert re.search(r"^USER 65532", text, re.M)
+
+
+def test_example_pipelinerun_matches_the_pipeline():
+    run = load(PIPELINES / "chartgen-pipelinerun.example.yaml")
+    pipeline = load(PIPELINE_FILE)["spec"]
+    assert run["spec"]["pipelineRef"]["name"] == load(PIPELINE_FILE)["metadata"]["name"]
+    declared = {p["name"]: p for p in pipeline["params"]}
+    given = {p["name"] for p in run["spec"]["params"]}
+    assert given <= set(declared)
+    assert {n for n, p in declared.items() if "default" not in p} <= given
+    workspaces = {w["name"]: w for w in pipeline["workspaces"]}
+    bound = {w["name"] for w in run["spec"]["workspaces"]}
+    assert bound <= set(workspaces)
+    assert {n for n, w in workspaces.items() if not w.get("optional")} <= bound

@@ -137,6 +137,22 @@ def test_configured_extra_paths_affect_everything(repo):
     assert names(repo) == ("alpha", "beta", "gamma")
 
 
+def test_hand_written_chart_extras_affect_their_workflow(repo):
+    """A file chart.extras keeps in charts/<chart>/ is an input of that workflow's chart."""
+    write(repo, "chartgen.yaml", "chart:\n  extras:\n    beta: ['templates/00-extra.yaml', 'crds/*']\n"
+                                 "  yamllint_config: ci/yamllint.yaml\n")
+    commit(repo)
+    write(repo, "charts/beta/templates/00-extra.yaml", "kind: ConfigMap\n")
+    write(repo, "charts/beta/templates/01-generated.yaml", "kind: ConfigMap\n")   # generated: output only
+    commit(repo)
+    result = plan(load_config(repo / "chartgen.yaml"), "HEAD~1")
+    assert result.names == ("beta",)
+    assert result.workflows[0].reasons == ("chart extra: charts/beta/templates/00-extra.yaml",)
+    write(repo, "ci/yamllint.yaml", "extends: default\n")
+    commit(repo)
+    assert names(repo) == ("alpha", "beta", "gamma")
+
+
 def test_generator_sources_in_the_repository_affect_everything(tmp_path):
     """This repository: a change to chartgen/ (the Containerfile template included) affects all."""
     config = load_config(REPO / "chartgen.yaml")
@@ -187,6 +203,14 @@ def test_unknown_revision_is_a_usage_error(repo):
     result = CliRunner().invoke(cli, ["--config", str(repo / "chartgen.yaml"), "plan", "--since", "nope"])
     assert result.exit_code != 0
     assert "not a commit of this repository" in str(result.exception)
+
+
+def test_outside_git_is_a_clear_usage_error(tmp_path):
+    (tmp_path / "chartgen.yaml").write_text("")
+    (tmp_path / "workflow_sources").mkdir()
+    result = CliRunner().invoke(cli, ["--config", str(tmp_path / "chartgen.yaml"), "plan", "--since", "HEAD"])
+    assert result.exception.exit_code == 2
+    assert "is not in a git repository" in str(result.exception)
 
 
 def test_cli_formats_and_github_outputs(repo, monkeypatch, tmp_path):

@@ -24,6 +24,8 @@ def _display_path(folder):
 @click.command(name="build", help="Run every stage for workflows: validate to index (and image, publish, PR).")
 @click.argument("workflows", nargs=-1)
 @click.option("--all", "all_", is_flag=True, help="Every workflow folder of the sources folder.")
+@click.option("--since", metavar="REV", default=None,
+              help="The workflows a change since REV affects (as `chartgen plan --since REV` lists them).")
 @click.option("--until", type=click.Choice(["validate", "render", "chart", "lint", "package", "index"]),
               default=None, help="Last of the core stages to run (default: index).")
 @click.option("--image/--no-image", default=None, help="Also build the workflow image (default: build.image).")
@@ -44,12 +46,14 @@ def _display_path(folder):
 @click.option("--base-url", default=None, help="URL the index points archives at (default: publish.url).")
 @click.option("--dry-run", is_flag=True, help="With --pr: show what would be proposed, push nothing.")
 @click.option("--no-cache", is_flag=True, help="Redo every stage even when the inputs did not change.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+              help="Workflows built at the same time (default: build.parallelism, 0 = one per core).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--tekton-results", type=click.Path(file_okay=False), default=None, envvar="CHARTGEN_TEKTON_RESULTS",
               help="Write IMAGE_URL, IMAGE_DIGEST, CHART_VERSION, PR_URL result files into this folder.")
 @click.pass_context
-def command(ctx, workflows, all_, until, image, push, builder, registry, image_context, image_digest,
-            publish_target, pr, config_repository, forge, source_commit, base_url, dry_run, no_cache, fmt,
+def command(ctx, workflows, all_, since, until, image, push, builder, registry, image_context, image_digest,
+            publish_target, pr, config_repository, forge, source_commit, base_url, dry_run, no_cache, jobs, fmt,
             tekton_results):
     from chartgen import ci
     from chartgen.build import Progress, build, ci_outputs, format_json, format_text, markdown_summary, \
@@ -58,12 +62,19 @@ def command(ctx, workflows, all_, until, image, push, builder, registry, image_c
     from chartgen.sources import discover, resolve_workflow
 
     config = load_config(ctx)
-    if all_ and workflows:
-        raise UsageError("give workflow names or --all, not both", code="usage")
-    if not all_ and not workflows:
-        raise UsageError("name the workflows to build (e.g. `chartgen build mta`) or pass --all", code="usage")
+    if jobs is not None:
+        config = config.with_overrides(build={**(config.section("build") or {}), "parallelism": jobs})
+    if sum(map(bool, (all_, workflows, since))) > 1:
+        raise UsageError("give workflow names, --all or --since REV, not several", code="usage")
+    if not (all_ or workflows or since):
+        raise UsageError("name the workflows to build (e.g. `chartgen build mta`), or pass --all or --since REV",
+                         code="usage")
     if all_:
         folders = discover(config.sources_dir, config.shared_dir if config.shared_dir.is_dir() else None)
+    elif since:
+        from chartgen.plan import plan
+
+        folders = [config.resolve(w.folder) for w in plan(config, since).workflows]
     else:
         folders = [resolve_workflow(name, config.sources_dir) for name in workflows]
     folders = [_display_path(f) for f in folders]
@@ -77,7 +88,10 @@ def command(ctx, workflows, all_, until, image, push, builder, registry, image_c
     progress = None
     interactive = sys.stderr.isatty() and not ci.in_github_actions() and not os.environ.get("CI")
     if interactive and fmt == "text":
-        progress = Progress(sorted(f.name for f in folders), sys.stderr)
+        from chartgen.build import selected_stages
+
+        last = [s.name for s in selected_stages(options) if s.scope == "workflow"][-1:]
+        progress = Progress(sorted(f.name for f in folders), sys.stderr, last[0] if last else "")
     try:
         report = build(folders, config, options, progress)
     finally:
