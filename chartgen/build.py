@@ -288,14 +288,7 @@ def stage_umbrella(config, options: BuildOptions, jobs: list["WorkflowState"], e
     if CORE.index(options.until) >= CORE.index("package"):
         from chartgen.package import package_chart
 
-        existing = config.dist_dir / f"{result.name}-{result.version}.tgz"
-        if not result.changed and existing.is_file():
-            # Same content, same version, archive already there: keep it. Repackaging a chart
-            # with embedded sub-charts is not byte-reproducible with Helm (sub-chart order in
-            # the tar varies), and an archive of a version never changes.
-            archive = existing
-        else:
-            archive = Path(package_chart(Path(result.path), config.dist_dir).path)
+        archive = Path(package_chart(Path(result.path), config.dist_dir).path)
         outputs["archive"] = _relative(archive, config.root)
         message += f" -> {outputs['archive']}"
     return message, outputs

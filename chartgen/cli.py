@@ -95,7 +95,10 @@ def main(argv=None) -> None:
     from chartgen.errors import ChartgenError, redact
 
     try:
-        cli.main(args=argv, prog_name="chartgen", standalone_mode=False)
+        # Without standalone mode click returns the code given to ctx.exit(n) instead of exiting.
+        code = cli.main(args=argv, prog_name="chartgen", standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:

@@ -107,10 +107,35 @@ def build_archive(chart_dir: Path, work_dir: Path) -> Path:
     _copy_normalised(Path(chart_dir), staged)
     _vendor_local_dependencies(Path(chart_dir), staged)
     try:
-        return Path(helm_python.package(staged, destination=work_dir / "out"))
+        archive = Path(helm_python.package(staged, destination=work_dir / "out"))
     except helm_python.HelmError as exc:
         raise ChartgenError(f"helm could not package the chart: {exc}", path=chart_dir,
                             code="package-failed") from None
+    _canonical_order(archive)
+    return archive
+
+
+def _canonical_order(archive: Path) -> None:
+    """Rewrite the archive with its members sorted by name.
+
+    Helm writes embedded sub-charts in map order, which varies from run to run, so an
+    umbrella chart's archive (and digest) would change although its content did not.
+    """
+    import gzip
+    import io
+    import tarfile
+
+    with tarfile.open(archive, "r:gz") as source:
+        members = [(member, source.extractfile(member).read() if member.isfile() else None)
+                   for member in source.getmembers()]
+    if [m.name for m, _ in members] == sorted(m.name for m, _ in members):
+        return  # already canonical: keep Helm's own bytes
+    members.sort(key=lambda item: item[0].name)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as target:
+        for member, data in members:
+            target.addfile(member, io.BytesIO(data) if data is not None else None)
+    archive.write_bytes(gzip.compress(buffer.getvalue(), compresslevel=9, mtime=0))
 
 
 def package_chart(chart_dir: Path, out_dir: Path, *, force: bool = False,

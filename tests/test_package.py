@@ -144,3 +144,22 @@ def test_local_file_dependencies_are_vendored_like_helm_dependency_build(tmp_pat
     with pytest.raises(ChartgenError) as caught:
         package_chart(umbrella, tmp_path / "dist3")
     assert caught.value.code == "package-dependency"
+
+
+def test_umbrella_with_several_subcharts_gives_one_digest(tmp_path):
+    """Helm writes embedded sub-charts in map order; the archive is rewritten sorted."""
+    umbrella = tmp_path / "workflows"
+    dependencies = []
+    for name in ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot"):
+        make_chart(umbrella / "charts", name=name)
+        dependencies.append(f"- name: {name}\n  version: 1.0.0\n  condition: {name}.enabled\n")
+    (umbrella / "templates").mkdir(parents=True)
+    (umbrella / "Chart.yaml").write_text("apiVersion: v2\nname: workflows\nversion: 1.0.0\n"
+                                         "dependencies:\n" + "".join(dependencies))
+    (umbrella / "values.yaml").write_text("".join(f"{n}:\n  enabled: false\n" for n in
+                                                  ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot")))
+    digests = {package_chart(umbrella, tmp_path / f"dist{i}").digest for i in range(6)}
+    assert len(digests) == 1
+    with tarfile.open(next((tmp_path / "dist0").glob("*.tgz"))) as tar:
+        names = [m.name for m in tar.getmembers()]
+    assert names == sorted(names) and "workflows/charts/foxtrot/Chart.yaml" in names
