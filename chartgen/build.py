@@ -174,7 +174,8 @@ def stage_validate(job: Job) -> tuple[str, dict]:
     from chartgen.validation import RepositoryContext, validate_folder
 
     context = RepositoryContext(job.options.repository_ids) if job.options.repository_ids is not None else None
-    findings = tuple(validate_folder(job.workflow, repository=context))
+    jq_functions = tuple((job.config.section("validate") or {}).get("jq_functions", ()))
+    findings = tuple(validate_folder(job.workflow, repository=context, jq_functions=jq_functions))
     errors = _errors(findings)
     if errors:
         raise StageFailure(findings=errors)
