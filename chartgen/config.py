@@ -115,7 +115,10 @@ def parse_config(text: str, path: str, root: Path) -> Config:
     """Validate the text of a chartgen.yaml; every problem is a finding with its line."""
     from chartgen.yamlio import load_document
 
-    document = load_document(text, path)
+    try:
+        document = load_document(text, path)
+    except ChartgenError as exc:  # a broken chartgen.yaml is bad usage (exit 2), like a bad setting
+        raise UsageError(findings=exc.findings) from None
     data = document.data if document.data is not None else {}
     errors = [f for f in document.findings if f.is_error]
     if not isinstance(data, dict):

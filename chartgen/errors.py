@@ -82,7 +82,7 @@ class Finding:
         return self.severity == ERROR
 
     def format(self) -> str:
-        where = redact(self.path) or "<input>"
+        where = redact(self.path) or "chartgen"  # no file involved (a bad option value)
         if self.line:
             where += f":{self.line}:{self.column or 1}"
         return f"{where}: {self.severity}: {redact(self.message)} [{self.code}]"

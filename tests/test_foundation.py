@@ -509,7 +509,7 @@ class TestFindings:
         assert Finding("a.yaml", 3, 5, "error", "broken", "code").format() == "a.yaml:3:5: error: broken [code]"
         assert Finding("a.yaml", 3, 0, "warning", "w", "c").format() == "a.yaml:3:1: warning: w [c]"
         assert Finding("a.yaml", 0, 0, "error", "m", "c").format() == "a.yaml: error: m [c]"
-        assert Finding("", 0, 0, "error", "m", "c").format() == "<input>: error: m [c]"
+        assert Finding("", 0, 0, "error", "m", "c").format() == "chartgen: error: m [c]"
 
     def test_error_classes(self):
         error = ChartgenError("bad input", path=Path("x/y.yaml"), line=2, column=3, code="k")

@@ -81,7 +81,10 @@ def satisfies(version: str, constraint: str) -> bool:
     core, sep, rest = text.partition("-")
     while core.count(".") < 2 and core:
         core += ".0"
-    candidate = _parse(core + sep + rest)
+    try:
+        candidate = _parse(core + sep + rest)
+    except UsageError:
+        raise UsageError(f"{version!r} is not a version (X.Y.Z, or X.Y)", code="bad-version") from None
     for alternative in constraint.split("||"):
         terms = [t for t in re.split(r"\s*,\s*|\s+(?=[<>=!~^v0-9])", alternative.strip()) if t]
         if not terms:

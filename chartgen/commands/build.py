@@ -46,7 +46,7 @@ def _display_path(folder):
 @click.option("--base-url", default=None, help="URL the index points archives at (default: publish.url).")
 @click.option("--dry-run", is_flag=True, help="With --pr: show what would be proposed, push nothing.")
 @click.option("--no-cache", is_flag=True, help="Redo every stage even when the inputs did not change.")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+@click.option("-j", "--jobs", type=click.IntRange(min=0), default=None,
               help="Workflows built at the same time (default: build.parallelism, 0 = one per core).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--tekton-results", type=click.Path(file_okay=False), default=None, envvar="CHARTGEN_TEKTON_RESULTS",

@@ -117,7 +117,8 @@ _REFUSED = ("unauthorized", "authentication required", "denied", "forbidden", "4
 _TRANSIENT = ("connection refused", "connection reset", "i/o timeout", "tls handshake timeout",
               "timeout", "temporary failure", "no route to host", "unexpected eof", ": eof", "502 bad gateway",
               "503 service unavailable", "504 gateway", "500 internal server error", "status 429",
-              "too many requests", "server misbehaving", "status 500", "status 502", "status 503", "status 504")
+              "too many requests", "server misbehaving", "status 500", "status 502", "status 503", "status 504",
+              "no such host", "network is unreachable", "dial tcp")
 
 
 def error_line(output: str) -> str:
@@ -177,14 +178,17 @@ def build_failure(tool: str, output: CommandOutput, log: BuildLog, images: Seque
         cause = step_cause(output.output)
         return ChartgenError(f"{tool}: a build step failed: {step}{'; ' + cause if cause else ''} "
                              f"(builder log: {log.path})", code="image-build-step-failed")
-    if any(n in lowered for n in ("pull", "initializing source", "reading manifest", "creating build container")):
+    if any(n in lowered for n in ("pull", "initializing source", "reading manifest", "creating build container",
+                                  "pinging container registry")):
         kind = classify(output.output)
         named = ", ".join(images)
         if kind == "not-found":
             return ChartgenError(f"{tool}: base image not found ({named}): {line} (builder log: {log.path})",
                                  code="image-base-missing")
         if kind in ("refused", "transient"):
-            return ChartgenError(f"{tool}: cannot pull a base image ({named}): {line} (builder log: {log.path})",
+            return ChartgenError(f"{tool}: cannot pull a base image ({named}): {line} (is the registry reachable "
+                                 f"from here? --builder-image/--runtime-image or chartgen.yaml image.builderImage/"
+                                 f"runtimeImage name others; builder log: {log.path})",
                                  code="image-base-pull-failed")
     return ChartgenError(f"{tool} build failed: {line} (builder log: {log.path})", code="image-build-failed")
 
