@@ -344,6 +344,8 @@ def stage_pr(config, options: BuildOptions, jobs: list["WorkflowState"], earlier
         proposed = {change.name: change.new_version for change in result.charts}
         for name in result.workflows:
             per_workflow[name] = {"pr_url": result.url or "", "pr_action": result.action}
+            if options.dry_run and result.diff:
+                per_workflow[name]["pr_diff"] = result.diff  # what would be proposed
             version = proposed.get(name) or proposed.get(_chart_name(name))
             if version:
                 # The version proposed in the chart repository is the one that counts.
@@ -955,6 +957,8 @@ def format_text(report: BuildReport) -> str:
                 detail.append(outputs["pr_url"])
             lines.append(f"{workflow.name:<{width}}  ok      {' '.join(done)}" + (f"  ({', '.join(detail)})"
                                                                                    if detail else ""))
+            if outputs.get("pr_diff"):  # --pr --dry-run: the diff that would be proposed
+                lines.extend(f"    {line}" for line in outputs["pr_diff"].rstrip("\n").splitlines())
         else:
             lines.append(f"{workflow.name:<{width}}  FAILED  at {failed.stage}: {failed.message}")
             for finding in failed.findings[:20]:

@@ -122,6 +122,23 @@ def test_pull_request_branch_to_a_bare_chart_repository(fresh, tmp_path):
     assert "charts/greeting/Chart.yaml" in files
 
 
+def test_pull_request_dry_run_shows_the_diff_and_pushes_nothing(fresh, tmp_path):
+    need_tool("git")
+    bare = tmp_path / "charts.git"
+    git("init", "-q", "--bare", "-b", "main", str(bare))
+    seed = tmp_path / "seed"
+    git("init", "-q", "-b", "main", str(seed))
+    (seed / "README.md").write_text("charts\n")
+    git("add", "-A", cwd=seed)
+    git("commit", "-q", "-m", "seed", cwd=seed)
+    git("push", "-q", str(bare), "main", cwd=seed)
+    result = run(fresh, "greeting", "--pr", "--dry-run", "--forge", "none", "--config-repository", str(bare))
+    assert result.exit_code == 0, result.output
+    assert "charts/greeting/Chart.yaml" in result.output      # the diff that would be proposed
+    assert "+apiVersion: v2" in result.output
+    assert "chartgen/greeting" not in git("--git-dir", str(bare), "branch", "--list")
+
+
 def test_kaniko_context_and_results_for_the_tekton_task(fresh, tmp_path):
     context = tmp_path / "ws" / ".chartgen" / "kaniko" / "greeting"
     results = tmp_path / "results"
