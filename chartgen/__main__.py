@@ -1,3 +1,3 @@
-from chartgen.cli import main
+from chartgen.entry import main
 
 main()
