@@ -19,7 +19,6 @@ from chartgen.errors import ChartgenError, UsageError
 PARTS = ("major", "minor", "patch", "release", "prerelease")
 VERSION_TOKEN = "0.0.0-chartgen.version"      # stands for the version while hashing
 COMMIT_TOKEN = "chartgen-source-commit"        # stands for the source commit while hashing
-_VERSION_LINE = re.compile(r"^version:[ \t]*(?P<value>.*?)[ \t]*$", re.MULTILINE)
 
 
 def parse(version: str, *, path: str = "Chart.yaml"):
@@ -120,11 +119,26 @@ def read_chart_yaml(chart_dir: Path) -> dict:
 
 
 def set_chart_version(text: str, version: str) -> str:
-    """Chart.yaml text with its top-level `version:` replaced (the rest kept byte for byte)."""
-    new, count = _VERSION_LINE.subn(f"version: {version}", text, count=1)
-    if count != 1:
+    """Chart.yaml text with its top-level `version:` replaced, everything else kept as written
+    (ruamel.yaml's round-trip mode keeps comments, order and quoting)."""
+    import io
+
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    editor = YAML()
+    editor.preserve_quotes = True
+    editor.width = 1 << 30
+    try:
+        data = editor.load(text)
+    except YAMLError as exc:
+        raise ChartgenError(f"Chart.yaml is not valid YAML: {exc}", code="bad-chart-yaml") from None
+    if not isinstance(data, dict) or "version" not in data:
         raise ChartgenError("Chart.yaml has no top-level `version:` line", code="bad-chart-yaml")
-    return new
+    data["version"] = version
+    out = io.StringIO()
+    editor.dump(data, out)
+    return out.getvalue()
 
 
 def bump_version(chart_dir: Path | str, part: str, *, prerelease: bool = False, config=None) -> str:
