@@ -1,8 +1,4 @@
-"""Unit tests of the foundation modules: yamlio, sources, fsutil, names, errors.
-
-Known defects are marked `xfail(strict=True)` with the reason: they start failing (and so
-must be un-marked) the moment someone fixes them.
-"""
+"""Unit tests of the foundation modules: yamlio, sources, fsutil, names, errors."""
 
 from __future__ import annotations
 
