@@ -296,19 +296,17 @@ def stage_umbrella(config, options: BuildOptions, jobs: list["WorkflowState"], e
 
 
 def stage_index(config, options: BuildOptions, jobs: list["WorkflowState"], earlier: dict) -> tuple[str, dict]:
-    from chartgen.index import update_index
+    from chartgen.index import index_settings, update_index
 
     dist = config.dist_dir
     dist.mkdir(parents=True, exist_ok=True)
-    publishing = config.section("publish") or {}
-    result = update_index(dist, options.base_url, fmt=publishing.get("index_format", "auto"),
-                          html=publishing.get("html", True), title=publishing.get("title", "Helm charts"))
+    result = update_index(dist, options.base_url, **index_settings(config))
     # No "N added": a replayed result must read the same as a fresh one.
     return f"{_relative(result.path, config.root)}: {result.total} chart versions", {}
 
 
 def stage_publish(config, options: BuildOptions, jobs: list["WorkflowState"], earlier: dict) -> tuple[str, dict]:
-    from chartgen.publish import publish
+    from chartgen.publish import index_keywords, publish
 
     archives = [j.outputs["archive"] for j in jobs if "archive" in j.outputs]
     if earlier.get("umbrella", {}).get("archive"):
@@ -316,10 +314,8 @@ def stage_publish(config, options: BuildOptions, jobs: list["WorkflowState"], ea
     if not options.publish:
         raise UsageError("build.publish is on but publish.target is empty: set it or pass --publish TARGET",
                          code="build-publish-target")
-    publishing = config.section("publish") or {}
     result = publish(sorted(config.resolve(a) for a in archives), options.publish,
-                     base_url=options.base_url or None, index_format=publishing.get("index_format", "auto"),
-                     html=publishing.get("html", True), title=publishing.get("title", "Helm charts"))
+                     base_url=options.base_url or None, **index_keywords(config))
     return (f"{result.target}: {len(result.added) + len(result.replaced)} added, {len(result.unchanged)} "
             f"already there" + (f" ({result.location})" if result.location else "")), {}
 

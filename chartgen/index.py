@@ -872,6 +872,16 @@ class IndexResult:
     duplicates: tuple[tuple[str, str, int], ...] = ()
 
 
+
+def index_settings(config, *, fmt: str | None = None, html: bool | None = None) -> dict:
+    """How the index is written, from chartgen.yaml `publish:` with command-line values on top:
+    the keyword arguments of `update_index` (fmt, html, title). One place for every caller."""
+    section = config.section("publish") or {}
+    return {"fmt": fmt or section.get("index_format", "auto"),
+            "html": section.get("html", True) if html is None else html,
+            "title": section.get("title", "Helm charts")}
+
+
 def update_index(dist_dir: Path, base_url: str, *, merge: Path | None = None, force: bool = False,
                  fmt: str = "auto", html: bool = True, title: str = "Helm charts",
                  now: str | None = None) -> IndexResult:
@@ -897,13 +907,11 @@ def update_index(dist_dir: Path, base_url: str, *, merge: Path | None = None, fo
     target = dist_dir / INDEX_NAME
     same_file = source.resolve() == target.resolve()
     if changed or not same_file or resolve_format(index, fmt) != (index.source_format or "json"):
-        written = write_repository_files(result, dist_dir, fmt=fmt, html=html, title=title, base_url=base_url)
-    else:
-        written = [target]
-        if html and not (dist_dir / "index.html").exists():
-            from chartgen.fsutil import write_atomic
+        write_repository_files(result, dist_dir, fmt=fmt, html=html, title=title, base_url=base_url)
+    elif html and not (dist_dir / "index.html").exists():
+        from chartgen.fsutil import write_atomic
 
-            write_atomic(dist_dir / "index.html", render_html(result, title=title, base_url=base_url))
+        write_atomic(dist_dir / "index.html", render_html(result, title=title, base_url=base_url))
     page = dist_dir / "index.html" if html else None
     return IndexResult(target, addition.added, addition.unchanged, addition.replaced, len(result),
                        resolve_format(result, fmt), page, known, addition.duplicates)

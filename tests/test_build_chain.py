@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 from chartgen.cli import cli
 from tests.conftest import REPO, need_tool
+from tests.git_helpers import seeded_chart_repository
 
 
 @pytest.fixture
@@ -98,21 +99,8 @@ def git(*args: str, cwd: Path | None = None) -> str:
     return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True, env=env).stdout
 
 
-def seeded_chart_repository(tmp_path):
-    """A bare chart repository whose main branch has one commit."""
-    need_tool("git")
-    bare = tmp_path / "charts.git"
-    git("init", "-q", "--bare", "-b", "main", str(bare))
-    seed = tmp_path / "seed"
-    git("init", "-q", "-b", "main", str(seed))
-    (seed / "README.md").write_text("charts\n")
-    git("add", "-A", cwd=seed)
-    git("commit", "-q", "-m", "seed", cwd=seed)
-    git("push", "-q", str(bare), "main", cwd=seed)
-    return bare
-
-
 def test_pull_request_branch_to_a_bare_chart_repository(fresh, tmp_path):
+    need_tool("git")
     bare = seeded_chart_repository(tmp_path)
     result = run(fresh, "greeting", "--pr", "--forge", "none", "--config-repository", str(bare),
                  "--source-commit", "0123456789abcdef0123456789abcdef01234567", "--format", "json")
@@ -129,6 +117,7 @@ def test_pull_request_branch_to_a_bare_chart_repository(fresh, tmp_path):
 
 
 def test_pull_request_dry_run_shows_the_diff_and_pushes_nothing(fresh, tmp_path):
+    need_tool("git")
     bare = seeded_chart_repository(tmp_path)
     result = run(fresh, "greeting", "--pr", "--dry-run", "--forge", "none", "--config-repository", str(bare))
     assert result.exit_code == 0, result.output

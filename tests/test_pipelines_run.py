@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from tests.conftest import REPO, need_tool
+from tests.git_helpers import seeded_chart_repository
 from tests.test_pipelines import TASK_FILE
 
 DIGEST = "sha256:" + "ab" * 32
@@ -83,23 +84,11 @@ def source_workspace(tmp_path: Path) -> Path:
     return source
 
 
-def chart_repository(tmp_path: Path) -> Path:
-    bare = tmp_path / "charts.git"
-    git("init", "-q", "--bare", "-b", "main", str(bare))
-    seed = tmp_path / "seed"
-    git("init", "-q", "-b", "main", str(seed))
-    (seed / "README.md").write_text("charts\n")
-    git("add", "-A", cwd=seed)
-    git("commit", "-q", "-m", "seed", cwd=seed)
-    git("push", "-q", str(bare), "main", cwd=seed)
-    return bare
-
-
 def test_task_steps_build_push_and_propose(tmp_path):
     need_tool("git")
     need_tool("chartgen")
     source = source_workspace(tmp_path)
-    bare = chart_repository(tmp_path)
+    bare = seeded_chart_repository(tmp_path)
     commit = git("rev-parse", "HEAD", cwd=source).strip()
     results, steps = run_task(tmp_path, {"workflow": "greeting", "config-repository": str(bare),
                                          "registry": "registry.example.com/team", "forge": "none",

@@ -21,16 +21,14 @@ from chartgen.commands._common import load_config
 @click.option("--force", is_flag=True, help="Replace entries whose version is already indexed with another digest.")
 @click.pass_context
 def command(ctx, directory, base_url, merge, fmt, html, force):
-    from chartgen.index import update_index
+    from chartgen.index import index_settings, update_index
 
     config = load_config(ctx)
     settings = config.section("publish")
     folder = Path(directory) if directory else config.dist_dir
     result = update_index(folder, base_url if base_url is not None else settings.get("url", ""),
                           merge=Path(merge) if merge else None, force=force,
-                          fmt=fmt or settings.get("index_format", "auto"),
-                          html=settings.get("html", True) if html is None else html,
-                          title=settings.get("title", "Helm charts"))
+                          **index_settings(config, fmt=fmt, html=html))
     for name, version in result.added:
         click.echo(f"added {name} {version}")
     for name, version in result.replaced:

@@ -32,7 +32,7 @@ def command(ctx, charts, target, base_url, out_dir, force, plain_http, fmt, html
     from chartgen.commands.package import resolve_charts
     from chartgen.errors import UsageError
     from chartgen.package import package_chart
-    from chartgen.publish import publish
+    from chartgen.publish import index_keywords, publish
 
     config = load_config(ctx)
     settings = config.section("publish")
@@ -59,9 +59,8 @@ def command(ctx, charts, target, base_url, out_dir, force, plain_http, fmt, html
             raise UsageError(f"no chart archives in {dist}; run `chartgen package` first or name charts",
                              path=dist, code="usage")
     result = publish(archives, target, base_url=(base_url if base_url is not None else settings.get("url")) or None,
-                     force=force, plain_http=plain_http, index_format=fmt or settings.get("index_format", "auto"),
-                     html=settings.get("html", True) if html is None else html,
-                     title=settings.get("title", "Helm charts"), message=message, max_attempts=attempts)
+                     force=force, plain_http=plain_http, message=message, max_attempts=attempts,
+                     **index_keywords(config, fmt=fmt, html=html))
     for name, version in result.added:
         click.echo(f"published {name} {version}")
     for name, version in result.replaced:
@@ -74,3 +73,4 @@ def command(ctx, charts, target, base_url, out_dir, force, plain_http, fmt, html
     tries = f" after {result.attempts} attempts" if result.attempts > 1 else ""
     click.echo(f"{result.target}: {len(result.added)} added, {len(result.unchanged)} unchanged{tries}"
                + (f" ({result.location})" if result.location else ""))
+

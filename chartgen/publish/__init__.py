@@ -97,6 +97,14 @@ class PublishResult:
     duplicates: tuple[tuple[str, str, int], ...] = ()  # legacy duplicate versions in the charts touched
 
 
+def index_keywords(config, *, fmt: str | None = None, html: bool | None = None) -> dict:
+    """`chartgen.index.index_settings` in publish()'s vocabulary (index_format instead of fmt)."""
+    from chartgen.index import index_settings
+
+    values = index_settings(config, fmt=fmt, html=html)
+    return {"index_format": values.pop("fmt"), **values}
+
+
 def publish(archives: Iterable[Path], target: str | Target, *, base_url: str | None = None,
             force: bool = False, **settings) -> PublishResult:
     """Publish chart archives to `target` (text or Target). See the module docstring."""
