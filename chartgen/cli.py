@@ -29,6 +29,7 @@ COMMANDS = {
     "pr": "pr",
     "build": "build",
     "plan": "plan",
+    "tekton": "tekton",
 }
 
 HELP = {
@@ -45,6 +46,7 @@ HELP = {
     "pr": "Open or update pull requests against the chart repository.",
     "build": "Run every stage for workflows: validate to index (and image, publish, PR).",
     "plan": "List the workflows a change affects.",
+    "tekton": "Pin the Tekton Task's images by digest.",
 }
 
 

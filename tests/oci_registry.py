@@ -34,6 +34,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def write_htpasswd(path: Path, user: str, password: str) -> Path:
+    """An htpasswd file as docker-registry wants it: bcrypt only (cost 4 keeps tests fast)."""
+    import bcrypt
+
+    hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode()
+    path.write_text(f"{user}:{hashed}\n")
+    return path
+
+
 def start_registry(folder: Path, *, htpasswd: Path | None = None,
                    timeout: float = 20.0) -> tuple[str, Callable[[], None]]:
     """Start `docker-registry serve` with storage in `folder`; returns ("127.0.0.1:PORT", stop)."""

@@ -16,13 +16,12 @@ import subprocess
 import sys
 import tarfile
 import time
-import warnings
 from pathlib import Path
 
 import pytest
 
 from conftest import REPO, need, need_tool
-from oci_registry import free_port, start_registry
+from oci_registry import free_port, start_registry, write_htpasswd
 
 FIXTURES = REPO / "tests" / "fixtures" / "image"
 BUSYBOX = Path("/bin/busybox")
@@ -55,12 +54,7 @@ def registry(tmp_path_factory):
 def private_registry(tmp_path_factory, registry):
     """A registry that demands a login (htpasswd with a bcrypt hash, as docker-registry wants)."""
     folder = tmp_path_factory.mktemp("private-registry")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import crypt
-
-        hashed = crypt.crypt(PUSH_PASSWORD, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16))
-    (folder / "htpasswd").write_text(f"pusher:{hashed}\n")
+    write_htpasswd(folder / "htpasswd", "pusher", PUSH_PASSWORD)
     host, stop = start_registry(folder / "registry", htpasswd=folder / "htpasswd")
     yield host
     stop()

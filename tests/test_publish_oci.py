@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import warnings
 
 import pytest
 
@@ -12,7 +11,7 @@ from chartgen.errors import ChartgenError
 from chartgen.index import read_archive
 from chartgen.publish import publish
 from chartgen.publish.oci import is_loopback, registry_credentials
-from oci_registry import registry, start_registry  # noqa: F401  (session fixture)
+from oci_registry import registry, start_registry, write_htpasswd  # noqa: F401  (session fixture)
 from publish_helpers import package
 
 
@@ -77,13 +76,7 @@ def test_credentials_from_the_environment_or_docker_config(tmp_path):
 def private_registry(tmp_path_factory):
     """A registry that demands a login (htpasswd, bcrypt)."""
     folder = tmp_path_factory.mktemp("private-registry")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import crypt  # bcrypt ($2b$), as docker-registry's htpasswd wants; no extra package
-
-        hashed = crypt.crypt("registry-pass-1234", crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16))  # cheap cost: fast tests
-    htpasswd = folder / "htpasswd"
-    htpasswd.write_text(f"pusher:{hashed}\n")
+    htpasswd = write_htpasswd(folder / "htpasswd", "pusher", "registry-pass-1234")
     host, stop = start_registry(folder / "registry", htpasswd=htpasswd)
     yield host
     stop()
