@@ -148,9 +148,7 @@ def test_release_job_pins_releases_and_proposes_the_digest(release_repo, tmp_pat
         "Pin the chartgen-build Task to the v0.1.0 image"
 
     # Once main has merged the pin, a re-run proposes nothing.
-    git(root, "switch", "-q", "main")
-    git(root, "branch", "-q", "-D", "chartgen/pin-v0.1.0")
-    git(root, "merge", "-q", "--ff-only", "origin/chartgen/pin-v0.1.0")
+    git(root, "reset", "-q", "--hard", "origin/chartgen/pin-v0.1.0")
     proc, _ = run_release_step("Pull request pinning main's Task", root, tmp_path, tools,
                                dict(env, REFERENCE=reference))
     assert proc.returncode == 0 and f"main's Task already pins {reference}" in proc.stdout
