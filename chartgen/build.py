@@ -322,7 +322,7 @@ def stage_publish(config, options: BuildOptions, jobs: list["WorkflowState"], ea
 
 def stage_pr(config, options: BuildOptions, jobs: list["WorkflowState"], earlier: dict) -> tuple[str, dict]:
     from chartgen.gitops import open_pull_requests
-    from chartgen.gitops.engine import PrError
+    from chartgen.gitops.engine import PrError, prunes_in_build
     from chartgen.sources import load_workflow
 
     folders = [load_workflow(j.folder) for j in jobs]
@@ -332,11 +332,13 @@ def stage_pr(config, options: BuildOptions, jobs: list["WorkflowState"], earlier
     try:
         results = open_pull_requests(folders, config, config_repo=options.config_repository,
                                      forge=options.forge, dry_run=options.dry_run,
-                                     source_commit=options.source_commit, image_digest=digest)
+                                     source_commit=options.source_commit, image_digest=digest,
+                                     prune=prunes_in_build(config, folders))   # --all only: see the README
     except PrError as exc:           # some workflows failed, the others got their PR
         results, failures = exc.results, list(exc.findings)
     per_workflow: dict[str, dict] = {}
-    for result in results:
+    pruned = [f"{r.kind} {r.workflow}: {r.action}" for r in results if r.kind != "update"]
+    for result in (r for r in results if r.kind == "update"):
         proposed = {change.name: change.new_version for change in result.charts}
         for name in result.workflows:
             per_workflow[name] = {"pr_url": result.url or "", "pr_action": result.action}
@@ -354,7 +356,7 @@ def stage_pr(config, options: BuildOptions, jobs: list["WorkflowState"], earlier
     if unassigned:
         raise ChartgenError(findings=unassigned)
     actions = sorted({v["pr_action"] for v in per_workflow.values() if "pr_action" in v})
-    return ", ".join(actions), {"per_workflow": per_workflow}
+    return "; ".join([", ".join(actions), *pruned]), {"per_workflow": per_workflow}
 
 
 def _chart_name(folder_name: str) -> str:

@@ -48,6 +48,7 @@ def call(hub, method, path, body=None, token=TOKEN):
     ("GET", "/repos/acme/charts/pulls?state=merged", None, 422, "state='merged' not one of"),
     ("GET", "/repos/acme/charts/pulls?per_page=many", None, 422, "is not an integer"),
     ("PATCH", "/repos/acme/charts/pulls/1", {"state": "merged"}, 422, "'merged' is not one of"),
+    ("POST", "/repos/acme/charts/issues/1/comments", {"text": "closed"}, 422, "'body' is a required property"),
     ("GET", "/repos/acme/charts/pullz", None, 404, "no such path"),
     ("PUT", "/repos/acme/charts/pulls", {"title": "t"}, 404, "method not allowed"),
     # PyGithub's add_to_labels sends a bare list; the description only specifies {"labels": [...]}

@@ -1,4 +1,5 @@
-"""`chartgen pr WORKFLOW... --config-repo URL`: propose regenerated charts as pull requests."""
+"""`chartgen pr [WORKFLOW...] [--prune] --config-repo URL`: propose regenerated charts (and the
+removal of charts whose workflow is gone) as pull requests."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from chartgen.commands._common import load_config
 
 
 @click.command(name="pr")
-@click.argument("workflows", nargs=-1, required=True)
+@click.argument("workflows", nargs=-1)
 @click.option("--config-repo", "config_repo", metavar="URL", default=None,
               help="Git URL of the chart repository (default: pr.configRepo). No token in it: "
                    "GITHUB_TOKEN / GH_TOKEN is handed to git through a credential helper.")
@@ -19,6 +20,10 @@ from chartgen.commands._common import load_config
               help="github: open or update the pull request; none: push the branch and print where "
                    "to open it (default: pr.forge).")
 @click.option("--dry-run", is_flag=True, help="Show the diff that would be proposed; push nothing.")
+@click.option("--prune", is_flag=True,
+              help="Also propose removing the charts this repository made whose workflow folder is gone "
+                   "(branch <pr.branchPrefix>remove-<chart>), and close stale chartgen pull requests. "
+                   "Compares with the whole sources folder, whatever WORKFLOWs are given.")
 @click.option("--source-commit", default=None, metavar="SHA",
               help="Source commit named in the commit and PR (default: $GITHUB_SHA or HEAD).")
 @click.option("--source-ref", default=None, metavar="URL",
@@ -27,15 +32,19 @@ from chartgen.commands._common import load_config
 @click.option("--image-tag", default=None, metavar="TAG", help="Image tag for the chart.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", help="Output format.")
 @click.pass_context
-def command(ctx, workflows, config_repo, base, forge, dry_run, source_commit, source_ref, image_digest,
+def command(ctx, workflows, config_repo, base, forge, dry_run, prune, source_commit, source_ref, image_digest,
             image_tag, fmt):
     """Regenerate the charts of WORKFLOW (names or folders) in a shallow clone of the chart
     repository, commit, push to the stable branch `<pr.branchPrefix><workflow>` and open or
-    update its pull request. Nothing is pushed when the charts are already there."""
-    from chartgen.errors import ChartgenError
+    update its pull request. Nothing is pushed when the charts are already there. With --prune,
+    also propose removing the charts of workflows gone from the sources (branch
+    `<pr.branchPrefix>remove-<chart>`) and close stale chartgen pull requests."""
+    from chartgen.errors import ChartgenError, UsageError
     from chartgen.gitops.engine import PrError, open_pull_requests
     from chartgen.sources import load_workflow, resolve_workflow
 
+    if not workflows and not prune:
+        raise UsageError("name the workflows to propose (e.g. `chartgen pr mta`), or pass --prune", code="usage")
     config = load_config(ctx)
     shared = config.shared_dir if config.shared_dir.is_dir() else True
     folders = []
@@ -53,7 +62,7 @@ def command(ctx, workflows, config_repo, base, forge, dry_run, source_commit, so
     try:
         results = open_pull_requests(folders, config, config_repo=config_repo, base=base, forge=forge,
                                      dry_run=dry_run, source_commit=source_commit, source_ref=source_ref,
-                                     image_digest=image_digest, image_tag=image_tag, log=log)
+                                     image_digest=image_digest, image_tag=image_tag, log=log, prune=prune)
     except PrError as exc:
         _show(exc.results, fmt)
         raise
@@ -71,5 +80,6 @@ def _show(results, fmt: str) -> None:
             click.echo(redact(result.diff), nl=False)
             click.echo(redact(result.message), err=True)
         else:
-            line = f"{result.workflow}: {result.action}" + (f" {result.url}" if result.url else "")
+            what = {"remove": f"remove {result.workflow}", "close": result.branch}.get(result.kind, result.workflow)
+            line = f"{what}: {result.action}" + (f" {result.url}" if result.url else "")
             click.echo(redact(line))

@@ -15,7 +15,7 @@ def open_pull_requests(*args, **kwargs):
 
 
 def __getattr__(name):
-    if name in ("PrResult", "PrError", "ChartChange"):
+    if name in ("PrResult", "PrError", "ChartChange", "Removal", "prunes_in_build"):
         from chartgen.gitops import engine
 
         return getattr(engine, name)

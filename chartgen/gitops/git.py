@@ -154,6 +154,18 @@ class Git:
         # --porcelain: one "<flag>\t<from>:<to>\t<summary>" line per ref; "=" is "up to date"
         return not any(line.startswith("=\t") for line in proc.stdout.splitlines())
 
+    def delete_branch(self, remote_name: str, branch: str, expected: str) -> bool:
+        """Delete the remote `branch` only if it is still at `expected`. False when it moved
+        (someone pushed meanwhile: their work is not thrown away) or is already gone."""
+        lease = f"--force-with-lease=refs/heads/{branch}:{expected}"
+        proc = self.run("push", "--porcelain", lease, remote_name, f":refs/heads/{branch}", remote=True, check=False)
+        if proc.returncode != 0:
+            text = proc.stderr + "\n" + proc.stdout
+            if _REJECTED.search(text) or "remote ref does not exist" in text:
+                return False
+            raise GitError(["push", remote_name, f":refs/heads/{branch}"], proc.returncode, text)
+        return True
+
     # -- local operations ----------------------------------------------------------------
     @classmethod
     def init(cls, path: Path, url: str, *, token: str | None = None, remote_name: str = "origin") -> "Git":

@@ -1,7 +1,8 @@
 """A local stand-in for GitHub: REST API subset + git smart HTTP, on 127.0.0.1.
 
 - `/api/v3/...`: the endpoints chartgen's github forge uses (repos, pulls, labels, review
-  requests), with state. EVERY request is first checked against GitHub's OpenAPI
+  requests, closing a pull request with a comment), with state. Branches are deleted
+  over git (`git push --delete`), and an open pull request whose branch is gone is closed. EVERY request is first checked against GitHub's OpenAPI
   description (`openapi.py`); a request GitHub would reject is answered 404/422 and recorded
   in `violations` (tests assert the list is empty). An endpoint GitHub has but this stand-in
   does not implement answers 501 and is recorded too.
@@ -61,6 +62,7 @@ class RepoState:
     git_dir: Path
     pulls: dict = field(default_factory=dict)
     labels: dict = field(default_factory=dict)
+    comments: dict = field(default_factory=dict)   # issue/pull number -> [comment, ...]
 
 
 class GitHubStandin:
@@ -249,6 +251,8 @@ def _handler(hub: GitHubStandin):
                 if operation == "repos/get":
                     return 200, _repo_json(hub, repo)
                 if operation == "pulls/list":
+                    for pull in repo.pulls.values():
+                        _fresh(hub, repo, pull)   # a deleted head branch closes its pull request
                     pulls = [p for p in repo.pulls.values()
                              if query.get("state", "open") in ("all", p["state"])
                              and (not query.get("head") or query["head"] == p["head"]["label"])
@@ -269,6 +273,18 @@ def _handler(hub: GitHubStandin):
                                                     for t in body.get("team_reviewers", [])]
                         return 201, _fresh(hub, repo, pull)
                     return 200, _fresh(hub, repo, pull)
+                if operation == "issues/create-comment":
+                    number = int(segments[4])
+                    if number not in repo.pulls:
+                        return 404, {"message": "Not Found"}
+                    comment = {"id": hub._id(), "node_id": f"IC_{number}", "body": body["body"],
+                               "user": {"login": "chartgen-bot", "id": 1, "type": "Bot"},
+                               "url": f"{hub.api_url}/repos/{repo.owner}/{repo.name}/issues/comments/{number}",
+                               "html_url": f"{repo.pulls[number]['html_url']}#issuecomment-{number}",
+                               "issue_url": repo.pulls[number]["issue_url"],
+                               "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"}
+                    repo.comments.setdefault(number, []).append(comment)
+                    return 201, comment
                 if operation in ("issues/add-labels", "issues/list-labels-on-issue"):
                     pull = repo.pulls[int(segments[4])]
                     if operation == "issues/add-labels":
@@ -320,10 +336,14 @@ def _handler(hub: GitHubStandin):
 
 
 def _fresh(hub: GitHubStandin, repo: RepoState, pull: dict) -> dict:
-    """The pull with its head sha as the branch has it now (GitHub follows the branch)."""
+    """The pull with its head sha as the branch has it now (GitHub follows the branch; an open
+    pull request whose head branch was deleted is closed, as GitHub does)."""
     sha = hub.ref(repo, pull["head"]["ref"])
     if sha:
         pull["head"]["sha"] = sha
+    elif pull["state"] == "open":
+        pull["state"] = "closed"
+        pull["closed_by_branch_deletion"] = True
     return json.loads(json.dumps(pull))
 
 

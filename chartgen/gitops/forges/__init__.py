@@ -2,7 +2,9 @@
 
 A forge module exposes `create(options: ForgeOptions) -> Forge`. `Forge.open_or_update`
 receives the pull request to propose for a branch that is already pushed (or already up to
-date) and answers what it did.
+date) and answers what it did. `Forge.close_stale` closes the open pull request of a branch
+that is about to be deleted, with a comment saying why (the engine deletes the branch with
+git afterwards, the same way for every forge).
 """
 
 from __future__ import annotations
@@ -31,8 +33,17 @@ class PullRequestSpec:
 
 
 @dataclass(frozen=True)
+class StaleBranch:
+    repo_url: str                 # the chart repository's git URL (credential-free)
+    repository: str               # owner/name on the forge ("" when unknown)
+    branch: str
+    base: str
+    comment: str                  # why its pull request is closed (posted as a comment)
+
+
+@dataclass(frozen=True)
 class ForgeResult:
-    action: str                   # created | updated | unchanged | pushed
+    action: str                   # created | updated | unchanged | pushed | closed | none
     url: str = ""
     number: int | None = None
     message: str = ""             # what to tell the user (e.g. where to open the PR)
@@ -57,6 +68,11 @@ class Forge(Protocol):
 
     def open_or_update(self, spec: PullRequestSpec, *, pushed: bool) -> ForgeResult:
         """Open the pull request for spec.branch, or update the open one. `pushed`: the branch changed."""
+
+    def close_stale(self, stale: StaleBranch) -> ForgeResult:
+        """Close the open pull request of stale.branch (into stale.base) with stale.comment.
+        action "closed" (url, number of the pull request) or "none" (no open pull request
+        found, or a forge without an API: the message says what to do)."""
 
 
 def get_forge(name: str, options: ForgeOptions) -> Forge:

@@ -14,7 +14,7 @@ import time
 from urllib.parse import urlsplit
 
 from chartgen.errors import ChartgenError, UsageError, redact, register_secret
-from chartgen.gitops.forges import ForgeOptions, ForgeResult, PullRequestSpec
+from chartgen.gitops.forges import ForgeOptions, ForgeResult, PullRequestSpec, StaleBranch
 
 DEFAULT_API = "https://api.github.com"
 
@@ -121,8 +121,27 @@ class GitHubForge:
         verb = {"created": "opened", "updated": "updated", "unchanged": "already up to date:"}[action]
         return ForgeResult(action, pull.html_url, pull.number, f"{verb} pull request {pull.html_url}")
 
+    def close_stale(self, stale: StaleBranch) -> ForgeResult:
+        try:
+            return self._close_stale(stale)
+        except ChartgenError:
+            raise
+        except Exception as exc:
+            raise ChartgenError(f"GitHub API ({self.api_url}) failed for {repository_slug(stale)}: "
+                                f"{_describe(exc)}", code="pr-github") from None
+
+    def _close_stale(self, stale: StaleBranch) -> ForgeResult:
+        slug = repository_slug(stale)
+        repo = self.client().get_repo(slug)
+        pull = self._find(repo, slug.split("/")[0], stale)
+        if pull is None:
+            return ForgeResult("none", "", None, f"no open pull request from {stale.branch}")
+        pull.create_issue_comment(stale.comment)    # POST /repos/{o}/{r}/issues/{n}/comments
+        pull.edit(state="closed")                   # PATCH /repos/{o}/{r}/pulls/{n}
+        return ForgeResult("closed", pull.html_url, pull.number, f"closed pull request {pull.html_url}")
+
     @staticmethod
-    def _find(repo, owner: str, spec: PullRequestSpec):
+    def _find(repo, owner: str, spec):
         for pull in repo.get_pulls(state="open", head=f"{owner}:{spec.branch}", base=spec.base):
             if pull.head.ref == spec.branch:
                 return pull

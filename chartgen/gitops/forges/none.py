@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import quote, urlsplit
 
-from chartgen.gitops.forges import ForgeOptions, ForgeResult, PullRequestSpec
+from chartgen.gitops.forges import ForgeOptions, ForgeResult, PullRequestSpec, StaleBranch
 
 
 def web_url(repo_url: str) -> str:
@@ -33,6 +33,14 @@ class NoForge:
             return ForgeResult("pushed", url, None, f"pushed branch {spec.branch}; open the pull request at {where}")
         return ForgeResult("unchanged", url, None,
                            f"branch {spec.branch} is already up to date; the pull request can be opened at {where}")
+
+    def close_stale(self, stale: StaleBranch) -> ForgeResult:
+        """No API: nothing to close here; deleting the branch (the engine does) makes GitHub,
+        GitLab and Gitea close a pull request still open from it."""
+        web = web_url(stale.repo_url)
+        where = f" ({web}/pulls)" if web else ""
+        return ForgeResult("none", "", None, f"no forge API: close any pull request still open from {stale.branch} "
+                                             f"by hand{where}")
 
 
 def create(options: ForgeOptions) -> NoForge:
