@@ -277,12 +277,19 @@ def stage_umbrella(config, options: BuildOptions, jobs: list["WorkflowState"], e
     from chartgen.chart.settings import chart_settings
     from chartgen.chart.umbrella import write_charts_readme
 
+    from chartgen.chart.stale import remove_stale_charts
+
+    # Charts whose workflow folder is gone leave before the umbrella is made from the rest.
+    removed = remove_stale_charts(config, config.charts_dir)
+    gone = "".join(f"{REMOVED_NOTE}{_relative(c.path, config.root)} ({c.source_path} is gone)" for c in removed)
     if not chart_settings(config).umbrella_enabled:
         write_charts_readme(config, config.charts_dir)
-        return "disabled (chart.umbrella)", {}
+        return "disabled (chart.umbrella)" + gone, {"removed": " ".join(c.name for c in removed)} if removed else {}
     result = generate_umbrella(config, config.charts_dir)
     outputs = {"chart": result.name, "chart_version": result.version,
                "chart_path": _relative(Path(result.path), config.root)}
+    if removed:
+        outputs["removed"] = " ".join(c.name for c in removed)
     message = f"{result.name} {result.version}"
     if CORE.index(options.until) >= CORE.index("lint"):
         _lint(Path(result.path), config)
@@ -292,7 +299,7 @@ def stage_umbrella(config, options: BuildOptions, jobs: list["WorkflowState"], e
         archive = Path(package_chart(Path(result.path), config.dist_dir).path)
         outputs["archive"] = _relative(archive, config.root)
         message += f" -> {outputs['archive']}"
-    return message, outputs
+    return message + gone, outputs
 
 
 def stage_index(config, options: BuildOptions, jobs: list["WorkflowState"], earlier: dict) -> tuple[str, dict]:
@@ -808,7 +815,7 @@ def build(folders: list[Path], config, options: BuildOptions = BuildOptions(),
             cache.data["repository"][stage.name] = {
                 "key": _repository_key(stage.name, config, options),
                 "content": _repository_key(stage.name, config, options, content=True),
-                "result": result.to_dict(),
+                "result": _replayable(result).to_dict(),
                 "output_hash": _repository_output_hash(stage.name, dict(result.outputs), config)}
         if result.status == FAILED and stage.name in ("umbrella", "index", "publish"):
             # Nothing after a failed repository stage can be trusted for any workflow.
@@ -820,6 +827,19 @@ def build(folders: list[Path], config, options: BuildOptions = BuildOptions(),
             pass
     reports = tuple(WorkflowReport(s.name, _relative(s.folder, config.root), tuple(s.stages)) for s in states)
     return BuildReport(reports, tuple(repository_results), tuple(s.name for s in states if s.cached))
+
+
+REMOVED_NOTE = "; removed "
+
+
+def _replayable(result: StageResult) -> StageResult:
+    """What a cache replay of `result` reports: a removal of stale charts happened once, so
+    a later run with nothing changed must not say it again."""
+    outputs = dict(result.outputs)
+    if "removed" not in outputs:
+        return result
+    del outputs["removed"]
+    return replace(result, message=result.message.split(REMOVED_NOTE)[0], outputs=tuple(sorted(outputs.items())))
 
 
 def _repository_key(stage: str, config, options: BuildOptions, *, content: bool = False) -> str | None:
@@ -835,6 +855,11 @@ def _repository_key(stage: str, config, options: BuildOptions, *, content: bool 
 
         umbrella = chart_settings(config).umbrella_name
         digest.update(options.until.encode())
+        # The stage also removes the charts of deleted workflow folders: a folder list change
+        # must rerun it even when the charts folder itself did not change.
+        sources = config.sources_dir
+        if sources.is_dir():
+            digest.update("\0".join(sorted(e.name for e in sources.iterdir() if e.is_dir())).encode() + b"\1")
         charts = config.charts_dir
         if charts.is_dir():
             for entry in sorted(charts.iterdir()):

@@ -40,6 +40,7 @@ def describe(result, out: Path) -> str:
 def command(ctx, folders, out_dir, source_commit, image_tag, image_digest, no_umbrella, fmt):
     from chartgen.chart.generate import generate_charts
     from chartgen.chart.settings import chart_settings
+    from chartgen.chart.stale import remove_stale_charts
     from chartgen.chart.umbrella import generate_umbrella
     from chartgen.sources import discover, resolve_workflow
 
@@ -51,11 +52,19 @@ def command(ctx, folders, out_dir, source_commit, image_tag, image_digest, no_um
     out = Path(out_dir) if out_dir else config.charts_dir
     results = list(generate_charts(paths, config, out_dir=out, source_commit=source_commit,
                                    image_digest=image_digest, image_tag=image_tag, umbrella=False))
-    if not no_umbrella and chart_settings(config).umbrella_enabled:
-        results.append(generate_umbrella(config, out))
+    removed = []
+    if not no_umbrella:
+        # The charts of deleted workflow folders go before the umbrella is made from the rest.
+        removed = remove_stale_charts(config, out)
+        if chart_settings(config).umbrella_enabled:
+            results.append(generate_umbrella(config, out))
     if fmt == "json":
         click.echo(json.dumps([{"name": r.name, "version": r.version, "path": str(r.path), "changed": r.changed,
-                                "previous_version": r.previous_version} for r in results], indent=2))
+                                "previous_version": r.previous_version} for r in results]
+                              + [{"name": c.name, "version": c.version, "path": str(c.path), "removed": True,
+                                  "source_path": c.source_path} for c in removed], indent=2))
     else:
         for result in results:
             click.echo(describe(result, out))
+        for chart in removed:
+            click.echo(f"{chart.path}: {chart.name} {chart.version} removed ({chart.source_path} is gone)")

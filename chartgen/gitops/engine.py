@@ -758,15 +758,12 @@ def _chart_meta(git: Git, ref: str, charts_dir: str, name: str, files: set[str] 
 
 def _gone(run: _Run, meta: dict, name: str) -> bool:
     """A chart of ours (this source repository) whose workflow folder no longer exists."""
+    from chartgen.chart.stale import source_is_gone
+
     sources = run.sources
-    if _annotation(meta, A_SOURCE_REPO) != sources.repository:
-        return False
-    source_path = _annotation(meta, A_SOURCE_PATH)
-    parts = Path(source_path).parts
-    if not source_path or Path(source_path).is_absolute() or ".." in parts:
-        return False
-    # A workflow that moved to another folder keeps its chart: its update regenerates it.
-    return not (sources.root / source_path).exists() and name not in sources.chart_names
+    annotations = meta.get("annotations") if isinstance(meta.get("annotations"), dict) else {}
+    return source_is_gone(annotations, name, root=sources.root, repository=sources.repository,
+                          chart_names=sources.chart_names)
 
 
 def _sweep(run: _Run, current: set[str], removals: list[Removal]) -> None:

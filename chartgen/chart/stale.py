@@ -1,0 +1,94 @@
+"""Charts whose workflow folder is gone from the sources.
+
+A chart chartgen generated records where it came from (`chartgen.io/source-repository`,
+`chartgen.io/source-path`). When that folder no longer exists and no current workflow makes
+a chart of that name, the chart is stale: the umbrella chart must not keep deploying it. The
+same rule decides what `chartgen build`/`chartgen chart` remove from this repository's charts
+folder and what `chartgen pr --prune` proposes to remove from the chart repository.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Collection, Mapping
+
+from chartgen.chart.settings import A_SOURCE_PATH, A_SOURCE_REPO, chart_name, chart_settings
+from chartgen.errors import UsageError
+from chartgen.fsutil import MARKER
+
+
+@dataclass(frozen=True)
+class StaleChart:
+    name: str
+    path: Path
+    version: str
+    source_path: str
+
+
+def source_is_gone(annotations: Mapping, name: str, *, root: Path, repository: str,
+                   chart_names: Collection[str]) -> bool:
+    """A chart made from `repository` (compared exactly; "" matches a chart that records
+    none) whose source folder under `root` is gone and whose name no current workflow makes.
+    A workflow that moved to another folder keeps its chart: its update regenerates it."""
+    if str(annotations.get(A_SOURCE_REPO) or "") != (repository or ""):
+        return False
+    source_path = str(annotations.get(A_SOURCE_PATH) or "")
+    parts = Path(source_path).parts
+    if not source_path or Path(source_path).is_absolute() or ".." in parts:
+        return False
+    return not (Path(root) / source_path).exists() and name not in chart_names
+
+
+def current_chart_names(config) -> frozenset[str] | None:
+    """Folder and chart names of every workflow of the sources; None when the sources folder
+    holds no workflow (a wrong config or an empty checkout must not make every chart stale)."""
+    from chartgen.sources import discover
+
+    try:
+        found = discover(config.sources_dir, config.shared_dir if config.shared_dir.is_dir() else None)
+    except UsageError:
+        return None
+    if not found:
+        return None
+    names = {Path(folder).name for folder in found}
+    return frozenset(names | {chart_name(name) for name in names})
+
+
+def stale_charts(config, charts_dir: Path) -> list[StaleChart]:
+    """The stale charts among those chartgen wrote (marker) in `charts_dir`; hand-written
+    charts, the umbrella chart and other repositories' charts are never stale."""
+    from chartgen.chart.versioning import read_chart_yaml
+
+    charts_dir = Path(charts_dir)
+    names = current_chart_names(config)
+    if names is None or not charts_dir.is_dir():
+        return []
+    settings = chart_settings(config)
+    stale = []
+    for entry in sorted(charts_dir.iterdir()):
+        if not entry.is_dir() or entry.name == settings.umbrella_name or not (entry / MARKER).is_file():
+            continue
+        meta = read_chart_yaml(entry)
+        annotations = meta.get("annotations") or {}
+        if not isinstance(annotations, dict) or not meta.get("name"):
+            continue
+        if source_is_gone(annotations, str(meta["name"]), root=config.root,
+                          repository=settings.source_repository or "", chart_names=names):
+            stale.append(StaleChart(str(meta["name"]), entry, str(meta.get("version", "")),
+                                    str(annotations.get(A_SOURCE_PATH))))
+    return stale
+
+
+def remove_stale_charts(config, charts_dir: Path) -> list[StaleChart]:
+    """Delete the stale charts of `charts_dir`. Each folder is first moved aside in one
+    rename, so an interrupted run leaves either the whole chart or none of it."""
+    removed = []
+    for chart in stale_charts(config, charts_dir):
+        trash = Path(tempfile.mkdtemp(prefix=f".{chart.path.name}.removed.", dir=chart.path.parent))
+        chart.path.rename(trash / chart.path.name)
+        shutil.rmtree(trash)
+        removed.append(chart)
+    return removed
