@@ -15,9 +15,7 @@ from chartgen.gitops import engine
 from chartgen.gitops.engine import PrError, open_pull_requests
 from chartgen.gitops.forges import ForgeOptions
 from chartgen.sources import load_workflow
-from conftest import GITHUB_OPENAPI, need, need_shared
-from github_standin import GitHubStandin
-from github_standin.server import HTTP_BACKEND
+from github_standin import GitHubStandin, running_standin
 from github_standin.gitrepos import (fake_generator, git, log, make_chart_repo, race_pushes, rev, tree,
                                      write_workflow)
 
@@ -55,19 +53,12 @@ class Hub:
 
 @pytest.fixture
 def hub(tmp_path, monkeypatch):
-    need_shared(GITHUB_OPENAPI)
-    need(Path(HTTP_BACKEND).exists(), f"{HTTP_BACKEND} is absent (Debian package git)")
-    for name in ("GH_TOKEN", "GITHUB_SHA", "GITHUB_REPOSITORY", "GITHUB_API_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
     bare = make_chart_repo(tmp_path)
     sources = tmp_path / "src"
     write_workflow(sources, "greeting")
     write_workflow(sources, "mta", {"mta.yaml": "openapi: 3.0.0\n", "jira.yaml": "openapi: 3.0.1\n"})
-    server = GitHubStandin(tmp_path / "srv", GITHUB_OPENAPI, TOKEN).start()
-    url = server.add_repo("acme", "charts", bare)
-    yield Hub(server, bare, url, sources, tmp_path)
-    server.stop()
+    with running_standin(tmp_path, monkeypatch, TOKEN, bare) as (server, url):
+        yield Hub(server, bare, url, sources, tmp_path)
     assert server.violations == [], "requests GitHub would reject"
 
 

@@ -22,11 +22,9 @@ from chartgen.gitops.engine import open_pull_requests, prunes_in_build
 from chartgen.gitops.forges import ForgeOptions
 from chartgen.sources import load_workflow
 from chartgen.yamlio import load_data
-from conftest import GITHUB_OPENAPI, need, need_shared
-from github_standin import GitHubStandin
+from github_standin import GitHubStandin, running_standin
 from github_standin.gitrepos import git, log, make_chart_repo, rev, tree, write_workflow
 from github_standin.leaks import assert_token_nowhere, snapshot_clones
-from github_standin.server import HTTP_BACKEND
 
 SOURCE_REPO = "https://github.com/acme/flows"
 OTHER_REPO = "https://github.com/someone/else"
@@ -139,18 +137,11 @@ class Hub:
 
 @pytest.fixture
 def hub(tmp_path, monkeypatch):
-    need_shared(GITHUB_OPENAPI)
-    need(Path(HTTP_BACKEND).exists(), f"{HTTP_BACKEND} is absent (Debian package git)")
-    for name in ("GH_TOKEN", "GITHUB_SHA", "GITHUB_REPOSITORY", "GITHUB_API_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
     bare = make_chart_repo(tmp_path)
     proj = make_project(tmp_path)
     seed(bare, proj, tmp_path)
-    server = GitHubStandin(tmp_path / "srv", GITHUB_OPENAPI, TOKEN).start()
-    url = server.add_repo("acme", "charts", bare)
-    yield Hub(server, bare, url, proj, tmp_path)
-    server.stop()
+    with running_standin(tmp_path, monkeypatch, TOKEN, bare) as (server, url):
+        yield Hub(server, bare, url, proj, tmp_path)
     assert server.violations == [], "requests GitHub would reject"
 
 
