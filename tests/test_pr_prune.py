@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from chartgen.config import default_config
-from chartgen.errors import UsageError
+from chartgen.errors import ChartgenError, UsageError
 from chartgen.gitops.engine import open_pull_requests, prunes_in_build
 from chartgen.gitops.forges import ForgeOptions
 from chartgen.sources import load_workflow
@@ -260,6 +260,25 @@ def test_base_that_already_has_the_charts_closes_the_open_pull_request(hub):
     writes = hub.writes()
     (again,) = hub.run(["greeting"])
     assert again.action == "unchanged" and hub.writes() == writes
+
+
+def test_closing_comment_is_posted_once_even_when_responses_are_lost(hub):
+    """GitHub keeps every comment POSTed: a lost response is not retried blindly (the comments
+    are read back instead), and a rerun after a failed close does not comment again."""
+    write_workflow(hub.proj / "workflow_sources", "greeting", {"api.yaml": "openapi: 3.0.3\n"})
+    (opened,) = hub.run(["greeting"])
+    git("--git-dir", str(hub.bare), "update-ref", "refs/heads/main", "refs/heads/chartgen/greeting")
+    hub.server.inject("POST", r"/issues/1/comments$", 502, after=True)     # stored, then the answer is lost
+    hub.server.inject("PATCH", r"/pulls/1$", 503, times=10)                   # and the close keeps failing
+    with pytest.raises(ChartgenError) as caught:
+        hub.run(["greeting"])
+    assert "503 injected failure" in caught.value.findings[0].message
+    assert len(hub.comments[1]) == 1 and hub.pulls[1]["state"] == "open"
+    hub.server.injections.clear()                                             # GitHub is back
+    (result,) = hub.run(["greeting"])
+    assert result.action == "closed" and hub.pulls[1]["state"] == "closed"
+    assert len(hub.comments[1]) == 1
+    assert len(hub.server.api_requests("issues/create-comment")) == 1
 
 
 def test_removal_the_base_already_has_opens_nothing(hub):

@@ -273,6 +273,11 @@ def _handler(hub: GitHubStandin):
                                                     for t in body.get("team_reviewers", [])]
                         return 201, _fresh(hub, repo, pull)
                     return 200, _fresh(hub, repo, pull)
+                if operation == "issues/list-comments":
+                    number = int(segments[4])
+                    if number not in repo.pulls:
+                        return 404, {"message": "Not Found"}
+                    return 200, list(repo.comments.get(number, []))
                 if operation == "issues/create-comment":
                     number = int(segments[4])
                     if number not in repo.pulls:

@@ -33,8 +33,9 @@ def repository_slug(spec: PullRequestSpec) -> str:
                      "in chartgen.yaml", code="pr-repository")
 
 
-def make_retry(options: ForgeOptions):
-    """A GithubRetry that also honours x-ratelimit-reset on 429, caps waits, retries 5xx."""
+def make_retry(options: ForgeOptions, *, retry_posts: bool = True):
+    """A GithubRetry that also honours x-ratelimit-reset on 429, caps waits, retries 5xx.
+    `retry_posts=False` for a POST that is not idempotent (a comment: GitHub keeps both)."""
     from github.GithubRetry import GithubRetry
 
     cap = options.max_rate_limit_wait
@@ -53,7 +54,7 @@ def make_retry(options: ForgeOptions):
             return wait
 
     # PATCH (the PR update) is idempotent too; urllib3's default list lacks it, PyGithub adds GET/POST.
-    methods = {"GET", "POST", "PATCH", "PUT", "DELETE", "HEAD"}
+    methods = {"GET", "POST", "PATCH", "PUT", "DELETE", "HEAD"} - (set() if retry_posts else {"POST"})
     return ChartgenRetry(total=options.retries, backoff_factor=options.backoff_factor, allowed_methods=methods,
                          status_forcelist=[429, *range(500, 600)], max_rate_limit_wait=cap,
                          secondary_rate_wait=min(60.0, cap), raise_on_status=False)
@@ -68,13 +69,14 @@ class GitHubForge:
         self.api_url = (options.api_url or os.environ.get("GITHUB_API_URL") or DEFAULT_API).rstrip("/")
         register_secret(options.token)
 
-    def client(self):
+    def client(self, *, retry_posts: bool = True):
         import github
 
         if not self.options.token:
             raise UsageError("--forge github needs a token: set GITHUB_TOKEN or GH_TOKEN", code="pr-no-token")
         return github.Github(base_url=self.api_url, auth=github.Auth.Token(self.options.token),
-                             retry=make_retry(self.options), lazy=True, timeout=60, per_page=100,
+                             retry=make_retry(self.options, retry_posts=retry_posts), lazy=True, timeout=60,
+                             per_page=100,
                              seconds_between_requests=self.options.seconds_between_requests,
                              seconds_between_writes=self.options.seconds_between_writes)
 
@@ -136,9 +138,26 @@ class GitHubForge:
         pull = self._find(repo, slug.split("/")[0], stale)
         if pull is None:
             return ForgeResult("none", "", None, f"no open pull request from {stale.branch}")
-        pull.create_issue_comment(stale.comment)    # POST /repos/{o}/{r}/issues/{n}/comments
+        self._comment_once(pull, stale.comment)
         pull.edit(state="closed")                   # PATCH /repos/{o}/{r}/pulls/{n}
         return ForgeResult("closed", pull.html_url, pull.number, f"closed pull request {pull.html_url}")
+
+    def _comment_once(self, pull, body: str) -> None:
+        """Post `body` on the pull request unless it is there already. A comment is not
+        idempotent, so its POST is never retried blindly: after a failure (a lost response
+        included) the comments are read back, and a rerun after a failed close finds its
+        comment and does not post it again."""
+        def posted() -> bool:   # GET /repos/{o}/{r}/issues/{n}/comments
+            return any(comment.body == body for comment in pull.get_issue_comments())
+
+        if posted():
+            return
+        try:
+            self.client(retry_posts=False).requester.requestJsonAndCheck(
+                "POST", f"{pull.issue_url}/comments", input={"body": body})
+        except Exception:
+            if not posted():
+                raise
 
     @staticmethod
     def _find(repo, owner: str, spec):
