@@ -359,11 +359,11 @@ def stage_pr(config, options: BuildOptions, jobs: list["WorkflowState"], earlier
         mine = tuple(f for f in failures if f.path == str(folder.root) or f.path.startswith(str(folder.root) + "/"))
         if mine:
             per_workflow[job.name] = {"findings": mine}
+    # Failures of no workflow (a removal, a stale branch) fail the stage, but the workflows'
+    # own pull requests went through and are reported with them.
     unassigned = [f for f in failures if not any(f in v.get("findings", ()) for v in per_workflow.values())]
-    if unassigned:
-        raise ChartgenError(findings=unassigned)
     actions = sorted({v["pr_action"] for v in per_workflow.values() if "pr_action" in v})
-    return "; ".join([", ".join(actions), *pruned]), {"per_workflow": per_workflow}
+    return "; ".join([", ".join(actions), *pruned]), {"per_workflow": per_workflow, "failures": unassigned}
 
 
 def _chart_name(folder_name: str) -> str:
@@ -712,6 +712,7 @@ def _run_repository_stage(stage: Stage, states: list[WorkflowState], config, opt
         result = _missing_module(stage.name, exc)
     else:
         per_workflow = produced.pop("per_workflow", None)
+        failures = produced.pop("failures", ())
         if per_workflow is not None:       # pr: one result per workflow
             for state in healthy:
                 values = dict(per_workflow.get(state.name, {}))
@@ -721,7 +722,8 @@ def _run_repository_stage(stage: Stage, states: list[WorkflowState], config, opt
                     continue
                 text = " ".join(v for v in (values.get("pr_action", ""), values.get("pr_url", "")) if v)
                 state.stages.append(StageResult(stage.name, OK, text, (), tuple(sorted(values.items()))))
-            result = StageResult(stage.name, OK, message)
+            result = (_failure(stage.name, ChartgenError(findings=failures)) if failures
+                      else StageResult(stage.name, OK, message))
         else:
             result = StageResult(stage.name, OK, message, (), tuple(sorted(produced.items())))
     if progress is not None:

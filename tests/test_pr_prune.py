@@ -7,6 +7,7 @@ checked against GitHub's OpenAPI description.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -529,3 +530,29 @@ def test_cli_prune_and_build_all(plain):
     refused = chartgen(proj, "pr", "--prune")
     assert refused.returncode == 2 and "[pr-prune-no-sources]" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+@pytest.mark.slow
+def test_build_reports_the_workflows_prs_when_a_removal_fails(plain):
+    """The chart repository refuses the removal branch (a server-side hook): the build fails on
+    that, but still reports each workflow's own pull request result."""
+    tmp, bare, proj = plain
+    seed(bare, proj, tmp, foreign=False)
+    (proj / "chartgen.yaml").write_text(f"repository: {SOURCE_REPO}\npr:\n  configRepo: {bare}\n  forge: none\n")
+    hook = bare / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\nwhile read old new ref; do\n  case \"$ref\" in refs/heads/chartgen/remove-*)\n"
+                    "    echo \"removals need a maintainer\" >&2; exit 1;; esac\ndone\n")
+    hook.chmod(0o755)
+    shutil.rmtree(proj / "workflow_sources" / "legacy")
+    write_workflow(proj / "workflow_sources", "greeting", {"api.yaml": "openapi: 3.0.3\n"})
+
+    proc = chartgen(proj, "build", "--all", "--pr", "--no-cache", "--format", "json")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    report = json.loads(proc.stdout)
+    (pr_stage,) = [s for s in report["repository"] if s["stage"] == "pr"]
+    assert pr_stage["status"] == "failed" and "remove" in json.dumps(pr_stage["findings"])
+    stages = {w["name"]: {s["stage"]: s for s in w["stages"]} for w in report["workflows"]}
+    assert stages["greeting"]["pr"]["status"] == "ok"
+    assert stages["greeting"]["pr"]["outputs"]["pr_action"] in ("pushed", "created", "updated")
+    assert stages["mta"]["pr"]["status"] == "ok"
+    assert rev(bare, "chartgen/greeting") and rev(bare, "chartgen/remove-legacy") is None
