@@ -45,6 +45,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
+from chartgen.chart.settings import A_SOURCE_PATH, A_SOURCE_REPO
+from chartgen.chart.settings import chart_name as _chart_name
 from chartgen.errors import ChartgenError, Finding, UsageError, redact, register_secret
 from chartgen.fsutil import MARKER
 from chartgen.gitops.forges import ForgeOptions, PullRequestSpec, StaleBranch, get_forge
@@ -55,8 +57,6 @@ ADOPTED = "adopted by chartgen pr; the whole directory is regenerated\n"
 ACTIONS = ("created", "updated", "unchanged", "dry-run", "pushed", "closed")
 KINDS = ("update", "remove", "close")
 REMOVE_PREFIX = "remove-"       # removal branch: <branchPrefix>remove-<chart>
-A_SOURCE_REPO = "chartgen.io/source-repository"
-A_SOURCE_PATH = "chartgen.io/source-path"
 BODY_LIMIT = 60000  # GitHub refuses bodies over 65536 characters
 Log = Callable[[str], None]
 
@@ -640,14 +640,6 @@ def _prune_sources(config, folders: list) -> _Sources:
     names = {Path(f).name for f in found} | {f.name for f in folders}
     return _Sources(Path(config.root), repository, frozenset(names),
                     frozenset(names | {_chart_name(n) for n in names}))
-
-
-def _chart_name(folder_name: str) -> str:
-    try:
-        from chartgen.chart.settings import chart_name
-    except ImportError:
-        return folder_name
-    return chart_name(folder_name)
 
 
 def prunes_in_build(config, folders: list) -> bool:
