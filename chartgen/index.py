@@ -33,7 +33,7 @@ from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterable, Iterator, Mapping
 
-from chartgen.errors import ChartgenError, UsageError
+from chartgen.errors import WARNING, ChartgenError, Finding, UsageError
 
 API_VERSION = "v1"
 INDEX_NAME = "index.yaml"
@@ -727,6 +727,13 @@ def duplicate_versions(name: str, versions: Iterable[dict]) -> list[tuple[str, s
         version = str(entry.get("version"))
         counts[version] = counts.get(version, 0) + 1
     return [(name, version, count) for version, count in sorted(counts.items()) if count > 1]
+
+
+def duplicate_warnings(where: str, duplicates: Iterable[tuple[str, str, int]]) -> tuple[Finding, ...]:
+    """One warning per version an older tool listed several times in the index at `where`."""
+    return tuple(Finding(str(where), 0, 0, WARNING, f"{name} {version} is listed {count} times in the index "
+                         "(left by an older tool); clients may pick any of them", "index-duplicate")
+                 for name, version, count in duplicates)
 
 
 def immutable_error(info: ArchiveInfo, published_digest: str, where: str) -> ChartgenError:

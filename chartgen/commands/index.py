@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from chartgen.commands._common import load_config
+from chartgen.commands._common import emit_findings, load_config
 
 
 @click.command(name="index", help="Write or update DIR/index.yaml (and index.html) from the chart archives in DIR.")
@@ -21,7 +21,7 @@ from chartgen.commands._common import load_config
 @click.option("--force", is_flag=True, help="Replace entries whose version is already indexed with another digest.")
 @click.pass_context
 def command(ctx, directory, base_url, merge, fmt, html, force):
-    from chartgen.index import index_settings, update_index
+    from chartgen.index import duplicate_warnings, index_settings, update_index
 
     config = load_config(ctx)
     settings = config.section("publish")
@@ -33,8 +33,6 @@ def command(ctx, directory, base_url, merge, fmt, html, force):
         click.echo(f"added {name} {version}")
     for name, version in result.replaced:
         click.echo(f"replaced {name} {version} (--force)")
-    for name, version, count in result.duplicates:
-        click.echo(f"{result.path}: warning: {name} {version} is listed {count} times (left by an older "
-                   "tool); clients may pick any of them [index-duplicate]", err=True)
+    emit_findings(duplicate_warnings(str(result.path), result.duplicates), stream=click.get_text_stream("stderr"))
     click.echo(f"{result.path}: {result.total} chart versions ({result.format}); "
                f"{len(result.added)} added, {len(result.unchanged) + result.known} already indexed")

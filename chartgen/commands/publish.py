@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from chartgen.commands._common import load_config
+from chartgen.commands._common import emit_findings, load_config
 
 
 @click.command(name="publish", help="Publish charts: --to dir:PATH | git:REMOTE[#BRANCH] | oci://REGISTRY/PATH. "
@@ -32,6 +32,7 @@ def command(ctx, charts, target, base_url, out_dir, force, plain_http, fmt, html
     from chartgen.commands.package import resolve_charts
     from chartgen.errors import UsageError
     from chartgen.package import package_chart
+    from chartgen.index import duplicate_warnings
     from chartgen.publish import index_keywords, publish
 
     config = load_config(ctx)
@@ -67,9 +68,7 @@ def command(ctx, charts, target, base_url, out_dir, force, plain_http, fmt, html
         click.echo(f"replaced {name} {version} (--force)")
     for name, version in result.unchanged:
         click.echo(f"already published {name} {version} (same digest)")
-    for name, version, count in result.duplicates:
-        click.echo(f"{result.target}: warning: {name} {version} is listed {count} times in the index (left by "
-                   "an older tool); clients may pick any of them [index-duplicate]", err=True)
+    emit_findings(duplicate_warnings(result.target, result.duplicates), stream=click.get_text_stream("stderr"))
     tries = f" after {result.attempts} attempts" if result.attempts > 1 else ""
     click.echo(f"{result.target}: {len(result.added)} added, {len(result.unchanged)} unchanged{tries}"
                + (f" ({result.location})" if result.location else ""))
