@@ -123,3 +123,24 @@ def test_cli_publish_packages_chart_folders_and_reports(tmp_path, monkeypatch):
     assert again.exit_code == 0 and "already published hello 1.0.0" in again.output
     bad = runner.invoke(cli, ["publish", "--to", "nowhere:x"])
     assert bad.exit_code != 0
+
+
+def test_cli_publish_warns_about_versions_an_older_tool_listed_twice(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from chartgen.cli import cli
+    from publish_helpers import make_chart
+
+    make_chart(tmp_path / "charts", "hello", "1.0.0")
+    created = "2026-01-01T00:00:00Z"
+    twice = [{"name": "hello", "version": "0.9.0", "digest": d * 64, "urls": ["hello-0.9.0.tgz"], "created": created}
+             for d in "ab"]
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "index.yaml").write_text(yaml.safe_dump({"apiVersion": "v1", "generated": created,
+                                                                  "entries": {"hello": twice}}))
+    (tmp_path / "chartgen.yaml").write_text("publish:\n  target: dir:site\n")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["publish", "hello"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert ("dir:site: warning: hello 0.9.0 is listed 2 times in the index (left by an older tool); "
+            "clients may pick any of them [index-duplicate]") in result.stderr
