@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Callable, Iterator, Mapping
 
 from chartgen.errors import ChartgenError
 
@@ -83,17 +83,29 @@ def write_tree(root: Path, files: Mapping[str, str | bytes]) -> None:
             dest.write_text(content, encoding="utf-8")
 
 
-def write_atomic(path: Path, content: str | bytes) -> None:
-    """Replace one file atomically (temp file in the same directory, then rename)."""
+def _replace_atomic(path: Path, fill: Callable[[str], None]) -> None:
+    """Write a temp file in `path`'s folder with `fill(temp_path)`, then rename it over `path`:
+    readers see the old file or the new one, never half of it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content.encode("utf-8") if isinstance(content, str) else content)
+        fill(tmp)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def write_atomic(path: Path, content: str | bytes) -> None:
+    """Replace one file atomically with `content`."""
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    _replace_atomic(path, lambda tmp: Path(tmp).write_bytes(data))
+
+
+def copy_atomic(source: Path, dest: Path) -> None:
+    """Replace `dest` atomically with a copy of `source`."""
+    _replace_atomic(dest, lambda tmp: shutil.copyfile(source, tmp))

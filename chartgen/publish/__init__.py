@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import importlib
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping
 
 from chartgen.errors import ChartgenError, UsageError, redact
+from chartgen.fsutil import copy_atomic
 
 KINDS = ("dir", "git", "oci")
 DEFAULT_BRANCH = "gh-pages"
@@ -145,23 +144,10 @@ def update_folder(folder: Path, archives, options: PublishOptions, *, where: str
     for info in archives:
         if (info.name, info.version) in addition.unchanged and (folder / info.file_name).is_file():
             continue
-        _copy_atomic(info.path, folder / info.file_name)
+        copy_atomic(info.path, folder / info.file_name)
     write_repository_files(addition.index, folder, fmt=options.index_format, html=options.html,
                            title=options.title, base_url=options.base_url)
     return addition
-
-
-def _copy_atomic(source: Path, dest: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
-    os.close(fd)
-    try:
-        shutil.copyfile(source, tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def fail(message: str, *, code: str, path: str | Path | None = None) -> ChartgenError:
