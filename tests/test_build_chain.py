@@ -6,9 +6,7 @@ and the kaniko context for the Tekton task."""
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -17,7 +15,7 @@ from click.testing import CliRunner
 
 from chartgen.cli import cli
 from tests.conftest import REPO, need_tool
-from tests.git_helpers import seeded_chart_repository
+from tests.git_helpers import git, seeded_chart_repository
 
 
 @pytest.fixture
@@ -91,12 +89,6 @@ def test_publish_to_a_folder(fresh, tmp_path):
     assert "index.yaml" in names and any(n.startswith("greeting-") for n in names)
     assert any(n.startswith("workflows-") for n in names)
     assert "[publish]" in result.output
-
-
-def git(*args: str, cwd: Path | None = None) -> str:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True, env=env).stdout
 
 
 def test_pull_request_branch_to_a_bare_chart_repository(fresh, tmp_path):

@@ -13,14 +13,12 @@ from pathlib import Path
 import yaml
 
 from tests.conftest import REPO, need_tool
+from tests.git_helpers import git as run_git
 from tests.test_ci_github_workflows import WORKFLOWS, load
 
 
 def git(root: Path, *args: str) -> str:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
-    return subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True, text=True,
-                          env=env).stdout.strip()
+    return run_git("-C", str(root), *args).strip()
 
 
 def step(workflow: str, job: str, name_or_id: str) -> dict:

@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from tests.conftest import REPO, need_tool
-from tests.git_helpers import seeded_chart_repository
+from tests.git_helpers import git, seeded_chart_repository
 from tests.test_pipelines import TASK_FILE
 
 DIGEST = "sha256:" + "ab" * 32
@@ -34,12 +34,6 @@ def substitute(text: str, params: dict, workspaces: dict, results: Path) -> str:
             return str(results / rest[1:].split(".")[0])
         raise AssertionError(match.group(0))
     return re.sub(r"\$\((params|workspaces|results)(\.[^)]*)\)", replace, text)
-
-
-def git(*args, cwd=None):
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True, env=env).stdout
 
 
 def run_task(tmp_path: Path, params: dict, workspaces: dict) -> tuple[Path, list[subprocess.CompletedProcess]]:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,6 +12,7 @@ from chartgen.cli import cli
 from chartgen.config import load_config
 from chartgen.plan import SharedIndex, plan, plan_paths
 from tests.conftest import CORPUS, REPO, need_shared, need_tool
+from tests.git_helpers import git as run_git
 
 MAIN = """id: {name}
 version: "1.0"
@@ -29,10 +28,7 @@ start: Start
 
 
 def git(root: Path, *args: str) -> str:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
-    return subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True,
-                          text=True, env=env).stdout.strip()
+    return run_git("-C", str(root), *args).strip()
 
 
 def write(root: Path, rel: str, text: str) -> None:
