@@ -27,6 +27,7 @@ from chartgen.gitops.git import Git
 from chartgen.sources import load_workflow
 from conftest import GITHUB_OPENAPI, REPO, need, need_shared
 from github_standin import GITHUB_VARIABLES, GitHubStandin
+from github_standin.apps import key_secrets, rsa_key
 from github_standin.gitrepos import fake_generator, log, make_chart_repo, rev, tree, write_workflow
 from github_standin.leaks import assert_token_nowhere, snapshot_clones
 from github_standin.server import HTTP_BACKEND
@@ -35,26 +36,9 @@ APP_ID = 31337
 SOURCE = "89abcdef0123456789abcdef0123456789abcdef"
 
 
-def rsa_key() -> tuple[str, bytes]:
-    """(private key PEM as GitHub hands it out: PKCS#1 "RSA PRIVATE KEY", public key PEM)."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-                                serialization.NoEncryption()).decode()
-    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return private, public
-
-
 @pytest.fixture(scope="module")
 def keys() -> dict:
     return {"app": rsa_key(), "other": rsa_key()}
-
-
-def key_secrets(private_pem: str) -> list[str]:
-    """The private key and each of its base64 lines: none may show anywhere."""
-    return [private_pem.strip()] + [line for line in private_pem.splitlines() if not line.startswith("-----")]
 
 
 @dataclass
@@ -262,8 +246,8 @@ def test_refused_app_credentials_fail_clearly(hub, monkeypatch, keys, case, code
     assert not [s for s in secrets if s in text or any(s in line for line in lines)]
 
 
-@pytest.mark.parametrize("key", ["not a key", "-----BEGIN RSA PRIVATE KEY-----\nbm90IGEga2V5\n-----END RSA PRIVATE KEY-----\n",
-                                 "ec"])
+@pytest.mark.parametrize("key", [
+    "not a key", "-----BEGIN RSA PRIVATE KEY-----\nbm90IGEga2V5\n-----END RSA PRIVATE KEY-----\n", "ec"])
 def test_a_key_that_is_not_an_rsa_private_key_is_a_usage_error(hub, monkeypatch, key):
     if key == "ec":
         from cryptography.hazmat.primitives import serialization

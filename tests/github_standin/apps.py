@@ -182,7 +182,8 @@ class Apps:
                 "gravatar_id": "", "url": base, "html_url": f"{web}/{login}", "followers_url": f"{base}/followers",
                 "following_url": f"{base}/following{{/other_user}}", "gists_url": f"{base}/gists{{/gist_id}}",
                 "starred_url": f"{base}/starred{{/owner}}{{/repo}}", "subscriptions_url": f"{base}/subscriptions",
-                "organizations_url": f"{base}/orgs", "repos_url": f"{base}/repos", "events_url": f"{base}/events{{/privacy}}",
+                "organizations_url": f"{base}/orgs", "repos_url": f"{base}/repos",
+                "events_url": f"{base}/events{{/privacy}}",
                 "received_events_url": f"{base}/received_events", "type": kind, "site_admin": False}
 
     def _app_json(self, app: StandinApp) -> dict:
@@ -202,6 +203,24 @@ class Apps:
                 "app_id": app.app_id, "client_id": app.client_id, "target_id": 2, "target_type": "Organization",
                 "permissions": app.permissions, "events": [], "created_at": CREATED, "updated_at": CREATED,
                 "single_file_name": None, "app_slug": app.slug, "suspended_by": None, "suspended_at": None}
+
+
+def rsa_key() -> tuple[str, bytes]:
+    """A new app key pair: (private key PEM as GitHub hands it out, PKCS#1 "RSA PRIVATE KEY";
+    public key PEM, for `Apps.add`)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                serialization.NoEncryption()).decode()
+    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return private, public
+
+
+def key_secrets(private_pem: str) -> list[str]:
+    """The private key and each of its base64 lines: none may show anywhere."""
+    return [private_pem.strip()] + [line for line in private_pem.splitlines() if not line.startswith("-----")]
 
 
 def _iso(epoch: float) -> str:

@@ -158,7 +158,8 @@ class OpenApiChecker:
         if schema is None:
             return []
         validator = self._validator(template, f"{method} {status}", schema)
-        return [f"{'/'.join(map(str, e.absolute_path)) or '(body)'}: {e.message}" for e in validator.iter_errors(payload)]
+        return [f"{'/'.join(map(str, e.absolute_path)) or '(body)'}: {e.message}"
+                for e in validator.iter_errors(payload)]
 
 
 @lru_cache(maxsize=None)
