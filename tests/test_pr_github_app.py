@@ -381,3 +381,42 @@ def test_cli_refused_app_credentials(hub, tmp_path, case, exit_code, code):
     secrets = [*key_secrets(hub.private_key), *hub.jwts()]
     assert not [s for s in secrets if s in done.stdout + done.stderr]
     assert rev(hub.bare, "chartgen/greeting") is None
+
+
+def test_standin_checks_jwts_the_way_github_does(hub):
+    """The stand-in's app endpoints take only a JWT signed by the app's key, issued now and
+    expiring within 10 minutes; and their answers follow GitHub's description."""
+    import jwt
+
+    from github_standin import apps
+
+    now = int(time.time())
+
+    def get_app(authorization: str) -> tuple[int, dict]:
+        request = urllib.request.Request(f"{hub.server.api_url}/app", headers={"Authorization": authorization})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
+
+    def signed(claims: dict, key: str = "", algorithm: str = "RS256") -> str:
+        return "Bearer " + jwt.encode({"iat": now - 60, "exp": now + 300, "iss": str(APP_ID), **claims},
+                                      key or hub.private_key, algorithm=algorithm)
+
+    status, body = get_app(signed({}))
+    assert status == 200 and body["id"] == APP_ID and body["slug"] == "chartgen-bot"
+    assert hub.server.checker.response_problems("GET", "/app", 200, body) == []
+    app = hub.server.apps.apps[APP_ID]
+    assert get_app(signed({"iss": app.client_id}))[0] == 200                  # the client id works too
+    assert get_app(signed({"exp": now + 3600})) == (401, {"message": apps.FAR_EXP,
+                                                          "documentation_url": "https://docs.github.com/rest"})
+    assert get_app(signed({"exp": now - 120}))[1]["message"] == apps.BAD_EXP
+    assert get_app(signed({"iat": now + 300}))[1]["message"] == apps.BAD_IAT
+    assert get_app(signed({"iss": "4"}))[1]["message"] == apps.NO_APP
+    assert get_app(signed({}, key="not-the-key" * 4, algorithm="HS256"))[1]["message"] == apps.NOT_DECODED
+    hub.run(["greeting"], forge="none")
+    (token,) = hub.minted()
+    assert get_app(f"token {token}")[1]["message"] == apps.NOT_DECODED      # an installation token is no JWT
+    assert get_app(f"Bearer {token}")[1]["message"] == apps.NOT_DECODED
+    assert _api_status(hub, token) == 200 and _api_status(hub, "ghs_" + "x" * 36) == 401
