@@ -273,8 +273,9 @@ def private_key_from_env(env=None) -> str | None:
     text = text.strip() + "\n"
     register_secret(text)
     for line in text.splitlines():
-        if not line.startswith("-----"):
-            register_secret(line.strip())   # a single line of it must not show either
+        if not line.startswith("-----") and len(line.strip()) >= 16:
+            register_secret(line.strip())   # a single line of it must not show either (a short last
+                                            # line alone would blank out unrelated text)
     return text
 
 

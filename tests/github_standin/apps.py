@@ -220,7 +220,8 @@ def rsa_key() -> tuple[str, bytes]:
 
 def key_secrets(private_pem: str) -> list[str]:
     """The private key and each of its base64 lines: none may show anywhere."""
-    return [private_pem.strip()] + [line for line in private_pem.splitlines() if not line.startswith("-----")]
+    return [private_pem.strip()] + [line for line in private_pem.splitlines()
+                                    if not line.startswith("-----") and len(line) >= 16]
 
 
 def _iso(epoch: float) -> str:
