@@ -143,15 +143,16 @@ def test_pull_request_as_a_github_app(hub, monkeypatch):
 
 
 def test_installation_tokens_are_refreshed_before_they_expire(hub, monkeypatch):
-    """Tokens live 4 seconds here (an hour on GitHub); each push is followed by 2.5 seconds of
-    work, so the run outlives its first token. The stand-in refuses expired tokens, so every
+    """Tokens live 6 seconds here (an hour on GitHub; chartgen renews at half their life when that
+    is shorter than 5 minutes); each push is followed by 3.5 seconds of work, so the run outlives
+    its first token. The stand-in refuses expired tokens, so every
     request succeeding proves each one carried a fresh token."""
-    hub.server.apps.token_lifetime = 4
+    hub.server.apps.token_lifetime = 6
     real_push = Git.push
 
     def slow_push(self, *args, **kwargs):
         pushed = real_push(self, *args, **kwargs)
-        time.sleep(2.5)           # e.g. a long image build between two workflows
+        time.sleep(3.5)           # e.g. a long image build between two workflows
         return pushed
 
     monkeypatch.setattr(Git, "push", slow_push)
