@@ -16,6 +16,8 @@ from tests.conftest import REPO, need_tool
 from tests.git_helpers import git as run_git
 from tests.test_ci_github_workflows import WORKFLOWS, load
 
+NO_APP = {"CHARTGEN_GITHUB_APP_ID": "", "CHARTGEN_GITHUB_APP_PRIVATE_KEY": ""}   # the build step's app settings
+
 
 def git(root: Path, *args: str) -> str:
     return run_git("-C", str(root), *args).strip()
@@ -89,7 +91,7 @@ def test_pull_request_pipeline_scripts(tmp_path):
     check_step = step("chartgen-workflow.yaml", "build", "Committed charts match their sources")
     for entry in matrix["include"]:
         values = {"WORKFLOW": entry["workflow"], "RELEASE": "false", "CHARTGEN_REGISTRY_USERNAME": "",
-                  "CHARTGEN_REGISTRY_PASSWORD": "", "GH_TOKEN": "", "SOURCE_COMMIT": "0" * 40,
+                  "CHARTGEN_REGISTRY_PASSWORD": "", "GH_TOKEN": "", "SOURCE_COMMIT": "0" * 40, **NO_APP,
                   "REGISTRY": "", "CONFIG_REPOSITORY": ""}
         proc, outputs = run_step(build_step, root, tmp_path, values)
         assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -114,7 +116,7 @@ def test_check_passes_when_charts_are_committed_with_the_change(tmp_path):
     proc, outputs = run_step(step("pull-request.yaml", "plan", "plan"), root, tmp_path, {"BASE_SHA": base})
     assert [e["workflow"] for e in json.loads(outputs["matrix"])["include"]] == ["greeting"]
     values = {"WORKFLOW": "greeting", "RELEASE": "false", "CHARTGEN_REGISTRY_USERNAME": "",
-              "CHARTGEN_REGISTRY_PASSWORD": "", "GH_TOKEN": "", "SOURCE_COMMIT": "0" * 40,
+              "CHARTGEN_REGISTRY_PASSWORD": "", "GH_TOKEN": "", "SOURCE_COMMIT": "0" * 40, **NO_APP,
                   "REGISTRY": "", "CONFIG_REPOSITORY": ""}
     proc, _ = run_step(step("chartgen-workflow.yaml", "build", "build"), root, tmp_path, values)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -157,7 +159,7 @@ def test_release_step_passes_variables_as_arguments(tmp_path):
     item = dict(step("chartgen-workflow.yaml", "build", "build"))
     hostile = "mta; touch /tmp/pwned-$$ #"
     values = {"WORKFLOW": hostile, "RELEASE": "true", "CHARTGEN_REGISTRY_USERNAME": "u",
-              "CHARTGEN_REGISTRY_PASSWORD": "p", "GH_TOKEN": "t", "SOURCE_COMMIT": "a" * 40,
+              "CHARTGEN_REGISTRY_PASSWORD": "p", "GH_TOKEN": "t", "SOURCE_COMMIT": "a" * 40, **NO_APP,
               "REGISTRY": "registry.example.com/team", "CONFIG_REPOSITORY": "https://github.com/org/charts.git"}
     item["run"] = f'export PATH="{fake.parent}:$PATH" ARGS_FILE="{tmp_path / "args"}"\n' + item["run"]
     proc, _ = run_step(item, tmp_path, tmp_path, values)

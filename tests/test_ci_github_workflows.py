@@ -116,3 +116,19 @@ def test_checkouts_do_not_persist_credentials():
     for path, job, step in steps():
         if step.get("uses", "").startswith("actions/checkout@"):
             assert step["with"]["persist-credentials"] is False, (path.name, job)
+
+
+def test_github_app_is_the_default_for_the_chart_repository():
+    """The reusable workflow hands chartgen the GitHub App (id and private key; chartgen mints and
+    renews the installation tokens), the token only as the fallback; the caller passes both."""
+    reusable = load(WORKFLOWS / "chartgen-workflow.yaml")
+    call = reusable["on"]["workflow_call"]
+    assert call["inputs"]["github-app-id"]["default"] == ""
+    assert "GitHub App" in call["inputs"]["github-app-id"]["description"]
+    assert set(call["secrets"]) >= {"CHARTGEN_GITHUB_APP_PRIVATE_KEY", "CHART_REPO_TOKEN"}
+    build = next(s for s in reusable["jobs"]["build"]["steps"] if s.get("id") == "build")
+    assert build["env"]["CHARTGEN_GITHUB_APP_ID"] == "${{ inputs.github-app-id }}"
+    assert build["env"]["CHARTGEN_GITHUB_APP_PRIVATE_KEY"] == "${{ secrets.CHARTGEN_GITHUB_APP_PRIVATE_KEY }}"
+    caller = load(WORKFLOWS / "main.yaml")["jobs"]["workflow"]
+    assert caller["with"]["github-app-id"] == "${{ vars.CHARTGEN_GITHUB_APP_ID }}"
+    assert caller["secrets"]["CHARTGEN_GITHUB_APP_PRIVATE_KEY"] == "${{ secrets.CHARTGEN_GITHUB_APP_PRIVATE_KEY }}"

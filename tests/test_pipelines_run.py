@@ -117,3 +117,41 @@ def test_task_without_pr_or_image(tmp_path):
     assert (results / "PR_URL").read_text() == "" and (results / "IMAGE_URL").read_text() == ""
     assert (results / "CHART_VERSION").read_text()
     assert "no pull request" in steps[2].stdout and "no image" in steps[1].stdout
+
+
+def test_task_pull_request_as_a_github_app(tmp_path, monkeypatch):
+    """The forge-token workspace holding a GitHub App (keys app-id and private-key): the PR step
+    opens the pull request with installation tokens chartgen mints, against the GitHub stand-in
+    and a real git remote that takes them; the key shows in no step's output."""
+    from tests.conftest import GITHUB_OPENAPI, need, need_shared
+    from tests.github_standin import GITHUB_VARIABLES, GitHubStandin
+    from tests.github_standin.apps import key_secrets, rsa_key
+    from tests.github_standin.server import HTTP_BACKEND
+
+    need_tool("chartgen")
+    need_shared(GITHUB_OPENAPI)
+    need(Path(HTTP_BACKEND).exists(), f"{HTTP_BACKEND} is absent (Debian package git)")
+    for name in (*GITHUB_VARIABLES, "GITHUB_TOKEN", "CHARTGEN_GITHUB_APP_ID", "CHARTGEN_GITHUB_APP_PRIVATE_KEY",
+                 "CHARTGEN_GITHUB_APP_PRIVATE_KEY_FILE", "CHARTGEN_GITHUB_APP_INSTALLATION_ID"):
+        monkeypatch.delenv(name, raising=False)
+    private, public = rsa_key()
+    server = GitHubStandin(tmp_path / "srv", GITHUB_OPENAPI, None).start()
+    try:
+        url = server.add_repo("acme", "charts", seeded_chart_repository(tmp_path))
+        server.apps.install(server.apps.add(public, app_id=4242), "acme/charts")
+        source = source_workspace(tmp_path)
+        with open(source / "chartgen.yaml", "a") as handle:
+            handle.write(f"pr:\n  apiUrl: {server.api_url}\n")
+        secret = tmp_path / "forge-token"        # the Secret, mounted: one file per key
+        secret.mkdir()
+        (secret / "app-id").write_text("4242\n")
+        (secret / "private-key").write_text(private)
+        results, steps = run_task(tmp_path, {"workflow": "greeting", "config-repository": url, "builder": "none",
+                                             "forge": "github"}, {"source": source, "forge-token": secret})
+        assert (results / "PR_URL").read_text() == f"{server.base_url}/acme/charts/pull/1"
+        assert len(server.apps.minted()) == 1 and set(server.git_passwords) == {server.apps.minted()[0].value}
+        output = "".join(p.stdout + p.stderr for p in steps)
+        assert not [s for s in key_secrets(private) if s in output]
+        assert server.violations == []
+    finally:
+        server.stop()

@@ -53,6 +53,11 @@ def call(hub, method, path, body=None, token=TOKEN):
     ("PUT", "/repos/acme/charts/pulls", {"title": "t"}, 404, "method not allowed"),
     # PyGithub's add_to_labels sends a bare list; the description only specifies {"labels": [...]}
     ("POST", "/repos/acme/charts/issues/1/labels", ["chartgen"], 422, "is not valid under any of the given schemas"),
+    # GitHub App endpoints (tests/test_pr_github_app.py)
+    ("POST", "/app/installations/abc/access_tokens", {}, 404, "installation_id='abc' is not an integer"),
+    ("POST", "/app/installations/41/access_tokens", {"permissions": {"contents": "owner"}}, 422,
+     "'owner' is not one of"),
+    ("POST", "/app/installations/41/access_tokens", {"repositories": "charts"}, 422, "is not of type 'array'"),
 ])
 def test_requests_github_would_reject_are_refused_and_recorded(server, method, path, body, status, problem):
     got, payload = call(server, method, path, body)

@@ -13,8 +13,10 @@ from chartgen.commands._common import load_config
 @click.command(name="pr")
 @click.argument("workflows", nargs=-1)
 @click.option("--config-repo", "config_repo", metavar="URL", default=None,
-              help="Git URL of the chart repository (default: pr.configRepo). No token in it: "
-                   "GITHUB_TOKEN / GH_TOKEN is handed to git through a credential helper.")
+              help="Git URL of the chart repository (default: pr.configRepo). No token in it: a GitHub "
+                   "App's installation token (CHARTGEN_GITHUB_APP_ID + CHARTGEN_GITHUB_APP_PRIVATE_KEY[_FILE], "
+                   "see docs/github-app.md), else GH_TOKEN / GITHUB_TOKEN, is handed to git through a "
+                   "credential helper.")
 @click.option("--base", default=None, help="Target branch (default: pr.base, main).")
 @click.option("--forge", type=click.Choice(["github", "none"]), default=None,
               help="github: open or update the pull request; none: push the branch and print where "

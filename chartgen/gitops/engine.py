@@ -47,8 +47,9 @@ from typing import Callable, Iterable
 
 from chartgen.chart.settings import A_SOURCE_PATH, A_SOURCE_REPO
 from chartgen.chart.settings import chart_name as _chart_name
-from chartgen.errors import ChartgenError, Finding, UsageError, redact, register_secret
+from chartgen.errors import ChartgenError, Finding, UsageError, redact
 from chartgen.fsutil import MARKER
+from chartgen.gitops.auth import NO_CREDENTIALS, credentials_from_env, token_from_env  # noqa: F401 (re-export)
 from chartgen.gitops.forges import ForgeOptions, PullRequestSpec, StaleBranch, get_forge
 from chartgen.gitops.git import Git, PushRejected, check_url, needs_token
 
@@ -136,13 +137,6 @@ def default_generator(folder, config, *, out_dir, **meta):
     return generate_chart(folder, config, out_dir=out_dir, **meta)
 
 
-def token_from_env() -> str | None:
-    """GH_TOKEN, else GITHUB_TOKEN: the order the gh CLI uses."""
-    token = os.environ.get("GH_TOKEN") or os.environ.get("GITHUB_TOKEN") or None
-    register_secret(token)
-    return token
-
-
 @dataclass
 class _Run:
     config: object
@@ -181,13 +175,12 @@ def open_pull_requests(folders: list, config, *, config_repo: str | None = None,
     url = check_url(config_repo or settings["configRepo"])
     base = base or settings["base"]
     forge_name = forge or settings["forge"]
-    token = token_from_env()
-    options = forge_options or ForgeOptions(token=token, api_url=settings["apiUrl"],
-                                            retries=settings["apiRetries"],
+    options = forge_options or ForgeOptions(credentials=credentials_from_env(settings, url),
+                                            api_url=settings["apiUrl"], retries=settings["apiRetries"],
                                             max_rate_limit_wait=settings["maxRateLimitWait"])
     the_forge = get_forge(forge_name, options)
-    if the_forge.needs_token and not options.token and not dry_run:
-        raise UsageError(f"--forge {forge_name} needs a token: set GITHUB_TOKEN or GH_TOKEN "
+    if the_forge.needs_token and not options.auth and not dry_run:
+        raise UsageError(f"--forge {forge_name} needs {NO_CREDENTIALS} "
                          "(or use --forge none to push the branch only)", code="pr-no-token")
     if not folders and not prune:
         raise UsageError("no workflow given", code="pr-no-workflow")
@@ -202,8 +195,7 @@ def open_pull_requests(folders: list, config, *, config_repo: str | None = None,
     scratch = Path(tempfile.mkdtemp(prefix="chartgen-pr-", dir=workdir))
     failures: list[Finding] = []
     try:
-        git_token = options.token if forge_options else token
-        run.git = Git.init(scratch / "repo", url, token=git_token if needs_token(url) else None)
+        run.git = Git.init(scratch / "repo", url, token=options.auth if needs_token(url) else None)
         for branch, unit in units:
             try:
                 run.results.append(_propose(run, _Unit(branch, tuple(unit))))

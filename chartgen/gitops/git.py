@@ -2,7 +2,9 @@
 
 A token reaches git only through a credential helper given in the environment of the one
 command that talks to the remote (`GIT_CONFIG_COUNT`/`GIT_CONFIG_KEY_n`, git >= 2.31): the
-helper is a shell snippet that prints the token from an environment variable, so the token
+helper is a shell snippet that prints the token from an environment variable, set from
+`credentials.token()` when that command starts (so a GitHub App's installation token is the
+current one at every fetch and push, refreshed before it expires), so the token
 is never on a command line (visible in `ps`), never in a remote URL and never written to
 `.git/config` or a credential store (other configured helpers are reset for that command,
 so `credential.helper=store` in a user's global config cannot save it). Every error
@@ -14,11 +16,12 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from chartgen.errors import _SECRET_ENV, ChartgenError, UsageError, redact, register_secret
+from chartgen.errors import _SECRET_ENV, ChartgenError, UsageError, redact
+from chartgen.gitops.auth import APP_ENV, NO_CREDENTIALS, Credentials, StaticToken
 
 TOKEN_ENV = "CHARTGEN_GIT_PASSWORD"
 # Prints the credentials on `get`; ignores `store`/`erase`, so nothing is ever saved.
@@ -61,7 +64,8 @@ def check_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.username or parts.password:
         raise UsageError("the chart repository URL must not contain credentials; put the token in "
-                         "GITHUB_TOKEN or GH_TOKEN instead", code="pr-url-credentials")
+                         "GITHUB_TOKEN or GH_TOKEN instead, or use a GitHub App (docs/github-app.md)",
+                         code="pr-url-credentials")
     return url
 
 
@@ -71,15 +75,17 @@ def needs_token(url: str) -> bool:
 
 @dataclass
 class Git:
-    """git commands in one working tree. `token` is used only by `remote=True` commands."""
+    """git commands in one working tree. `token` (a string, or chartgen.gitops.auth credentials
+    asked for the current token at each command) is used only by `remote=True` commands."""
 
     cwd: Path
-    token: str | None = None
+    token: str | Credentials | None = field(default=None, repr=False)
     username: str = "x-access-token"
     timeout: float = 600
 
     def __post_init__(self) -> None:
-        register_secret(self.token)
+        token = self.token
+        self.credentials = StaticToken(token, username=self.username) if isinstance(token, str) else token
 
     def _env(self, remote: bool, extra: dict[str, str] | None) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items()
@@ -89,13 +95,13 @@ class Git:
                    GCM_INTERACTIVE="never")
         config = [("core.hooksPath", os.devnull), ("advice.detachedHead", "false"),
                   ("init.defaultBranch", "main")]
-        for name in (TOKEN_ENV, *_SECRET_ENV):
-            env.pop(name, None)  # git and anything it runs never see the caller's tokens
-        if remote and self.token:
+        for name in (TOKEN_ENV, *_SECRET_ENV, *APP_ENV):
+            env.pop(name, None)  # git and anything it runs never see the caller's tokens or keys
+        if remote and self.credentials:
             # "" resets the helper list, then ours: nothing else sees (or stores) the token.
             config += [("credential.helper", ""), ("credential.helper", _HELPER)]
-            env[TOKEN_ENV] = self.token
-            env["CHARTGEN_GIT_USERNAME"] = self.username
+            env[TOKEN_ENV] = self.credentials.token()
+            env["CHARTGEN_GIT_USERNAME"] = self.credentials.username
         env["GIT_CONFIG_COUNT"] = str(len(config))
         for i, (key, value) in enumerate(config):
             env[f"GIT_CONFIG_KEY_{i}"] = key
@@ -116,8 +122,8 @@ class Git:
                                 code="git-missing") from None
         if check and proc.returncode != 0:
             if remote and _AUTH_FAILED.search(proc.stderr):
-                raise GitError(list(args), proc.returncode, proc.stderr.strip() + "\n(the chart repository "
-                               "needs a token with write access: set GITHUB_TOKEN or GH_TOKEN)", code="git-auth")
+                hint = self.credentials.hint if self.credentials else f"the chart repository needs {NO_CREDENTIALS}"
+                raise GitError(list(args), proc.returncode, f"{proc.stderr.strip()}\n({hint})", code="git-auth")
             raise GitError(list(args), proc.returncode, proc.stderr)
         return proc
 

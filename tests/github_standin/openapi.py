@@ -2,7 +2,7 @@
 
 Loaded once per process (13 MB). Paths are indexed as compiled regexes; a request is
 matched to its operation (literal path segments win over templated ones), then its
-required path/query parameters, query enums/types and JSON body (against the operation's
+required path/query parameters, integer path parameters, query enums/types and JSON body (against the operation's
 requestBody schema, `$ref`s resolved into `components`, OpenAPI 3.0 `nullable` turned into
 JSON Schema) are checked. Every problem is returned as a message: the stand-in answers
 like GitHub would (404/422) and records a violation that fails the test.
@@ -91,14 +91,20 @@ class OpenApiChecker:
             return Match("", "", (f"{method.upper()} {path}: no such path in GitHub's API",), 404)
         for _n, template, regex, names, item in candidates:
             if method in item:
-                return self._check_operation(template, item, method, query, body)
+                values = dict(zip(names, regex.match(path).groups()))
+                return self._check_operation(template, item, method, query, body, values)
         return Match(candidates[0][1], "", (f"{method.upper()} {candidates[0][1]}: method not allowed",), 404)
 
-    def _check_operation(self, template, item, method, query, body) -> Match:
+    def _check_operation(self, template, item, method, query, body, path_values=None) -> Match:
         operation = item[method]
         problems: list[str] = []
         params = [self._param(p) for p in item.get("parameters", []) + operation.get("parameters", [])]
         for param in params:
+            if param.get("in") == "path" and param.get("schema", {}).get("type") == "integer":
+                value = (path_values or {}).get(param["name"], "")
+                if not re.fullmatch(r"\d+", value):
+                    return Match(template, operation.get("operationId", ""),
+                                 (f"path parameter {param['name']}={value!r} is not an integer",), 404)
             if param.get("in") != "query":
                 continue
             name = param["name"]
@@ -132,6 +138,28 @@ class OpenApiChecker:
                         where = "/".join(map(str, error.absolute_path)) or "(body)"
                         problems.append(f"request body {where}: {error.message}")
         return Match(template, operation.get("operationId", ""), tuple(problems), 422 if problems else 0)
+
+
+    def response_problems(self, method: str, path: str, status: int, payload) -> list[str]:
+        """What is wrong with an answer (status and JSON body) to `method path`, by the
+        operation's response schema: for tests that hold the stand-in's own answers to the
+        description. Statuses the operation does not list are a problem too."""
+        method = method.lower()
+        route = next((r for r in self.routes if r[2].match(path) and method in r[4]), None)
+        if route is None:
+            return [f"{method.upper()} {path}: no such operation"]
+        template, operation = route[1], route[4][method]
+        response = operation.get("responses", {}).get(str(status))
+        if response is None:
+            return [f"{method.upper()} {template}: status {status} is not a documented answer"]
+        if "$ref" in response:
+            response = self.components["responses"][response["$ref"].rsplit("/", 1)[-1]]
+        schema = response.get("content", {}).get("application/json", {}).get("schema")
+        if schema is None:
+            return []
+        validator = self._validator(template, f"{method} {status}", schema)
+        return [f"{'/'.join(map(str, e.absolute_path)) or '(body)'}: {e.message}"
+                for e in validator.iter_errors(payload)]
 
 
 @lru_cache(maxsize=None)

@@ -8,7 +8,12 @@
   does not implement answers 501 and is recorded too.
 - `/<owner>/<repo>.git/...`: real `git http-backend` over bare repositories under `root`,
   requiring HTTP Basic auth whose password is the token (so tests prove the token reaches
-  git, and only through headers).
+  git, and only through headers), or a live installation token of a GitHub App for that
+  repository with user `x-access-token`.
+- GitHub Apps (`apps.py`, `hub.apps`): `GET /app`, `GET /repos/{owner}/{repo}/installation`
+  and `POST /app/installations/{installation_id}/access_tokens` with the app's JWT (RS256,
+  verified with the app's public key, its iat/exp window and iss); installation tokens
+  expire (`hub.apps.token_lifetime`) and are accepted by the API and by git until then.
 - `inject(...)`: answer the next matching API requests with a rate limit (403/429 with
   Retry-After or x-ratelimit-reset) or a 5xx.
 """
@@ -26,6 +31,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from .apps import APP_OPERATIONS, Apps
 from .openapi import checker
 
 API_PREFIX = "/api/v3"
@@ -53,6 +59,7 @@ class RequestRecord:
     at: float
     operation: str = ""
     status: int = 0
+    response: object = None     # the JSON answered (API requests)
 
 
 @dataclass
@@ -66,9 +73,12 @@ class RepoState:
 
 
 class GitHubStandin:
-    def __init__(self, root: Path, openapi_path: Path, token: str) -> None:
+    def __init__(self, root: Path, openapi_path: Path, token: str | None) -> None:
         self.root = Path(root)
-        self.token = token
+        self.token = token                           # the static token (None: GitHub App tokens only)
+        self.clock = time.time                       # the server's time (JWT and token expiry)
+        self.apps = Apps(self)
+        self.git_passwords: list[str] = []           # password of each authorised git request
         self.checker = checker(str(openapi_path))
         self.repos: dict[str, RepoState] = {}
         self.requests: list[RequestRecord] = []
@@ -123,6 +133,26 @@ class GitHubStandin:
         proc = subprocess.run(["git", "--git-dir", str(repo.git_dir), "rev-parse", "--verify", "-q",
                                f"refs/heads/{branch}"], capture_output=True, text=True)
         return proc.stdout.strip() if proc.returncode == 0 else None
+
+    def api_authorization(self, authorization: str, path: str) -> int:
+        """0 when `authorization` may call `path`; else the status GitHub would answer."""
+        kind, _, value = authorization.partition(" ")
+        if kind not in ("token", "Bearer") or not value:
+            return 401
+        if self.token and value == self.token:
+            return 0
+        if self.apps.token_for(value, None, "api") is None:
+            return 401
+        segments = path.strip("/").split("/")
+        if segments[0] == "repos" and len(segments) >= 3 and \
+                self.apps.token_for(value, f"{segments[1]}/{segments[2]}", "api") is None:
+            return 404          # a repository the installation token does not cover
+        return 0
+
+    def git_authorised(self, user: str, password: str, repository: str) -> bool:
+        if self.token and password == self.token:
+            return True
+        return user == "x-access-token" and self.apps.token_for(password, repository, "git") is not None
 
     def _id(self) -> int:
         with self.lock:
@@ -185,7 +215,10 @@ def _handler(hub: GitHubStandin):
             ok, user = False, ""
             if auth.startswith("Basic "):
                 user, _, password = base64.b64decode(auth[6:]).decode().partition(":")
-                ok = password == hub.token
+                repository = parts.path.strip("/").split(".git/", 1)[0]
+                ok = hub.git_authorised(user, password, repository)
+                if ok:
+                    hub.git_passwords.append(password)
             hub.git_auth.append((ok, user))
             if not ok:
                 self._send(401, {"message": "Requires authentication"},
@@ -221,10 +254,19 @@ def _handler(hub: GitHubStandin):
                                           "errors": list(match.problems)})
                 return
             auth = self.headers.get("Authorization", "")
-            if auth not in (f"token {hub.token}", f"Bearer {hub.token}"):
-                record.status = 401
-                self._send(401, {"message": "Bad credentials"})
-                return
+            app = None
+            if match.operation_id in APP_OPERATIONS:
+                app, problem = hub.apps.app_for_jwt(auth)
+                if app is None:
+                    record.status = 401
+                    self._send(401, {"message": problem, "documentation_url": "https://docs.github.com/rest"})
+                    return
+            else:
+                denied = hub.api_authorization(auth, path)
+                if denied:
+                    record.status = denied
+                    self._send(denied, {"message": "Bad credentials" if denied == 401 else "Not Found"})
+                    return
             failure = None
             with hub.lock:
                 for injection in hub.injections:
@@ -234,12 +276,16 @@ def _handler(hub: GitHubStandin):
                         break
             if failure is None or failure.after:
                 try:
-                    status, payload = self._route(match.operation_id, path, record)
+                    if app is not None:
+                        status, payload = hub.apps.route(app, match.operation_id, path.strip("/").split("/"),
+                                                         json.loads(record.body) if record.body else None)
+                    else:
+                        status, payload = self._route(match.operation_id, path, record)
                 except KeyError as exc:
                     status, payload = 404, {"message": f"Not Found ({exc})"}
             if failure is not None:
                 status, payload = failure.status, failure.body
-            record.status = status
+            record.status, record.response = status, payload
             self._send(status, payload, failure.headers if failure else None)
 
         def _route(self, operation: str, path: str, record: RequestRecord):

@@ -51,7 +51,9 @@ class ForgeResult:
 
 @dataclass(frozen=True)
 class ForgeOptions:
-    token: str | None = None
+    token: str | None = field(default=None, repr=False)
+    # chartgen.gitops.auth credentials (a GitHub App's installation token, refreshed); wins over `token`
+    credentials: object | None = field(default=None, repr=False)
     api_url: str = ""
     retries: int = 6
     max_rate_limit_wait: float = 900
@@ -60,6 +62,17 @@ class ForgeOptions:
     seconds_between_requests: float = 0.25
     seconds_between_writes: float = 1.0
     extra: dict = field(default_factory=dict)
+
+    @property
+    def auth(self):
+        """The credentials for the API and for git: `credentials`, else `token`, else None."""
+        if self.credentials is not None:
+            return self.credentials
+        if self.token:
+            from chartgen.gitops.auth import StaticToken
+
+            return StaticToken(self.token)
+        return None
 
 
 class Forge(Protocol):

@@ -19,11 +19,20 @@ from chartgen.gitops.forges import ForgeOptions, ForgeResult, PullRequestSpec, S
 DEFAULT_API = "https://api.github.com"
 
 
+def api_url(configured: str = "") -> str:
+    """pr.apiUrl, else $GITHUB_API_URL (set by GitHub Actions), else https://api.github.com."""
+    return (configured or os.environ.get("GITHUB_API_URL") or DEFAULT_API).rstrip("/")
+
+
 def repository_slug(spec: PullRequestSpec) -> str:
     """owner/name: the configured one, else the last two segments of the URL path."""
-    if spec.repository:
-        return spec.repository
-    url = spec.repo_url
+    return slug(spec.repository, spec.repo_url)
+
+
+def slug(repository: str, url: str) -> str:
+    """owner/name: `repository` (pr.repository) when set, else from the URL path."""
+    if repository:
+        return repository
     path = urlsplit(url).path if "://" in url else url.partition(":")[2]
     parts = [p for p in path.strip("/").split("/") if p]
     if len(parts) >= 2:
@@ -66,15 +75,17 @@ class GitHubForge:
 
     def __init__(self, options: ForgeOptions) -> None:
         self.options = options
-        self.api_url = (options.api_url or os.environ.get("GITHUB_API_URL") or DEFAULT_API).rstrip("/")
+        self.api_url = api_url(options.api_url)
         register_secret(options.token)
 
     def client(self, *, retry_posts: bool = True):
         import github
 
-        if not self.options.token:
-            raise UsageError("--forge github needs a token: set GITHUB_TOKEN or GH_TOKEN", code="pr-no-token")
-        return github.Github(base_url=self.api_url, auth=github.Auth.Token(self.options.token),
+        from chartgen.gitops.auth import NO_CREDENTIALS, pygithub_auth
+
+        if not self.options.auth:
+            raise UsageError(f"--forge github needs {NO_CREDENTIALS}", code="pr-no-token")
+        return github.Github(base_url=self.api_url, auth=pygithub_auth(self.options.auth),
                              retry=make_retry(self.options, retry_posts=retry_posts), lazy=True, timeout=60,
                              per_page=100,
                              seconds_between_requests=self.options.seconds_between_requests,
