@@ -77,9 +77,12 @@ def _walk(command, ctx, path):
 
 
 def _options_table(command, ctx) -> list[str]:
+    import click
+
     rows = []
     for param in command.get_params(ctx):
-        record = param.get_help_record(ctx)
+        # Options only: arguments are in the usage line (newer click gives them help records too).
+        record = param.get_help_record(ctx) if isinstance(param, click.Option) else None
         if record is None:  # arguments and hidden options
             continue
         names, help_text = record
