@@ -24,7 +24,6 @@ from collections import defaultdict
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-CONFIG_DIR = PACKAGE_DIR / "data" / "config"
 
 CLI_REFRESH = "python -m chartgen.docgen cli > docs/cli.md"
 CONFIG_REFRESH = "python -m chartgen.docgen config > docs/configuration.md"
@@ -147,11 +146,6 @@ SECTION_PAGES = {"validate": "validate.md", "render": "render.md", "chart": "cha
                  "build": "build.md"}
 
 
-def config_schema_parts() -> dict[str, dict]:
-    """file name -> its JSON Schema, as the loader reads them (chartgen.config.config_schema)."""
-    return {p.name: json.loads(p.read_text(encoding="utf-8")) for p in sorted(CONFIG_DIR.glob("*.json"))}
-
-
 def _type_name(schema: dict) -> str:
     kind = schema.get("type") or ("string" if all(isinstance(v, str) for v in schema.get("enum", [None])) else "")
     if kind == "array":
@@ -214,19 +208,20 @@ def config_rows(schema: dict, prefix: str = "") -> list[tuple[str, dict]]:
     return rows
 
 
-def _sections() -> tuple[dict, list[tuple[str, dict]]]:
-    parts = config_schema_parts()
-    core = parts.pop("core.json", {"properties": {}})
-    sections = {}
-    for part in parts.values():
-        sections.update(part.get("properties", {}))
+def config_sections() -> tuple[dict, list[tuple[str, dict]]]:
+    """(schema of the top-level keys, [(section name, its schema)]) of chartgen.yaml, in reading order."""
+    from chartgen.config import config_schema
+
+    properties = config_schema()["properties"]
+    sections = {k: v for k, v in properties.items() if v.get("type") == "object" and "properties" in v}
+    core = {"properties": {k: v for k, v in properties.items() if k not in sections}}
     order = [s for s in SECTION_ORDER if s in sections] + sorted(s for s in sections if s not in SECTION_ORDER)
     return core, [(name, sections[name]) for name in order]
 
 
 def config_markdown() -> str:
     """docs/configuration.md: every key of chartgen.yaml with its type, default and meaning."""
-    core, sections = _sections()
+    core, sections = config_sections()
     out = [
         "# `chartgen.yaml` reference",
         "",
@@ -275,7 +270,7 @@ def config_markdown() -> str:
 
 def undocumented_settings() -> list[str]:
     """Dotted keys of chartgen.yaml whose schema has no description."""
-    core, sections = _sections()
+    core, sections = config_sections()
     rows = config_rows(core) + [row for name, section in sections for row in config_rows(section, f"{name}.")]
     missing = [key for key, sub in rows if not sub.get("description", "").strip()]
     missing += [name for name, section in sections if not section.get("description", "").strip()]
