@@ -340,7 +340,7 @@ def stage_pr(config, options: BuildOptions, jobs: list["WorkflowState"], earlier
         results = open_pull_requests(folders, config, config_repo=options.config_repository,
                                      forge=options.forge, dry_run=options.dry_run,
                                      source_commit=options.source_commit, image_digest=digest,
-                                     prune=prunes_in_build(config, folders))   # --all only: see the README
+                                     prune=prunes_in_build(config, folders))   # --all only: see docs/pull-requests.md
     except PrError as exc:           # some workflows failed, the others got their PR
         results, failures = exc.results, list(exc.findings)
     per_workflow: dict[str, dict] = {}

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-# Chart.yaml annotation keys (documented in the README's chart section).
+# Chart.yaml annotation keys (documented in docs/charts.md).
 ANNOTATION_PREFIX = "chartgen.io/"
 A_OPERATOR = ANNOTATION_PREFIX + "operator-versions"
 A_SONATAFLOW_API = ANNOTATION_PREFIX + "sonataflow-api"

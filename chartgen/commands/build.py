@@ -36,7 +36,7 @@ def _display_path(folder):
               help="Keep the image build context here (kaniko: the Tekton step builds it).")
 @click.option("--image-digest", default=None, help="Digest of an image built elsewhere (goes into chart and PR).")
 @click.option("--publish", "publish_target", default=None, metavar="TARGET",
-              help="Publish the archives and index to TARGET: dir:PATH, git:REMOTE[#BRANCH], oci://REGISTRY/PATH "
+              help="Publish the archives and index to TARGET: dir:PATH, git:REMOTE[#BRANCH[:FOLDER]], oci://REGISTRY/PATH "
                    "(default: publish.target when build.publish is on).")
 @click.option("--pr/--no-pr", default=None, help="Open or update the chart repository PR (default: build.pr).")
 @click.option("--config-repository", default=None, help="Chart repository URL for --pr (overrides pr.configRepo).")

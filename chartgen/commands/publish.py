@@ -9,7 +9,7 @@ import click
 from chartgen.commands._common import emit_findings, load_config
 
 
-@click.command(name="publish", help="Publish charts: --to dir:PATH | git:REMOTE[#BRANCH] | oci://REGISTRY/PATH. "
+@click.command(name="publish", help="Publish charts: --to dir:PATH | git:REMOTE[#BRANCH[:FOLDER]] | oci://REGISTRY/PATH. "
                "CHART is an archive (.tgz), a chart folder or a chart name (packaged first); "
                "default: every archive in the dist folder.")
 @click.argument("charts", nargs=-1)
@@ -39,7 +39,7 @@ def command(ctx, charts, target, base_url, out_dir, force, plain_http, fmt, html
     settings = config.section("publish")
     target = target or settings.get("target")
     if not target:
-        raise UsageError("no target: give --to dir:PATH | git:REMOTE[#BRANCH] | oci://REGISTRY/PATH "
+        raise UsageError("no target: give --to dir:PATH | git:REMOTE[#BRANCH[:FOLDER]] | oci://REGISTRY/PATH "
                          "or set publish.target in chartgen.yaml", code="usage")
     dist = Path(out_dir) if out_dir else config.dist_dir
     archives: list[Path] = []

@@ -1,6 +1,6 @@
 """Every deliberate difference between `chartgen render` and `kn workflow gen-manifest`.
 
-This is the ONE list: the README section and the golden tests are derived from it. Each
+This is the ONE list: the golden tests are derived from it, and docs/render.md lists every entry. Each
 entry says what upstream does, what chartgen does and why; `strip` (when set) removes the
 difference from one rendered object (used on both sides before a golden comparison).
 Differences with `strip=None` do not show in successfully rendered objects (they turn

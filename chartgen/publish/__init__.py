@@ -42,7 +42,7 @@ class Target:
 
 
 def parse_target(text: str) -> Target:
-    """`dir:PATH`, `git:REMOTE[#BRANCH]` or `oci://REGISTRY/PATH`."""
+    """`dir:PATH`, `git:REMOTE[#BRANCH[:FOLDER]]` or `oci://REGISTRY/PATH`."""
     text = (text or "").strip()
     if text.startswith("oci://"):
         location = text[len("oci://"):].strip("/")
@@ -53,7 +53,7 @@ def parse_target(text: str) -> Target:
         return Target("oci", location)
     kind, sep, rest = text.partition(":")
     if not sep or kind not in ("dir", "git") or not rest:
-        raise UsageError(f"unknown publish target {redact(text)!r}; use dir:PATH, git:REMOTE[#BRANCH] "
+        raise UsageError(f"unknown publish target {redact(text)!r}; use dir:PATH, git:REMOTE[#BRANCH[:FOLDER]] "
                          "or oci://REGISTRY/PATH", code="publish-target")
     if kind == "dir":
         return Target("dir", rest)

@@ -17,6 +17,9 @@ from chartgen.validation.base import WorkflowCheck, as_list, describe, iter_acti
 
 DEFINITION_KINDS = {"functions": "function", "events": "event", "retries": "retry", "errors": "error",
                     "auth": "auth definition"}
+# Written out (not derived from the kinds) so that docs/errors.md's check finds every code.
+UNKNOWN_CODES = {"functions": "unknown-function", "events": "unknown-event", "retries": "unknown-retry",
+                 "errors": "unknown-error", "auth": "unknown-auth"}
 
 
 def _suggest(name: str, known) -> str:
@@ -170,7 +173,7 @@ def _check_ref(check, pointer, name, known, key, expect_kind=None):
         return
     if name not in known:
         check.error(pointer, f"{describe(pointer, check.data)}: {DEFINITION_KINDS[key]} {name!r} is not defined"
-                    f"{_suggest(name, known)}", f"unknown-{DEFINITION_KINDS[key].split()[0]}")
+                    f"{_suggest(name, known)}", UNKNOWN_CODES[key])
         return
     if expect_kind and key == "events":
         kind = known[name].get("kind", "consumed")
