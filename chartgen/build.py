@@ -174,8 +174,7 @@ def stage_validate(job: Job) -> tuple[str, dict]:
     from chartgen.validation import RepositoryContext, validate_folder
 
     context = RepositoryContext(job.options.repository_ids) if job.options.repository_ids is not None else None
-    jq_functions = tuple((job.config.section("validate") or {}).get("jq_functions", ()))
-    findings = tuple(validate_folder(job.workflow, repository=context, jq_functions=jq_functions))
+    findings = tuple(validate_folder(job.workflow, repository=context, jq_functions=job.config.validate.jq_functions))
     errors = _errors(findings)
     if errors:
         raise StageFailure(findings=errors)
@@ -186,7 +185,7 @@ def stage_validate(job: Job) -> tuple[str, dict]:
 def stage_render(job: Job) -> tuple[str, dict]:
     from chartgen.manifests import render_manifests, render_options
 
-    manifests = render_manifests(job.workflow, render_options(job.config))
+    manifests = render_manifests(job.workflow, render_options(job.config.render))
     return f"{len(manifests)} manifests", {}
 
 
@@ -194,11 +193,10 @@ def stage_chart(job: Job) -> tuple[str, dict]:
     # The workflow's chart only: the umbrella chart and charts/README.md read every chart,
     # so the `umbrella` stage writes them once, after all workflows (no parallel writers).
     from chartgen.chart.generate import draft_chart
-    from chartgen.chart.settings import chart_settings
     from chartgen.chart.writer import write_chart
 
     options = job.options
-    settings = chart_settings(job.config)
+    settings = job.config.chart
     draft = draft_chart(job.workflow, job.config, image_digest=options.image_digest, settings=settings)
     result = write_chart(job.config.charts_dir / draft.name, draft.files, draft.fields, draft.annotations,
                          settings, source_commit=options.source_commit, extras=settings.extras_for(draft.name))
@@ -240,11 +238,9 @@ def stage_image(job: Job) -> tuple[str, dict]:
     options = job.options
     config = job.config
     if options.registry:
-        image = dict(config.section("image"))
-        image["registry"] = options.registry
-        config = config.with_overrides(image=image)
+        config = config.with_overrides(image=replace(config.image, registry=options.registry.rstrip("/")))
     context = Path(options.image_context) if options.image_context else None
-    if context is None and (options.builder or config.section("image").get("builder")) == "kaniko":
+    if context is None and (options.builder or config.image.builder) == "kaniko":
         # kaniko runs later, elsewhere: keep its context where the next step finds it.
         context = config.root / ".chartgen" / "kaniko" / job.folder.name
     result = build_image(job.workflow, config, builder=options.builder, push=options.push,
@@ -274,7 +270,6 @@ def kaniko_args_path(context: Path) -> Path:
 
 def stage_umbrella(config, options: BuildOptions, jobs: list["WorkflowState"], earlier: dict) -> tuple[str, dict]:
     from chartgen.chart import generate_umbrella
-    from chartgen.chart.settings import chart_settings
     from chartgen.chart.umbrella import write_charts_readme
 
     from chartgen.chart.stale import remove_stale_charts
@@ -282,7 +277,7 @@ def stage_umbrella(config, options: BuildOptions, jobs: list["WorkflowState"], e
     # Charts whose workflow folder is gone leave before the umbrella is made from the rest.
     removed = remove_stale_charts(config, config.charts_dir)
     gone = "".join(f"{REMOVED_NOTE}{_relative(c.path, config.root)} ({c.source_path} is gone)" for c in removed)
-    if not chart_settings(config).umbrella_enabled:
+    if not config.chart.umbrella_enabled:
         write_charts_readme(config, config.charts_dir)
         return "disabled (chart.umbrella)" + gone, {"removed": " ".join(c.name for c in removed)} if removed else {}
     result = generate_umbrella(config, config.charts_dir)
@@ -307,7 +302,7 @@ def stage_index(config, options: BuildOptions, jobs: list["WorkflowState"], earl
 
     dist = config.dist_dir
     dist.mkdir(parents=True, exist_ok=True)
-    result = update_index(dist, options.base_url, **index_settings(config))
+    result = update_index(dist, options.base_url, **index_settings(config.publish))
     # No "N added": a replayed result must read the same as a fresh one.
     return f"{_relative(result.path, config.root)}: {result.total} chart versions", {}
 
@@ -322,7 +317,7 @@ def stage_publish(config, options: BuildOptions, jobs: list["WorkflowState"], ea
         raise UsageError("build.publish is on but publish.target is empty: set it or pass --publish TARGET",
                          code="build-publish-target")
     result = publish(sorted(config.resolve(a) for a in archives), options.publish,
-                     base_url=options.base_url or None, **index_keywords(config))
+                     base_url=options.base_url or None, **index_keywords(config.publish))
     return (f"{result.target}: {len(result.added) + len(result.replaced)} added, {len(result.unchanged)} "
             f"already there" + (f" ({result.location})" if result.location else "")), {}
 
@@ -514,9 +509,7 @@ def _stat_tree(root: Path, digest) -> None:
 def input_hash(folder: Path, config, options: BuildOptions, shared_index) -> str:
     digest = hashlib.sha256()
     digest.update(generator_fingerprint().encode())
-    # Every setting but `build:` (how to run, not what comes out) shapes the outputs.
-    settings = {k: v for k, v in config.data.items() if k != "build"}
-    digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
+    digest.update(_settings_json(config).encode())
     digest.update(json.dumps(options.cache_key(), sort_keys=True).encode())
     _hash_tree(folder, digest)
     for target in shared_index.uses(folder):
@@ -524,6 +517,13 @@ def input_hash(folder: Path, config, options: BuildOptions, shared_index) -> str
         digest.update(target.encode() + b"\0")
         digest.update(disk.read_bytes() if disk is not None and disk.is_file() else b"<missing>")
     return digest.hexdigest()
+
+
+def _settings_json(config) -> str:
+    """Every setting but `build:` (how to run, not what comes out): it shapes the outputs."""
+    settings = config.settings.to_data()
+    del settings["build"]
+    return json.dumps(settings, sort_keys=True, default=str)
 
 
 def output_hash(outputs: dict[str, str], config) -> str:
@@ -636,10 +636,9 @@ def _executor(kind: str, workers: int, queue) -> Executor:
 
 
 def _parallelism(config, count: int) -> tuple[str, int]:
-    section = config.section("build") or {}
-    workers = section.get("parallelism") or os.cpu_count() or 1
+    workers = config.build.parallelism or os.cpu_count() or 1
     workers = max(1, min(workers, count))
-    kind = section.get("executor", "auto")
+    kind = config.build.executor
     if kind == "auto":
         kind = "process" if workers > 1 else "inline"
     return kind, workers
@@ -748,7 +747,7 @@ def build(folders: list[Path], config, options: BuildOptions = BuildOptions(),
         names_seen[name] = Path(folder)
     states = [WorkflowState(Path(f), n) for n, f in sorted(names_seen.items())]
 
-    cache_setting = (config.section("build") or {}).get("cache", ".chartgen/cache.json")
+    cache_setting = config.build.cache
     cache = BuildCache(config.resolve(cache_setting) if (cache_setting and options.use_cache) else None)
     if options.repository_ids is None:
         try:
@@ -850,12 +849,9 @@ def _repository_key(stage: str, config, options: BuildOptions, *, content: bool 
     Cheap by default (names, sizes, times of the charts and archives); `content=True` hashes
     the bytes, for when a workflow was redone with the same result (its files rewritten)."""
     digest = hashlib.sha256(generator_fingerprint().encode())
-    digest.update(json.dumps({k: v for k, v in config.data.items() if k != "build"}, sort_keys=True,
-                             default=str).encode())
+    digest.update(_settings_json(config).encode())
     if stage == "umbrella":
-        from chartgen.chart.settings import chart_settings
-
-        umbrella = chart_settings(config).umbrella_name
+        umbrella = config.chart.umbrella_name
         digest.update(options.until.encode())
         # The stage also removes the charts of deleted workflow folders: a folder list change
         # must rerun it even when the charts folder itself did not change.
@@ -948,13 +944,12 @@ def _file_hash(path: Path) -> str:
 
 def options_from_config(config, **flags) -> BuildOptions:
     """BuildOptions from chartgen.yaml `build:` with command-line values (not None) on top."""
-    section = config.section("build") or {}
-    publishing = config.section("publish") or {}
-    values = {"image": section.get("image", False), "push": section.get("push", False),
-              "publish": publishing.get("target", "") if section.get("publish") else "",
-              "pr": section.get("pr", False), "base_url": publishing.get("url", "")}
+    section, publishing = config.build, config.publish
+    values = {"image": section.image, "push": section.push,
+              "publish": publishing.target if section.publish else "",
+              "pr": section.pr, "base_url": publishing.url}
     values.update({k: v for k, v in flags.items() if v is not None and v != ""})
-    if section.get("publish") and not values["publish"]:
+    if section.publish and not values["publish"]:
         raise UsageError("build.publish is on but publish.target is empty: set it or pass --publish TARGET",
                          code="build-publish-target")
     return BuildOptions(**values)

@@ -34,6 +34,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Iterable, Iterator, Mapping
 
 from chartgen.errors import WARNING, ChartgenError, Finding, UsageError
+from chartgen.settings import PublishSettings
 
 API_VERSION = "v1"
 INDEX_NAME = "index.yaml"
@@ -880,13 +881,13 @@ class IndexResult:
 
 
 
-def index_settings(config, *, fmt: str | None = None, html: bool | None = None) -> dict:
-    """How the index is written, from chartgen.yaml `publish:` with command-line values on top:
-    the keyword arguments of `update_index` (fmt, html, title). One place for every caller."""
-    section = config.section("publish") or {}
-    return {"fmt": fmt or section.get("index_format", "auto"),
-            "html": section.get("html", True) if html is None else html,
-            "title": section.get("title", "Helm charts")}
+def index_settings(settings: PublishSettings, *, fmt: str | None = None, html: bool | None = None) -> dict:
+    """How the index is written, from chartgen.yaml `publish:` (`config.publish`) with
+    command-line values on top: the keyword arguments of `update_index` (fmt, html, title).
+    One place for every caller."""
+    return {"fmt": fmt or settings.index_format,
+            "html": settings.html if html is None else html,
+            "title": settings.title}
 
 
 def update_index(dist_dir: Path, base_url: str, *, merge: Path | None = None, force: bool = False,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -90,7 +91,7 @@ def test_second_run_is_replayed_from_the_cache_with_identical_output(tmp_path, m
 
     monkeypatch.setattr(build_module, "run_workflow_stages", counting)
     config = load_config(root / "chartgen.yaml")
-    config = config.with_overrides(build={**config.section("build"), "executor": "thread"})
+    config = config.with_overrides(build=replace(config.build, executor="thread"))
     folders = sorted((root / "workflow_sources").iterdir())
     folders = [f for f in folders if f.name != "shared"]
     report = build(folders, config, BuildOptions(until="render"))
@@ -118,7 +119,7 @@ def test_shared_file_change_rebuilds_its_users(tmp_path, monkeypatch):
     run(root, "--all", "--until", "validate")
     target = config.shared_dir / used.split("/", 1)[1]
     target.write_text(target.read_text() + "\n")
-    config = config.with_overrides(build={**config.section("build"), "executor": "thread"})
+    config = config.with_overrides(build=replace(config.build, executor="thread"))
     report = build([root / "workflow_sources" / n for n in ("greeting", "mta")], config,
                    BuildOptions(until="validate"))
     assert set(report.cached) == {"greeting", "mta"} - users
@@ -144,7 +145,7 @@ def test_a_crashing_stage_fails_its_workflow_only(tmp_path, monkeypatch):
     stage = build_module.STAGE_BY_NAME["render"]
     monkeypatch.setitem(build_module.STAGE_BY_NAME, "render", build_module.Stage("render", "workflow", render))
     config = load_config(root / "chartgen.yaml")
-    config = config.with_overrides(build={"executor": "thread", "cache": ""})
+    config = config.with_overrides(build=replace(config.build, executor="thread", cache=""))
     report = build([root / "workflow_sources" / n for n in ("greeting", "mta")], config, BuildOptions(until="chart"))
     by_name = {w.name: w for w in report.workflows}
     assert [s.stage for s in by_name["mta"].stages] == ["validate", "render"]
@@ -229,7 +230,7 @@ def test_workers_start_cleanly_after_helm_is_loaded(tmp_path):
     assert "helm_python" in sys.modules
     root = make_repo(tmp_path)
     config = load_config(root / "chartgen.yaml")
-    config = config.with_overrides(build={"executor": "process", "parallelism": 2, "cache": ""})
+    config = config.with_overrides(build=replace(config.build, executor="process", parallelism=2, cache=""))
     folders = [root / "workflow_sources" / n for n in ("bad-yaml", "greeting", "mta")]
     report = build(folders, config, BuildOptions(until="render"))
     assert [w.ok for w in report.workflows] == [False, True, True]

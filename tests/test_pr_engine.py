@@ -6,6 +6,8 @@ logic is what they test); test_pr_e2e.py runs the real chartgen.chart.generate_c
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from chartgen.config import default_config
@@ -34,7 +36,7 @@ def env(tmp_path, monkeypatch):
 def run(bare, sources, names, lines=None, settings=None, **kwargs):
     config = default_config(sources)
     if settings:
-        config = config.with_overrides(pr={**config.section("pr"), **settings})
+        config = config.with_overrides(pr=replace(config.pr, **settings))
     folders = [load_workflow(sources / name) for name in names]
     kwargs.setdefault("source_commit", SOURCE)
     kwargs.setdefault("source_ref", f"https://github.com/acme/flows/commit/{SOURCE}")
@@ -189,7 +191,7 @@ def test_push_race_gives_up_after_the_configured_attempts(env, monkeypatch):
     tmp_path, bare, sources = env
     calls = race_pushes(monkeypatch, tmp_path, bare, times=10)
     with pytest.raises(PrError) as info:
-        run(bare, sources, ["greeting"], settings={"pushAttempts": 2})
+        run(bare, sources, ["greeting"], settings={"push_attempts": 2})
     assert calls["n"] == 2
     assert info.value.code == "pr-push-race"
     assert b"someone else" in tree(bare, "chartgen/greeting")["charts/other2.txt"]
@@ -231,7 +233,7 @@ def test_url_with_credentials_is_refused_without_echoing_them(env):
 def test_bad_branch_prefix_is_a_usage_error(env):
     _tmp, bare, sources = env
     with pytest.raises(PrError) as info:
-        run(bare, sources, ["greeting"], settings={"branchPrefix": "bad..name/"})
+        run(bare, sources, ["greeting"], settings={"branch_prefix": "bad..name/"})
     assert info.value.code == "pr-branch"
 
 

@@ -12,7 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -45,7 +45,7 @@ def make_project(root: Path) -> Path:
 
 def project_config(proj: Path, **pr):
     config = default_config(proj).with_overrides(repository=SOURCE_REPO)
-    return config.with_overrides(pr={**config.section("pr"), **pr})
+    return config.with_overrides(pr=replace(config.pr, **pr))
 
 
 def folders_of(proj: Path, names) -> list:
@@ -125,7 +125,7 @@ class Hub:
         return self.server.repos["acme/charts"].comments
 
     def run(self, names=(), **kwargs):
-        settings = {"apiUrl": self.server.api_url, **kwargs.pop("settings", {})}
+        settings = {"api_url": self.server.api_url, **kwargs.pop("settings", {})}
         kwargs.setdefault("forge", "github")
         kwargs.setdefault("forge_options", ForgeOptions(token=TOKEN, api_url=self.server.api_url, retries=2,
                                                         backoff_factor=0.05, max_rate_limit_wait=5,

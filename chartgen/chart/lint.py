@@ -62,9 +62,7 @@ def _yamllint_config(path: str):
 def yamllint_config_path(config) -> str:
     from importlib import resources
 
-    from chartgen.chart.settings import chart_settings
-
-    configured = chart_settings(config).yamllint_config if config is not None else ""
+    configured = config.chart.yamllint_config if config is not None else ""
     if configured:
         return str(config.resolve(configured))
     return str(resources.files("chartgen") / "data" / "yamllint.yaml")
@@ -424,14 +422,13 @@ def generated_objects(chart_dir: Path, config) -> list[tuple[str, str, str, str]
     and without kept hand-written templates, read from the templates without rendering;
     None when that cannot be vouched for. Such a chart has no duplicate objects: chartgen
     refuses them when it writes the chart."""
-    from chartgen.chart.settings import chart_settings
     from chartgen.chart.versioning import read_chart_yaml
     from chartgen.chart.writer import verify_chart
 
     templates_dir = chart_dir / "templates"
     if not templates_dir.is_dir():
         return None
-    settings = chart_settings(config)
+    settings = config.chart
     name = str(read_chart_yaml(chart_dir).get("name", ""))
     extras = settings.extras_for(name)
     templates = sorted(p for p in templates_dir.iterdir() if p.is_file())

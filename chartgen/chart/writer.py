@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from chartgen.chart.settings import A_CONTENT_HASH, A_SOURCE_COMMIT, ChartSettings
+from chartgen.chart.settings import A_CONTENT_HASH, A_SOURCE_COMMIT
 from chartgen.chart.versioning import VERSION_TOKEN, content_hash, next_version, parse
 from chartgen.errors import ERROR, ChartgenError, Finding, UsageError
 from chartgen.fsutil import MARKER
+from chartgen.settings import ChartSettings
 
 CHART_FIELD_ORDER = ("apiVersion", "name", "description", "type", "version", "appVersion", "kubeVersion",
                      "home", "icon", "sources", "keywords", "maintainers", "dependencies", "annotations")

@@ -55,6 +55,8 @@ def _display_path(folder):
 def command(ctx, workflows, all_, since, until, image, push, builder, registry, image_context, image_digest,
             publish_target, pr, config_repository, forge, source_commit, base_url, dry_run, no_cache, jobs, fmt,
             tekton_results):
+    from dataclasses import replace
+
     from chartgen import ci
     from chartgen.build import Progress, build, ci_outputs, format_json, format_text, markdown_summary, \
         options_from_config, tekton_values
@@ -63,7 +65,7 @@ def command(ctx, workflows, all_, since, until, image, push, builder, registry, 
 
     config = load_config(ctx)
     if jobs is not None:
-        config = config.with_overrides(build={**(config.section("build") or {}), "parallelism": jobs})
+        config = config.with_overrides(build=replace(config.build, parallelism=jobs))
     if sum(map(bool, (all_, workflows, since))) > 1:
         raise UsageError("give workflow names, --all or --since REV, not several", code="usage")
     if not (all_ or workflows or since):

@@ -51,6 +51,7 @@ from chartgen.errors import ChartgenError, Finding, UsageError, redact, register
 from chartgen.fsutil import MARKER
 from chartgen.gitops.forges import ForgeOptions, PullRequestSpec, StaleBranch, get_forge
 from chartgen.gitops.git import Git, PushRejected, check_url, needs_token
+from chartgen.settings import PrSettings
 
 UMBRELLA = "workflows"
 ADOPTED = "adopted by chartgen pr; the whole directory is regenerated\n"
@@ -148,7 +149,7 @@ class _Run:
     config: object
     url: str
     base: str
-    settings: dict
+    settings: PrSettings
     dry_run: bool
     forge: object
     generator: Callable
@@ -161,7 +162,7 @@ class _Run:
 
     @property
     def charts_dir(self) -> str:
-        return self.settings["chartsDir"].strip("/") or "charts"
+        return self.settings.charts_dir.strip("/") or "charts"
 
 
 def open_pull_requests(folders: list, config, *, config_repo: str | None = None, base: str | None = None,
@@ -177,14 +178,14 @@ def open_pull_requests(folders: list, config, *, config_repo: str | None = None,
     request closed (kind "close"). `folders` may be empty when pruning.
     Raises PrError (with the successful results attached) when some units failed.
     """
-    settings = config.section("pr")
-    url = check_url(config_repo or settings["configRepo"])
-    base = base or settings["base"]
-    forge_name = forge or settings["forge"]
+    settings = config.pr
+    url = check_url(config_repo or settings.config_repo)
+    base = base or settings.base
+    forge_name = forge or settings.forge
     token = token_from_env()
-    options = forge_options or ForgeOptions(token=token, api_url=settings["apiUrl"],
-                                            retries=settings["apiRetries"],
-                                            max_rate_limit_wait=settings["maxRateLimitWait"])
+    options = forge_options or ForgeOptions(token=token, api_url=settings.api_url,
+                                            retries=settings.api_retries,
+                                            max_rate_limit_wait=settings.max_rate_limit_wait)
     the_forge = get_forge(forge_name, options)
     if the_forge.needs_token and not options.token and not dry_run:
         raise UsageError(f"--forge {forge_name} needs a token: set GITHUB_TOKEN or GH_TOKEN "
@@ -219,9 +220,9 @@ def open_pull_requests(folders: list, config, *, config_repo: str | None = None,
     return tuple(run.results)
 
 
-def _units(folders: list, settings: dict) -> list[tuple[str, list]]:
-    prefix = settings["branchPrefix"]
-    if settings["grouping"] == "run":
+def _units(folders: list, settings: PrSettings) -> list[tuple[str, list]]:
+    prefix = settings.branch_prefix
+    if settings.grouping == "run":
         return [(f"{prefix}{UMBRELLA}", list(folders))]
     seen: dict[str, list] = {}
     for folder in folders:
@@ -245,7 +246,7 @@ def _source_ref(config, commit: str | None) -> str | None:
     if env.get("GITHUB_REPOSITORY") and env.get("GITHUB_SHA"):
         server = env.get("GITHUB_SERVER_URL", "https://github.com")
         return f"{server}/{env['GITHUB_REPOSITORY']}/commit/{env['GITHUB_SHA']}"
-    repository = (config.get("repository") or "").rstrip("/")
+    repository = config.repository.rstrip("/")
     if repository and commit:
         return f"{repository[:-4] if repository.endswith('.git') else repository}/commit/{commit}"
     return commit
@@ -257,7 +258,7 @@ def _propose(run: _Run, unit: _Unit) -> PrResult:
     check = git.run("check-ref-format", "--branch", branch, check=False)
     if check.returncode != 0:
         raise UsageError(f"{branch!r} is not a valid branch name (check pr.branchPrefix)", code="pr-branch")
-    attempts = run.settings["pushAttempts"]
+    attempts = run.settings.push_attempts
     for attempt in range(1, attempts + 1):
         remote = git.ls_remote("origin", [run.base, branch])
         if run.base not in remote:
@@ -294,7 +295,7 @@ def _propose(run: _Run, unit: _Unit) -> PrResult:
         if same_as_branch:
             return _up_to_date(run, spec, unit, changes)
         message = _removal_message(run, unit.removal) if unit.removal else _commit_message(run, changes)
-        commit = git.commit(message, **run.settings["commit"])
+        commit = git.commit(message, run.settings.commit.name, run.settings.commit.email)
         try:
             updated = git.push("origin", branch, remote.get(branch))
         except PushRejected:
@@ -358,7 +359,7 @@ def _close_stale(run: _Run, branch: str, names: tuple[str, ...], expected: str, 
         return PrResult(names, branch, "", "dry-run", "", f"{label}: dry run: would close the pull request of "
                         f"{branch} and delete the branch: {reason}", changes, kind=kind)
     comment = f"Closed by chartgen: {reason}. The branch `{branch}` is deleted."
-    closed = run.forge.close_stale(StaleBranch(run.url, run.settings["repository"], branch, run.base, comment))
+    closed = run.forge.close_stale(StaleBranch(run.url, run.settings.repository, branch, run.base, comment))
     deleted = run.git.delete_branch("origin", branch, expected)
     where = f"; {closed.message}" if closed.message else ""
     message = (f"{label}: {reason}{where}; " + (f"deleted branch {branch}" if deleted else
@@ -374,14 +375,14 @@ def _remove(run: _Run, removal: Removal) -> tuple[ChartChange, ...]:
     for rel in removal.paths:
         shutil.rmtree(root / rel, ignore_errors=True)
     charts = root / run.charts_dir
-    layout = run.settings["layout"]
+    layout = run.settings.layout
     config = run.config.with_overrides(charts=str(charts))
     from chartgen.chart.umbrella import generate_umbrella, write_charts_readme
 
     with _standalone_copies(run):
         umbrella = charts / UMBRELLA
         if "umbrella" in layout and umbrella.is_dir():
-            adopted = run.settings["adoptCharts"] and _adopt(umbrella)
+            adopted = run.settings.adopt_charts and _adopt(umbrella)
             generate_umbrella(config, charts)
             if adopted and (umbrella / MARKER).read_text() == ADOPTED:
                 (umbrella / MARKER).unlink()
@@ -399,7 +400,7 @@ class _standalone_copies:
         self.run, self.copies = run, []
 
     def __enter__(self):
-        if "standalone" in self.run.settings["layout"]:
+        if "standalone" in self.run.settings.layout:
             return self
         charts = self.run.git.cwd / self.run.charts_dir
         nested = charts / UMBRELLA / "charts"
@@ -419,7 +420,7 @@ def _regenerate(run: _Run, unit: list) -> tuple[ChartChange, ...]:
     """Write the unit's charts into the checkout, in the configured layout."""
     root = run.git.cwd
     charts = root / run.charts_dir
-    layout = run.settings["layout"]
+    layout = run.settings.layout
     config = run.config.with_overrides(charts=str(charts))
     changes = []
     # umbrella-only layout: every nested chart is copied out while generating, so the umbrella
@@ -430,7 +431,7 @@ def _regenerate(run: _Run, unit: list) -> tuple[ChartChange, ...]:
             nested = charts / UMBRELLA / "charts" / folder.name
             if "standalone" not in layout and nested.is_dir() and not standalone.exists():
                 shutil.copytree(nested, standalone)  # so the version policy sees the chart we have
-            adopted = [d for d in (standalone, charts / UMBRELLA) if run.settings["adoptCharts"] and _adopt(d)]
+            adopted = [d for d in (standalone, charts / UMBRELLA) if run.settings.adopt_charts and _adopt(d)]
             result = run.generator(folder, config, out_dir=charts, **run.meta)
             for chart_dir in adopted:  # a generator that left the folder alone must not leave our mark
                 marker = chart_dir / MARKER
@@ -471,11 +472,11 @@ def _reset_to_head(git: Git, rel: str) -> None:
 
 
 def _image(run: _Run, name: str) -> str:
-    image = run.config.section("image") or {}
-    registry = str(image.get("registry", "")).rstrip("/")
-    repo = str(image.get("name", "{name}")).replace("{name}", name)
+    image = run.config.image
+    registry = image.registry.rstrip("/")
+    repo = image.name.replace("{name}", name)
     ref = f"{registry}/{repo}" if registry else repo
-    tag = run.meta.get("image_tag") or image.get("tag")
+    tag = run.meta.get("image_tag") or image.tag
     ref += f":{tag}" if tag else ""
     digest = run.meta.get("image_digest")
     return f"{ref}@{digest}" if digest else ref
@@ -513,8 +514,8 @@ def _spec(run: _Run, branch: str, changes: tuple[ChartChange, ...], status: dict
     else:
         title = "chartgen: update charts of " + ", ".join(c.name for c in changes)
     body = render_body(run, changes, status)
-    return PullRequestSpec(run.url, s["repository"], branch, run.base, title, body, tuple(s["labels"]),
-                           tuple(s["reviewers"]), tuple(s["teamReviewers"]), bool(s["draft"]))
+    return PullRequestSpec(run.url, s.repository, branch, run.base, title, body, tuple(s.labels),
+                           tuple(s.reviewers), tuple(s.team_reviewers), bool(s.draft))
 
 
 def render_body(run: _Run, changes: tuple[ChartChange, ...], status: dict[str, list[str]]) -> str:
@@ -618,7 +619,7 @@ def _prune_sources(config, folders: list) -> _Sources:
     --config or an empty checkout would remove every chart), or workflows from elsewhere."""
     from chartgen.sources import discover
 
-    repository = str(config.get("repository") or "")
+    repository = config.repository
     if not repository:
         raise UsageError("--prune needs `repository:` in chartgen.yaml: it is how chartgen tells the charts it "
                          "made from this repository (annotation chartgen.io/source-repository) from others",
@@ -648,7 +649,7 @@ def prunes_in_build(config, folders: list) -> bool:
     A partial run (`build mta`, `--since`) never prunes: it was asked about its workflows only."""
     from chartgen.sources import discover
 
-    if not config.section("pr").get("prune", True) or not config.get("repository"):
+    if not config.pr.prune or not config.repository:
         return False
     try:
         everything = discover(config.sources_dir, config.shared_dir if config.shared_dir.is_dir() else None)
@@ -661,7 +662,7 @@ def prunes_in_build(config, folders: list) -> bool:
 def _prune(run: _Run, current_branches: set[str]) -> list[Finding]:
     """Propose the removals, then close the stale pull requests. Returns the failures."""
     failures: list[Finding] = []
-    prefix = run.settings["branchPrefix"]
+    prefix = run.settings.branch_prefix
     try:
         removals = _removals(run)
     except ChartgenError as exc:
@@ -708,7 +709,7 @@ def _removals(run: _Run) -> list[Removal]:
         meta = _chart_meta(git, ref, run.charts_dir, name, files)
         if meta is None or not _gone(run, meta, name):
             continue
-        layout = run.settings["layout"]
+        layout = run.settings.layout
         places = {"standalone": f"{run.charts_dir}/{name}", "umbrella": f"{run.charts_dir}/{UMBRELLA}/charts/{name}"}
         # only where this configuration manages charts, as updates do
         paths = tuple(path for where, path in places.items() if where in layout and f"{path}/Chart.yaml" in files)
@@ -761,7 +762,7 @@ def _gone(run: _Run, meta: dict, name: str) -> bool:
 def _sweep(run: _Run, current: set[str], removals: list[Removal]) -> None:
     """Close the pull requests of stale branches under the branch prefix and delete them."""
     git = run.git
-    prefix = run.settings["branchPrefix"]
+    prefix = run.settings.branch_prefix
     if not prefix:  # without a prefix chartgen cannot tell its branches from anybody's
         return
     remote = git.ls_remote("origin", [f"{prefix}*"])
@@ -826,6 +827,6 @@ def _removal_spec(run: _Run, branch: str, removal: Removal, status: dict[str, li
     lines.append("_Generated; do not edit this branch by hand: the next chartgen run replaces its commit._")
     body = "\n".join(lines) + "\n"
     body = body if len(body) <= BODY_LIMIT else body[:BODY_LIMIT] + "\n…(truncated)\n"
-    return PullRequestSpec(run.url, s["repository"], branch, run.base,
-                           f"chartgen: remove chart {removal.name} (workflow deleted)", body, tuple(s["labels"]),
-                           tuple(s["reviewers"]), tuple(s["teamReviewers"]), bool(s["draft"]))
+    return PullRequestSpec(run.url, s.repository, branch, run.base,
+                           f"chartgen: remove chart {removal.name} (workflow deleted)", body, tuple(s.labels),
+                           tuple(s.reviewers), tuple(s.team_reviewers), bool(s.draft))

@@ -96,11 +96,11 @@ class PublishResult:
     duplicates: tuple[tuple[str, str, int], ...] = ()  # legacy duplicate versions in the charts touched
 
 
-def index_keywords(config, *, fmt: str | None = None, html: bool | None = None) -> dict:
+def index_keywords(settings, *, fmt: str | None = None, html: bool | None = None) -> dict:
     """`chartgen.index.index_settings` in publish()'s vocabulary (index_format instead of fmt)."""
     from chartgen.index import index_settings
 
-    values = index_settings(config, fmt=fmt, html=html)
+    values = index_settings(settings, fmt=fmt, html=html)
     return {"index_format": values.pop("fmt"), **values}
 
 
