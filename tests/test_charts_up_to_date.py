@@ -11,7 +11,8 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
-from chartgen.build import BuildOptions, build
+from chartgen.build.options import BuildOptions
+from chartgen.build.runner import build
 from chartgen.config import load_config
 from chartgen.sources import discover
 from tests.conftest import REPO
