@@ -110,7 +110,7 @@ def stage_lint(job: Job) -> tuple[str, dict]:
 
 
 def stage_package(job: Job) -> tuple[str, dict]:
-    from chartgen.package import package_chart
+    from chartgen.repo.package import package_chart
 
     result = package_chart(job.config.resolve(job.outputs["chart_path"]), job.config.dist_dir)
     archive = relative_path(Path(result.path), job.config.root)
@@ -172,7 +172,7 @@ def stage_umbrella(config, options: BuildOptions, jobs: list[WorkflowState], ear
     if CORE.index(options.until) >= CORE.index("lint"):
         _lint(Path(result.path), config)
     if CORE.index(options.until) >= CORE.index("package"):
-        from chartgen.package import package_chart
+        from chartgen.repo.package import package_chart
 
         archive = Path(package_chart(Path(result.path), config.dist_dir).path)
         outputs["archive"] = relative_path(archive, config.root)
@@ -181,7 +181,7 @@ def stage_umbrella(config, options: BuildOptions, jobs: list[WorkflowState], ear
 
 
 def stage_index(config, options: BuildOptions, jobs: list[WorkflowState], earlier: dict) -> tuple[str, dict]:
-    from chartgen.index import index_settings, update_index
+    from chartgen.repo.update import index_settings, update_index
 
     dist = config.dist_dir
     dist.mkdir(parents=True, exist_ok=True)
@@ -191,7 +191,7 @@ def stage_index(config, options: BuildOptions, jobs: list[WorkflowState], earlie
 
 
 def stage_publish(config, options: BuildOptions, jobs: list[WorkflowState], earlier: dict) -> tuple[str, dict]:
-    from chartgen.publish import index_keywords, publish
+    from chartgen.repo.publish import index_keywords, publish
 
     archives = [j.outputs["archive"] for j in jobs if "archive" in j.outputs]
     if earlier.get("umbrella", {}).get("archive"):

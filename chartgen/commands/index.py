@@ -21,7 +21,8 @@ from chartgen.commands._common import emit_findings, load_config
 @click.option("--force", is_flag=True, help="Replace entries whose version is already indexed with another digest.")
 @click.pass_context
 def command(ctx, directory, base_url, merge, fmt, html, force):
-    from chartgen.index import duplicate_warnings, index_settings, update_index
+    from chartgen.repo.index import duplicate_warnings
+    from chartgen.repo.update import index_settings, update_index
 
     config = load_config(ctx)
     folder = Path(directory) if directory else config.dist_dir

@@ -31,9 +31,9 @@ from chartgen.commands._common import emit_findings, load_config
 def command(ctx, charts, target, base_url, out_dir, force, plain_http, fmt, html, message, attempts):
     from chartgen.commands.package import resolve_charts
     from chartgen.errors import UsageError
-    from chartgen.package import package_chart
-    from chartgen.index import duplicate_warnings
-    from chartgen.publish import index_keywords, publish
+    from chartgen.repo.index import duplicate_warnings
+    from chartgen.repo.package import package_chart
+    from chartgen.repo.publish import index_keywords, publish
 
     config = load_config(ctx)
     target = target or config.publish.target
