@@ -12,9 +12,10 @@ import pytest
 
 from chartgen.config import default_config
 from chartgen.errors import ChartgenError, UsageError
-from chartgen.gitops import engine
-from chartgen.gitops.engine import PrError, open_pull_requests
+from chartgen.gitops import body, engine, propose
+from chartgen.gitops.engine import open_pull_requests
 from chartgen.gitops.git import Git, GitError
+from chartgen.gitops.model import PrError
 from chartgen.sources import load_workflow
 from github_standin.gitrepos import (fake_generator, git, log, make_chart_repo, race_pushes, rev, tree,
                                      write_workflow)
@@ -260,10 +261,10 @@ def test_compat_rows_accept_tuples_dicts_and_objects():
     class Row:
         name, version, workflow_type, operator_versions = "c", "1.0.0", "assessment", ">=1.36"
 
-    assert engine._row(("a", "1", "infrastructure", ">=1")) == ("a", "1", "infrastructure", ">=1")
-    assert engine._row({"chart": "b", "version": "2", "type": "assessment", "operator": "<2"}) == \
+    assert body._row(("a", "1", "infrastructure", ">=1")) == ("a", "1", "infrastructure", ">=1")
+    assert body._row({"chart": "b", "version": "2", "type": "assessment", "operator": "<2"}) == \
         ("b", "2", "assessment", "<2")
-    assert engine._row(Row()) == ("c", "1.0.0", "assessment", ">=1.36")
+    assert body._row(Row()) == ("c", "1.0.0", "assessment", ">=1.36")
 
 
 def test_only_provenance_differences_do_not_count():
@@ -271,11 +272,11 @@ def test_only_provenance_differences_do_not_count():
                   "+++ b/c/Chart.yaml\n@@ -19 +19 @@ annotations:\n"
                   "-  chartgen.io/source-commit: d00dfeed\n+  chartgen.io/source-commit: beefbeef\n"
                   "@@ -20 +20 @@\n-  chartgen.io/content-hash: sha256:aa\n+  chartgen.io/content-hash: sha256:bb\n")
-    assert engine._only_provenance_differs(provenance)
-    assert engine._only_provenance_differs("")
-    assert not engine._only_provenance_differs(provenance + "@@ -3 +3 @@\n-version: 0.1.0\n+version: 0.1.1\n")
+    assert propose._only_provenance_differs(provenance)
+    assert propose._only_provenance_differs("")
+    assert not propose._only_provenance_differs(provenance + "@@ -3 +3 @@\n-version: 0.1.0\n+version: 0.1.1\n")
     # a removed content line starting with "-- " is content, not a file header
-    assert not engine._only_provenance_differs("diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n--- a\n")
+    assert not propose._only_provenance_differs("diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n--- a\n")
 
 
 @pytest.mark.parametrize("url,web", [

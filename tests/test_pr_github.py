@@ -12,8 +12,9 @@ import pytest
 
 from chartgen.config import default_config
 from chartgen.gitops import engine
-from chartgen.gitops.engine import PrError, open_pull_requests
+from chartgen.gitops.engine import open_pull_requests
 from chartgen.gitops.forges import ForgeOptions
+from chartgen.gitops.model import PrError
 from chartgen.sources import load_workflow
 from github_standin import GitHubStandin, running_standin
 from github_standin.gitrepos import (fake_generator, git, log, make_chart_repo, race_pushes, rev, tree,

@@ -19,8 +19,9 @@ import pytest
 
 from chartgen.config import default_config
 from chartgen.errors import ChartgenError, UsageError
-from chartgen.gitops.engine import open_pull_requests, prunes_in_build
+from chartgen.gitops.engine import open_pull_requests
 from chartgen.gitops.forges import ForgeOptions
+from chartgen.gitops.prune import prunes_in_build
 from chartgen.sources import load_workflow
 from chartgen.yamlio import load_data
 from github_standin import GitHubStandin, running_standin
@@ -469,7 +470,7 @@ def test_prune_refuses_when_the_comparison_could_be_wrong(plain, case, code):
 
 
 def test_removal_branch_clashing_with_a_workflow_branch_is_an_error(plain):
-    from chartgen.gitops.engine import PrError
+    from chartgen.gitops.model import PrError
 
     tmp, bare, proj = plain
     seed(bare, proj, tmp, foreign=False)

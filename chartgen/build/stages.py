@@ -207,7 +207,8 @@ def stage_publish(config, options: BuildOptions, jobs: list[WorkflowState], earl
 
 def stage_pr(config, options: BuildOptions, jobs: list[WorkflowState], earlier: dict) -> tuple[str, dict]:
     from chartgen.gitops import open_pull_requests
-    from chartgen.gitops.engine import PrError, prunes_in_build
+    from chartgen.gitops.model import PrError
+    from chartgen.gitops.prune import prunes_in_build
     from chartgen.sources import load_workflow
 
     folders = [load_workflow(j.folder) for j in jobs]
