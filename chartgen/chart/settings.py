@@ -19,6 +19,7 @@ A_CONTENT_HASH = ANNOTATION_PREFIX + "content-hash"
 A_UMBRELLA = ANNOTATION_PREFIX + "umbrella"
 
 SONATAFLOW_API = "sonataflow.org/v1alpha08"
+VERSION_TOKEN = "0.0.0-chartgen.version"      # stands for the version while hashing (versioning.py)
 WORKFLOW_TYPES = ("infrastructure", "assessment")
 DEFAULT_WORKFLOW_TYPE = "infrastructure"
 

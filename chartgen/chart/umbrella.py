@@ -82,7 +82,7 @@ def write_charts_readme(config, charts_dir: Path, rows=None) -> None:
 def generate_umbrella(config, charts_dir: Path | str) -> ChartResult:
     """Regenerate `<charts_dir>/<umbrella name>/` from the workflow charts in `charts_dir`."""
     from chartgen.chart.compat import compat_matrix
-    from chartgen.chart.generate import HELMIGNORE
+    from chartgen.chart.textfiles import HELMIGNORE
     from chartgen.chart.readme import umbrella_readme
 
     settings = config.chart

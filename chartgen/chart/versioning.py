@@ -17,7 +17,6 @@ from typing import Mapping
 from chartgen.errors import ChartgenError, UsageError
 
 PARTS = ("major", "minor", "patch", "release", "prerelease")
-VERSION_TOKEN = "0.0.0-chartgen.version"      # stands for the version while hashing
 COMMIT_TOKEN = "chartgen-source-commit"        # stands for the source commit while hashing
 
 
