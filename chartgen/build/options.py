@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from chartgen.errors import ChartgenError, Finding, UsageError, redact
 from chartgen.settings import BuildSettings, PublishSettings
 
-
 OK, FAILED, SKIPPED = "ok", "failed", "skipped"
 
 

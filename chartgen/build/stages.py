@@ -18,6 +18,8 @@ from typing import Any, Callable, Iterable
 from chartgen.build.options import FAILED, BuildOptions, StageFailure, StageResult
 from chartgen.errors import Finding, UsageError
 
+REMOVED_NOTE = "; removed "            # a stage message names the charts it removed after this
+
 
 @dataclass
 class Job:
@@ -277,8 +279,6 @@ STAGES: tuple[Stage, ...] = (
 
 # The chain --until cuts; `umbrella` follows the per-workflow chart stages it depends on.
 CORE = tuple(s.name for s in STAGES if not s.optional and s.name != "umbrella")
-
-
 STAGE_BY_NAME = {s.name: s for s in STAGES}
 
 
@@ -290,9 +290,6 @@ def selected_stages(options: BuildOptions) -> tuple[Stage, ...]:
     return tuple(s for s in STAGES if (s.name in CORE and CORE.index(s.name) <= last)
                  or (s.name == "umbrella" and last >= CORE.index("chart"))
                  or (s.optional and wanted[s.name]))
-
-
-REMOVED_NOTE = "; removed "
 
 
 def relative_path(path: Path, root: Path) -> str:
