@@ -45,7 +45,7 @@ def renderable(config) -> list[Path]:
     good = []
     for folder in folders:
         try:
-            render_manifests(load_workflow(folder), render_options(config))
+            render_manifests(load_workflow(folder), render_options(config.render))
             good.append(folder)
         except ChartgenError:
             pass

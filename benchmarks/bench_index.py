@@ -112,8 +112,10 @@ def main() -> None:
 
     import helm_python
 
-    from chartgen.index import dump_json_index, parse_index, update_index
-    from chartgen.package import package_chart
+    from chartgen.repo.reading import parse_index
+    from chartgen.repo.update import update_index
+    from chartgen.repo.writing import dump_json_index
+    from chartgen.repo.package import package_chart
 
     work = Path(tempfile.mkdtemp(prefix="bench-index-"))
     try:

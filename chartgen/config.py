@@ -11,13 +11,15 @@ from __future__ import annotations
 import copy
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from chartgen.errors import ChartgenError, Finding, UsageError
+from chartgen.settings import (BuildSettings, ChartSettings, ImageSettings, PrSettings, PublishSettings,
+                               RenderSettings, Settings, ValidateSettings, settings_from_data)
 
 CONFIG_NAME = "chartgen.yaml"
 
@@ -62,18 +64,44 @@ def _apply_defaults(schema: dict, data: Any) -> Any:
 
 @dataclass(frozen=True)
 class Config:
-    """Validated chartgen.yaml with defaults filled in."""
+    """Where chartgen.yaml is, and its settings: validated, defaults filled in, typed
+    (chartgen.settings). Stages take the section they read: `config.render`, ..."""
 
     root: Path
     path: Path | None = None
-    data: Mapping[str, Any] = field(default_factory=dict)
+    settings: Settings = field(default_factory=Settings)
 
-    def section(self, name: str) -> dict:
-        value = self.data.get(name, {})
-        return copy.deepcopy(value) if isinstance(value, dict) else value
+    @property
+    def build(self) -> BuildSettings:
+        return self.settings.build
 
-    def get(self, name: str, default: Any = None) -> Any:
-        return self.data.get(name, default)
+    @property
+    def chart(self) -> ChartSettings:
+        return self.settings.chart
+
+    @property
+    def image(self) -> ImageSettings:
+        return self.settings.image
+
+    @property
+    def pr(self) -> PrSettings:
+        return self.settings.pr
+
+    @property
+    def publish(self) -> PublishSettings:
+        return self.settings.publish
+
+    @property
+    def render(self) -> RenderSettings:
+        return self.settings.render
+
+    @property
+    def validate(self) -> ValidateSettings:
+        return self.settings.validate
+
+    @property
+    def repository(self) -> str:
+        return self.settings.repository
 
     def resolve(self, relative: str) -> Path:
         path = Path(relative)
@@ -81,24 +109,30 @@ class Config:
 
     @property
     def sources_dir(self) -> Path:
-        return self.resolve(self.data["sources"])
+        return self.resolve(self.settings.sources)
 
     @property
     def shared_dir(self) -> Path:
-        return self.resolve(self.data["shared"])
+        return self.resolve(self.settings.shared)
 
     @property
     def charts_dir(self) -> Path:
-        return self.resolve(self.data["charts"])
+        return self.resolve(self.settings.charts)
 
     @property
     def dist_dir(self) -> Path:
-        return self.resolve(self.data["dist"])
+        return self.resolve(self.settings.dist)
 
     def with_overrides(self, **values: Any) -> "Config":
-        data = copy.deepcopy(dict(self.data))
-        data.update({k: v for k, v in values.items() if v is not None})
-        return Config(self.root, self.path, data)
+        """The same configuration with some settings replaced (command-line values): a
+        top-level path or `repository` as text, a section as its typed value
+        (`build=replace(config.build, parallelism=4)`); None leaves a setting as it is."""
+        return Config(self.root, self.path, replace(self.settings, **{k: v for k, v in values.items()
+                                                                        if v is not None}))
+
+
+def _config(root: Path, path: Path | None, data: dict) -> Config:
+    return Config(root, path, settings_from_data(data, root))
 
 
 def find_config(start: Path | None = None) -> Path | None:
@@ -142,7 +176,7 @@ def parse_config(text: str, path: str, root: Path) -> Config:
         errors.append(Finding(path, line, col, "error", f"{where}: {error.message}", "config-invalid"))
     if errors:
         raise UsageError(findings=errors)
-    return Config(root, Path(path), _apply_defaults(config_schema(), data))
+    return _config(root, Path(path), _apply_defaults(config_schema(), data))
 
 
 def load_config(path: Path | str | None = None, *, start: Path | None = None) -> Config:
@@ -156,7 +190,7 @@ def load_config(path: Path | str | None = None, *, start: Path | None = None) ->
         config_path = find_config(start)
     if config_path is None:
         root = Path(start or os.getcwd()).resolve()
-        return Config(root, None, _apply_defaults(config_schema(), {}))
+        return _config(root, None, _apply_defaults(config_schema(), {}))
     try:
         text = config_path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -165,4 +199,4 @@ def load_config(path: Path | str | None = None, *, start: Path | None = None) ->
 
 
 def default_config(root: Path) -> Config:
-    return Config(Path(root), None, _apply_defaults(config_schema(), {}))
+    return _config(Path(root), None, _apply_defaults(config_schema(), {}))

@@ -239,11 +239,9 @@ def always_affecting(config) -> list[str]:
         # chartgen's own sources live in this repository: the generator and the
         # Containerfile template (chartgen/templates/Containerfile.j2) are inputs of every workflow.
         result.append(package.relative_to(root).as_posix() + "/**")
-    chart = config.section("chart") or {}
-    if chart.get("yamllint_config"):
-        result.append(_config_relative(config, chart["yamllint_config"]))   # lints every chart
-    build = config.section("build") or {}
-    result.extend(build.get("always_affected_by", []))
+    if config.chart.yamllint_config:
+        result.append(_config_relative(config, config.chart.yamllint_config))   # lints every chart
+    result.extend(config.build.always_affected_by)
     return result
 
 
@@ -255,7 +253,7 @@ def _config_relative(config, path: str) -> str:
 
 def _extras_owner(config, rel: str, folders: dict) -> str | None:
     """The workflow whose chart keeps `rel` as a hand-written extra (chart.extras), if any."""
-    extras = (config.section("chart") or {}).get("extras") or {}
+    extras = dict(config.chart.extras)
     if not extras:
         return None
     charts = _config_relative(config, str(config.charts_dir))

@@ -44,7 +44,7 @@ def renders(folder: Path) -> bool:
     from chartgen.sources import load_workflow
 
     try:
-        render_manifests(load_workflow(folder), render_options(repo_config()))
+        render_manifests(load_workflow(folder), render_options(repo_config().render))
     except ChartgenError:
         return False
     return True
@@ -78,7 +78,7 @@ def expected_objects(folder: Path, **option_overrides) -> list[dict]:
     from chartgen.manifests import render_manifests, render_options
     from chartgen.sources import load_workflow
 
-    options = render_options(repo_config(), **option_overrides)
+    options = render_options(repo_config().render, **option_overrides)
     return sorted((copy.deepcopy(m.obj) for m in render_manifests(load_workflow(folder), options)),
                   key=object_key)
 
@@ -87,7 +87,7 @@ def secret_values(folder: Path) -> dict[str, str]:
     from chartgen.manifests import render_manifests, render_options
     from chartgen.sources import load_workflow
 
-    for manifest in render_manifests(load_workflow(folder), render_options(repo_config())):
+    for manifest in render_manifests(load_workflow(folder), render_options(repo_config().render)):
         if manifest.kind == "Secret":
             return dict(manifest.obj["stringData"])
     return {}

@@ -35,7 +35,7 @@ def make_chart(root: Path, name: str = "hello", version: str = "1.0.0", *, greet
 
 
 def package(root: Path, out: Path, name: str = "hello", version: str = "1.0.0", **kwargs) -> Path:
-    from chartgen.package import package_chart
+    from chartgen.repo.package import package_chart
 
     return package_chart(make_chart(root, name, version, **kwargs), out).path
 

@@ -6,13 +6,17 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from chartgen import build as build_module
-from chartgen.build import BuildOptions, build, format_text, selected_stages
+from chartgen.build import runner, stages
+from chartgen.build.options import BuildOptions
+from chartgen.build.output import format_text
+from chartgen.build.runner import build
+from chartgen.build.stages import selected_stages
 from chartgen.cli import cli
 from chartgen.config import load_config
 from chartgen.errors import ChartgenError, UsageError
@@ -41,7 +45,7 @@ def run(root: Path, *args: str, env=None):
 
 
 def test_stage_table_order_and_selection():
-    names = [s.name for s in build_module.STAGES]
+    names = [s.name for s in stages.STAGES]
     assert names == ["validate", "render", "chart", "lint", "package", "umbrella", "index", "image", "publish", "pr"]
     # The umbrella chart follows the workflow charts whenever they are written.
     assert [s.name for s in selected_stages(BuildOptions(until="lint"))] == ["validate", "render", "chart", "lint",
@@ -82,15 +86,15 @@ def test_second_run_is_replayed_from_the_cache_with_identical_output(tmp_path, m
     root = make_repo(tmp_path)
     first = run(root, "--all", "--until", "render")
     calls = []
-    real = build_module.run_workflow_stages
+    real = runner.run_workflow_stages
 
     def counting(folder, *args, **kwargs):
         calls.append(Path(folder).name)
         return real(folder, *args, **kwargs)
 
-    monkeypatch.setattr(build_module, "run_workflow_stages", counting)
+    monkeypatch.setattr(runner, "run_workflow_stages", counting)
     config = load_config(root / "chartgen.yaml")
-    config = config.with_overrides(build={**config.section("build"), "executor": "thread"})
+    config = config.with_overrides(build=replace(config.build, executor="thread"))
     folders = sorted((root / "workflow_sources").iterdir())
     folders = [f for f in folders if f.name != "shared"]
     report = build(folders, config, BuildOptions(until="render"))
@@ -118,7 +122,7 @@ def test_shared_file_change_rebuilds_its_users(tmp_path, monkeypatch):
     run(root, "--all", "--until", "validate")
     target = config.shared_dir / used.split("/", 1)[1]
     target.write_text(target.read_text() + "\n")
-    config = config.with_overrides(build={**config.section("build"), "executor": "thread"})
+    config = config.with_overrides(build=replace(config.build, executor="thread"))
     report = build([root / "workflow_sources" / n for n in ("greeting", "mta")], config,
                    BuildOptions(until="validate"))
     assert set(report.cached) == {"greeting", "mta"} - users
@@ -141,10 +145,10 @@ def test_a_crashing_stage_fails_its_workflow_only(tmp_path, monkeypatch):
             raise ChartgenError("renderer refused", path=job.folder / "mta.sw.yaml", line=3, code="boom")
         return "fine", {}
 
-    stage = build_module.STAGE_BY_NAME["render"]
-    monkeypatch.setitem(build_module.STAGE_BY_NAME, "render", build_module.Stage("render", "workflow", render))
+    stage = stages.STAGE_BY_NAME["render"]
+    monkeypatch.setitem(stages.STAGE_BY_NAME, "render", stages.Stage("render", "workflow", render))
     config = load_config(root / "chartgen.yaml")
-    config = config.with_overrides(build={"executor": "thread", "cache": ""})
+    config = config.with_overrides(build=replace(config.build, executor="thread", cache=""))
     report = build([root / "workflow_sources" / n for n in ("greeting", "mta")], config, BuildOptions(until="chart"))
     by_name = {w.name: w for w in report.workflows}
     assert [s.stage for s in by_name["mta"].stages] == ["validate", "render"]
@@ -229,7 +233,7 @@ def test_workers_start_cleanly_after_helm_is_loaded(tmp_path):
     assert "helm_python" in sys.modules
     root = make_repo(tmp_path)
     config = load_config(root / "chartgen.yaml")
-    config = config.with_overrides(build={"executor": "process", "parallelism": 2, "cache": ""})
+    config = config.with_overrides(build=replace(config.build, executor="process", parallelism=2, cache=""))
     folders = [root / "workflow_sources" / n for n in ("bad-yaml", "greeting", "mta")]
     report = build(folders, config, BuildOptions(until="render"))
     assert [w.ok for w in report.workflows] == [False, True, True]
@@ -287,7 +291,7 @@ def test_progress_on_a_terminal_plain_lines_elsewhere(tmp_path):
 def test_progress_too_many_workflows_for_the_screen_is_one_line(monkeypatch):
     import io
 
-    from chartgen.build import Progress
+    from chartgen.build.progress import Progress
 
     monkeypatch.setenv("LINES", "24")
     monkeypatch.setenv("COLUMNS", "100")

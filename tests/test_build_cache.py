@@ -6,7 +6,8 @@ import json
 import shutil
 from pathlib import Path
 
-from chartgen.build import BuildOptions, build
+from chartgen.build.options import BuildOptions
+from chartgen.build.runner import build
 from chartgen.config import load_config
 from tests.conftest import REPO
 

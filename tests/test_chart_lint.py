@@ -207,6 +207,6 @@ def test_lint_cli_reports_and_exits_1(chart):
     ("# only a comment\n", None),
 ])
 def test_rendered_object_identity(document, identity):
-    from chartgen.chart.lint import _identity
+    from chartgen.chart.objects import object_identity
 
-    assert _identity(document) == identity
+    assert object_identity(document) == identity

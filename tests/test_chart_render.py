@@ -133,7 +133,8 @@ def test_generated_chart_passes_helm_lint_strict_and_yamllint(folder, charts):
 @pytest.mark.parametrize("folder", FOLDERS, ids=folder_id)
 def test_objects_read_from_an_untouched_chart_are_the_rendered_ones(folder, charts):
     """lint skips rendering charts whose content hash holds; what it reads instead must agree."""
-    from chartgen.chart.lint import generated_objects, rendered_objects
+    from chartgen.chart.lint import generated_objects
+    from chartgen.chart.objects import rendered_objects
 
     chart = charts(folder)
     read = generated_objects(chart, repo_config())

@@ -8,9 +8,11 @@ Fix a failure with:  chartgen build --all --until lint   (then commit charts/)
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
-from chartgen.build import BuildOptions, build
+from chartgen.build.options import BuildOptions
+from chartgen.build.runner import build
 from chartgen.config import load_config
 from chartgen.sources import discover
 from tests.conftest import REPO
@@ -31,7 +33,7 @@ def test_committed_charts_match_their_sources(tmp_path):
     work = tmp_path / "charts"
     shutil.copytree(committed, work)
     regenerated_config = config.with_overrides(charts=str(work), dist=str(tmp_path / "dist"),
-                                               build={"cache": "", "executor": "thread"})
+                                               build=replace(config.build, cache="", executor="thread"))
     folders = discover(config.sources_dir, config.shared_dir)
     report = build(folders, regenerated_config, BuildOptions(until="chart", use_cache=False))
     assert report.ok, "\n".join(f.format() for w in report.workflows if not w.ok
@@ -50,7 +52,6 @@ def test_every_workflow_has_its_committed_chart():
     names = {chart_name(f.name) for f in discover(config.sources_dir, config.shared_dir)}
     present = {p.name for p in config.charts_dir.iterdir() if (p / "Chart.yaml").is_file()}
     assert names <= present, f"{FIX} (missing: {sorted(names - present)})"
-    from chartgen.chart import chart_settings
 
-    umbrella = chart_settings(config).umbrella_name
+    umbrella = config.chart.umbrella_name
     assert umbrella in present, f"the umbrella chart charts/{umbrella} is missing: " + FIX

@@ -160,7 +160,7 @@ def test_bad_argfile_is_an_error_with_its_line_and_leaves_nothing(tmp_path):
 # --- settings and command line -------------------------------------------------------------------
 
 def test_settings_defaults_are_the_red_hat_images(tmp_path):
-    settings = ImageSettings.from_config(load_config(start=tmp_path))
+    settings = load_config(start=tmp_path).image
     assert settings.builder_image == "registry.redhat.io/openshift-serverless-1/logic-swf-builder-rhel9:1.37.0-19"
     assert settings.runtime_image == "registry.access.redhat.com/ubi9/openjdk-17:1.21-2"
     assert settings.builder == "auto" and settings.retries == 3 and settings.tls_verify is True
@@ -434,5 +434,5 @@ def test_every_corpus_folder_gives_a_context_or_a_clear_error(tmp_path):
         assert not any(name.endswith("secret.properties") for name in files)
         expected = {f"resources/{r.file.rel}" for r in folder.resources} | {f"resources/{folder.main.rel}"}
         assert expected <= set(files)
-        image_repository(folder.name, ImageSettings.from_config(config))  # a valid reference
+        image_repository(folder.name, config.image)  # a valid reference
     assert built >= 30

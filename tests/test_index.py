@@ -11,8 +11,12 @@ import pytest
 import yaml
 
 from chartgen.errors import ChartgenError
-from chartgen.index import (dump_index, load_index, parse_index, read_archive, render_html,
-                            sort_versions, update_index)
+from chartgen.repo.archive import read_archive
+from chartgen.repo.html import render_html
+from chartgen.repo.reading import load_index, parse_index
+from chartgen.repo.update import update_index
+from chartgen.repo.versions import sort_versions
+from chartgen.repo.writing import dump_index
 from publish_helpers import FIXTURES, package, serve_directory
 
 T1, T2 = "2025-01-01T00:00:00.000001Z", "2025-06-01T00:00:00.000002Z"
@@ -261,7 +265,7 @@ def test_cli_index(tmp_path, monkeypatch):
 
 
 def test_adding_to_a_large_folder_reads_only_the_new_archive(tmp_path, monkeypatch):
-    import chartgen.index as index_module
+    import chartgen.repo.update as index_module
 
     dist = tmp_path / "dist"
     for version in ("1.0.0", "1.1.0", "1.2.0"):
@@ -372,8 +376,8 @@ def test_legacy_duplicates_are_reported_not_multiplied(tmp_path):
 
 
 def test_published_index_from_a_url(tmp_path):
-    from chartgen.index import fetch_index
-    from chartgen.package import package_chart
+    from chartgen.repo.reading import fetch_index
+    from chartgen.repo.package import package_chart
     from publish_helpers import make_chart
 
     site = tmp_path / "site"

@@ -10,8 +10,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chartgen.index import (ArchiveInfo, IndexFile, add_archives, dump_index, parse_index,
-                            sort_versions)
+from chartgen.repo.archive import ArchiveInfo
+from chartgen.repo.index import IndexFile, add_archives
+from chartgen.repo.reading import parse_index
+from chartgen.repo.versions import sort_versions
+from chartgen.repo.writing import dump_index
 from chartgen.yamlio import dump_yaml
 
 NAMES = st.sampled_from(["a", "alpha", "b-chart", "hello", "m", "zulu", "x.y", "w_1"])

@@ -9,8 +9,9 @@ import tarfile
 import pytest
 
 from chartgen.errors import ChartgenError
-from chartgen.index import IndexFile, make_entry, read_archive
-from chartgen.package import ARCHIVE_EPOCH, package_chart
+from chartgen.repo.archive import make_entry, read_archive
+from chartgen.repo.index import IndexFile
+from chartgen.repo.package import ARCHIVE_EPOCH, package_chart
 from publish_helpers import make_chart
 
 

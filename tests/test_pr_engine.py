@@ -6,13 +6,16 @@ logic is what they test); test_pr_e2e.py runs the real chartgen.chart.generate_c
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from chartgen.config import default_config
 from chartgen.errors import ChartgenError, UsageError
-from chartgen.gitops import engine
-from chartgen.gitops.engine import PrError, open_pull_requests
+from chartgen.gitops import auth, body, propose
+from chartgen.gitops.engine import open_pull_requests
 from chartgen.gitops.git import Git, GitError
+from chartgen.gitops.model import PrError
 from chartgen.sources import load_workflow
 from github_standin.gitrepos import (fake_generator, git, log, make_chart_repo, race_pushes, rev, tree,
                                      write_workflow)
@@ -34,7 +37,7 @@ def env(tmp_path, monkeypatch):
 def run(bare, sources, names, lines=None, settings=None, **kwargs):
     config = default_config(sources)
     if settings:
-        config = config.with_overrides(pr={**config.section("pr"), **settings})
+        config = config.with_overrides(pr=replace(config.pr, **settings))
     folders = [load_workflow(sources / name) for name in names]
     kwargs.setdefault("source_commit", SOURCE)
     kwargs.setdefault("source_ref", f"https://github.com/acme/flows/commit/{SOURCE}")
@@ -189,7 +192,7 @@ def test_push_race_gives_up_after_the_configured_attempts(env, monkeypatch):
     tmp_path, bare, sources = env
     calls = race_pushes(monkeypatch, tmp_path, bare, times=10)
     with pytest.raises(PrError) as info:
-        run(bare, sources, ["greeting"], settings={"pushAttempts": 2})
+        run(bare, sources, ["greeting"], settings={"push_attempts": 2})
     assert calls["n"] == 2
     assert info.value.code == "pr-push-race"
     assert b"someone else" in tree(bare, "chartgen/greeting")["charts/other2.txt"]
@@ -231,7 +234,7 @@ def test_url_with_credentials_is_refused_without_echoing_them(env):
 def test_bad_branch_prefix_is_a_usage_error(env):
     _tmp, bare, sources = env
     with pytest.raises(PrError) as info:
-        run(bare, sources, ["greeting"], settings={"branchPrefix": "bad..name/"})
+        run(bare, sources, ["greeting"], settings={"branch_prefix": "bad..name/"})
     assert info.value.code == "pr-branch"
 
 
@@ -258,10 +261,10 @@ def test_compat_rows_accept_tuples_dicts_and_objects():
     class Row:
         name, version, workflow_type, operator_versions = "c", "1.0.0", "assessment", ">=1.36"
 
-    assert engine._row(("a", "1", "infrastructure", ">=1")) == ("a", "1", "infrastructure", ">=1")
-    assert engine._row({"chart": "b", "version": "2", "type": "assessment", "operator": "<2"}) == \
+    assert body._row(("a", "1", "infrastructure", ">=1")) == ("a", "1", "infrastructure", ">=1")
+    assert body._row({"chart": "b", "version": "2", "type": "assessment", "operator": "<2"}) == \
         ("b", "2", "assessment", "<2")
-    assert engine._row(Row()) == ("c", "1.0.0", "assessment", ">=1.36")
+    assert body._row(Row()) == ("c", "1.0.0", "assessment", ">=1.36")
 
 
 def test_only_provenance_differences_do_not_count():
@@ -269,11 +272,11 @@ def test_only_provenance_differences_do_not_count():
                   "+++ b/c/Chart.yaml\n@@ -19 +19 @@ annotations:\n"
                   "-  chartgen.io/source-commit: d00dfeed\n+  chartgen.io/source-commit: beefbeef\n"
                   "@@ -20 +20 @@\n-  chartgen.io/content-hash: sha256:aa\n+  chartgen.io/content-hash: sha256:bb\n")
-    assert engine._only_provenance_differs(provenance)
-    assert engine._only_provenance_differs("")
-    assert not engine._only_provenance_differs(provenance + "@@ -3 +3 @@\n-version: 0.1.0\n+version: 0.1.1\n")
+    assert propose._only_provenance_differs(provenance)
+    assert propose._only_provenance_differs("")
+    assert not propose._only_provenance_differs(provenance + "@@ -3 +3 @@\n-version: 0.1.0\n+version: 0.1.1\n")
     # a removed content line starting with "-- " is content, not a file header
-    assert not engine._only_provenance_differs("diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n--- a\n")
+    assert not propose._only_provenance_differs("diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n--- a\n")
 
 
 @pytest.mark.parametrize("url,web", [
@@ -394,8 +397,8 @@ def test_bad_pr_settings_are_reported_with_their_line(name, line, text, tmp_path
 def test_token_precedence_follows_gh(monkeypatch):
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_fromgithubtoken1")
     monkeypatch.setenv("GH_TOKEN", "ghp_fromghtoken22")
-    assert engine.token_from_env() == "ghp_fromghtoken22"
+    assert auth.token_from_env() == "ghp_fromghtoken22"
     monkeypatch.delenv("GH_TOKEN")
-    assert engine.token_from_env() == "ghp_fromgithubtoken1"
+    assert auth.token_from_env() == "ghp_fromgithubtoken1"
     monkeypatch.delenv("GITHUB_TOKEN")
-    assert engine.token_from_env() is None
+    assert auth.token_from_env() is None

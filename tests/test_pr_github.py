@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 
 from chartgen.config import default_config
 from chartgen.gitops import engine
-from chartgen.gitops.engine import PrError, open_pull_requests
+from chartgen.gitops.engine import open_pull_requests
 from chartgen.gitops.forges import ForgeOptions
+from chartgen.gitops.model import PrError
 from chartgen.sources import load_workflow
 from github_standin import GitHubStandin, running_standin
 from github_standin.gitrepos import (fake_generator, git, log, make_chart_repo, race_pushes, rev, tree,
@@ -38,8 +39,8 @@ class Hub:
 
     def run(self, names, *, lines=None, settings=None, options=None, **kwargs):
         config = default_config(self.sources)
-        config = config.with_overrides(pr={**config.section("pr"), "apiUrl": self.server.api_url,
-                                           "reviewers": ["alice"], **(settings or {})})
+        config = config.with_overrides(pr=replace(config.pr, **{"api_url": self.server.api_url,
+                                                                "reviewers": ("alice",), **(settings or {})}))
         kwargs.setdefault("source_commit", SOURCE)
         kwargs.setdefault("source_ref", f"https://github.com/acme/flows/pull/42")
         kwargs.setdefault("forge_options", options or fast(self))
@@ -190,7 +191,7 @@ def test_persistent_5xx_gives_a_clear_error(hub):
 
 def test_github_api_url_from_the_environment(hub, monkeypatch):
     monkeypatch.setenv("GITHUB_API_URL", hub.server.api_url)
-    (result,) = hub.run(["greeting"], settings={"apiUrl": ""}, options=fast(hub, api_url=""))
+    (result,) = hub.run(["greeting"], settings={"api_url": ""}, options=fast(hub, api_url=""))
     assert result.action == "created"
 
 

@@ -13,7 +13,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -23,6 +23,7 @@ from chartgen.errors import UsageError
 from chartgen.gitops import auth
 from chartgen.gitops.engine import PrError, open_pull_requests
 from chartgen.gitops.forges import ForgeOptions
+from chartgen.settings import PrSettings
 from chartgen.gitops.git import Git
 from chartgen.sources import load_workflow
 from conftest import GITHUB_OPENAPI, REPO, need, need_shared
@@ -54,9 +55,9 @@ class AppHub:
     def pulls(self) -> dict:
         return self.server.repos["acme/charts"].pulls
 
-    def settings(self, **extra) -> dict:
+    def settings(self, **extra) -> PrSettings:
         config = default_config(self.sources)
-        return {**config.section("pr"), "apiUrl": self.server.api_url, "apiRetries": 2, **extra}
+        return replace(config.pr, api_url=self.server.api_url, api_retries=2, **extra)
 
     def run(self, names, *, lines=None, settings=None, credentials=None, **kwargs):
         config = default_config(self.sources)
@@ -268,7 +269,7 @@ def test_a_key_that_is_not_an_rsa_private_key_is_a_usage_error(hub, monkeypatch,
 def test_settings_from_the_environment(monkeypatch, tmp_path, keys):
     for name in (*auth.APP_ENV, "GH_TOKEN", "GITHUB_TOKEN"):
         monkeypatch.delenv(name, raising=False)
-    settings = {"repository": "", "apiUrl": "http://127.0.0.1:9/api/v3"}
+    settings = PrSettings(repository="", api_url="http://127.0.0.1:9/api/v3")
     url = "https://github.com/acme/charts.git"
     assert auth.credentials_from_env(settings, url) is None
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_fromgithubtoken1")

@@ -12,15 +12,16 @@ import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 
 from chartgen.config import default_config
 from chartgen.errors import ChartgenError, UsageError
-from chartgen.gitops.engine import open_pull_requests, prunes_in_build
+from chartgen.gitops.engine import open_pull_requests
 from chartgen.gitops.forges import ForgeOptions
+from chartgen.gitops.prune import prunes_in_build
 from chartgen.sources import load_workflow
 from chartgen.yamlio import load_data
 from github_standin import GitHubStandin, running_standin
@@ -45,7 +46,7 @@ def make_project(root: Path) -> Path:
 
 def project_config(proj: Path, **pr):
     config = default_config(proj).with_overrides(repository=SOURCE_REPO)
-    return config.with_overrides(pr={**config.section("pr"), **pr})
+    return config.with_overrides(pr=replace(config.pr, **pr))
 
 
 def folders_of(proj: Path, names) -> list:
@@ -125,7 +126,7 @@ class Hub:
         return self.server.repos["acme/charts"].comments
 
     def run(self, names=(), **kwargs):
-        settings = {"apiUrl": self.server.api_url, **kwargs.pop("settings", {})}
+        settings = {"api_url": self.server.api_url, **kwargs.pop("settings", {})}
         kwargs.setdefault("forge", "github")
         kwargs.setdefault("forge_options", ForgeOptions(token=TOKEN, api_url=self.server.api_url, retries=2,
                                                         backoff_factor=0.05, max_rate_limit_wait=5,
@@ -469,7 +470,7 @@ def test_prune_refuses_when_the_comparison_could_be_wrong(plain, case, code):
 
 
 def test_removal_branch_clashing_with_a_workflow_branch_is_an_error(plain):
-    from chartgen.gitops.engine import PrError
+    from chartgen.gitops.model import PrError
 
     tmp, bare, proj = plain
     seed(bare, proj, tmp, foreign=False)

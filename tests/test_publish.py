@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from chartgen.errors import ChartgenError, UsageError
-from chartgen.index import read_archive
-from chartgen.publish import Target, parse_target, publish
+from chartgen.repo.archive import read_archive
+from chartgen.repo.publish import Target, parse_target, publish
 from publish_helpers import FIXTURES, package, serve_directory
 
 

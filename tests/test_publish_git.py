@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from chartgen.errors import ChartgenError, UsageError
-from chartgen.index import read_archive
-from chartgen.publish import publish
+from chartgen.repo.archive import read_archive
+from chartgen.repo.publish import publish
 from conftest import need_tool
 from publish_helpers import FIXTURES, GitHTTPServer, init_bare, package, read_branch_file
 
@@ -174,7 +174,7 @@ def test_http_remote_with_a_token_never_stored_or_printed(tmp_path, monkeypatch)
         with pytest.raises(UsageError):
             publish([archive], f"git:http://user:{token}@127.0.0.1:1/charts.git")
         kept = tmp_path / "kept"
-        import chartgen.publish.git as git_backend
+        import chartgen.repo.publish.git as git_backend
 
         monkeypatch.setattr(git_backend.tempfile, "TemporaryDirectory", _KeptTemporaryDirectory(kept))
         result = publish([archive], f"git:{remote}#pages",
@@ -194,7 +194,7 @@ def test_http_remote_with_a_token_never_stored_or_printed(tmp_path, monkeypatch)
 def test_only_the_index_and_the_new_archives_are_downloaded(tmp_path, monkeypatch):
     import os
 
-    import chartgen.publish.git as git_backend
+    import chartgen.repo.publish.git as git_backend
 
     bare = init_bare(tmp_path / "charts.git")
     subprocess.run(["git", "-C", str(bare), "config", "uploadpack.allowFilter", "true"], check=True)

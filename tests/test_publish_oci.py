@@ -8,9 +8,9 @@ import json
 import pytest
 
 from chartgen.errors import ChartgenError
-from chartgen.index import read_archive
-from chartgen.publish import publish
-from chartgen.publish.oci import is_loopback, registry_credentials
+from chartgen.repo.archive import read_archive
+from chartgen.repo.publish import publish
+from chartgen.repo.publish.oci import is_loopback, registry_credentials
 from oci_registry import registry, start_registry, write_htpasswd  # noqa: F401  (session fixture)
 from publish_helpers import package
 

@@ -383,18 +383,18 @@ def test_render_options_from_config_and_overrides(tmp_path):
             "  labels: {team: a}\n  persistence:\n    enabled: true\n    secretName: pg\n    port: 6543\n"
             "    migrateDBOnStartUp: true\n")
     config = parse_config(text, str(tmp_path / "chartgen.yaml"), tmp_path)
-    options = render_options(config)
+    options = render_options(config.render)
     assert (options.profile, options.namespace, options.label_set, options.operator_version) == \
         ("preview", "wf", "full", "1.36")
     assert options.extra_labels == (("team", "a"),)
     assert options.persistence == PersistenceSettings(secret_name="pg", port=6543, migrate_db_on_startup=True)
-    overridden = render_options(config, profile="gitops", namespace="", persistence=False, image="img")
+    overridden = render_options(config.render, profile="gitops", namespace="", persistence=False, image="img")
     assert (overridden.profile, overridden.namespace, overridden.persistence, overridden.image) == \
         ("gitops", "", None, "img")
 
 
 def test_render_options_defaults_without_config(tmp_path):
-    options = render_options(load_config(start=tmp_path))
+    options = render_options(load_config(start=tmp_path).render)
     assert options == RenderOptions()
     assert (options.profile, options.namespace, options.label_set, options.persistence, options.image) == \
         ("gitops", "", "standard", None, None)

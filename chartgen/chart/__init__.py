@@ -27,8 +27,7 @@ _EXPORTS = {
     "CompatRow": "chartgen.chart.compat",
     "compat_matrix": "chartgen.chart.compat",
     "lint_charts": "chartgen.chart.lint",
-    "ChartSettings": "chartgen.chart.settings",
-    "chart_settings": "chartgen.chart.settings",
+    "ChartSettings": "chartgen.settings",
     "chart_name": "chartgen.chart.settings",
 }
 

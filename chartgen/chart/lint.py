@@ -22,6 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
+from chartgen.chart.objects import check_duplicates, dependency_values, display_path, rendered_objects, unquote
 from chartgen.errors import ERROR, WARNING, Finding, UsageError
 
 _STR = {"type": "string"}
@@ -62,19 +63,10 @@ def _yamllint_config(path: str):
 def yamllint_config_path(config) -> str:
     from importlib import resources
 
-    from chartgen.chart.settings import chart_settings
-
-    configured = chart_settings(config).yamllint_config if config is not None else ""
+    configured = config.chart.yamllint_config if config is not None else ""
     if configured:
         return str(config.resolve(configured))
     return str(resources.files("chartgen") / "data" / "yamllint.yaml")
-
-
-def _display(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
 
 
 def check_chart_yaml(chart_dir: Path) -> list[Finding]:
@@ -84,11 +76,11 @@ def check_chart_yaml(chart_dir: Path) -> list[Finding]:
     from chartgen.yamlio import load_document
 
     path = chart_dir / "Chart.yaml"
-    display = _display(path)
+    display = display_path(path)
     try:
         document = load_document(path.read_bytes(), display)
     except OSError:
-        return [Finding(_display(chart_dir), 0, 0, ERROR, "no Chart.yaml: not a chart", "no-chart-yaml")]
+        return [Finding(display_path(chart_dir), 0, 0, ERROR, "no Chart.yaml: not a chart", "no-chart-yaml")]
     except ChartgenError as exc:
         return list(exc.findings)
     findings = [f for f in document.findings if f.is_error]
@@ -147,7 +139,7 @@ def run_yamllint(chart_dir: Path, config) -> list[Finding]:
     for path in files:
         if not path.is_file():
             continue
-        display = _display(path)
+        display = display_path(path)
         for problem in _yamllint_problems(path.read_text(encoding="utf-8"), conf, str(path)):
             severity = ERROR if problem.level == "error" else WARNING
             findings.append(Finding(display, problem.line, problem.column, severity,
@@ -175,112 +167,14 @@ def run_helm_lint(chart_dir: Path) -> list[Finding]:
         try:
             report = helm_python.lint(str(chart_dir), values, strict=True)
         except helm_python.HelmError as exc:
-            findings.append(Finding(_display(chart_dir), 0, 0, ERROR, f"helm lint{label}: {exc}", "helm-lint"))
+            findings.append(Finding(display_path(chart_dir), 0, 0, ERROR, f"helm lint{label}: {exc}", "helm-lint"))
             continue
         for message in report.get("messages", []):
             if message.get("severity", 0) < 2:
                 continue  # INFO (e.g. "icon is recommended") does not fail `helm lint --strict`
             where = message.get("path") or ""
-            findings.append(Finding(_display(chart_dir / where) if where else _display(chart_dir), 0, 0, ERROR,
+            findings.append(Finding(display_path(chart_dir / where) if where else display_path(chart_dir), 0, 0, ERROR,
                                     f"helm lint{label}: {message.get('error', '')}", "helm-lint"))
-    return findings
-
-
-_DOC_SPLIT = re.compile(r"^---[ \t]*$", re.MULTILINE)
-_TOP_KEY = re.compile(r"^(?P<key>[A-Za-z]+):[ \t]*(?P<value>.*)$", re.MULTILINE)
-
-
-def _unquote(value: str) -> str:
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-        return value[1:-1]
-    return value
-
-
-def _identity(document: str) -> tuple[str, str, str] | None:
-    """(kind, namespace, name) of one rendered document, read without parsing the whole of it
-    (workflow specs make rendered charts large); None when it holds no object."""
-    import yaml
-
-    kind = namespace = name = None
-    lines = document.split("\n")
-    for index, line in enumerate(lines):
-        if not line or line[0] in " #-":
-            continue
-        match = _TOP_KEY.match(line)
-        if not match:
-            break  # not block style: let the YAML parser read it
-        if match.group("key") == "kind":
-            kind = match.group("value")
-        elif match.group("key") == "metadata" and not match.group("value"):
-            for inner in lines[index + 1:]:
-                if inner and not inner.startswith(" "):
-                    break
-                if inner.startswith("  name:"):
-                    name = inner[len("  name:"):].strip()
-                elif inner.startswith("  namespace:"):
-                    namespace = inner[len("  namespace:"):].strip()
-    if kind is not None and name is not None:
-        scalars = [_unquote(kind), _unquote(namespace or '""'), _unquote(name)]
-        if all(re.fullmatch(r"[A-Za-z0-9._-]*", value) for value in scalars):
-            return scalars[0], scalars[1], scalars[2]
-    data = yaml.load(document, Loader=yaml.CSafeLoader)
-    if not isinstance(data, dict) or not data.get("kind"):
-        return None
-    meta = data.get("metadata") or {}
-    return str(data["kind"]), str(meta.get("namespace") or ""), str(meta.get("name") or "")
-
-
-def rendered_objects(chart_dir: Path, values: dict | None = None) -> list[tuple[str, str, str, str]]:
-    """(template, kind, namespace, name) of every object Helm renders with `values`."""
-    import helm_python
-
-    objects = []
-    with helm_python.Chart.load(str(chart_dir)) as chart:
-        rendered = chart.render(values or {}, name="lint", namespace="default")
-    for template, text in sorted(rendered.items()):
-        if not template.endswith((".yaml", ".yml")):
-            continue
-        for document in _DOC_SPLIT.split(text):
-            if document.strip():
-                identity = _identity(document)
-                if identity is not None:
-                    objects.append((template, *identity))
-    return objects
-
-
-def _dependency_values(chart_dir: Path) -> dict:
-    """Values enabling every dependency (for the umbrella: every workflow at once)."""
-    from chartgen.chart.versioning import read_chart_yaml
-
-    values = {}
-    for dependency in read_chart_yaml(chart_dir).get("dependencies") or []:
-        if isinstance(dependency, dict) and isinstance(dependency.get("name"), str):
-            values[dependency.get("alias") or dependency["name"]] = {"enabled": True}
-    return values
-
-
-def check_duplicates(chart_dir: Path, objects: list | None = None) -> list[Finding]:
-    """Two rendered objects of the same kind, namespace and name (`objects`: already rendered)."""
-    import helm_python
-    import yaml
-
-    if objects is None:
-        try:
-            objects = rendered_objects(chart_dir, _dependency_values(chart_dir))
-        except helm_python.HelmError:
-            return []  # render errors are helm lint's to report
-        except yaml.YAMLError as exc:
-            return [Finding(_display(chart_dir), 0, 0, ERROR, f"rendered output is not YAML: {exc}", "render")]
-    seen: dict[tuple[str, str, str], str] = {}
-    findings = []
-    for template, kind, namespace, name in objects:
-        key = (kind, namespace, name)
-        if key in seen:
-            findings.append(Finding(_display(chart_dir.parent / template), 0, 0, ERROR,
-                                    f"{kind} {name!r} is also rendered by {seen[key]}; one object per kind and "
-                                    "name (stale template from an earlier generation?)", "duplicate-object"))
-        else:
-            seen[key] = template
     return findings
 
 
@@ -295,10 +189,10 @@ def check_schema(chart_dir: Path) -> list[Finding]:
     try:
         schema = json.loads(path.read_text(encoding="utf-8"))
     except ValueError as exc:
-        return [Finding(_display(path), 0, 0, ERROR, f"not JSON: {exc}", "values-schema")]
+        return [Finding(display_path(path), 0, 0, ERROR, f"not JSON: {exc}", "values-schema")]
     declared = schema.get("$schema", "") if isinstance(schema, dict) else ""
     if not isinstance(schema, dict) or (declared and "draft-0" not in str(declared)):
-        return [Finding(_display(path), 0, 0, ERROR,
+        return [Finding(display_path(path), 0, 0, ERROR,
                         f"values.schema.json must be a draft-07 (or older) JSON Schema object for Helm < 3.18.5; "
                         f"it declares {declared or type(schema).__name__!r}", "values-schema")]
     return []
@@ -340,7 +234,7 @@ def check_version_increment(chart_dirs: list[Path], since: str) -> list[Finding]
             parse(new_version)
         except (ChartgenError, AttributeError):
             continue  # Chart.yaml problems are reported by check_chart_yaml
-        display = _display(chart_dir / "Chart.yaml")
+        display = display_path(chart_dir / "Chart.yaml")
         if greater(old_version, new_version):
             findings.append(Finding(display, 0, 0, ERROR, f"chart version went down: {old_version} at {since}, "
                                     f"{new_version} now", "version-decreased"))
@@ -410,10 +304,10 @@ def _generated_identity(text: str) -> tuple[str, str, str] | None:
             if line.startswith("kind: "):
                 kind = line[len("kind: "):].strip()
         elif in_metadata and line.startswith("  name: "):
-            name = _unquote(line[len("  name: "):].strip())
+            name = unquote(line[len("  name: "):].strip())
         elif in_metadata and line.startswith("  namespace: "):
             value = line[len("  namespace: "):].strip()
-            namespace = "default" if value == "{{ .Release.Namespace | quote }}" else _unquote(value)
+            namespace = "default" if value == "{{ .Release.Namespace | quote }}" else unquote(value)
     if kind and name and re.fullmatch(r"[A-Za-z0-9._-]+", f"{kind}{name}{namespace or 'x'}"):
         return kind, namespace, name
     return None
@@ -424,14 +318,13 @@ def generated_objects(chart_dir: Path, config) -> list[tuple[str, str, str, str]
     and without kept hand-written templates, read from the templates without rendering;
     None when that cannot be vouched for. Such a chart has no duplicate objects: chartgen
     refuses them when it writes the chart."""
-    from chartgen.chart.settings import chart_settings
     from chartgen.chart.versioning import read_chart_yaml
     from chartgen.chart.writer import verify_chart
 
     templates_dir = chart_dir / "templates"
     if not templates_dir.is_dir():
         return None
-    settings = chart_settings(config)
+    settings = config.chart
     name = str(read_chart_yaml(chart_dir).get("name", ""))
     extras = settings.extras_for(name)
     templates = sorted(p for p in templates_dir.iterdir() if p.is_file())
@@ -458,7 +351,7 @@ def _helm_checks(chart_dir: Path, config=None) -> tuple[list[Finding], list | No
     findings = run_helm_lint(chart_dir)
     if findings:
         return findings, None
-    if _dependency_values(chart_dir):
+    if dependency_values(chart_dir):
         return findings, None   # an umbrella: checked from its sub-charts' objects (lint_charts)
     objects = generated_objects(chart_dir, config) if config is not None else None
     if objects is not None:
@@ -474,7 +367,7 @@ def _umbrella_duplicates(chart_dir: Path, rendered: dict[str, list]) -> list[Fin
     """Duplicates across an umbrella's sub-charts, from their objects when those were just
     rendered (the embedded charts are links to them); else by rendering the umbrella."""
     subcharts = sorted(p for p in (chart_dir / "charts").glob("*") if (p / "Chart.yaml").is_file())
-    names = list(_dependency_values(chart_dir))
+    names = list(dependency_values(chart_dir))
     if not subcharts or any(p.name not in rendered or rendered[p.name] is None for p in subcharts) \
             or sorted(p.name for p in subcharts) != sorted(names):
         return check_duplicates(chart_dir)
@@ -486,7 +379,7 @@ def _umbrella_duplicates(chart_dir: Path, rendered: dict[str, list]) -> list[Fin
 def lint_chart(chart_dir: Path, config) -> list[Finding]:
     """Every check of one chart except the git version check."""
     findings, _ = _helm_checks(chart_dir, config)
-    if not findings and _dependency_values(chart_dir):
+    if not findings and dependency_values(chart_dir):
         findings = check_duplicates(chart_dir)
     return _python_checks(chart_dir, config) + findings
 
@@ -513,8 +406,8 @@ def lint_charts(paths: Iterable[str | Path], config, *, since: str | None = "HEA
             findings += helm_findings
             rendered[chart_dir.resolve().name] = objects
         for chart_dir in chart_dirs:
-            if _dependency_values(chart_dir) and not any(f.code == "helm-lint" and f.path.startswith(
-                    _display(chart_dir)) for f in findings):
+            if dependency_values(chart_dir) and not any(f.code == "helm-lint" and f.path.startswith(
+                    display_path(chart_dir)) for f in findings):
                 findings += _umbrella_duplicates(chart_dir, rendered)
     if since:
         findings += check_version_increment(chart_dirs, since)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable
 
-from chartgen.chart.versioning import VERSION_TOKEN
+from chartgen.chart.settings import VERSION_TOKEN
 
 
 def shield(text: str) -> str:

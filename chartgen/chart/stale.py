@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Collection, Mapping
 
-from chartgen.chart.settings import A_SOURCE_PATH, A_SOURCE_REPO, chart_name, chart_settings
+from chartgen.chart.settings import A_SOURCE_PATH, A_SOURCE_REPO, chart_name
 from chartgen.errors import UsageError
 from chartgen.fsutil import MARKER
 
@@ -66,7 +66,7 @@ def stale_charts(config, charts_dir: Path) -> list[StaleChart]:
     names = current_chart_names(config)
     if names is None or not charts_dir.is_dir():
         return []
-    settings = chart_settings(config)
+    settings = config.chart
     stale = []
     for entry in sorted(charts_dir.iterdir()):
         if not entry.is_dir() or entry.name == settings.umbrella_name or not (entry / MARKER).is_file():

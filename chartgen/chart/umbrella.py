@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chartgen.chart.settings import A_OPERATOR, A_UMBRELLA, chart_settings
+from chartgen.chart.settings import A_OPERATOR, A_UMBRELLA
 from chartgen.chart.writer import ChartResult, write_chart
 from chartgen.fsutil import MARKER
 
@@ -73,7 +73,7 @@ def write_charts_readme(config, charts_dir: Path, rows=None) -> None:
     if not charts_dir.is_dir():
         return
     rows = compat_matrix(charts_dir) if rows is None else rows
-    text = charts_index_readme(rows, chart_settings(config).umbrella_name)
+    text = charts_index_readme(rows, config.chart.umbrella_name)
     target = charts_dir / "README.md"
     if not target.is_file() or target.read_text(encoding="utf-8") != text:
         write_atomic(target, text)
@@ -82,10 +82,10 @@ def write_charts_readme(config, charts_dir: Path, rows=None) -> None:
 def generate_umbrella(config, charts_dir: Path | str) -> ChartResult:
     """Regenerate `<charts_dir>/<umbrella name>/` from the workflow charts in `charts_dir`."""
     from chartgen.chart.compat import compat_matrix
-    from chartgen.chart.generate import HELMIGNORE
+    from chartgen.chart.textfiles import HELMIGNORE
     from chartgen.chart.readme import umbrella_readme
 
-    settings = chart_settings(config)
+    settings = config.chart
     charts_dir = Path(charts_dir)
     rows = [row for row in compat_matrix(charts_dir) if row.name != settings.umbrella_name]
     from chartgen.chart.textfiles import render_text
@@ -115,7 +115,7 @@ def generate_umbrella(config, charts_dir: Path | str) -> ChartResult:
         kube_version=settings.kube_version, operator_versions=settings.operator_versions,
         helm_repository=settings.helm_repository)
     fields = {"apiVersion": "v2", "name": settings.umbrella_name, "description": settings.umbrella_description,
-              "type": "application", "kubeVersion": settings.kube_version, "home": settings.home,
+              "type": "application", "kubeVersion": settings.kube_version, "home": settings.homepage,
               "icon": settings.icon, "sources": [settings.source_repository] if settings.source_repository else [],
               "keywords": list(settings.keywords), "maintainers": settings.maintainer_list(),
               "dependencies": dependencies}

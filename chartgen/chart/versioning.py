@@ -17,7 +17,6 @@ from typing import Mapping
 from chartgen.errors import ChartgenError, UsageError
 
 PARTS = ("major", "minor", "patch", "release", "prerelease")
-VERSION_TOKEN = "0.0.0-chartgen.version"      # stands for the version while hashing
 COMMIT_TOKEN = "chartgen-source-commit"        # stands for the source commit while hashing
 
 
@@ -148,14 +147,15 @@ def bump_version(chart_dir: Path | str, part: str, *, prerelease: bool = False, 
     keeps the bumped version. Regenerate the umbrella chart afterwards (the command does).
     """
     from chartgen.chart.readme import set_readme_version
-    from chartgen.chart.settings import chart_settings
     from chartgen.fsutil import write_atomic
 
     chart_dir = Path(chart_dir)
     chart_yaml = chart_dir / "Chart.yaml"
     if not chart_yaml.is_file():
         raise UsageError(f"{chart_dir} is not a chart (no Chart.yaml)", path=chart_dir, code="not-a-chart")
-    settings = chart_settings(config)
+    from chartgen.settings import ChartSettings
+
+    settings = config.chart if config is not None else ChartSettings()
     old = str(read_chart_yaml(chart_dir).get("version", ""))
     new = bump(old, part, prerelease=prerelease, label=settings.prerelease_label)
     write_atomic(chart_yaml, set_chart_version(chart_yaml.read_text(encoding="utf-8"), new))

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from chartgen.chart.settings import A_CONTENT_HASH, A_SOURCE_COMMIT, ChartSettings
-from chartgen.chart.versioning import VERSION_TOKEN, content_hash, next_version, parse
+from chartgen.chart.settings import A_CONTENT_HASH, A_SOURCE_COMMIT, VERSION_TOKEN
+from chartgen.chart.versioning import content_hash, next_version, parse
 from chartgen.errors import ERROR, ChartgenError, Finding, UsageError
 from chartgen.fsutil import MARKER
+from chartgen.settings import ChartSettings
 
 CHART_FIELD_ORDER = ("apiVersion", "name", "description", "type", "version", "appVersion", "kubeVersion",
                      "home", "icon", "sources", "keywords", "maintainers", "dependencies", "annotations")
@@ -185,7 +186,7 @@ def verify_chart(chart_dir: Path, settings: ChartSettings) -> bool:
 
 def _refuse_duplicates(built: Path, target: Path) -> None:
     """Hand-written templates kept in the chart must not repeat a generated object."""
-    from chartgen.chart.lint import check_duplicates
+    from chartgen.chart.objects import check_duplicates
 
     problems = check_duplicates(built)
     if problems:

@@ -55,15 +55,19 @@ def _display_path(folder):
 def command(ctx, workflows, all_, since, until, image, push, builder, registry, image_context, image_digest,
             publish_target, pr, config_repository, forge, source_commit, base_url, dry_run, no_cache, jobs, fmt,
             tekton_results):
+    from dataclasses import replace
+
     from chartgen import ci
-    from chartgen.build import Progress, build, ci_outputs, format_json, format_text, markdown_summary, \
-        options_from_config, tekton_values
+    from chartgen.build.options import options_from_settings
+    from chartgen.build.output import ci_outputs, format_json, format_text, markdown_summary, tekton_values
+    from chartgen.build.progress import Progress
+    from chartgen.build.runner import build
     from chartgen.errors import UsageError
     from chartgen.sources import discover, resolve_workflow
 
     config = load_config(ctx)
     if jobs is not None:
-        config = config.with_overrides(build={**(config.section("build") or {}), "parallelism": jobs})
+        config = config.with_overrides(build=replace(config.build, parallelism=jobs))
     if sum(map(bool, (all_, workflows, since))) > 1:
         raise UsageError("give workflow names, --all or --since REV, not several", code="usage")
     if not (all_ or workflows or since):
@@ -80,15 +84,15 @@ def command(ctx, workflows, all_, since, until, image, push, builder, registry, 
     folders = [_display_path(f) for f in folders]
     if image_context and len(folders) > 1:
         raise UsageError("--image-context takes one workflow", code="usage")
-    options = options_from_config(config, until=until, image=image, push=push, builder=builder,
-                                  registry=registry, image_context=image_context, image_digest=image_digest,
-                                  publish=publish_target, pr=pr, config_repository=config_repository,
-                                  forge=forge, source_commit=source_commit, base_url=base_url,
-                                  dry_run=dry_run or None, use_cache=not no_cache)
+    options = options_from_settings(config.build, config.publish, until=until, image=image, push=push,
+                                    builder=builder, registry=registry, image_context=image_context,
+                                    image_digest=image_digest, publish=publish_target, pr=pr,
+                                    config_repository=config_repository, forge=forge, source_commit=source_commit,
+                                    base_url=base_url, dry_run=dry_run or None, use_cache=not no_cache)
     progress = None
     interactive = sys.stderr.isatty() and not ci.in_github_actions() and not os.environ.get("CI")
     if interactive and fmt == "text":
-        from chartgen.build import selected_stages
+        from chartgen.build.stages import selected_stages
 
         last = [s.name for s in selected_stages(options) if s.scope == "workflow"][-1:]
         progress = Progress(sorted(f.name for f in folders), sys.stderr, last[0] if last else "")

@@ -39,7 +39,6 @@ def describe(result, out: Path) -> str:
 @click.pass_context
 def command(ctx, folders, out_dir, source_commit, image_tag, image_digest, no_umbrella, fmt):
     from chartgen.chart.generate import generate_charts
-    from chartgen.chart.settings import chart_settings
     from chartgen.chart.stale import remove_stale_charts
     from chartgen.chart.umbrella import generate_umbrella
     from chartgen.sources import discover, resolve_workflow
@@ -56,7 +55,7 @@ def command(ctx, folders, out_dir, source_commit, image_tag, image_digest, no_um
     if not no_umbrella:
         # The charts of deleted workflow folders go before the umbrella is made from the rest.
         removed = remove_stale_charts(config, out)
-        if chart_settings(config).umbrella_enabled:
+        if config.chart.umbrella_enabled:
             results.append(generate_umbrella(config, out))
     if fmt == "json":
         click.echo(json.dumps([{"name": r.name, "version": r.version, "path": str(r.path), "changed": r.changed,

@@ -21,14 +21,14 @@ from chartgen.commands._common import emit_findings, load_config
 @click.option("--force", is_flag=True, help="Replace entries whose version is already indexed with another digest.")
 @click.pass_context
 def command(ctx, directory, base_url, merge, fmt, html, force):
-    from chartgen.index import duplicate_warnings, index_settings, update_index
+    from chartgen.repo.index import duplicate_warnings
+    from chartgen.repo.update import index_settings, update_index
 
     config = load_config(ctx)
-    settings = config.section("publish")
     folder = Path(directory) if directory else config.dist_dir
-    result = update_index(folder, base_url if base_url is not None else settings.get("url", ""),
+    result = update_index(folder, base_url if base_url is not None else config.publish.url,
                           merge=Path(merge) if merge else None, force=force,
-                          **index_settings(config, fmt=fmt, html=html))
+                          **index_settings(config.publish, fmt=fmt, html=html))
     for name, version in result.added:
         click.echo(f"added {name} {version}")
     for name, version in result.replaced:

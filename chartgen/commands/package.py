@@ -12,7 +12,7 @@ from chartgen.commands._common import load_config
 def resolve_charts(config, charts: tuple[str, ...]) -> list[Path]:
     """Chart folders from arguments (paths, or names under the charts folder); default all."""
     from chartgen.errors import UsageError
-    from chartgen.package import find_charts
+    from chartgen.repo.package import find_charts
 
     if not charts:
         found = find_charts(config.charts_dir) if config.charts_dir.is_dir() else []
@@ -43,8 +43,9 @@ def resolve_charts(config, charts: tuple[str, ...]) -> list[Path]:
 def command(ctx, charts, out_dir, published_path, force, fmt):
     import json
 
-    from chartgen.index import INDEX_NAME, load_index
-    from chartgen.package import package_chart
+    from chartgen.repo.index import INDEX_NAME
+    from chartgen.repo.reading import load_index
+    from chartgen.repo.package import package_chart
 
     config = load_config(ctx)
     out = Path(out_dir) if out_dir else config.dist_dir

@@ -42,7 +42,8 @@ def command(ctx, workflows, config_repo, base, forge, dry_run, prune, source_com
     also propose removing the charts of workflows gone from the sources (branch
     `<pr.branchPrefix>remove-<chart>`) and close stale chartgen pull requests."""
     from chartgen.errors import ChartgenError, UsageError
-    from chartgen.gitops.engine import PrError, open_pull_requests
+    from chartgen.gitops.engine import open_pull_requests
+    from chartgen.gitops.model import PrError
     from chartgen.sources import load_workflow, resolve_workflow
 
     if not workflows and not prune:

@@ -31,13 +31,12 @@ from chartgen.commands._common import emit_findings, load_config
 def command(ctx, charts, target, base_url, out_dir, force, plain_http, fmt, html, message, attempts):
     from chartgen.commands.package import resolve_charts
     from chartgen.errors import UsageError
-    from chartgen.package import package_chart
-    from chartgen.index import duplicate_warnings
-    from chartgen.publish import index_keywords, publish
+    from chartgen.repo.index import duplicate_warnings
+    from chartgen.repo.package import package_chart
+    from chartgen.repo.publish import index_keywords, publish
 
     config = load_config(ctx)
-    settings = config.section("publish")
-    target = target or settings.get("target")
+    target = target or config.publish.target
     if not target:
         raise UsageError("no target: give --to dir:PATH | git:REMOTE[#BRANCH[:FOLDER]] | oci://REGISTRY/PATH "
                          "or set publish.target in chartgen.yaml", code="usage")
@@ -59,9 +58,9 @@ def command(ctx, charts, target, base_url, out_dir, force, plain_http, fmt, html
         if not archives:
             raise UsageError(f"no chart archives in {dist}; run `chartgen package` first or name charts",
                              path=dist, code="usage")
-    result = publish(archives, target, base_url=(base_url if base_url is not None else settings.get("url")) or None,
+    result = publish(archives, target, base_url=(base_url if base_url is not None else config.publish.url) or None,
                      force=force, plain_http=plain_http, message=message, max_attempts=attempts,
-                     **index_keywords(config, fmt=fmt, html=html))
+                     **index_keywords(config.publish, fmt=fmt, html=html))
     for name, version in result.added:
         click.echo(f"published {name} {version}")
     for name, version in result.replaced:

@@ -37,7 +37,7 @@ def command(ctx, folder, out_dir, profile, image, namespace, persistence, label_
     in_sources = is_inside(path, config.sources_dir) and config.shared_dir.is_dir()
     shared = config.shared_dir if in_sources else True
     workflow_folder = load_workflow(path, shared_dir=shared)
-    options = render_options(config, profile=profile, image=image, namespace=namespace,
+    options = render_options(config.render, profile=profile, image=image, namespace=namespace,
                              persistence=persistence, label_set=label_set)
     manifests = render_manifests(workflow_folder, options)
     written = write_manifests(manifests, out_dir)

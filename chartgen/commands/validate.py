@@ -73,8 +73,7 @@ def command(ctx: click.Context, paths: tuple[str, ...], fmt: str, strict: bool) 
     from chartgen.validation import RepositoryContext, summary, validate_repository
 
     config = load_config(ctx)
-    settings = config.section("validate")
-    jq_functions = tuple(settings.get("jq_functions", ()))
+    jq_functions = config.validate.jq_functions
     folders, repository_folders = _folders(paths, config)
 
     def load(folder: Path):

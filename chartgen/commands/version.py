@@ -20,7 +20,6 @@ from chartgen.commands._common import load_config
 @click.pass_context
 def command(ctx, workflow, part, prerelease):
     from chartgen.chart.lint import chart_dirs_of
-    from chartgen.chart.settings import chart_settings
     from chartgen.chart.umbrella import generate_umbrella
     from chartgen.chart.versioning import bump_version, read_chart_yaml
 
@@ -33,7 +32,7 @@ def command(ctx, workflow, part, prerelease):
     old = str(read_chart_yaml(chart_dir).get("version", ""))
     new = bump_version(chart_dir, part or "prerelease", prerelease=prerelease and part is not None, config=config)
     click.echo(f"{chart_dir.name}: {old} -> {new}")
-    settings = chart_settings(config)
+    settings = config.chart
     if settings.umbrella_enabled and chart_dir.name != settings.umbrella_name:
         umbrella = generate_umbrella(config, chart_dir.parent)
         click.echo(f"{umbrella.name}: {umbrella.version}" + ("" if umbrella.changed else " (unchanged)"))

@@ -1,8 +1,8 @@
 """Pull requests against the chart repository (`chartgen pr`, `chartgen build --pr`).
 
 `open_pull_requests(folders, config, config_repo=..., ...)` is the library entry point; see
-`chartgen.gitops.engine`. git goes through `chartgen.gitops.git`, forges through
-`chartgen.gitops.forges.<name>`.
+`chartgen.gitops.engine` (the flow) and the modules it names. git goes through
+`chartgen.gitops.git`, forges through `chartgen.gitops.forges.<name>`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,13 @@ def open_pull_requests(*args, **kwargs):
     return _open(*args, **kwargs)
 
 
-def __getattr__(name):
-    if name in ("PrResult", "PrError", "ChartChange", "Removal", "prunes_in_build"):
-        from chartgen.gitops import engine
+_EXPORTS = {"PrResult": "model", "PrError": "model", "ChartChange": "model", "Removal": "model",
+            "prunes_in_build": "prune"}
 
-        return getattr(engine, name)
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(f"chartgen.gitops.{_EXPORTS[name]}"), name)
     raise AttributeError(name)

@@ -34,9 +34,12 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from chartgen.errors import ChartgenError, UsageError, redact, register_secret
+
+if TYPE_CHECKING:
+    from chartgen.settings import PrSettings
 
 APP_ID_ENV = "CHARTGEN_GITHUB_APP_ID"
 APP_KEY_ENV = "CHARTGEN_GITHUB_APP_PRIVATE_KEY"
@@ -110,7 +113,7 @@ class GitHubAppToken:
 
     @property
     def repository(self) -> str:
-        from chartgen.gitops.forges.github import slug
+        from chartgen.gitops.github_api import slug
 
         return slug(self._repository, self._repo_url)
 
@@ -137,7 +140,7 @@ class GitHubAppToken:
         if self._integration is None:
             import github
 
-            from chartgen.gitops.forges.github import api_url
+            from chartgen.gitops.github_api import api_url
 
             self._api_url = api_url(self._api_url)
             self._integration = github.GithubIntegration(base_url=self._api_url, auth=self._app_auth,
@@ -200,8 +203,9 @@ class GitHubAppToken:
             return ChartgenError(f"GitHub would not give the GitHub App {self.app_id} a token for {repository} "
                                  f"with {wanted} ({said}); grant the app these repository permissions and "
                                  "install it on the repository (docs/github-app.md)", code="github-app-permissions")
-        code = "github-app" if status is None or status >= 500 or status == 429 else "github-app-refused"
-        return ChartgenError(f"GitHub App {self.app_id}: could not {step} {repository} ({said})", code=code)
+        transient = status is None or status >= 500 or status == 429    # the next call may work
+        return ChartgenError(f"GitHub App {self.app_id}: could not {step} {repository} ({said})",
+                             code="github-app" if transient else "github-app-refused")
 
     def _install_url(self) -> str:
         """Where to install the app (GET /app), or nothing if that is not known."""
@@ -286,9 +290,9 @@ def token_from_env() -> str | None:
     return token
 
 
-def credentials_from_env(settings: dict, repo_url: str) -> Credentials | None:
+def credentials_from_env(settings: "PrSettings", repo_url: str) -> Credentials | None:
     """The GitHub App when its private key is given, else GH_TOKEN / GITHUB_TOKEN, else None.
-    `settings` is chartgen.yaml's `pr` section (repository, apiUrl, apiRetries, maxRateLimitWait).
+    `settings` is chartgen.yaml's `pr` section (repository, api_url, api_retries, max_rate_limit_wait).
     Nothing is asked of GitHub here: the first installation token is minted on first use."""
     key = private_key_from_env()
     app_id = os.environ.get(APP_ID_ENV, "").strip()
@@ -305,13 +309,11 @@ def credentials_from_env(settings: dict, repo_url: str) -> Credentials | None:
     if installation and not (installation.isdigit() and int(installation) > 0):
         raise UsageError(f"{APP_INSTALLATION_ENV} must be a number (the installation id), or empty to look it "
                          "up on the chart repository", code="github-app-installation-id")
-    from chartgen.gitops.forges import ForgeOptions
-    from chartgen.gitops.forges.github import make_retry
+    from chartgen.gitops.github_api import make_retry
 
-    retry = make_retry(ForgeOptions(retries=settings.get("apiRetries", 6),
-                                    max_rate_limit_wait=settings.get("maxRateLimitWait", 900)))
-    return GitHubAppToken(app_id, key, repository=settings.get("repository", ""), repo_url=repo_url,
-                          api_url=settings.get("apiUrl", ""), installation_id=int(installation) if installation
+    retry = make_retry(settings.api_retries, settings.max_rate_limit_wait)
+    return GitHubAppToken(app_id, key, repository=settings.repository, repo_url=repo_url,
+                          api_url=settings.api_url, installation_id=int(installation) if installation
                           else None, retry=retry)
 
 

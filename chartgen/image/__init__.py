@@ -20,12 +20,13 @@ import subprocess
 import tempfile
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
 from chartgen.errors import ChartgenError, UsageError, register_secret
+from chartgen.settings import ImageSettings
 
 USERNAME_ENV = "CHARTGEN_REGISTRY_USERNAME"
 PASSWORD_ENV = "CHARTGEN_REGISTRY_PASSWORD"
@@ -50,57 +51,6 @@ class ImageResult:
     def pinned(self) -> str | None:
         """registry/name@sha256:... (what a chart pins), once pushed."""
         return f"{self.repository}@{self.digest}" if self.digest else None
-
-
-@dataclass(frozen=True)
-class ImageSettings:
-    """The `image:` section of chartgen.yaml, with command-line overrides applied."""
-
-    registry: str = "quay.io/orchestrator"
-    name: str = "serverless-workflow-{name}"
-    tag: str = "latest"
-    builder: str = "auto"
-    builder_image: str = ""
-    runtime_image: str = ""
-    quarkus_extensions: tuple[str, ...] = ()
-    maven_args_append: str = ""
-    storage_driver: str = ""
-    storage_root: str = ""
-    run_root: str = ""
-    isolation: str = ""
-    tls_verify: bool = True
-    format: str = "oci"
-    reproducible: bool = True
-    platform: str = ""
-    retries: int = 3
-    retry_delay: float = 2.0
-    log_dir: Path = field(default=Path(".chartgen/logs"))
-
-    @classmethod
-    def from_config(cls, config) -> "ImageSettings":
-        data = config.section("image") or {}
-        resolve = config.resolve
-        return cls(
-            registry=data.get("registry", cls.registry).rstrip("/"),
-            name=data.get("name", cls.name),
-            tag=data.get("tag", cls.tag),
-            builder=data.get("builder", "auto"),
-            builder_image=data.get("builderImage", ""),
-            runtime_image=data.get("runtimeImage", ""),
-            quarkus_extensions=tuple(data.get("quarkusExtensions", ())),
-            maven_args_append=data.get("mavenArgsAppend", ""),
-            storage_driver=data.get("storageDriver", ""),
-            storage_root=str(resolve(data["storageRoot"])) if data.get("storageRoot") else "",
-            run_root=str(resolve(data["runRoot"])) if data.get("runRoot") else "",
-            isolation=data.get("isolation", ""),
-            tls_verify=bool(data.get("tlsVerify", True)),
-            format=data.get("format", "oci"),
-            reproducible=bool(data.get("reproducible", True)),
-            platform=data.get("platform", ""),
-            retries=int(data.get("retries", 3)),
-            retry_delay=float(data.get("retryDelay", 2)),
-            log_dir=resolve(data.get("logDir", ".chartgen/logs")),
-        )
 
 
 def image_repository(folder_name: str, settings: ImageSettings) -> str:
@@ -155,7 +105,7 @@ def image_labels(folder, config, source_commit: str | None) -> dict[str, str]:
     """OCI labels: source (repository URL), revision (commit), title, description, version."""
     workflow = folder.workflow
     labels = {
-        "org.opencontainers.image.source": str(config.get("repository") or ""),
+        "org.opencontainers.image.source": config.repository,
         "org.opencontainers.image.revision": source_commit or "",
         "org.opencontainers.image.title": str(workflow.get("name") or folder.workflow_id or folder.name),
         "org.opencontainers.image.description": str(workflow.get("description") or ""),
@@ -281,7 +231,7 @@ def _build_image(folder, config, *, builder, tags, push, builder_image, runtime_
     from chartgen.image.context import (CONTAINERFILE, ContainerfileSpec, context_files, merge_extensions,
                                         read_argfile, render_containerfile, write_context)
 
-    settings = ImageSettings.from_config(config)
+    settings = config.image
     repository = image_repository(folder.name, settings)
     commit = source_commit or source_commit_of(folder.root)
     tag_list = check_tags(list(tags) if tags else default_tags(commit, settings))

@@ -2,7 +2,7 @@
 
 Public API (stable; the chart, build and PR stages call it):
 
-    RenderOptions, PersistenceSettings, render_options(config, **overrides)
+    RenderOptions, PersistenceSettings, render_options(config.render, **overrides)
     Manifest(filename, kind, name, obj), render_manifests(folder, options) -> tuple[Manifest, ...]
     write_manifests(manifests, out_dir) -> list[Path]
     normalize_flow(workflow) -> dict

@@ -1,7 +1,7 @@
 """What a render may vary: profile, image, namespace, labels, persistence.
 
-`RenderOptions` is a small frozen value; `render_options(config, **overrides)` builds it
-from the `render:` section of chartgen.yaml (schema: chartgen/data/config/render.json),
+`RenderOptions` is a small frozen value; `render_options(config.render, **overrides)` builds
+it from the `render:` section of chartgen.yaml (schema: chartgen/data/config/render.json),
 with command-line values (not None) winning.
 """
 
@@ -13,6 +13,7 @@ from typing import Any
 
 from chartgen.errors import UsageError
 from chartgen.names import is_dns1123_label, is_dns1123_subdomain
+from chartgen.settings import PersistenceSettings, RenderSettings
 
 PROFILES = ("dev", "preview", "gitops")
 LABEL_SETS = ("app", "standard", "full")
@@ -27,21 +28,6 @@ def is_label_key(key: str) -> bool:
 
 def is_label_value(value: str) -> bool:
     return len(value) <= 63 and bool(_LABEL_VALUE.match(value))
-
-
-@dataclass(frozen=True)
-class PersistenceSettings:
-    """spec.persistence.postgresql; defaults are those of the old Orchestrator pipeline."""
-
-    secret_name: str = "sonataflow-psql-postgresql"
-    user_key: str = "postgres-username"
-    password_key: str = "postgres-password"
-    service_name: str = "sonataflow-psql-postgresql"
-    service_namespace: str = ""       # "" -> omitted (the workflow's namespace)
-    port: int = 5432
-    database_name: str = "sonataflow"
-    database_schema: str = ""         # "" -> postgres_identifier(workflow name)
-    migrate_db_on_startup: bool = False
 
 
 @dataclass(frozen=True)
@@ -86,48 +72,30 @@ class RenderOptions:
         return replace(self, **changes)
 
 
-def persistence_settings(section: dict) -> PersistenceSettings:
-    """PersistenceSettings from the `render.persistence` mapping of chartgen.yaml."""
-    defaults = PersistenceSettings()
-    return PersistenceSettings(
-        secret_name=section.get("secretName", defaults.secret_name),
-        user_key=section.get("userKey", defaults.user_key),
-        password_key=section.get("passwordKey", defaults.password_key),
-        service_name=section.get("serviceName", defaults.service_name),
-        service_namespace=section.get("serviceNamespace", defaults.service_namespace),
-        port=int(section.get("port", defaults.port)),
-        database_name=section.get("databaseName", defaults.database_name),
-        database_schema=section.get("databaseSchema", defaults.database_schema),
-        migrate_db_on_startup=bool(section.get("migrateDBOnStartUp", defaults.migrate_db_on_startup)),
-    )
-
-
-def render_options(config=None, *, profile: str | None = None, image: str | None = None,
+def render_options(settings: RenderSettings | None = None, *, profile: str | None = None, image: str | None = None,
                    namespace: str | None = None, persistence: bool | PersistenceSettings | None = None,
                    label_set: str | None = None, operator_version: str | None = None,
                    extra_labels: dict[str, str] | None = None) -> RenderOptions:
-    """RenderOptions from chartgen.yaml's `render:` section; keyword values that are not None win.
+    """RenderOptions from chartgen.yaml's `render:` section (`config.render`; None: its
+    defaults); keyword values that are not None win.
 
     `persistence=True` turns persistence on with the configured settings, `False` turns it
     off, a PersistenceSettings is used as given, None follows `render.persistence.enabled`.
     """
-    section = config.section("render") if config is not None else {}
-    section = section if isinstance(section, dict) else {}
-    pers_section = section.get("persistence") or {}
+    section = settings if settings is not None else RenderSettings()
     if isinstance(persistence, PersistenceSettings):
         pers = persistence
     else:
-        enabled = pers_section.get("enabled", False) if persistence is None else persistence
-        pers = persistence_settings(pers_section) if enabled else None
-    labels = dict(section.get("labels") or {})
+        enabled = section.persistence_enabled if persistence is None else persistence
+        pers = section.persistence if enabled else None
+    labels = dict(section.labels)
     labels.update(extra_labels or {})
     return RenderOptions(
-        profile=profile if profile is not None else section.get("profile", "gitops"),
+        profile=profile if profile is not None else section.profile,
         image=image or None,
-        namespace=namespace if namespace is not None else section.get("namespace", ""),
-        label_set=label_set if label_set is not None else section.get("labelSet", "standard"),
-        operator_version=(operator_version if operator_version is not None
-                          else section.get("operatorVersion", "main")),
+        namespace=namespace if namespace is not None else section.namespace,
+        label_set=label_set if label_set is not None else section.label_set,
+        operator_version=operator_version if operator_version is not None else section.operator_version,
         extra_labels=tuple(labels.items()),
         persistence=pers,
     )

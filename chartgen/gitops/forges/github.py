@@ -9,64 +9,14 @@ clear message instead of hanging a CI job for an hour.
 
 from __future__ import annotations
 
-import os
-import time
-from urllib.parse import urlsplit
-
 from chartgen.errors import ChartgenError, UsageError, redact, register_secret
 from chartgen.gitops.forges import ForgeOptions, ForgeResult, PullRequestSpec, StaleBranch
-
-DEFAULT_API = "https://api.github.com"
-
-
-def api_url(configured: str = "") -> str:
-    """pr.apiUrl, else $GITHUB_API_URL (set by GitHub Actions), else https://api.github.com."""
-    return (configured or os.environ.get("GITHUB_API_URL") or DEFAULT_API).rstrip("/")
+from chartgen.gitops.github_api import api_url, make_retry, slug
 
 
 def repository_slug(spec: PullRequestSpec) -> str:
     """owner/name: the configured one, else the last two segments of the URL path."""
     return slug(spec.repository, spec.repo_url)
-
-
-def slug(repository: str, url: str) -> str:
-    """owner/name: `repository` (pr.repository) when set, else from the URL path."""
-    if repository:
-        return repository
-    path = urlsplit(url).path if "://" in url else url.partition(":")[2]
-    parts = [p for p in path.strip("/").split("/") if p]
-    if len(parts) >= 2:
-        name = parts[-1][:-4] if parts[-1].endswith(".git") else parts[-1]
-        return f"{parts[-2]}/{name}"
-    raise UsageError(f"cannot tell the GitHub repository (owner/name) from {url!r}; set pr.repository "
-                     "in chartgen.yaml", code="pr-repository")
-
-
-def make_retry(options: ForgeOptions, *, retry_posts: bool = True):
-    """A GithubRetry that also honours x-ratelimit-reset on 429, caps waits, retries 5xx.
-    `retry_posts=False` for a POST that is not idempotent (a comment: GitHub keeps both)."""
-    from github.GithubRetry import GithubRetry
-
-    cap = options.max_rate_limit_wait
-
-    class ChartgenRetry(GithubRetry):
-        def get_retry_after(self, response):  # noqa: D401 - urllib3 hook
-            wait = super().get_retry_after(response)
-            headers = response.headers
-            if wait is None and response.status in (403, 429) and headers.get("x-ratelimit-remaining") == "0":
-                reset = headers.get("x-ratelimit-reset", "")
-                if reset.isdigit():
-                    wait = max(0.0, int(reset) - time.time()) + 0.5
-            if wait is not None and wait > cap:
-                raise ChartgenError(f"GitHub rate limit: the API asks to wait {wait:.0f}s, more than "
-                                    f"pr.maxRateLimitWait ({cap:.0f}s); try again later", code="pr-rate-limit")
-            return wait
-
-    # PATCH (the PR update) is idempotent too; urllib3's default list lacks it, PyGithub adds GET/POST.
-    methods = {"GET", "POST", "PATCH", "PUT", "DELETE", "HEAD"} - (set() if retry_posts else {"POST"})
-    return ChartgenRetry(total=options.retries, backoff_factor=options.backoff_factor, allowed_methods=methods,
-                         status_forcelist=[429, *range(500, 600)], max_rate_limit_wait=cap,
-                         secondary_rate_wait=min(60.0, cap), raise_on_status=False)
 
 
 class GitHubForge:
@@ -86,7 +36,8 @@ class GitHubForge:
         if not self.options.auth:
             raise UsageError(f"--forge github needs {NO_CREDENTIALS}", code="pr-no-token")
         return github.Github(base_url=self.api_url, auth=pygithub_auth(self.options.auth),
-                             retry=make_retry(self.options, retry_posts=retry_posts), lazy=True, timeout=60,
+                             retry=make_retry(self.options.retries, self.options.max_rate_limit_wait,
+                                              backoff_factor=self.options.backoff_factor, retry_posts=retry_posts), lazy=True, timeout=60,
                              per_page=100,
                              seconds_between_requests=self.options.seconds_between_requests,
                              seconds_between_writes=self.options.seconds_between_writes)

@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Mapping
 
 from chartgen.errors import ChartgenError, redact, register_secret
-from chartgen.index import immutable_error, sha256_file
-from chartgen.publish import PublishOptions, PublishResult, Target
+from chartgen.repo.archive import sha256_file
+from chartgen.repo.index import immutable_error
+from chartgen.repo.publish import PublishOptions, PublishResult, Target
 
 USERNAME_ENV = "CHARTGEN_REGISTRY_USERNAME"
 PASSWORD_ENV = "CHARTGEN_REGISTRY_PASSWORD"

@@ -27,7 +27,7 @@ from typing import Mapping
 from urllib.parse import urlsplit
 
 from chartgen.errors import ChartgenError, UsageError, redact, register_secret
-from chartgen.publish import PublishOptions, PublishResult, Target, update_folder
+from chartgen.repo.publish import PublishOptions, PublishResult, Target, update_folder
 
 TOKEN_ENV = "CHARTGEN_GIT_TOKEN"
 USERNAME_ENV = "CHARTGEN_GIT_USERNAME"

@@ -20,7 +20,8 @@ from pathlib import Path
 
 from chartgen.errors import ChartgenError
 from chartgen.fsutil import MARKER
-from chartgen.index import IndexFile, immutable_error, read_archive, sha256_file
+from chartgen.repo.archive import read_archive, sha256_file
+from chartgen.repo.index import IndexFile, immutable_error
 
 # 1980-01-01T00:00:00Z: a fixed, obviously synthetic time (the ZIP epoch); 0 would make
 # some tools treat the time as unset.
@@ -70,7 +71,7 @@ def _vendor_local_dependencies(chart_dir: Path, staged: Path, seen: tuple[Path, 
     """What `helm dependency build` does for `file://` dependencies, in the staged copy:
     each referenced chart folder goes into `charts/<name>/` (Chart.yaml stays untouched,
     so the archive does not depend on where the checkout is)."""
-    from chartgen.index import parse_version
+    from chartgen.repo.versions import parse_version
     from chartgen.yamlio import load_data
 
     chart_yaml = chart_dir / "Chart.yaml"

@@ -96,25 +96,25 @@ class PublishResult:
     duplicates: tuple[tuple[str, str, int], ...] = ()  # legacy duplicate versions in the charts touched
 
 
-def index_keywords(config, *, fmt: str | None = None, html: bool | None = None) -> dict:
-    """`chartgen.index.index_settings` in publish()'s vocabulary (index_format instead of fmt)."""
-    from chartgen.index import index_settings
+def index_keywords(settings, *, fmt: str | None = None, html: bool | None = None) -> dict:
+    """`chartgen.repo.update.index_settings` in publish()'s vocabulary (index_format instead of fmt)."""
+    from chartgen.repo.update import index_settings
 
-    values = index_settings(config, fmt=fmt, html=html)
+    values = index_settings(settings, fmt=fmt, html=html)
     return {"index_format": values.pop("fmt"), **values}
 
 
 def publish(archives: Iterable[Path], target: str | Target, *, base_url: str | None = None,
             force: bool = False, **settings) -> PublishResult:
     """Publish chart archives to `target` (text or Target). See the module docstring."""
-    from chartgen.index import read_archive
+    from chartgen.repo.archive import read_archive
 
     parsed = parse_target(target) if isinstance(target, str) else target
     infos = [read_archive(Path(p)) for p in archives]
     if not infos:
         raise UsageError("nothing to publish: no chart archives given", code="publish-empty")
     options = PublishOptions(base_url=base_url, force=force, **settings)
-    backend = importlib.import_module(f"chartgen.publish.{parsed.kind}")
+    backend = importlib.import_module(f"chartgen.repo.publish.{parsed.kind}")
     return backend.publish(infos, parsed, options)
 
 
@@ -124,8 +124,10 @@ def update_folder(folder: Path, archives, options: PublishOptions, *, where: str
     Everything is checked before anything is written, so a refused archive leaves the
     folder (and its index) exactly as it was. Returns the `Addition`.
     """
-    from chartgen.index import (INDEX_NAME, add_archives, empty_index, immutable_error, load_index,
-                                sha256_file, write_repository_files)
+    from chartgen.repo.archive import sha256_file
+    from chartgen.repo.index import INDEX_NAME, add_archives, empty_index, immutable_error
+    from chartgen.repo.reading import load_index
+    from chartgen.repo.writing import write_repository_files
 
     folder = Path(folder)
     index_path = folder / INDEX_NAME

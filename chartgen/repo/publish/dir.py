@@ -10,7 +10,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from chartgen.publish import PublishOptions, PublishResult, Target, update_folder
+from chartgen.repo.publish import PublishOptions, PublishResult, Target, update_folder
 
 
 def publish(archives, target: Target, options: PublishOptions) -> PublishResult:

@@ -1,0 +1,213 @@
+"""The build cache: `.chartgen/cache.json` and the content hashes it is keyed on.
+
+Per workflow it keeps a hash of everything the stages read (the folder's files, the shared
+files it uses, the settings, chartgen's own code, the build options) and of everything they
+wrote (chart folder, archive). When both still match, the recorded results are replayed
+instead of redoing the work, so a second `chartgen build --all` prints the same thing and
+rewrites nothing. Repository stages (umbrella, index) are keyed the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import replace
+from functools import lru_cache
+from pathlib import Path
+
+from chartgen import __version__
+from chartgen.build.options import FAILED, BuildOptions, StageResult
+from chartgen.build.stages import REMOVED_NOTE
+
+CACHE_VERSION = 1
+
+
+@lru_cache(maxsize=1)
+def generator_fingerprint() -> str:
+    """chartgen's version and the bytes of its own code and data: a new generator rebuilds."""
+    digest = hashlib.sha256(__version__.encode())
+    package = Path(__file__).resolve().parents[1]   # the chartgen package
+    for path in sorted(package.rglob("*")):
+        if path.is_file() and path.suffix not in (".pyc",) and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(package).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _hash_tree(root: Path, digest, *, skip_hidden: bool = True) -> None:
+    if not root.is_dir():
+        digest.update(b"<missing>")
+        return
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not (skip_hidden and d.startswith(".")))
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+            try:
+                digest.update(path.read_bytes())
+            except OSError:
+                digest.update(b"<unreadable>")
+
+
+def _stat_tree(root: Path, digest) -> None:
+    """Names, sizes and modification times under `root`: enough to notice that an output
+    chartgen wrote was changed or removed since (content hashing 6 MB of charts on every
+    run would cost more than the rest of a run that has nothing to do)."""
+    if not root.is_dir():
+        digest.update(b"<missing>")
+        return
+    top = os.fspath(root)
+    skip = len(top) + 1
+    for dirpath, dirnames, filenames in os.walk(top):
+        dirnames.sort()
+        for name in sorted(filenames):
+            path = dirpath + "/" + name
+            try:
+                info = os.stat(path)
+            except OSError:
+                continue
+            digest.update(f"{path[skip:]}\0{info.st_size}\0{info.st_mtime_ns}\0".encode())
+
+
+def input_hash(folder: Path, config, options: BuildOptions, shared_index) -> str:
+    digest = hashlib.sha256()
+    digest.update(generator_fingerprint().encode())
+    digest.update(_settings_json(config).encode())
+    digest.update(json.dumps(options.cache_key(), sort_keys=True).encode())
+    _hash_tree(folder, digest)
+    for target in shared_index.uses(folder):
+        disk = shared_index.shared_dir / target.split("/", 1)[1] if shared_index.shared_dir else None
+        digest.update(target.encode() + b"\0")
+        digest.update(disk.read_bytes() if disk is not None and disk.is_file() else b"<missing>")
+    return digest.hexdigest()
+
+
+def _settings_json(config) -> str:
+    """Every setting but `build:` (how to run, not what comes out): it shapes the outputs."""
+    settings = config.settings.to_data()
+    del settings["build"]
+    return json.dumps(settings, sort_keys=True, default=str)
+
+
+def output_hash(outputs: dict[str, str], config) -> str:
+    digest = hashlib.sha256()
+    if "chart_path" in outputs:
+        _stat_tree(config.resolve(outputs["chart_path"]), digest)
+    if "archive" in outputs:
+        archive = config.resolve(outputs["archive"])
+        try:
+            info = archive.stat()
+            digest.update(f"{info.st_size}\0{info.st_mtime_ns}".encode())
+        except OSError:
+            digest.update(b"<missing>")
+    return digest.hexdigest()
+
+
+def _file_hash(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return ""
+
+
+class BuildCache:
+    """`.chartgen/cache.json`: per workflow, input hash -> recorded stage results."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.data: dict = {"version": CACHE_VERSION, "workflows": {}, "repository": {}}
+        if path is not None and path.is_file():
+            try:
+                loaded = json.loads(path.read_text(encoding="utf-8"))
+                if loaded.get("version") == CACHE_VERSION:
+                    self.data = loaded
+            except (OSError, ValueError):
+                pass  # a broken cache only costs a rebuild
+
+    def lookup(self, name: str, key: str, config, names: tuple[str, ...]):
+        entry = self.data["workflows"].get(name)
+        if not entry or entry.get("key") != key:
+            return None
+        stages = [StageResult.from_dict(s) for s in entry["stages"]]
+        recorded = tuple(s.stage for s in stages)
+        if recorded[:len(names)] == names:
+            stages = stages[:len(names)]           # a longer run covers a shorter one
+        elif not (recorded == names[:len(recorded)] and stages and stages[-1].status == FAILED):
+            return None                            # neither covers nor failed before the rest
+        outputs = entry.get("outputs", {})
+        if output_hash(outputs, config) != entry.get("output_hash"):
+            return None
+        replayed: dict[str, str] = {}
+        for stage in stages:
+            replayed.update(stage.outputs)
+        return stages, replayed
+
+    def store(self, name: str, key: str, stages: list[StageResult], outputs: dict, config) -> None:
+        entry = self.data["workflows"].get(name)
+        if entry and entry.get("key") == key and len(entry["stages"]) > len(stages) \
+                and [s["stage"] for s in entry["stages"][:len(stages)]] == [s.stage for s in stages]:
+            return                                 # keep the longer record of the same inputs
+        self.data["workflows"][name] = {"key": key, "stages": [s.to_dict() for s in stages],
+                                        "outputs": outputs, "output_hash": output_hash(outputs, config)}
+
+    def save(self) -> None:
+        if self.path is None:
+            return
+        from chartgen.fsutil import write_atomic
+
+        write_atomic(self.path, json.dumps(self.data, indent=1, sort_keys=True) + "\n")
+
+
+def replayable(result: StageResult) -> StageResult:
+    """What a cache replay of `result` reports: a removal of stale charts happened once, so
+    a later run with nothing changed must not say it again."""
+    outputs = dict(result.outputs)
+    if "removed" not in outputs:
+        return result
+    del outputs["removed"]
+    return replace(result, message=result.message.split(REMOVED_NOTE)[0], outputs=tuple(sorted(outputs.items())))
+
+
+def repository_key(stage: str, config, options: BuildOptions, *, content: bool = False) -> str | None:
+    """Hash of what a repository stage reads; None: not cacheable.
+
+    Cheap by default (names, sizes, times of the charts and archives); `content=True` hashes
+    the bytes, for when a workflow was redone with the same result (its files rewritten)."""
+    digest = hashlib.sha256(generator_fingerprint().encode())
+    digest.update(_settings_json(config).encode())
+    if stage == "umbrella":
+        umbrella = config.chart.umbrella_name
+        digest.update(options.until.encode())
+        # The stage also removes the charts of deleted workflow folders: a folder list change
+        # must rerun it even when the charts folder itself did not change.
+        sources = config.sources_dir
+        if sources.is_dir():
+            digest.update("\0".join(sorted(e.name for e in sources.iterdir() if e.is_dir())).encode() + b"\1")
+        charts = config.charts_dir
+        if charts.is_dir():
+            for entry in sorted(charts.iterdir()):
+                if entry.is_dir() and entry.name != umbrella:
+                    digest.update(entry.name.encode() + b"\0")
+                    if content:
+                        _hash_tree(entry, digest, skip_hidden=False)
+                    else:
+                        _stat_tree(entry, digest)
+        return digest.hexdigest()
+    if stage == "index":
+        digest.update(options.base_url.encode() + b"\0")
+        dist = config.dist_dir
+        for archive in sorted(dist.glob("*.tgz")) if dist.is_dir() else ():
+            if content:
+                digest.update(f"{archive.name}\0{_file_hash(archive)}\0".encode())
+            else:
+                info = archive.stat()
+                digest.update(f"{archive.name}\0{info.st_size}\0{info.st_mtime_ns}\0".encode())
+        return digest.hexdigest()
+    return None
+
+
+def repository_output_hash(stage: str, outputs: dict, config) -> str:
+    if stage == "index":
+        return _file_hash(config.dist_dir / "index.yaml") + _file_hash(config.dist_dir / "index.html")
+    return output_hash(outputs, config) + _file_hash(config.charts_dir / "README.md")

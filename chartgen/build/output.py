@@ -1,0 +1,89 @@
+"""What `chartgen build` prints: text, JSON, a Markdown job summary, CI step outputs and
+Tekton results. Pure functions of a `BuildReport`."""
+
+from __future__ import annotations
+
+import json
+
+from chartgen.build.options import FAILED, OK, BuildReport
+
+
+def format_text(report: BuildReport) -> str:
+    """Plain, deterministic lines: a workflow per line, then the failing stage's errors."""
+    lines = []
+    width = max([len(w.name) for w in report.workflows] + [len(r.stage) + 2 for r in report.repository] + [4])
+    for workflow in report.workflows:
+        done = [s.stage for s in workflow.stages if s.status == OK]
+        outputs = workflow.outputs
+        failed = workflow.failed_stage
+        if failed is None:
+            detail = []
+            if outputs.get("chart_version"):
+                detail.append(f"chart {outputs.get('chart', workflow.name)} {outputs['chart_version']}")
+            if outputs.get("archive"):
+                detail.append(outputs["archive"])
+            if outputs.get("image"):
+                detail.append(outputs["image"] + (f"@{outputs['image_digest']}" if outputs.get("image_digest") else ""))
+            if outputs.get("pr_url"):
+                detail.append(outputs["pr_url"])
+            lines.append(f"{workflow.name:<{width}}  ok      {' '.join(done)}" + (f"  ({', '.join(detail)})"
+                                                                                   if detail else ""))
+            if outputs.get("pr_diff"):  # --pr --dry-run: the diff that would be proposed
+                lines.extend(f"    {line}" for line in outputs["pr_diff"].rstrip("\n").splitlines())
+        else:
+            lines.append(f"{workflow.name:<{width}}  FAILED  at {failed.stage}: {failed.message}")
+            for finding in failed.findings[:20]:
+                lines.append(f"    {finding.format()}")
+            if len(failed.findings) > 20:
+                lines.append(f"    ... {len(failed.findings) - 20} more (chartgen validate {workflow.folder})")
+    for result in report.repository:
+        status = {OK: "ok", FAILED: "FAILED"}.get(result.status, result.status)
+        lines.append(f"{'[' + result.stage + ']':<{width}}  {status:<6}  {result.message}")
+        if result.status == FAILED:
+            lines.extend(f"    {f.format()}" for f in result.findings[:20])
+    good = sum(w.ok for w in report.workflows)
+    lines.append(f"{good} of {len(report.workflows)} workflows built" +
+                 ("" if report.ok else "; failures above"))
+    return "\n".join(lines) + "\n"
+
+
+def format_json(report: BuildReport) -> str:
+    return json.dumps(report.to_dict(), indent=2, sort_keys=False) + "\n"
+
+
+def markdown_summary(report: BuildReport) -> str:
+    from chartgen.ci import markdown_table
+
+    rows = []
+    for w in report.workflows:
+        o = w.outputs
+        failed = w.failed_stage
+        rows.append([w.name, "✅" if w.ok else f"❌ {failed.stage}", o.get("chart_version", ""),
+                     o.get("image_digest", ""), o.get("pr_url", ""),
+                     failed.message if failed else ""])
+    text = "### chartgen build\n\n" + markdown_table(
+        ["workflow", "result", "chart version", "image digest", "pull request", "error"], rows)
+    for result in report.repository:
+        text += f"\n- `{result.stage}`: {result.status} {result.message}"
+    return text + "\n"
+
+
+def ci_outputs(report: BuildReport) -> dict[str, str]:
+    """Step outputs / Tekton results. Single values describe the first workflow (a Tekton
+    task or a matrix job builds one); lists cover all."""
+    first = report.workflows[0].outputs if report.workflows else {}
+    return {
+        "ok": "true" if report.ok else "false",
+        "failed": " ".join(w.name for w in report.workflows if not w.ok),
+        "chart-version": first.get("chart_version", ""),
+        "image-url": first.get("image", ""),
+        "image-digest": first.get("image_digest", ""),
+        "pr-url": first.get("pr_url", ""),
+        "summary": json.dumps(report.to_dict(), separators=(",", ":")),
+    }
+
+
+def tekton_values(report: BuildReport) -> dict[str, str]:
+    first = report.workflows[0].outputs if report.workflows else {}
+    return {"IMAGE_URL": first.get("image", ""), "IMAGE_DIGEST": first.get("image_digest", ""),
+            "CHART_VERSION": first.get("chart_version", ""), "PR_URL": first.get("pr_url", "")}

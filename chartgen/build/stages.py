@@ -1,0 +1,300 @@
+"""The stages of `chartgen build`, as a table (`STAGES`).
+
+Each stage is a small adapter that calls one library module. Per workflow: validate ->
+render -> chart -> lint -> package; then, for the whole repository, umbrella and index;
+then image (per workflow), publish (repository) and pr, the last three only when asked for
+(flags or chartgen.yaml `build:`). Wiring a new stage is one line in `STAGES`.
+
+A per-workflow stage takes a `Job` and returns (one-line message, outputs); a repository
+stage takes (config, options, the still-healthy workflows, earlier repository outputs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from chartgen.build.options import FAILED, BuildOptions, StageFailure, StageResult
+from chartgen.errors import Finding, UsageError
+
+REMOVED_NOTE = "; removed "            # a stage message names the charts it removed after this
+
+
+@dataclass
+class Job:
+    """One workflow going through the per-workflow stages (lives inside one worker)."""
+
+    folder: Path
+    config: Any
+    options: BuildOptions
+    outputs: dict[str, str] = field(default_factory=dict)
+    _workflow: Any = None
+
+    @property
+    def workflow(self):
+        if self._workflow is None:
+            from chartgen.sources import load_workflow
+
+            self._workflow = load_workflow(self.folder)
+        return self._workflow
+
+
+@dataclass
+class WorkflowState:
+    folder: Path
+    name: str
+    stages: list[StageResult] = field(default_factory=list)
+    outputs: dict[str, str] = field(default_factory=dict)
+    cached: bool = False
+
+    @property
+    def failed(self) -> bool:
+        return any(s.status == FAILED for s in self.stages)
+
+
+def _errors(findings: Iterable[Finding]) -> tuple[Finding, ...]:
+    return tuple(f for f in findings if f.is_error)
+
+
+def stage_validate(job: Job) -> tuple[str, dict]:
+    from chartgen.validation import RepositoryContext, validate_folder
+
+    context = RepositoryContext(job.options.repository_ids) if job.options.repository_ids is not None else None
+    findings = tuple(validate_folder(job.workflow, repository=context, jq_functions=job.config.validate.jq_functions))
+    errors = _errors(findings)
+    if errors:
+        raise StageFailure(findings=errors)
+    warnings = len(findings) - len(errors)
+    return (f"{warnings} warning{'s' * (warnings != 1)}" if warnings else "valid"), {}
+
+
+def stage_render(job: Job) -> tuple[str, dict]:
+    from chartgen.manifests import render_manifests, render_options
+
+    manifests = render_manifests(job.workflow, render_options(job.config.render))
+    return f"{len(manifests)} manifests", {}
+
+
+def stage_chart(job: Job) -> tuple[str, dict]:
+    # The workflow's chart only: the umbrella chart and charts/README.md read every chart,
+    # so the `umbrella` stage writes them once, after all workflows (no parallel writers).
+    from chartgen.chart.generate import draft_chart
+    from chartgen.chart.writer import write_chart
+
+    options = job.options
+    settings = job.config.chart
+    draft = draft_chart(job.workflow, job.config, image_digest=options.image_digest, settings=settings)
+    result = write_chart(job.config.charts_dir / draft.name, draft.files, draft.fields, draft.annotations,
+                         settings, source_commit=options.source_commit, extras=settings.extras_for(draft.name))
+    path = relative_path(Path(result.path), job.config.root)
+    moved = f" (was {result.previous_version})" if result.previous_version and result.changed \
+        and result.previous_version != result.version else ""
+    return f"{result.name} {result.version}{moved}", {"chart": result.name, "chart_version": result.version,
+                                                      "chart_path": path}
+
+
+def _lint(chart_dir: Path, config) -> tuple[Finding, ...]:
+    from chartgen.chart import lint_charts
+
+    # since=None: the "version went up since HEAD" check is for review (chartgen lint),
+    # not for a build that just wrote the version itself.
+    findings = tuple(lint_charts([chart_dir], config, since=None))
+    errors = _errors(findings)
+    if errors:
+        raise StageFailure(findings=errors)
+    return findings
+
+
+def stage_lint(job: Job) -> tuple[str, dict]:
+    findings = _lint(job.config.resolve(job.outputs["chart_path"]), job.config)
+    return "clean" if not findings else f"{len(findings)} warnings", {}
+
+
+def stage_package(job: Job) -> tuple[str, dict]:
+    from chartgen.repo.package import package_chart
+
+    result = package_chart(job.config.resolve(job.outputs["chart_path"]), job.config.dist_dir)
+    archive = relative_path(Path(result.path), job.config.root)
+    return archive, {"archive": archive, "archive_digest": result.digest}
+
+
+def stage_image(job: Job) -> tuple[str, dict]:
+    from chartgen.image import build_image
+
+    options = job.options
+    config = job.config
+    if options.registry:
+        config = config.with_overrides(image=replace(config.image, registry=options.registry.rstrip("/")))
+    context = Path(options.image_context) if options.image_context else None
+    if context is None and (options.builder or config.image.builder) == "kaniko":
+        # kaniko runs later, elsewhere: keep its context where the next step finds it.
+        context = config.root / ".chartgen" / "kaniko" / job.folder.name
+    result = build_image(job.workflow, config, builder=options.builder, push=options.push,
+                         source_commit=options.source_commit, context_out=context)
+    outputs = {"image": result.reference}
+    if result.digest:
+        outputs["image_digest"] = result.digest
+    if result.context_dir:
+        outputs["image_context"] = str(result.context_dir)
+    if result.builder == "kaniko" and context is not None:
+        # The Tekton kaniko step (busybox sh, no JSON parser) reads one argument per line
+        # and adds --digest-file=$(results.IMAGE_DIGEST.path) itself: it pushes there.
+        from chartgen.fsutil import write_atomic
+
+        args = [a for a in result.command[1:] if a != "--no-push" and not a.startswith("--digest-file=")]
+        write_atomic(kaniko_args_path(context), "".join(a + "\n" for a in args))
+        return f"{result.reference} (context {context}, built by the kaniko step)", outputs
+    return result.reference + (f"@{result.digest}" if result.digest else ""), outputs
+
+
+def kaniko_args_path(context: Path) -> Path:
+    """Where `--image-context DIR` leaves the kaniko arguments: DIR.args, next to DIR."""
+    return Path(context).with_name(Path(context).name + ".args")
+
+
+def stage_umbrella(config, options: BuildOptions, jobs: list[WorkflowState], earlier: dict) -> tuple[str, dict]:
+    from chartgen.chart import generate_umbrella
+    from chartgen.chart.umbrella import write_charts_readme
+
+    from chartgen.chart.stale import remove_stale_charts
+
+    # Charts whose workflow folder is gone leave before the umbrella is made from the rest.
+    removed = remove_stale_charts(config, config.charts_dir)
+    gone = "".join(f"{REMOVED_NOTE}{relative_path(c.path, config.root)} ({c.source_path} is gone)" for c in removed)
+    if not config.chart.umbrella_enabled:
+        write_charts_readme(config, config.charts_dir)
+        return "disabled (chart.umbrella)" + gone, {"removed": " ".join(c.name for c in removed)} if removed else {}
+    result = generate_umbrella(config, config.charts_dir)
+    outputs = {"chart": result.name, "chart_version": result.version,
+               "chart_path": relative_path(Path(result.path), config.root)}
+    if removed:
+        outputs["removed"] = " ".join(c.name for c in removed)
+    message = f"{result.name} {result.version}"
+    if CORE.index(options.until) >= CORE.index("lint"):
+        _lint(Path(result.path), config)
+    if CORE.index(options.until) >= CORE.index("package"):
+        from chartgen.repo.package import package_chart
+
+        archive = Path(package_chart(Path(result.path), config.dist_dir).path)
+        outputs["archive"] = relative_path(archive, config.root)
+        message += f" -> {outputs['archive']}"
+    return message + gone, outputs
+
+
+def stage_index(config, options: BuildOptions, jobs: list[WorkflowState], earlier: dict) -> tuple[str, dict]:
+    from chartgen.repo.update import index_settings, update_index
+
+    dist = config.dist_dir
+    dist.mkdir(parents=True, exist_ok=True)
+    result = update_index(dist, options.base_url, **index_settings(config.publish))
+    # No "N added": a replayed result must read the same as a fresh one.
+    return f"{relative_path(result.path, config.root)}: {result.total} chart versions", {}
+
+
+def stage_publish(config, options: BuildOptions, jobs: list[WorkflowState], earlier: dict) -> tuple[str, dict]:
+    from chartgen.repo.publish import index_keywords, publish
+
+    archives = [j.outputs["archive"] for j in jobs if "archive" in j.outputs]
+    if earlier.get("umbrella", {}).get("archive"):
+        archives.append(earlier["umbrella"]["archive"])
+    if not options.publish:
+        raise UsageError("build.publish is on but publish.target is empty: set it or pass --publish TARGET",
+                         code="build-publish-target")
+    result = publish(sorted(config.resolve(a) for a in archives), options.publish,
+                     base_url=options.base_url or None, **index_keywords(config.publish))
+    return (f"{result.target}: {len(result.added) + len(result.replaced)} added, {len(result.unchanged)} "
+            f"already there" + (f" ({result.location})" if result.location else "")), {}
+
+
+def stage_pr(config, options: BuildOptions, jobs: list[WorkflowState], earlier: dict) -> tuple[str, dict]:
+    from chartgen.gitops import open_pull_requests
+    from chartgen.gitops.model import PrError
+    from chartgen.gitops.prune import prunes_in_build
+    from chartgen.sources import load_workflow
+
+    folders = [load_workflow(j.folder) for j in jobs]
+    digest = options.image_digest or next((j.outputs.get("image_digest") for j in jobs
+                                          if j.outputs.get("image_digest")), None)
+    failures: list[Finding] = []
+    try:
+        results = open_pull_requests(folders, config, config_repo=options.config_repository,
+                                     forge=options.forge, dry_run=options.dry_run,
+                                     source_commit=options.source_commit, image_digest=digest,
+                                     prune=prunes_in_build(config, folders))   # --all only: see docs/pull-requests.md
+    except PrError as exc:           # some workflows failed, the others got their PR
+        results, failures = exc.results, list(exc.findings)
+    per_workflow: dict[str, dict] = {}
+    pruned = [f"{r.kind} {r.workflow}: {r.action}" for r in results if r.kind != "update"]
+    for result in (r for r in results if r.kind == "update"):
+        proposed = {change.name: change.new_version for change in result.charts}
+        for name in result.workflows:
+            per_workflow[name] = {"pr_url": result.url or "", "pr_action": result.action}
+            if options.dry_run and result.diff:
+                per_workflow[name]["pr_diff"] = result.diff  # what would be proposed
+            version = proposed.get(name) or proposed.get(_chart_name(name))
+            if version:
+                # The version proposed in the chart repository is the one that counts.
+                per_workflow[name]["chart_version"] = version
+    for job, folder in zip(jobs, folders):
+        mine = tuple(f for f in failures if f.path == str(folder.root) or f.path.startswith(str(folder.root) + "/"))
+        if mine:
+            per_workflow[job.name] = {"findings": mine}
+    # Failures of no workflow (a removal, a stale branch) fail the stage, but the workflows'
+    # own pull requests went through and are reported with them.
+    unassigned = [f for f in failures if not any(f in v.get("findings", ()) for v in per_workflow.values())]
+    actions = sorted({v["pr_action"] for v in per_workflow.values() if "pr_action" in v})
+    return "; ".join([", ".join(actions), *pruned]), {"per_workflow": per_workflow, "failures": unassigned}
+
+
+def _chart_name(folder_name: str) -> str:
+    from chartgen.chart import chart_name
+
+    return chart_name(folder_name)
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    scope: str                        # "workflow": one call per workflow; "repository": one call
+    run: Callable
+    optional: bool = False            # runs only when asked for (flag or chartgen.yaml)
+    cacheable: bool = True
+
+
+# The build, in order. Wiring a new stage is one line here.
+STAGES: tuple[Stage, ...] = (
+    Stage("validate", "workflow", stage_validate),
+    Stage("render", "workflow", stage_render),
+    Stage("chart", "workflow", stage_chart),
+    Stage("lint", "workflow", stage_lint),
+    Stage("package", "workflow", stage_package),
+    Stage("umbrella", "repository", stage_umbrella),
+    Stage("index", "repository", stage_index),
+    Stage("image", "workflow", stage_image, optional=True, cacheable=False),
+    Stage("publish", "repository", stage_publish, optional=True, cacheable=False),
+    Stage("pr", "repository", stage_pr, optional=True, cacheable=False),
+)
+
+
+# The chain --until cuts; `umbrella` follows the per-workflow chart stages it depends on.
+CORE = tuple(s.name for s in STAGES if not s.optional and s.name != "umbrella")
+STAGE_BY_NAME = {s.name: s for s in STAGES}
+
+
+def selected_stages(options: BuildOptions) -> tuple[Stage, ...]:
+    if options.until not in CORE:
+        raise UsageError(f"--until {options.until!r}: expected one of {', '.join(CORE)}", code="build-until")
+    last = CORE.index(options.until)
+    wanted = {"image": options.image, "publish": bool(options.publish), "pr": options.pr}
+    return tuple(s for s in STAGES if (s.name in CORE and CORE.index(s.name) <= last)
+                 or (s.name == "umbrella" and last >= CORE.index("chart"))
+                 or (s.optional and wanted[s.name]))
+
+
+def relative_path(path: Path, root: Path) -> str:
+    path, root = Path(path), Path(root)
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)

@@ -1,0 +1,101 @@
+"""The entries of a large index read lazily: one chart's block of the index text is parsed
+only when that chart is asked for (see `chartgen.repo.reading` for how blocks are found)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterator, Mapping
+
+from chartgen.errors import ChartgenError
+
+
+class LazyBlocks(Mapping):
+    """Chart name -> versions, parsing a chart's block of the index text only when it is
+    asked for. `fmt` is "yaml" (Helm's layout) or "json" (one version per line)."""
+
+    def __init__(self, text: str, spans: dict[str, tuple[int, int]], path: str, fmt: str) -> None:
+        self._text, self._spans, self._path, self.fmt = text, spans, path, fmt
+        self._marker = "\n  - " if fmt == "yaml" else "\n      {"  # start of each version
+        self._parsed: dict[str, tuple[dict, ...]] = {}
+
+    def _parse(self, name: str, start: int, end: int, truncated: bool = False) -> tuple[dict, ...]:
+        if self.fmt == "yaml":
+            return parse_yaml_block(self._text, start, end, name, self._path)
+        return parse_json_block(self._text, start, end, name, self._path, truncated)
+
+    def __getitem__(self, name: str) -> tuple[dict, ...]:
+        if name not in self._parsed:
+            start, end = self._spans[name]  # KeyError for unknown names, as a Mapping should
+            self._parsed[name] = self._parse(name, start, end)
+        return self._parsed[name]
+
+    def head(self, name: str, count: int) -> tuple[dict, ...]:
+        """The first `count` versions, parsing only their part of the block."""
+        if name in self._parsed:
+            return self._parsed[name][:count]
+        start, end = self._spans[name]
+        cut = start
+        for _ in range(count + 1):
+            cut = self._text.find(self._marker, cut + 1, end)
+            if cut < 0:
+                return self[name][:count]
+        return self._parse(name, start, cut + 1, truncated=True)[:count]
+
+    def count(self, name: str) -> int:
+        if name in self._parsed:
+            return len(self._parsed[name])
+        start, end = self._spans[name]
+        return self._text.count(self._marker, start, end)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._spans)
+
+    def __len__(self) -> int:
+        return len(self._spans)
+
+    def __contains__(self, name) -> bool:
+        return name in self._spans
+
+
+def check_versions(name: Any, versions: Any, path: str) -> tuple[dict, ...]:
+    if not isinstance(versions, list):
+        raise ChartgenError(f"index entry {name!r} must be a list of chart versions", path=path,
+                            code="index-invalid")
+    checked = []
+    for entry in versions:
+        if not isinstance(entry, dict) or not entry.get("name") or not entry.get("version"):
+            raise ChartgenError(f"index entry {name!r} holds a version without name/version: {entry!r:.80}",
+                                path=path, code="index-invalid")
+        checked.append(entry)
+    return tuple(checked)
+
+
+def parse_json_block(text: str, start: int, end: int, name: str, path: str,
+                      truncated: bool = False) -> tuple[dict, ...]:
+    chunk = text[start:end].rstrip().rstrip(",")
+    try:
+        data = json.loads("{" + chunk + ("]" if truncated else "") + "}")
+    except json.JSONDecodeError as exc:
+        line = text.count("\n", 0, start) + exc.lineno
+        raise ChartgenError(f"JSON syntax error in the entries of {name!r}: {exc.msg}", path=path,
+                            line=line, code="index-syntax") from None
+    if not isinstance(data, dict) or list(data) != [name]:
+        raise ChartgenError(f"cannot read the entries of {name!r}", path=path,
+                            line=text.count("\n", 0, start) + 1, code="index-invalid")
+    return check_versions(name, data[name], path)
+
+
+def parse_yaml_block(text: str, start: int, end: int, name: str, path: str) -> tuple[dict, ...]:
+    import yaml
+
+    try:
+        data = yaml.load(text[start:end], Loader=yaml.CSafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = text.count("\n", 0, start) + (mark.line + 1 if mark else 1)
+        raise ChartgenError(f"YAML syntax error in the entries of {name!r}: {getattr(exc, 'problem', exc)}",
+                            path=path, line=line, code="index-syntax") from None
+    if not isinstance(data, dict) or list(data) != [name]:
+        raise ChartgenError(f"cannot read the entries of {name!r}", path=path,
+                            line=text.count("\n", 0, start) + 1, code="index-invalid")
+    return check_versions(name, data[name], path)

@@ -1,0 +1,69 @@
+"""`chartgen index DIR`: index the archives of a folder into its index.yaml (and index.html)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from chartgen.errors import UsageError
+from chartgen.repo.archive import read_archive
+from chartgen.repo.html import render_html
+from chartgen.repo.index import INDEX_NAME, add_archives, empty_index, is_known_archive
+from chartgen.repo.reading import load_index
+from chartgen.repo.writing import resolve_format, write_repository_files
+from chartgen.settings import PublishSettings
+
+
+@dataclass(frozen=True)
+class IndexResult:
+    path: Path
+    added: tuple[tuple[str, str], ...]
+    unchanged: tuple[tuple[str, str], ...]
+    replaced: tuple[tuple[str, str], ...]
+    total: int
+    format: str
+    html: Path | None = None
+    known: int = 0  # archives skipped because already indexed with the same digest
+    duplicates: tuple[tuple[str, str, int], ...] = ()
+
+
+def index_settings(settings: PublishSettings, *, fmt: str | None = None, html: bool | None = None) -> dict:
+    """How the index is written, from chartgen.yaml `publish:` (`config.publish`) with
+    command-line values on top: the keyword arguments of `update_index` (fmt, html, title).
+    One place for every caller."""
+    return {"fmt": fmt or settings.index_format,
+            "html": settings.html if html is None else html,
+            "title": settings.title}
+def update_index(dist_dir: Path, base_url: str, *, merge: Path | None = None, force: bool = False,
+                 fmt: str = "auto", html: bool = True, title: str = "Helm charts",
+                 now: str | None = None) -> IndexResult:
+    """Index the `*.tgz` archives of `dist_dir` into `dist_dir/index.yaml`.
+
+    The existing index is `merge` if given, else `dist_dir/index.yaml` if present.
+    Archives already indexed under their file name with the same digest are not
+    opened; only new archives are read. Existing entries keep `created`.
+    """
+    dist_dir = Path(dist_dir)
+    if not dist_dir.is_dir():
+        raise UsageError(f"{dist_dir} is not a directory", path=dist_dir, code="usage")
+    source = Path(merge) if merge else dist_dir / INDEX_NAME
+    if merge and not source.is_file():
+        raise UsageError(f"index to merge {source} does not exist", path=source, code="usage")
+    index = load_index(source) if source.is_file() else empty_index()
+    archives = sorted(p for p in dist_dir.glob("*.tgz") if p.is_file())
+    fresh = [read_archive(p) for p in archives if not is_known_archive(index, p)]
+    known = len(archives) - len(fresh)
+    addition = add_archives(index, fresh, base_url, force=force, now=now, where=str(source))
+    changed = bool(addition.added or addition.replaced)
+    result = addition.index if changed else index  # nothing new: keep `generated` (a no-op)
+    target = dist_dir / INDEX_NAME
+    same_file = source.resolve() == target.resolve()
+    if changed or not same_file or resolve_format(index, fmt) != (index.source_format or "json"):
+        write_repository_files(result, dist_dir, fmt=fmt, html=html, title=title, base_url=base_url)
+    elif html and not (dist_dir / "index.html").exists():
+        from chartgen.fsutil import write_atomic
+
+        write_atomic(dist_dir / "index.html", render_html(result, title=title, base_url=base_url))
+    page = dist_dir / "index.html" if html else None
+    return IndexResult(target, addition.added, addition.unchanged, addition.replaced, len(result),
+                       resolve_format(result, fmt), page, known, addition.duplicates)

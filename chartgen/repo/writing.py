@@ -1,0 +1,151 @@
+"""Writing an index file, as JSON (one chart version per line) or YAML.
+
+chartgen writes `index.yaml` *as JSON* by default (Helm >= 3.13 detects and reads JSON
+directly; JSON is valid YAML for older readers), one chart version per line so git diffs
+stay small. An index read incrementally (`chartgen.repo.reading`) is written back by
+re-emitting only the blocks of the charts that changed; every other byte is kept.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+from typing import Iterable
+
+from chartgen.errors import UsageError
+from chartgen.repo.html import render_html
+from chartgen.repo.index import INDEX_NAME, IndexFile
+from chartgen.repo.reading import ENTRIES_LINE, JSON_GENERATED
+
+
+FORMATS = ("auto", "json", "yaml")
+
+
+def _dump_entry(entry: dict) -> str:
+    return json.dumps(entry, sort_keys=True, ensure_ascii=False, separators=(", ", ": "))
+
+
+def _json_block(name: str, versions: Iterable[dict]) -> str:
+    lines = ",".join("\n      " + _dump_entry(entry) for entry in versions)
+    return "    " + json.dumps(name, ensure_ascii=False) + ": [" + (lines + "\n    ]" if lines else "]")
+
+
+def _splice_json(index: IndexFile) -> str:
+    """Re-emit only the changed chart blocks of a JSON index; new charts in name order."""
+    text, spans = index._source_text, index._spans
+    new_names = sorted(set(index.changed) - set(spans))
+    region_start = min(start for start, _ in spans.values())
+    region_end = max(end for _, end in spans.values())
+    pieces: list[str] = []
+    for name, (start, end) in spans.items():
+        while new_names and new_names[0] < name:
+            added = new_names.pop(0)
+            pieces.append(_json_block(added, index.entries[added]))
+        pieces.append(_json_block(name, index.entries[name]) if name in index.changed
+                      else text[start:end].rstrip().rstrip(","))
+    pieces.extend(_json_block(added, index.entries[added]) for added in new_names)
+    tail = text[region_end:]
+    if index.changed:
+        generated = '\n  "generated": ' + json.dumps(index.generated)
+        tail = JSON_GENERATED.sub(lambda _: generated, tail, count=1)
+    return text[:region_start] + ",\n".join(pieces) + tail
+
+
+def dump_json_index(index: IndexFile) -> str:
+    """The index as JSON, one chart version per line (sorted keys; stable bytes).
+    An index read from such JSON keeps every untouched byte."""
+    if index.source_format == "json" and index._spans:
+        return _splice_json(index)
+    out = io.StringIO()
+    out.write('{\n  "apiVersion": ' + json.dumps(index.api_version) + ',\n  "entries": {')
+    names = sorted(index.entries)
+    for i, name in enumerate(names):
+        out.write(("," if i else "") + "\n    " + json.dumps(name, ensure_ascii=False) + ": [")
+        versions = index.entries[name]
+        out.write(",".join("\n      " + _dump_entry(entry) for entry in versions))
+        out.write("\n    ]" if versions else "]")
+    out.write("\n  }" if names else "}")
+    out.write(',\n  "generated": ' + json.dumps(index.generated))
+    for key in sorted(index.extra):
+        out.write(",\n  " + json.dumps(key) + ": " + json.dumps(index.extra[key], sort_keys=True, ensure_ascii=False))
+    out.write("\n}\n")
+    return out.getvalue()
+
+
+def _yaml_block(name: str, versions: Iterable[dict]) -> str:
+    from chartgen.yamlio import dump_yaml
+
+    text = dump_yaml({"entries": {name: list(versions)}})
+    return text.split("\n", 1)[1]  # drop "entries:"; the block is indented by two spaces
+
+
+def dump_yaml_index(index: IndexFile) -> str:
+    """The index as YAML. An index read from regular YAML keeps every untouched byte."""
+    if index.source_format == "yaml" and index._spans:
+        return _splice_yaml(index)
+    from chartgen.yamlio import dump_yaml
+
+    data: dict = {"apiVersion": index.api_version,
+                  "entries": {name: list(index.entries[name]) for name in sorted(index.entries)},
+                  "generated": index.generated}
+    data.update(index.extra)
+    return dump_yaml(data)
+
+
+_GENERATED_LINE = re.compile(r"^generated:.*$", re.M)
+
+
+def _splice_yaml(index: IndexFile) -> str:
+    """Re-emit only the changed chart blocks; new charts go in name order."""
+    text, spans = index._source_text, index._spans
+    new_names = sorted(set(index.changed) - set(spans))
+    if spans:
+        region_start = min(start for start, _ in spans.values())
+        region_end = max(end for _, end in spans.values())
+    else:  # `entries:` with no charts yet
+        region_start = region_end = ENTRIES_LINE.search(text).end()  # charts go right after `entries:`
+    pieces: list[str] = []
+    for name, (start, end) in spans.items():
+        while new_names and new_names[0] < name:
+            added = new_names.pop(0)
+            pieces.append(_yaml_block(added, index.entries[added]))
+        pieces.append(_yaml_block(name, index.entries[name]) if name in index.changed else text[start:end])
+    pieces.extend(_yaml_block(added, index.entries[added]) for added in new_names)
+    head, tail = text[:region_start], text[region_end:]
+    generated = "generated: " + json.dumps(index.generated)
+    if not index.changed:
+        pass  # untouched: keep the bytes, `generated` included
+    elif _GENERATED_LINE.search(tail):
+        tail = _GENERATED_LINE.sub(lambda _: generated, tail, count=1)
+    elif _GENERATED_LINE.search(head):
+        head = _GENERATED_LINE.sub(lambda _: generated, head, count=1)
+    else:
+        tail = tail + ("" if tail.endswith("\n") or not tail else "\n") + generated + "\n"
+    return head + "".join(pieces) + tail
+
+
+def resolve_format(index: IndexFile, fmt: str = "auto") -> str:
+    """`auto` keeps the format the index was read in; a new index is JSON."""
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown index format {fmt!r} (choose from {', '.join(FORMATS)})", code="usage")
+    if fmt == "auto":
+        return index.source_format or "json"
+    return fmt
+def dump_index(index: IndexFile, fmt: str = "auto") -> str:
+    return dump_json_index(index) if resolve_format(index, fmt) == "json" else dump_yaml_index(index)
+def write_repository_files(index: IndexFile, folder: Path, *, fmt: str = "auto", html: bool = True,
+                           title: str = "Helm charts", base_url: str | None = None) -> list[Path]:
+    """Write index.yaml (and index.html) into `folder` atomically; returns the paths."""
+    from chartgen.fsutil import write_atomic
+
+    written = []
+    target = folder / INDEX_NAME
+    write_atomic(target, dump_index(index, fmt))
+    written.append(target)
+    if html:
+        page = folder / "index.html"
+        write_atomic(page, render_html(index, title=title, base_url=base_url))
+        written.append(page)
+    return written
