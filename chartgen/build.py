@@ -27,7 +27,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from chartgen import __version__
+from chartgen import __version__, limits
 from chartgen.errors import ChartgenError, Finding, UsageError, redact
 
 OK, FAILED, SKIPPED = "ok", "failed", "skipped"
@@ -436,6 +436,7 @@ def run_workflow_stages(folder: str, config, options: BuildOptions, names: tuple
 
     A worker entry point: arguments and results are plain picklable data.
     """
+    limits.configure(config)   # a forkserver worker starts with the defaults
     job = Job(Path(folder), config, options, dict(outputs))
     results: list[StageResult] = []
     for name in names:
@@ -484,11 +485,17 @@ def _hash_tree(root: Path, digest, *, skip_hidden: bool = True) -> None:
         dirnames[:] = sorted(d for d in dirnames if not (skip_hidden and d.startswith(".")))
         for name in sorted(filenames):
             path = Path(dirpath) / name
-            digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-            try:
-                digest.update(path.read_bytes())
-            except OSError:
-                digest.update(b"<unreadable>")
+            digest.update(os.fsencode(path.relative_to(root).as_posix()) + b"\0")
+            digest.update(_content(path))
+
+
+def _content(path: Path) -> bytes:
+    """A file's bytes for hashing; a FIFO, device, symlink loop or too large file (which
+    validation reports) hashes as its problem, and is never read."""
+    try:
+        return limits.read_file(path)
+    except ChartgenError as exc:
+        return f"<{exc.code}>".encode()
 
 
 def _stat_tree(root: Path, digest) -> None:
@@ -522,7 +529,7 @@ def input_hash(folder: Path, config, options: BuildOptions, shared_index) -> str
     for target in shared_index.uses(folder):
         disk = shared_index.shared_dir / target.split("/", 1)[1] if shared_index.shared_dir else None
         digest.update(target.encode() + b"\0")
-        digest.update(disk.read_bytes() if disk is not None and disk.is_file() else b"<missing>")
+        digest.update(_content(disk) if disk is not None and disk.is_file() else b"<missing>")
     return digest.hexdigest()
 
 
@@ -918,7 +925,7 @@ def workflow_ids(folder: Path, memo: dict | None = None, seen: dict | None = Non
             continue
         found = []
         try:
-            data = load_data(path.read_bytes(), str(path))
+            data = load_data(limits.read_file(path), str(path))
         except (OSError, ChartgenError, ValueError, RecursionError):
             data = None
         if isinstance(data, dict) and isinstance(data.get("id"), str) and data["id"]:

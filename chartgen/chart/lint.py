@@ -223,6 +223,9 @@ def _identity(document: str) -> tuple[str, str, str] | None:
         scalars = [_unquote(kind), _unquote(namespace or '""'), _unquote(name)]
         if all(re.fullmatch(r"[A-Za-z0-9._-]*", value) for value in scalars):
             return scalars[0], scalars[1], scalars[2]
+    from chartgen.yamlio import check_yaml
+
+    check_yaml(document, "rendered chart")   # alias expansion and depth bounded, as for every YAML read
     data = yaml.load(document, Loader=yaml.CSafeLoader)
     if not isinstance(data, dict) or not data.get("kind"):
         return None
