@@ -137,8 +137,9 @@ def _refused(check: WorkflowCheck, disk) -> bool:
     """`disk` exists but reading the folder refused it, or a folder above it, for its name or its type."""
     if not os.path.lexists(disk):
         return False
-    shown = printable(str(disk))
-    return any(f.code in _READING_REFUSALS and (shown == f.path or shown.startswith(f.path + "/"))
+    shown = printable(os.path.normpath(disk))
+    return any(f.code in _READING_REFUSALS and (shown == os.path.normpath(f.path)
+                                                 or shown.startswith(os.path.normpath(f.path) + "/"))
                for f in check.folder.findings)
 
 
