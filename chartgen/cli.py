@@ -94,7 +94,7 @@ def cli(ctx, config_path):
 
 
 def main(argv=None) -> None:
-    from chartgen.errors import ChartgenError, redact
+    from chartgen.errors import ChartgenError, printable, redact
 
     try:
         # Without standalone mode click returns the code given to ctx.exit(n) instead of exiting.
@@ -119,6 +119,6 @@ def main(argv=None) -> None:
     except Exception as exc:  # a bug, not bad input: say so briefly, details on request
         if os.environ.get("CHARTGEN_DEBUG"):
             raise
-        click.echo(f"chartgen: internal error: {type(exc).__name__}: {redact(str(exc))} "
+        click.echo(f"chartgen: internal error: {type(exc).__name__}: {printable(redact(str(exc)))} "
                    "(set CHARTGEN_DEBUG=1 for details)", err=True)
         sys.exit(70)

@@ -123,6 +123,11 @@ class Config:
     def dist_dir(self) -> Path:
         return self.resolve(self.settings.dist)
 
+    @property
+    def limits(self):
+        """Bounds on what chartgen reads (`limits:`), as a chartgen.limits.Limits."""
+        return self.settings.limits
+
     def with_overrides(self, **values: Any) -> "Config":
         """The same configuration with some settings replaced (command-line values): a
         top-level path or `repository` as text, a section as its typed value
@@ -174,9 +179,31 @@ def parse_config(text: str, path: str, root: Path) -> Config:
             continue
         where = ".".join(map(str, pointer)) or "chartgen.yaml"
         errors.append(Finding(path, line, col, "error", f"{where}: {error.message}", "config-invalid"))
+    errors.extend(_outside_repository(data, document, path, root))
     if errors:
         raise UsageError(findings=errors)
     return _config(root, Path(path), _apply_defaults(config_schema(), data))
+
+
+# Folders chartgen reads workflow content from: they must stay inside the repository, or
+# `sources: ../../..` walks (and hashes, and reads every file of) the whole file system.
+_INSIDE_KEYS = ("sources", "shared")
+
+
+def _outside_repository(data: dict, document, path: str, root: Path) -> list[Finding]:
+    from chartgen.fsutil import is_inside
+
+    found = []
+    for key in _INSIDE_KEYS:
+        value = data.get(key)
+        if not isinstance(value, str) or is_inside(Path(root) / value, Path(root)):
+            continue
+        line, col = document.where((key,))
+        found.append(Finding(path, line, col, "error",
+                             f"{key}: {value!r} resolves to {os.path.realpath(Path(root) / value)}, outside the "
+                             f"repository ({os.path.realpath(root)}, the folder of chartgen.yaml); chartgen reads "
+                             "workflow content only from inside it", "config-outside-repository"))
+    return found
 
 
 def load_config(path: Path | str | None = None, *, start: Path | None = None) -> Config:
@@ -191,9 +218,13 @@ def load_config(path: Path | str | None = None, *, start: Path | None = None) ->
     if config_path is None:
         root = Path(start or os.getcwd()).resolve()
         return _config(root, None, _apply_defaults(config_schema(), {}))
+    from chartgen.limits import DEFAULT, read_file
+
     try:
-        text = config_path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = read_file(config_path, limit=DEFAULT.max_file_size).decode("utf-8")
+    except ChartgenError as exc:  # not a regular file, too large, a symlink loop
+        raise UsageError(findings=exc.findings) from None
+    except UnicodeDecodeError as exc:
         raise UsageError(f"cannot read configuration: {exc}", path=config_path, code="config-unreadable") from None
     return parse_config(text, str(config_path), config_path.resolve().parent)
 

@@ -36,7 +36,39 @@ def _current_secrets() -> list[str]:
         value = os.environ.get(name)
         if value and len(value) >= 4:
             found.add(value)
+    # Findings hold their text escaped (see `printable`): a multi-line secret must match there too.
+    found.update([printable(value) for value in found if _UNPRINTABLE.search(value)])
     return sorted(found, key=len, reverse=True)
+
+
+# Characters that must never reach a terminal or a CI log raw: C0 and C1 controls (newlines,
+# ESC of ANSI sequences, DEL), Unicode line and paragraph separators, zero-width and
+# bidirectional formatting characters, the BOM, and lone surrogates (undecodable bytes of a
+# file name, as Python's surrogateescape keeps them).
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff"
+                          "\ud800-\udfff]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_char(match: re.Match) -> str:
+    char = match.group()
+    if char in _NAMED:
+        return _NAMED[char]
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:   # an undecodable byte of a file name: show the byte
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """`text` on one line with every control character escaped visibly (`\\n`, `\\x1b`,
+    `\\u2028`; an undecodable file-name byte as `\\xff`). Backslashes are kept as they are."""
+    text = text if isinstance(text, str) else os.fspath(text) if isinstance(text, os.PathLike) else str(text)
+    return _UNPRINTABLE.sub(_escape_char, text) if _UNPRINTABLE.search(text) else text
+
+
+def is_printable(text: str) -> bool:
+    return not _UNPRINTABLE.search(text)
 
 
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s:]+(?::[^/@\s]*)?@")
@@ -77,6 +109,15 @@ class Finding:
     message: str = ""
     code: str = "error"
 
+    def __post_init__(self) -> None:
+        # Single-line from birth: a state name or a file name with a newline (or an ANSI
+        # escape, or `::error::` on a line of its own) can never start a line of output,
+        # whichever way the finding is printed (text, JSON, CI annotation, build report).
+        for name in ("path", "message"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or _UNPRINTABLE.search(value):
+                object.__setattr__(self, name, printable(value))
+
     @property
     def is_error(self) -> bool:
         return self.severity == ERROR
@@ -104,7 +145,7 @@ class ChartgenError(Exception):
         if message:
             found.insert(0, Finding(str(path or ""), line, column, ERROR, message, code))
         self.findings: tuple[Finding, ...] = tuple(found)
-        super().__init__(redact(message or (found[0].message if found else "chartgen error")))
+        super().__init__(printable(redact(message or (found[0].message if found else "chartgen error"))))
 
     @property
     def code(self) -> str:

@@ -21,12 +21,11 @@ MARKER = ".chartgen"
 
 
 def is_inside(path: Path, root: Path) -> bool:
-    """True when `path` (symlinks resolved) lies inside `root`."""
-    try:
-        path.resolve().relative_to(root.resolve())
-        return True
-    except ValueError:
-        return False
+    """True when `path` (symlinks resolved) lies inside `root`. Never raises: a symlink loop
+    stays unresolved (os.path.realpath; Path.resolve raises RuntimeError), and reading it then
+    reports the loop."""
+    real, top = os.path.realpath(path), os.path.realpath(root)
+    return real == top or real.startswith(top.rstrip(os.sep) + os.sep)
 
 
 def check_replaceable(target: Path, *, marker: str = MARKER) -> None:

@@ -10,6 +10,7 @@ _CONFIGMAP_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 _ENV_NAME = re.compile(r"^[A-Z0-9_]+$")
 _PROFILE_KEY = re.compile(r"^%([A-Za-z0-9_-]+(?:,[A-Za-z0-9_-]+)*)\.(.+)$")
 _PG_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_NOT_CHART_NAME = re.compile(r"[^a-z0-9-]+")
 
 
 def workflow_name(workflow_id: str) -> str:
@@ -65,3 +66,10 @@ def postgres_identifier(text: str) -> str:
 
 def is_postgres_identifier(text: str) -> bool:
     return bool(_PG_IDENTIFIER.match(text))
+
+
+def chart_name(folder_name: str) -> str:
+    """The chart of a workflow folder: its name lower-cased, other characters than a-z, 0-9
+    and '-' made '-' (`mta-v7.x` -> `mta-v7-x`, `01_basic` -> `01-basic`), at most 63."""
+    name = _NOT_CHART_NAME.sub("-", folder_name.lower()).strip("-")
+    return name[:63].strip("-") or "workflow"

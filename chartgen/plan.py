@@ -77,8 +77,9 @@ class Plan:
 
 def _git(root: Path, *args: str) -> str:
     try:
+        # surrogateescape: a file name that is not UTF-8 stays a (printable-when-shown) path
         proc = subprocess.run(["git", "-C", str(root), "-c", "core.quotepath=off", *args],
-                              capture_output=True, text=True, check=False)
+                              capture_output=True, text=True, errors="surrogateescape", check=False)
     except FileNotFoundError:
         raise UsageError("git is not installed; `chartgen plan` needs it", code="no-git") from None
     if proc.returncode != 0:
@@ -127,10 +128,10 @@ def _scan_files(folder: str) -> Iterable[tuple[str, str]]:
         return
     tops = set((*RESOURCE_DIRS, SHARED))
     for entry in entries:
-        if entry.name.lower().endswith(MAIN_SUFFIXES) and entry.is_file():
+        if entry.name.lower().endswith(MAIN_SUFFIXES) and _is(entry.is_file):
             yield entry.path, entry.name
     for entry in entries:
-        if entry.name not in tops or not entry.is_dir():
+        if entry.name not in tops or not _is(entry.is_dir):
             continue
         stack = [(entry.path, entry.name)]
         while stack:
@@ -140,11 +141,20 @@ def _scan_files(folder: str) -> Iterable[tuple[str, str]]:
             except OSError:
                 continue
             for child in children:
-                if child.is_dir():
+                # Symlinked folders are not followed, as chartgen.sources (os.walk) does not.
+                if _is(child.is_dir, follow_symlinks=False):
                     if not child.name.startswith("."):
                         stack.append((child.path, rel_dir + "/" + child.name))
                 elif child.name.lower().endswith(DATA_SUFFIXES):
                     yield child.path, rel_dir + "/" + child.name
+
+
+def _is(test, **kwargs) -> bool:
+    """DirEntry.is_dir/is_file, False for a symlink loop (which raises) or any other error."""
+    try:
+        return test(**kwargs)
+    except OSError:
+        return False
 
 
 def _references(path: str, rel: str, *, prefilter: bool = True) -> list[str]:
@@ -156,14 +166,14 @@ def _references(path: str, rel: str, *, prefilter: bool = True) -> list[str]:
     a description: a harmless over-approximation for planning. Shared files refer to their
     siblings relatively, so they are parsed like `chartgen.sources` does (there are few).
     """
+    from chartgen.limits import read_file
     from chartgen.sources import _FILE_REF, DATA_SUFFIXES, SHARED, file_references
     from chartgen.yamlio import load_data
 
     try:
-        with open(path, "rb") as handle:
-            content = handle.read()
-    except OSError:
-        return []
+        content = read_file(path)
+    except ChartgenError:
+        return []   # a FIFO, a device, too large, unreadable: validation reports it
     base = posixpath.dirname(rel)
     if prefilter:
         found = set()
@@ -368,4 +378,6 @@ def plan(config, since: str, *, committed_only: bool = False, unknown: str = "er
 
 
 def format_lines(result: Plan) -> str:
-    return "".join(name + "\n" for name in result.names)
+    from chartgen.errors import printable
+
+    return "".join(printable(name) + "\n" for name in result.names)

@@ -15,6 +15,8 @@ from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
+from chartgen.limits import Limits
+
 
 def _key(name: str, **extra: Any) -> dict:
     return {"key": name, **extra}
@@ -205,6 +207,7 @@ class Settings:
     publish: PublishSettings = field(default=PublishSettings(), metadata={"section": PublishSettings})
     render: RenderSettings = field(default=RenderSettings(), metadata={"section": RenderSettings})
     validate: ValidateSettings = field(default=ValidateSettings(), metadata={"section": ValidateSettings})
+    limits: Limits = field(default=Limits(), metadata={"section": Limits})
 
     def __post_init__(self) -> None:
         # The chart annotations record the top-level `repository:`; an override of it

@@ -8,7 +8,11 @@ workflow references (`../shared/schemas/x.json` from `schemas/`, i.e. the virtua
 `shared/<dir>`, so nothing is left dangling in the cluster.
 
 Reading never raises for bad content: problems become findings on the folder; only the
-validation and rendering stages decide what is fatal.
+validation and rendering stages decide what is fatal. Every file is read through
+`chartgen.limits.read_file` (regular files only, size-capped): a FIFO, a device or a
+symlink loop is a finding, never a hang. A deployed file or folder name must be a plain
+ConfigMap key (`[-._a-zA-Z0-9]+`, not `.` or `..`): it becomes a key, a mount path and a
+path in the chart's templates, so anything else is refused here, before any stage sees it.
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Iterator
 
-from chartgen.errors import ERROR, WARNING, ChartgenError, Finding, UsageError
+from chartgen.errors import ERROR, WARNING, ChartgenError, Finding, UsageError, is_printable, printable
+from chartgen.fsutil import is_inside
+from chartgen.names import is_configmap_key
 
 MAIN_SUFFIXES = (".sw.yaml", ".sw.yml", ".sw.json")
 DATA_SUFFIXES = (".json", ".yaml", ".yml")
@@ -123,20 +129,56 @@ class WorkflowFolder:
             yield resource.file
 
 
-def _read(path: Path, rel: str, findings: list[Finding]) -> SourceFile | None:
+def _read(path: Path, rel: str, findings: list[Finding], within: Path | None = None) -> SourceFile | None:
+    from chartgen.limits import read_file
+
     try:
-        return SourceFile(path, rel, path.read_bytes())
-    except OSError as exc:
-        findings.append(Finding(str(path), 0, 0, ERROR, f"cannot read file: {exc.strerror or exc}", "unreadable"))
+        return SourceFile(path, rel, read_file(path, within=within))
+    except ChartgenError as exc:   # not a regular file, too large, a symlink loop, unreadable
+        findings.extend(exc.findings)
         return None
 
 
 def _escapes(path: Path, root: Path, findings: list[Finding]) -> bool:
     """A file or folder that is a symlink leading out of the workflow folder is refused."""
-    if _inside(path, root):
+    if is_inside(path, root):
         return False
     findings.append(Finding(str(path), 0, 0, ERROR,
                             "symlink points outside the workflow folder; refusing to read it", "path-escape"))
+    return True
+
+
+def _present(path: Path) -> bool:
+    """Something other than a folder is there: a file, but also a FIFO, a device or a broken
+    symlink, which reading then reports instead of skipping silently."""
+    return os.path.lexists(path) and not os.path.isdir(path)
+
+
+def name_problem(rel: str, disk: Path) -> Finding | None:
+    """Why a deployed file (`rel` inside the workflow, e.g. "schemas/x/y.json") cannot be
+    deployed under its name, or None. Folder names are `path-name` (they become mount paths
+    and chart template paths), file names `configmap-key`."""
+    *folders, name = rel.split("/")
+    for depth, folder in enumerate(folders):
+        if not is_configmap_key(folder):
+            where = disk.parents[len(folders) - depth - 1]
+            return Finding(str(where), 0, 0, ERROR,
+                           f"folder name '{printable(folder)}' is not a plain path segment (letters, digits, '-', '_', "
+                           "'.' only, not '.' or '..'): it would become a resource mount path and a path in "
+                           "the chart's templates; rename the folder", "path-name")
+    if not is_configmap_key(name):
+        return Finding(str(disk), 0, 0, ERROR,
+                       f"file name '{printable(name)}' is not a valid ConfigMap key (letters, digits, '-', '_', '.' "
+                       "only); rename it", "configmap-key")
+    return None
+
+
+def _refuse_name(rel: str, disk: Path, findings: list[Finding]) -> bool:
+    problem = name_problem(rel, disk)
+    if problem is None:
+        return False
+    if problem not in findings:   # one finding per bad folder, however many files it holds
+        findings.append(problem)
     return True
 
 
@@ -157,27 +199,20 @@ def _walk_resource_dir(folder: Path, top: str, findings: list[Finding], root: Pa
             if not wanted:
                 continue
             path = Path(dirpath) / filename
-            if _escapes(path, root, findings):
+            rel = posixpath.join(rel_dir, filename)
+            if _refuse_name(rel, path, findings) or _escapes(path, root, findings):
                 continue
-            source = _read(path, posixpath.join(rel_dir, filename), findings)
+            source = _read(path, rel, findings, root)
             if source is not None:
                 result.append(Resource(rel_dir, source))
     return result
-
-
-def _inside(path: Path, root: Path) -> bool:
-    try:
-        path.resolve().relative_to(root.resolve())
-        return True
-    except ValueError:
-        return False
 
 
 def find_shared_dir(folder: Path) -> Path | None:
     """The repository's shared folder next to a workflow folder (`shared/` or `_shared/`)."""
     for name in (SHARED, "_" + SHARED):
         candidate = folder.parent / name
-        if candidate.is_dir() and candidate.resolve() != folder.resolve():
+        if candidate.is_dir() and os.path.realpath(candidate) != os.path.realpath(folder):
             return candidate
     return None
 
@@ -223,12 +258,14 @@ def _shared_resources(main: SourceFile | None, resources: list[Resource], root: 
         for target, _pointer in file_references(document.data, base):
             if not target.startswith(SHARED + "/") or target in present or target in added:
                 continue
-            if (root / target).exists():
+            if os.path.lexists(root / target):
                 continue  # the folder carries its own shared/ copy
             disk = shared_dir / target[len(SHARED) + 1:]
-            if not disk.is_file() or not _inside(disk, shared_dir):
+            if not _present(disk) or not is_inside(disk, shared_dir):
                 continue  # dangling: reported by validation
-            shared_file = _read(disk, target, findings)
+            if _refuse_name(target, disk, findings):
+                continue
+            shared_file = _read(disk, target, findings, shared_dir)
             if shared_file is None:
                 continue
             added[target] = Resource(posixpath.dirname(target), shared_file)
@@ -239,10 +276,12 @@ def _shared_resources(main: SourceFile | None, resources: list[Resource], root: 
 def load_workflow(folder: Path | str, *, shared_dir: Path | None | bool = True) -> WorkflowFolder:
     """Read one workflow folder. `shared_dir=True` looks for a sibling shared/ folder."""
     root = Path(folder)
-    name = root.resolve().name
+    name = Path(os.path.realpath(root)).name
     findings: list[Finding] = []
     if not root.is_dir():
         raise UsageError(f"{root} is not a directory", path=root, code="not-a-folder")
+    if not is_printable(name):
+        findings.append(_folder_name_finding(root, name))
     if shared_dir is True:
         shared_dir = find_shared_dir(root)
     elif shared_dir is False:
@@ -253,7 +292,7 @@ def load_workflow(folder: Path | str, *, shared_dir: Path | None | bool = True) 
     except OSError as exc:
         raise ChartgenError(f"cannot list folder: {exc.strerror}", path=root, code="unreadable") from None
 
-    mains = [e for e in entries if e.lower().endswith(MAIN_SUFFIXES) and (root / e).is_file()]
+    mains = [e for e in entries if e.lower().endswith(MAIN_SUFFIXES) and _present(root / e)]
     main = None
     if not mains:
         findings.append(Finding(str(root), 0, 0, ERROR,
@@ -265,13 +304,13 @@ def load_workflow(folder: Path | str, *, shared_dir: Path | None | bool = True) 
                                 "keep exactly one and move the others to subflows/", "several-workflows"))
     else:
         if not _escapes(root / mains[0], root, findings):
-            main = _read(root / mains[0], mains[0], findings)
+            main = _read(root / mains[0], mains[0], findings, root)
 
     properties = secret = None
-    if (root / PROPERTIES).is_file() and not _escapes(root / PROPERTIES, root, findings):
-        properties = _read(root / PROPERTIES, PROPERTIES, findings)
-    if (root / SECRET_PROPERTIES).is_file() and not _escapes(root / SECRET_PROPERTIES, root, findings):
-        secret = _read(root / SECRET_PROPERTIES, SECRET_PROPERTIES, findings)
+    if _present(root / PROPERTIES) and not _escapes(root / PROPERTIES, root, findings):
+        properties = _read(root / PROPERTIES, PROPERTIES, findings, root)
+    if _present(root / SECRET_PROPERTIES) and not _escapes(root / SECRET_PROPERTIES, root, findings):
+        secret = _read(root / SECRET_PROPERTIES, SECRET_PROPERTIES, findings, root)
 
     resources: list[Resource] = []
     for top in RESOURCE_DIRS:
@@ -288,19 +327,33 @@ def load_workflow(folder: Path | str, *, shared_dir: Path | None | bool = True) 
                           shared_dir, tuple(findings), others)
 
 
+def _folder_name_finding(folder: Path, name: str) -> Finding:
+    return Finding(str(folder), 0, 0, ERROR,
+                   f"workflow folder name '{printable(name)}' has control characters or bytes that are not UTF-8; it "
+                   "names the chart, the build report and CI output lines: rename the folder", "path-name")
+
+
+def _check_folder_name(folder: Path) -> Path:
+    """A workflow folder whose name cannot be printed on one line is bad usage for every command."""
+    name = Path(os.path.realpath(folder)).name
+    if not is_printable(name):
+        raise UsageError(findings=[_folder_name_finding(folder, name)])
+    return folder
+
+
 def discover(sources_dir: Path, shared_dir: Path | None = None) -> list[Path]:
     """Workflow folders under `sources_dir` (not the shared folder, not hidden or _prefixed)."""
     if not sources_dir.is_dir():
         raise UsageError(f"workflow sources folder {sources_dir} does not exist", path=sources_dir,
                          code="no-sources")
-    shared_resolved = shared_dir.resolve() if shared_dir else None
+    shared_resolved = os.path.realpath(shared_dir) if shared_dir else None
     folders = []
     for entry in sorted(sources_dir.iterdir()):
         if not entry.is_dir() or entry.name.startswith((".", "_")):
             continue
-        if entry.name == SHARED or (shared_resolved and entry.resolve() == shared_resolved):
+        if entry.name == SHARED or (shared_resolved and os.path.realpath(entry) == shared_resolved):
             continue
-        folders.append(entry)
+        folders.append(_check_folder_name(entry))
     return folders
 
 
@@ -308,10 +361,10 @@ def resolve_workflow(arg: str, sources_dir: Path) -> Path:
     """A workflow given by name (`mta`) or by path (`workflow_sources/mta`)."""
     path = Path(arg)
     if path.is_dir():
-        return path
+        return _check_folder_name(path)
     candidate = sources_dir / arg
     if candidate.is_dir():
-        return candidate
+        return _check_folder_name(candidate)
     raise UsageError(f"no workflow folder {arg!r} (looked for {path} and {candidate})", path=arg,
                      code="unknown-workflow")
 

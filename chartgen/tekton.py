@@ -86,6 +86,9 @@ def pin_task_images(text: str, images: dict[str, str], *, path: str = "<task>") 
     from ruamel.yaml.error import YAMLError
 
     pinned = {param: parse_pinned_image(reference).reference for param, reference in images.items()}
+    from chartgen.yamlio import check_yaml
+
+    check_yaml(text, str(path))   # alias expansion and depth bounded, as for every YAML read
     try:
         task = YAML(typ="rt").load(text)
     except YAMLError as exc:

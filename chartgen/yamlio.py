@@ -6,6 +6,13 @@ about 15x faster than a pure-Python position-keeping parser on the 322 KiB OpenA
 files of the corpus. Values follow YAML 1.1, as Kubernetes tooling (go-yaml v2) reads
 them; the places where YAML 1.1 and 1.2 disagree are recorded as findings.
 
+Every YAML text is checked before it is composed (`check_yaml`): aliases may add at most
+`limits.maxYamlAliasNodes` nodes and `limits.maxYamlAliasSize` characters when expanded
+(an alias bomb is 600 bytes that expand to gigabytes), and nesting is at most `MAX_DEPTH`
+deep (libyaml's C composer recurses and crashes the interpreter near 30,000 levels, which
+`[[[[...` reaches in 60 KB). Both are found on the parser's event stream, which costs far
+less than the composed tree, and only run when the text could exceed them.
+
 Writing produces Kubernetes-style YAML (sorted keys, unindented sequences, literal
 blocks for multi-line strings), byte-identical for equal input.
 """
@@ -23,6 +30,9 @@ from chartgen.errors import ERROR, WARNING, ChartgenError, Finding
 Pointer = tuple  # path of keys/indexes from the document root, e.g. ("states", 0, "name")
 
 _YAML11_BOOL_WORDS = {"yes", "no", "on", "off", "y", "n"}
+# Deeper documents are refused: the Python walkers (this module's, jsonschema's, json's)
+# stop near 1,000 frames anyway, and libyaml's composer crashes the process near 30,000.
+MAX_DEPTH = 400
 _constructor = yaml.constructor.SafeConstructor()
 
 
@@ -150,6 +160,103 @@ class _Walker:
         return text
 
 
+class _Guard:
+    """Alias expansion and nesting depth of one YAML event stream, checked as events go by.
+
+    Each anchored node's expanded size (nodes, scalar characters) is known when it ends;
+    an alias adds that size again. Counting on the event stream, in document order, finds
+    the first alias that crosses a limit and its position, without expanding anything.
+    """
+
+    def __init__(self, path: str, line_offset: int = 0) -> None:
+        from chartgen.limits import current
+
+        limits = current()
+        self.path, self.line_offset = path, line_offset
+        self.max_nodes, self.max_size = limits.max_yaml_alias_nodes, limits.max_yaml_alias_size
+        self.anchors: dict[str, tuple[int, int]] = {}
+        self.stack: list[list] = []        # open collections: [nodes, characters, anchor]
+        self.nodes = self.size = 0         # added by aliases so far
+
+    def fail(self, event, message: str, code: str) -> ChartgenError:
+        mark = event.start_mark
+        return ChartgenError(message, path=self.path, line=mark.line + 1 + self.line_offset,
+                             column=mark.column + 1, code=code)
+
+    def watch(self, events):
+        """Yield `events` unchanged; raise ChartgenError [yaml-aliases] or [yaml-depth]."""
+        stack, anchors = self.stack, self.anchors
+        for event in events:
+            kind = type(event)
+            if kind is yaml.ScalarEvent:
+                nodes, size, anchor = 1, len(event.value), event.anchor
+            elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+                stack.append([1, 0, event.anchor])
+                if len(stack) > MAX_DEPTH:
+                    raise self.fail(event, f"YAML nested more than {MAX_DEPTH} levels deep; no workflow, "
+                                    "schema or spec needs that: flatten the document", "yaml-depth")
+                yield event
+                continue
+            elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+                nodes, size, anchor = stack.pop()
+            elif kind is yaml.AliasEvent:
+                name, anchor = event.anchor, None
+                if any(entry[2] == name for entry in stack):
+                    raise self.fail(event, f"alias *{name} refers to a node that contains it (a recursive "
+                                    "structure, which JSON and Kubernetes cannot hold); write the data out",
+                                    "yaml-aliases")
+                nodes, size = anchors.get(name, (1, 0))
+                self.nodes += nodes
+                self.size += size
+                if self.nodes > self.max_nodes or self.size > self.max_size:
+                    raise self.fail(event, self._too_much(name), "yaml-aliases")
+            else:
+                yield event
+                continue
+            if anchor is not None:
+                anchors[anchor] = (nodes, size)
+            if stack:
+                top = stack[-1]
+                top[0] += nodes
+                top[1] += size
+            yield event
+
+    def _too_much(self, name: str) -> str:
+        if self.nodes > self.max_nodes:
+            what = f"more than {self.max_nodes:,} nodes (chartgen.yaml limits.maxYamlAliasNodes)"
+        else:
+            what = f"more than {self.max_size:,} characters (chartgen.yaml limits.maxYamlAliasSize)"
+        return (f"YAML aliases expand the document by {what} at alias *{name}: an alias bomb, or data "
+                "to write out without anchors and aliases")
+
+
+def _may_exceed(text: str) -> bool:
+    """Cheap: can `text` hold an alias (needs an anchor, `&`) or nest deeper than MAX_DEPTH?
+    Every level of nesting needs one of `[{-:?` (flow brackets, block indicators)."""
+    if "&" in text:
+        return True
+    return (text.count("[") + text.count("{") + text.count("-") + text.count(":") + text.count("?")) > MAX_DEPTH
+
+
+def guarded_events(text: str, path: str, *, line_offset: int = 0):
+    """libyaml's event stream of `text`, checked for alias expansion and depth as it goes."""
+    events = yaml.parse(text, Loader=yaml.CSafeLoader)
+    return _Guard(path, line_offset).watch(events) if _may_exceed(text) else events
+
+
+def check_yaml(text: str, path: str = "<input>", *, line_offset: int = 0) -> None:
+    """Raise ChartgenError [yaml-aliases] or [yaml-depth] (with the alias's or node's
+    position) when `text` expands beyond the limits. Syntax errors are left to the parser
+    that reads the text next. Use before any other YAML reader (ruamel.yaml, plain PyYAML)."""
+    if not _may_exceed(text):
+        return
+    try:
+        for _ in _Guard(path, line_offset).watch(yaml.parse(text, Loader=yaml.CSafeLoader)):
+            pass
+    except yaml.YAMLError:
+        pass
+
+
 def _syntax_error(path: str, exc: Exception) -> ChartgenError:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
@@ -227,6 +334,7 @@ def _load_json(text: str, path: str) -> Document:
 
 
 def _load_yaml(text: str, path: str) -> Document:
+    check_yaml(text, path)
     try:
         node = yaml.compose(text, Loader=yaml.CSafeLoader)
     except yaml.composer.ComposerError as exc:
@@ -246,14 +354,18 @@ def _load_yaml(text: str, path: str) -> Document:
 
 
 def load_data(text: str | bytes, path: str = "<input>") -> Any:
-    """Parse without keeping positions (fast path for files only read for values)."""
+    """Parse without keeping positions (fast path for files only read for values).
+
+    The one entry point for reading YAML values anywhere in chartgen (Chart.yaml, index
+    files, workflow ids): alias expansion and depth are bounded as in `load_document`."""
     if isinstance(text, bytes):
         text = text.decode("utf-8", errors="replace")
     if looks_like_json(text):
         try:
             return json.loads(text)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             pass
+    check_yaml(text, path)
     try:
         return yaml.load(text, Loader=yaml.CSafeLoader)
     except yaml.YAMLError as exc:

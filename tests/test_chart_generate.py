@@ -206,7 +206,7 @@ def test_two_objects_of_the_same_kind_and_name_are_an_error():
 
 
 def test_chart_names_come_from_folder_names():
-    from chartgen.chart.settings import chart_name
+    from chartgen.names import chart_name
 
     assert chart_name("mta-v7.x") == "mta-v7-x"
     assert chart_name("01_basic") == "01-basic"

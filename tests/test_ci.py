@@ -74,7 +74,8 @@ def test_annotations(monkeypatch):
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     stream = io.StringIO()
     ci.annotate([Finding("w/a,b.yaml", 3, 4, "error", "50% bad\nnext", "some-code")], stream)
-    assert stream.getvalue() == "::error file=w/a%2Cb.yaml,line=3,col=4,title=some-code::50%25 bad%0Anext\n"
+    # Findings are single-line from birth: the newline shows as \n, like in every other output.
+    assert stream.getvalue() == "::error file=w/a%2Cb.yaml,line=3,col=4,title=some-code::50%25 bad\\nnext\n"
 
 
 def test_tekton_results_every_declared_result_written(tmp_path):

@@ -16,9 +16,10 @@ from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
-from chartgen import __version__
+from chartgen import __version__, limits
 from chartgen.build.options import FAILED, BuildOptions, StageResult
 from chartgen.build.stages import REMOVED_NOTE
+from chartgen.errors import ChartgenError
 
 CACHE_VERSION = 1
 
@@ -43,11 +44,17 @@ def _hash_tree(root: Path, digest, *, skip_hidden: bool = True) -> None:
         dirnames[:] = sorted(d for d in dirnames if not (skip_hidden and d.startswith(".")))
         for name in sorted(filenames):
             path = Path(dirpath) / name
-            digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-            try:
-                digest.update(path.read_bytes())
-            except OSError:
-                digest.update(b"<unreadable>")
+            digest.update(os.fsencode(path.relative_to(root).as_posix()) + b"\0")
+            digest.update(_content(path))
+
+
+def _content(path: Path) -> bytes:
+    """A file's bytes for hashing; a FIFO, device, symlink loop or too large file (which
+    validation reports) hashes as its problem, and is never read."""
+    try:
+        return limits.read_file(path)
+    except ChartgenError as exc:
+        return f"<{exc.code}>".encode()
 
 
 def _stat_tree(root: Path, digest) -> None:
@@ -79,7 +86,7 @@ def input_hash(folder: Path, config, options: BuildOptions, shared_index) -> str
     for target in shared_index.uses(folder):
         disk = shared_index.shared_dir / target.split("/", 1)[1] if shared_index.shared_dir else None
         digest.update(target.encode() + b"\0")
-        digest.update(disk.read_bytes() if disk is not None and disk.is_file() else b"<missing>")
+        digest.update(_content(disk) if disk is not None and disk.is_file() else b"<missing>")
     return digest.hexdigest()
 
 

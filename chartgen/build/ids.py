@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import Iterable
 
+from chartgen import limits
 from chartgen.errors import ChartgenError
 
 
@@ -36,7 +37,7 @@ def workflow_ids(folder: Path, memo: dict | None = None, seen: dict | None = Non
             continue
         found = []
         try:
-            data = load_data(path.read_bytes(), str(path))
+            data = load_data(limits.read_file(path), str(path))
         except (OSError, ChartgenError, ValueError, RecursionError):
             data = None
         if isinstance(data, dict) and isinstance(data.get("id"), str) and data["id"]:

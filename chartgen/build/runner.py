@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
+from chartgen import limits
 from chartgen.build.cache import BuildCache, input_hash, replayable, repository_key, repository_output_hash
 from chartgen.build.ids import repository_ids
 from chartgen.build.options import FAILED, OK, SKIPPED, BuildOptions, BuildReport, StageResult, WorkflowReport
@@ -43,6 +44,7 @@ def run_workflow_stages(folder: str, config, options: BuildOptions, names: tuple
 
     A worker entry point: arguments and results are plain picklable data.
     """
+    limits.configure(config)   # a forkserver worker starts with the defaults
     job = Job(Path(folder), config, options, dict(outputs))
     results: list[StageResult] = []
     for name in names:

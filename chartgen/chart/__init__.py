@@ -28,7 +28,7 @@ _EXPORTS = {
     "compat_matrix": "chartgen.chart.compat",
     "lint_charts": "chartgen.chart.lint",
     "ChartSettings": "chartgen.settings",
-    "chart_name": "chartgen.chart.settings",
+    "chart_name": "chartgen.names",
 }
 
 __all__ = sorted(_EXPORTS)

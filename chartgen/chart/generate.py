@@ -14,8 +14,9 @@ from typing import Any, Iterable
 
 from chartgen.chart.settings import (A_OPERATOR, A_SONATAFLOW_API, A_SOURCE_PATH, A_SOURCE_REPO,
                                      A_WORKFLOW_ID, A_WORKFLOW_TYPE, DEFAULT_WORKFLOW_TYPE, SONATAFLOW_API,
-                                     WORKFLOW_TYPES, chart_name)
+                                     WORKFLOW_TYPES)
 from chartgen.chart.textfiles import HELMIGNORE
+from chartgen.names import chart_name
 from chartgen.chart.writer import ChartResult, write_chart
 from chartgen.errors import ChartgenError, UsageError
 from chartgen.settings import ChartSettings, ImageSettings

@@ -269,7 +269,7 @@ def chart_dirs_of(paths: Iterable[str | Path], config) -> list[Path]:
         elif (charts_dir / str(arg) / "Chart.yaml").is_file():
             result.append(charts_dir / str(arg))
         else:
-            from chartgen.chart.settings import chart_name
+            from chartgen.names import chart_name
 
             candidate = charts_dir / chart_name(Path(str(arg)).name)
             if (candidate / "Chart.yaml").is_file():

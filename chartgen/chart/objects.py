@@ -54,6 +54,9 @@ def object_identity(document: str) -> tuple[str, str, str] | None:
         scalars = [unquote(kind), unquote(namespace or '""'), unquote(name)]
         if all(re.fullmatch(r"[A-Za-z0-9._-]*", value) for value in scalars):
             return scalars[0], scalars[1], scalars[2]
+    from chartgen.yamlio import check_yaml
+
+    check_yaml(document, "rendered chart")   # alias expansion and depth bounded, as for every YAML read
     data = yaml.load(document, Loader=yaml.CSafeLoader)
     if not isinstance(data, dict) or not data.get("kind"):
         return None

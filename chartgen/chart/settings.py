@@ -4,7 +4,6 @@ The `chart:` section of chartgen.yaml is `chartgen.settings.ChartSettings` (`con
 
 from __future__ import annotations
 
-import re
 
 # Chart.yaml annotation keys (documented in docs/charts.md).
 ANNOTATION_PREFIX = "chartgen.io/"
@@ -23,11 +22,5 @@ VERSION_TOKEN = "0.0.0-chartgen.version"      # stands for the version while has
 WORKFLOW_TYPES = ("infrastructure", "assessment")
 DEFAULT_WORKFLOW_TYPE = "infrastructure"
 
-_NOT_NAME = re.compile(r"[^a-z0-9-]+")
 
 
-def chart_name(folder_name: str) -> str:
-    """The chart of a workflow folder: its name lower-cased, other characters than a-z, 0-9
-    and '-' made '-' (`mta-v7.x` -> `mta-v7-x`, `01_basic` -> `01-basic`), at most 63."""
-    name = _NOT_NAME.sub("-", folder_name.lower()).strip("-")
-    return name[:63].strip("-") or "workflow"

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Collection, Mapping
 
-from chartgen.chart.settings import A_SOURCE_PATH, A_SOURCE_REPO, chart_name
+from chartgen.chart.settings import A_SOURCE_PATH, A_SOURCE_REPO
+from chartgen.names import chart_name
 from chartgen.errors import UsageError
 from chartgen.fsutil import MARKER
 

@@ -128,6 +128,9 @@ def set_chart_version(text: str, version: str) -> str:
     editor = YAML()
     editor.preserve_quotes = True
     editor.width = 1 << 30
+    from chartgen.yamlio import check_yaml
+
+    check_yaml(text, "Chart.yaml")   # alias expansion and depth bounded, as for every YAML read
     try:
         data = editor.load(text)
     except YAMLError as exc:

@@ -13,9 +13,13 @@ from chartgen.errors import Finding
 def load_config(ctx: click.Context):
     from chartgen.config import load_config as _load
 
+    from chartgen import limits
+
     root = ctx.find_root()
     path = (root.obj or {}).get("config_path") if root.obj else None
-    return _load(path)
+    config = _load(path)
+    limits.configure(config)   # every read of this command is bounded by chartgen.yaml `limits:`
+    return config
 
 
 def emit_findings(findings: list[Finding] | tuple[Finding, ...], fmt: str = "text",

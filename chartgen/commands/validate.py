@@ -95,7 +95,9 @@ def command(ctx: click.Context, paths: tuple[str, ...], fmt: str, strict: bool) 
     # The other folders of the repository only contribute their ids (for workflowOptions,
     # subflows and uniqueness), so validating one folder still knows the rest of the repository.
     others = [folder for folder in repository_folders if folder.resolve() not in by_root]
-    context = RepositoryContext.scan(others, loaded)
+    from dataclasses import replace
+
+    context = replace(RepositoryContext.scan(others, loaded), umbrella_chart=config.chart.umbrella_name)
     results = validate_repository(loaded, context=context, jq_functions=jq_functions)
     for key, extra in _cross_check_ids(loaded, others, results):
         results[key] = tuple(sorted(results[key] + (extra,), key=lambda f: (f.path, f.line, f.column, f.code)))

@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from chartgen.chart.settings import A_SOURCE_PATH, A_SOURCE_REPO
-from chartgen.chart.settings import chart_name as _chart_name
+from chartgen.names import chart_name as _chart_name
 from chartgen.errors import ChartgenError, Finding, UsageError
 from chartgen.fsutil import MARKER
 from chartgen.gitops.git import Git

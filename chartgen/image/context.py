@@ -110,9 +110,11 @@ def read_argfile(folder_root: Path) -> ArgFile:
     path = folder_root / ARGFILE
     if not path.is_file():
         return ArgFile(None, {})
+    from chartgen.limits import read_file
+
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = read_file(path).decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise ChartgenError(f"cannot read {ARGFILE}: {exc}", path=path, code="image-argfile-unreadable") from None
     return parse_argfile(text, str(path))
 

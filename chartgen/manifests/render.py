@@ -156,6 +156,7 @@ def _suggest(name: str) -> str:
 def _inline_file_sections(folder, workflow: dict, findings: FindingList) -> dict:
     """`functions: file.json` and friends: load the file (inside the folder) and inline it."""
     from chartgen.fsutil import is_inside
+    from chartgen.limits import read_file
     from chartgen.yamlio import load_data
 
     result = dict(workflow)
@@ -175,7 +176,7 @@ def _inline_file_sections(folder, workflow: dict, findings: FindingList) -> dict
                            "workflow folder", "missing-section-file")
             continue
         try:
-            data = load_data(target.read_bytes(), str(target))
+            data = load_data(read_file(target), str(target))
         except (ChartgenError, OSError) as exc:
             findings.error(path, where, f"workflow.{key}: cannot read {ref!r}: {exc}", "bad-section-file")
             continue

@@ -88,6 +88,9 @@ def parse_json_block(text: str, start: int, end: int, name: str, path: str,
 def parse_yaml_block(text: str, start: int, end: int, name: str, path: str) -> tuple[dict, ...]:
     import yaml
 
+    from chartgen.yamlio import check_yaml
+
+    check_yaml(text[start:end], path, line_offset=text.count("\n", 0, start))
     try:
         data = yaml.load(text[start:end], Loader=yaml.CSafeLoader)
     except yaml.YAMLError as exc:

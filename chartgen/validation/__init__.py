@@ -46,6 +46,8 @@ def _validate(folder: WorkflowFolder, repository: RepositoryContext | None, jq_f
         except Exception:  # noqa: BLE001 - encoding problems are reported by syntax.check_folder
             secret_values = None
     _guarded_folder(kube.check_folder, folder, findings, secret_values)
+    if repository is not None and repository.umbrella_chart:
+        _guarded_folder(kube.check_chart_name, folder, findings, repository.umbrella_chart)
 
     files = folder_files(folder)
     ids = tuple(workflow_ids(folder))

@@ -21,6 +21,9 @@ class RepositoryContext:
     """What the other folders of the repository define: workflow id -> folder names defining it."""
 
     workflow_ids: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # The umbrella chart's name (chart.umbrella.name); a workflow folder giving a chart of
+    # that name is an error. Empty: not checked.
+    umbrella_chart: str = ""
 
     def knows(self, workflow_id: str) -> bool:
         return workflow_id in self.workflow_ids
@@ -52,6 +55,7 @@ def scan_ids(root) -> tuple[list[str], list[str]]:
     Unreadable files are skipped: they belong to a folder that is not being validated.
     """
     from chartgen.errors import ChartgenError
+    from chartgen.limits import read_file
     from chartgen.yamlio import load_data
 
     main_ids: list[str] = []
@@ -65,8 +69,8 @@ def scan_ids(root) -> tuple[list[str], list[str]]:
             if not entry.name.lower().endswith(MAIN_SUFFIXES) or not entry.is_file():
                 continue
             try:
-                data = load_data(entry.read_bytes(), str(entry))
-            except (OSError, ChartgenError, ValueError):
+                data = load_data(read_file(entry), str(entry))
+            except (ChartgenError, ValueError, RecursionError):
                 continue
             if isinstance(data, dict) and isinstance(data.get("id"), str) and data["id"]:
                 every.append(data["id"])
@@ -86,6 +90,9 @@ def main_candidates(folder: WorkflowFolder) -> tuple[SourceFile, ...]:
     if folder.main is not None:
         return (folder.main,)
     if folder not in _candidates:
+        from chartgen.errors import ChartgenError
+        from chartgen.limits import read_file
+
         found = []
         try:
             entries = sorted(folder.root.iterdir())
@@ -94,9 +101,9 @@ def main_candidates(folder: WorkflowFolder) -> tuple[SourceFile, ...]:
         for entry in entries:
             if entry.name.lower().endswith(MAIN_SUFFIXES) and entry.is_file():
                 try:
-                    found.append(SourceFile(entry, entry.name, entry.read_bytes()))
-                except OSError:
-                    pass  # reported by sources as unreadable
+                    found.append(SourceFile(entry, entry.name, read_file(entry, within=folder.root)))
+                except ChartgenError:
+                    pass  # reported by sources (unreadable, too large, outside the folder)
         _candidates[folder] = tuple(found) if len(found) > 1 else ()
     return _candidates[folder]
 

@@ -40,11 +40,8 @@ def check_id(check) -> None:
 
 
 def check_folder(folder: WorkflowFolder, findings: FindingList, secret_values: dict[str, str] | None) -> None:
-    for resource in folder.resources:
-        if not is_configmap_key(resource.name):
-            findings.add(resource.file.display, 0, 0,
-                         f"file name {resource.name!r} is not a valid ConfigMap key (letters, digits, '-', '_', "
-                         "'.' only); rename it", "configmap-key", ERROR)
+    # Resource file and folder names that are not ConfigMap keys are refused while reading
+    # (chartgen.sources.name_problem): such files never become resources.
     if folder.main is not None and not is_configmap_key(folder.main.path.name):
         # The main workflow goes into the SonataFlow resource, not a ConfigMap: only a warning.
         findings.add(folder.main.display, 0, 0, f"workflow file name {folder.main.path.name!r} has characters "
@@ -120,3 +117,14 @@ def _size(findings: FindingList, path: str, what: str, size: int, applied: int) 
                      f"`kubectl apply` fails above {APPLY_ANNOTATION_LIMIT // 1024} KiB (its last-applied "
                      "annotation); deploy with Helm or `kubectl apply --server-side`, or trim the files",
                      "configmap-apply-size", WARNING)
+
+
+def check_chart_name(folder: WorkflowFolder, findings: FindingList, umbrella: str) -> None:
+    """The folder's chart must not be named like the umbrella chart (`chartgen chart` refuses it)."""
+    from chartgen.names import chart_name
+
+    name = chart_name(folder.name)
+    if umbrella and name == umbrella:
+        findings.add(str(folder.root), 0, 0, f"workflow folder {folder.name!r} gives the chart {name!r}, the name of "
+                     "the umbrella chart (chart.umbrella.name in chartgen.yaml); rename the folder or the umbrella "
+                     "chart", "chart-name-clash", ERROR)

@@ -14,11 +14,12 @@ function's `metadata.file` (DMN models), which must be deployed too.
 
 from __future__ import annotations
 
+import os
 import posixpath
 import re
 from urllib.parse import unquote
 
-from chartgen.errors import ERROR, WARNING
+from chartgen.errors import ERROR, WARNING, ChartgenError, printable
 from chartgen.fsutil import is_inside
 from chartgen.sources import DATA_SUFFIXES, SHARED, SourceFile
 from chartgen.validation.base import WorkflowCheck, describe
@@ -98,6 +99,8 @@ def resolve(check: WorkflowCheck, pointer: tuple, ref: str, what: str, *, base_d
         return None
     for candidate in candidates:
         disk = check.folder.root / candidate
+        if _refused(check, disk):
+            return None  # there, but refused while reading (its name, its type, its size): reported then
         if disk.is_file():
             if not is_inside(disk, check.folder.root):
                 report(ERROR, f"{what} {ref!r} leads outside the workflow folder through a symlink "
@@ -113,6 +116,8 @@ def resolve(check: WorkflowCheck, pointer: tuple, ref: str, what: str, *, base_d
             return None
     if path.startswith(SHARED + "/"):
         shared = check.folder.shared_dir
+        if shared is not None and _refused(check, shared / path[len(SHARED) + 1:]):
+            return None  # refused while reading: reported then
         where_shared = f"{shared}/{path[len(SHARED) + 1:]}" if shared else \
             f"no shared folder found next to {check.folder.root}"
         report(ERROR, f"{what} {ref!r} does not resolve: the shared folder file {path} is missing "
@@ -121,6 +126,21 @@ def resolve(check: WorkflowCheck, pointer: tuple, ref: str, what: str, *, base_d
     report(ERROR, f"{what} {ref!r} not found (looked for {' and '.join(candidates)} in {check.folder.root})",
            "missing-file")
     return None
+
+
+# Reading problems that already say why a file is not deployed (the folder's findings).
+_READING_REFUSALS = frozenset({"path-name", "configmap-key", "not-a-regular-file", "file-too-large",
+                               "symlink-loop", "unreadable"})
+
+
+def _refused(check: WorkflowCheck, disk) -> bool:
+    """`disk` exists but reading the folder refused it, or a folder above it, for its name or its type."""
+    if not os.path.lexists(disk):
+        return False
+    shown = printable(os.path.normpath(disk))
+    return any(f.code in _READING_REFUSALS and (shown == os.path.normpath(f.path)
+                                                 or shown.startswith(os.path.normpath(f.path) + "/"))
+               for f in check.folder.findings)
 
 
 # ---------------------------------------------------------------- functions
@@ -259,9 +279,12 @@ def _check_rpc(check, pointer, label, operation):
     if disk is None:
         check.error(pointer, f"{label}: proto file {proto!r} not found in the workflow folder", "missing-file")
         return
+    from chartgen.limits import read_file
+
     try:
-        text = disk.read_text(encoding="utf-8", errors="replace")
-    except OSError:
+        text = read_file(disk, within=check.folder.root).decode("utf-8", errors="replace")
+    except ChartgenError as exc:
+        check.findings.extend(exc.findings)
         return
     body = re.search(r"\bservice\s+" + re.escape(service) + r"\s*\{(.*?)\n\}", text, re.S)
     if body is None:

@@ -92,7 +92,7 @@ def _quick_syntax(source) -> list:
 
     import yaml
 
-    from chartgen.yamlio import _syntax_error, looks_like_json
+    from chartgen.yamlio import _syntax_error, guarded_events, looks_like_json
 
     try:
         text = source.text
@@ -118,9 +118,12 @@ def _quick_syntax(source) -> list:
             return []
         # Rare: locate the duplicate through the YAML event stream (JSON is YAML).
     try:
-        return _duplicate_keys(yaml.parse(text, Loader=yaml.CSafeLoader), source.display)
+        # Alias bombs and deep nesting count here too: the runtime parses these files.
+        return _duplicate_keys(guarded_events(text, source.display), source.display)
     except yaml.YAMLError as exc:
         return list(_syntax_error(source.display, exc).findings)
+    except ChartgenError as exc:
+        return list(exc.findings)
 
 
 def _duplicate_keys(events, path: str) -> list:
