@@ -26,3 +26,13 @@ def _environment():
 def render_text(template: str, **context) -> str:
     """Render chartgen/templates/chart/<template> with `context`."""
     return _environment().get_template(template).render(**context)
+
+
+def visible(text: str, keep: str = "\n") -> str:
+    """`text` with every character that does not print (control characters, line and paragraph
+    separators, byte order marks, ...) except those in `keep` written as `\\uXXXX`, so READMEs,
+    comments and notes show them instead of acting on them."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c in keep else
+                   (f"\\u{ord(c):04x}" if ord(c) < 0x10000 else f"\\U{ord(c):08x}") for c in text)
