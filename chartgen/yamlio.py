@@ -275,6 +275,9 @@ _GO_YAML_NUMBER = re.compile(r"[-+]?(?:0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|
                              r"(?:[eE][-+]?[0-9]+)?|\.[0-9]+(?:[eE][-+]?[0-9]+)?)")
 
 
+_ODD_BREAKS = re.compile("[\x85\u2028\u2029]")
+
+
 def _go_yaml_non_string(value: str) -> bool:
     if value in _GO_YAML_WORDS:
         return True
@@ -282,7 +285,7 @@ def _go_yaml_non_string(value: str) -> bool:
 
 
 def _represent_str(dumper: yaml.SafeDumper, value: str):
-    if any(c in value for c in "\x85\u2028\u2029"):
+    if _ODD_BREAKS.search(value):
         # YAML line breaks other than \n: only escaped (double quotes) do they survive re-indenting
         # (Helm's nindent) and every reader alike.
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')

@@ -26,9 +26,12 @@ take for the `value` type). */}}
 {{- range . }}{{ range $key, $value := . }}{{ $_ := set $merged $key $value }}{{ end }}{{ end -}}
 {{- $lines := list -}}
 {{- range $key, $value := $merged -}}
-{{- $entry := dict $key $value -}}
-{{- $text := toYaml $entry -}}
-{{- if or (not $text) (regexMatch "[\\r\\x{85}\\x{2028}\\x{2029}\\x{feff}]" (toString $value)) (has "=" (list $key (toString $value))) (ne (toJson (fromYaml $text)) (toJson $entry)) -}}
+{{- $text := toYaml (dict $key $value) -}}
+{{- $read := fromYaml $text -}}
+{{- $back := get $read $key -}}
+{{- $same := and (eq (len $read) 1) (hasKey $read $key) (kindIs "string" $value) (kindIs "string" $back) (eq $back $value) -}}
+{{- if not (kindIs "string" $value) }}{{ $same = eq (toJson $read) (toJson (dict $key $value)) }}{{ end -}}
+{{- if or (not $same) (not $text) (regexMatch "[\\r\\x{85}\\x{2028}\\x{2029}\\x{feff}]" (toString $value)) (has "=" (list $key (toString $value))) -}}
 {{- $text = printf "%s: %s" (quote $key) (quote $value) -}}
 {{- end -}}
 {{- $lines = append $lines $text -}}
