@@ -219,9 +219,11 @@ def test_values_yaml_header_shows_odd_characters_as_escapes():
 
 
 def test_notes_never_evaluate_workflow_text():
-    from chartgen.chart.generate import _note
+    from chartgen.chart.textfiles import _environment
 
-    assert _note('{{ .Release.Name }}\x1b[31m') == '{{ "{{" }} .Release.Name }}\\u001b[31m'
+    helmtext, gostring = _environment().filters["helmtext"], _environment().filters["gostring"]
+    assert helmtext('{{ .Release.Name }}\x1b[31m') == '{{ "{{" }} .Release.Name }}\\u001b[31m'
+    assert gostring('a"}}{{\U0001F600\u2028') == '"a\\"}}{{\U0001F600\\u2028"'
 
 
 # -- characters ----------------------------------------------------------------------------

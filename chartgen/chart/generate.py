@@ -108,14 +108,6 @@ def _input_texts(folder):
         yield source.content
 
 
-def _note(text: str) -> str:
-    """Workflow text in NOTES.txt (a Helm template): visible and never an action."""
-    from chartgen.chart.templates import escape_text
-    from chartgen.chart.textfiles import visible
-
-    return escape_text(visible(text, keep=""))
-
-
 def helm_metadata_text(text: str) -> str:
     """Text as Helm keeps it in chart metadata (Chart.yaml description, appVersion): white space
     made a space, other characters that do not print dropped (Metadata.Validate's sanitizeString)."""
@@ -194,7 +186,7 @@ def draft_chart(folder, config, *, image_tag: str | None = None, image_digest: s
         secret_name=built.secret_name, secret_name_literal=templates.go_string(built.secret_name),
         default_schema=templates.go_string(default_values["persistence"]["postgresql"]["serviceRef"]["databaseSchema"]))
     files["templates/NOTES.txt"] = render_text(
-        "NOTES.txt.j2", name=_note(sonataflow.name), workflow_id=_note(workflow_id), workflow_type=kind,
+        "NOTES.txt.j2", name=sonataflow.name, workflow_id=workflow_id, workflow_type=kind,
         secret_keys=built.secret_keys)
     resources = []
     for entry in (sonataflow.obj.get("spec", {}).get("resources") or {}).get("configMaps") or []:
@@ -212,7 +204,7 @@ def draft_chart(folder, config, *, image_tag: str | None = None, image_digest: s
         helm_repository=settings.helm_repository, umbrella=settings.umbrella_name)
     for rel, text in files.items():
         if "\r" in text and not rel.startswith("files/"):
-            raise ChartgenError(f"internal: carriage return in {rel}", code="chart-internal")
+            raise ChartgenError(f"internal: carriage return in {rel}", path=str(folder.root), code="chart-internal")
 
     fields: dict[str, Any] = {
         "apiVersion": "v2", "name": name,

@@ -13,7 +13,9 @@ from functools import lru_cache
 def _environment():
     import jinja2
 
-    return jinja2.Environment(
+    from chartgen.chart.templates import escape_text, go_string
+
+    environment = jinja2.Environment(
         loader=jinja2.PackageLoader("chartgen", "templates/chart"),
         variable_start_string="[[", variable_end_string="]]",
         block_start_string="[%", block_end_string="%]",
@@ -21,6 +23,10 @@ def _environment():
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined, autoescape=False,
     )
+    # For Helm templates (NOTES.txt): a Go string literal, and plain text that never opens an action.
+    environment.filters["gostring"] = go_string
+    environment.filters["helmtext"] = lambda text: escape_text(visible(str(text), keep=""))
+    return environment
 
 
 def render_text(template: str, **context) -> str:
