@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import copy
 import json
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -179,7 +178,7 @@ def _places(payload: str) -> dict[str, tuple[dict, dict | None]]:
     return places
 
 
-INJECTIONS = [(place, payload) for number, payload in enumerate(PAYLOADS) for place in _places(payload)]
+INJECTIONS = [(place, payload) for payload in PAYLOADS for place in _places(payload)]
 
 
 @pytest.mark.parametrize("place,payload", INJECTIONS,

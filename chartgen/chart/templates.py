@@ -368,12 +368,12 @@ def build_templates(manifests, chart: str, markers: Markers | None = None) -> Ch
                                 f"{manifest.filename})", path=manifest.filename, code="duplicate-object")
         seen[key] = manifest.filename
     result.object_names = tuple(seen)
-    secrets_ = [m for m in manifests if m.kind == "Secret"]
-    if len(secrets_) > 1:
+    secret_objects = [m for m in manifests if m.kind == "Secret"]
+    if len(secret_objects) > 1:
         raise ChartgenError("a workflow chart holds at most one Secret", code="chart-internal")
-    if secrets_:
-        result.secret_name = secrets_[0].name
-        result.secret_keys = tuple((secrets_[0].obj.get("stringData") or {}).keys())
+    if secret_objects:
+        result.secret_name = secret_objects[0].name
+        result.secret_keys = tuple((secret_objects[0].obj.get("stringData") or {}).keys())
     dirs = _configmap_dirs(manifests)
     used_dirs: set[str] = set()
 
