@@ -20,6 +20,7 @@ blocks for multi-line strings), byte-identical for equal input.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -376,9 +377,34 @@ class _KubeDumper(yaml.CSafeDumper):
     """Kubernetes-style output: literal blocks for multi-line text."""
 
 
+# Plain scalars that Go's YAML (go-yaml v2 under sigs.k8s.io/yaml: kubectl, Helm) reads as
+# something else than a string, where PyYAML's YAML 1.1 resolver sees a string (`y`, `0o17`, `1e3`).
+_GO_YAML_WORDS = {"y", "Y", "n", "N", "yes", "Yes", "YES", "no", "No", "NO", "true", "True", "TRUE", "false",
+                  "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~", "<<",
+                  ".nan", ".NaN", ".NAN", ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf",
+                  "-.INF"}
+_GO_YAML_NUMBER = re.compile(r"[-+]?(?:0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|[0-9]+(?:\.[0-9]*)?"
+                             r"(?:[eE][-+]?[0-9]+)?|\.[0-9]+(?:[eE][-+]?[0-9]+)?)")
+
+
+_ODD_BREAKS = re.compile("[\x85\u2028\u2029]")
+
+
+def _go_yaml_non_string(value: str) -> bool:
+    if value in _GO_YAML_WORDS:
+        return True
+    return value[:1] in "0123456789+-." and bool(_GO_YAML_NUMBER.fullmatch(value.replace("_", "")))
+
+
 def _represent_str(dumper: yaml.SafeDumper, value: str):
+    if _ODD_BREAKS.search(value):
+        # YAML line breaks other than \n: only escaped (double quotes) do they survive re-indenting
+        # (Helm's nindent) and every reader alike.
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')
     if "\n" in value:
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+    if value and _go_yaml_non_string(value):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="'")
     return dumper.represent_scalar("tag:yaml.org,2002:str", value)
 
 

@@ -132,12 +132,19 @@ class TestDump:
         assert text == dump_yaml(json.loads(json.dumps(self.DATA)))
         assert text.startswith("a: |\n  line one\n  line two\nb: 1\n")
         assert "- |-\n  no newline\n  at end\n" in text
-        assert "d:\n  y: true\n  z: null\n" in text
+        assert "d:\n  'y': true\n  z: null\n" in text   # Go's YAML reads a plain y as true
 
     def test_yaml11_sensitive_strings_are_quoted_and_round_trip(self):
         text = dump_yaml(self.DATA)
         assert "- 'yes'\n- '1.0'\n- 'on'\n" in text
         assert load_data(text) == self.DATA
+
+    def test_strings_go_yaml_reads_otherwise_are_quoted(self):
+        for text in ("y", "N", "0o17", "1e3", "08", "+.5", "1_0", "0x_1F"):
+            assert dump_yaml({text: text}) == f"'{text}': '{text}'\n"
+        for text in ("1.2.3", "v1", "2001-1-2", "+", "."):
+            assert dump_yaml({"k": text}) == f"k: {text}\n"
+        assert dump_yaml({"k": "a\nb\u2028"}) == 'k: "a\\nb\\L"\n'
 
     def test_long_lines_are_not_wrapped(self):
         long = "x " * 200

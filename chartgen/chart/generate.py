@@ -38,7 +38,8 @@ class ChartDraft:
 
 def workflow_type(workflow: dict) -> str:
     """infrastructure or assessment, from the workflow's `workflow-type/...` annotation."""
-    for annotation in workflow.get("annotations") or []:
+    annotations = workflow.get("annotations")
+    for annotation in annotations if isinstance(annotations, list) else []:
         if isinstance(annotation, str) and annotation.startswith("workflow-type/"):
             kind = annotation.split("/", 1)[1].strip().lower()
             if kind in WORKFLOW_TYPES:
@@ -61,6 +62,20 @@ def image_defaults(config, folder_name: str, image_tag: str | None, image_digest
     }
 
 
+def _folder_image_defaults(folder, config, image_tag: str | None, image_digest: str | None) -> dict:
+    """image_defaults, with a finding on the folder when its name is what gives no image name."""
+    try:
+        return image_defaults(config, folder.name, image_tag, image_digest)
+    except UsageError as exc:
+        try:
+            image_defaults(config, "workflow", None, None)
+        except UsageError:
+            raise exc from None  # the settings themselves are wrong
+        raise ChartgenError(f"the folder name {folder.name!r} gives no valid image name; rename the folder "
+                            "(lower-case letters, digits, '.', '_' and '-')", path=str(folder.root),
+                            code="image-bad-reference") from None
+
+
 def image_reference(image: dict, app_version: str = "") -> str:
     """The image a chart deploys for `image` values (same rule as the `<chart>.image` helper)."""
     name = image["repository"]
@@ -69,6 +84,27 @@ def image_reference(image: dict, app_version: str = "") -> str:
     if image.get("digest"):
         return f"{name}@{image['digest']}"
     return f"{name}:{image.get('tag') or app_version}"
+
+
+def _input_texts(folder):
+    """Everything of the folder that can reach a chart: names and contents of its files."""
+    yield folder.name
+    yield str(folder.root)
+    for source in folder.files():
+        yield source.rel
+        yield source.content
+
+
+def helm_metadata_text(text: str) -> str:
+    """Text as Helm keeps it in chart metadata (Chart.yaml description, appVersion): white space
+    made a space, other characters that do not print dropped (Metadata.Validate's sanitizeString)."""
+    import unicodedata
+
+    def keep(char: str) -> str:
+        if char in "\t\n\v\f\r\x85" or unicodedata.category(char)[0] == "Z":
+            return " "
+        return char if char.isprintable() else ""
+    return "".join(map(keep, text))
 
 
 def _source_path(folder, config) -> str:
@@ -96,19 +132,21 @@ def draft_chart(folder, config, *, image_tag: str | None = None, image_digest: s
                          code="chart-name-clash")
     render = config.render if config is not None else None
     base = render_options(render)
-    chart_options = base.replace(namespace=templates.NS_SENTINEL, image=templates.IMAGE_SENTINEL,
-                                 persistence=None, extra_labels=())
+    markers = templates.new_markers(_input_texts(folder))
+    chart_options = base.replace(namespace=markers.namespace, image=markers.image, persistence=None,
+                                 extra_labels=())
     manifests = render_manifests(folder, chart_options)
-    built = templates.build_templates(manifests, name)
+    built = templates.build_templates(manifests, name, markers)
     sonataflow = next(m for m in manifests if m.kind == "SonataFlow")
     flow = sonataflow.obj.get("spec", {}).get("flow") or {}
     workflow = folder.workflow
     workflow_id = folder.workflow_id
     description = workflow.get("description") if isinstance(workflow.get("description"), str) else ""
     kind = workflow_type(workflow)
-    app_version = workflow.get("version") if isinstance(workflow.get("version"), str) else ""
+    version = workflow.get("version") if isinstance(workflow.get("version"), str) else ""
+    app_version = helm_metadata_text(version).strip()
     pers = base.persistence or render_options(render, persistence=True).persistence
-    image = image_defaults(config, folder.name, image_tag, image_digest)
+    image = _folder_image_defaults(folder, config, image_tag, image_digest)
 
     model = values.build_values(values.ValuesInput(
         chart=name, profile=base.profile,
@@ -132,8 +170,8 @@ def draft_chart(folder, config, *, image_tag: str | None = None, image_digest: s
     files["values.schema.json"] = dump_json(schema.values_schema(model, f"Values of the {name} chart"))
     files[".helmignore"] = HELMIGNORE
     files["templates/_helpers.tpl"] = render_text(
-        "_helpers.tpl.j2", chart=name, props_configmap=built.props_configmap, secret_name=built.secret_name,
-        secret_name_literal=templates.go_string(built.secret_name),
+        "_helpers.tpl.j2", chart=name, props_configmap=built.props_configmap, props_expr=built.props_expr,
+        secret_name=built.secret_name, secret_name_literal=templates.go_string(built.secret_name),
         default_schema=templates.go_string(default_values["persistence"]["postgresql"]["serviceRef"]["databaseSchema"]))
     files["templates/NOTES.txt"] = render_text(
         "NOTES.txt.j2", name=sonataflow.name, workflow_id=workflow_id, workflow_type=kind,
@@ -154,11 +192,11 @@ def draft_chart(folder, config, *, image_tag: str | None = None, image_digest: s
         helm_repository=settings.helm_repository, umbrella=settings.umbrella_name)
     for rel, text in files.items():
         if "\r" in text and not rel.startswith("files/"):
-            raise ChartgenError(f"internal: carriage return in {rel}", code="chart-internal")
+            raise ChartgenError(f"internal: carriage return in {rel}", path=str(folder.root), code="chart-internal")
 
     fields: dict[str, Any] = {
         "apiVersion": "v2", "name": name,
-        "description": description.strip() or f"The serverless workflow {workflow_id}.",
+        "description": helm_metadata_text(description).strip() or f"The serverless workflow {workflow_id}.",
         "type": "application", "appVersion": app_version, "kubeVersion": settings.kube_version,
         "home": settings.homepage, "icon": settings.icon,
         "sources": [settings.source_repository] if settings.source_repository else [],

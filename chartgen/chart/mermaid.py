@@ -14,6 +14,11 @@ from typing import Any
 _UNSAFE = re.compile(r"[\"\n\r\t:;#{}<>|`\\]+")
 
 
+def as_list(value: Any) -> list:
+    """`value` when it is a list, else [] (render refuses wrong types; this never fails on them)."""
+    return value if isinstance(value, list) else []
+
+
 def _label(text: Any, limit: int = 48) -> str:
     clean = _UNSAFE.sub(" ", str(text)).strip()
     clean = re.sub(r"\s+", " ", clean)
@@ -40,7 +45,7 @@ def _exits(holder: dict) -> tuple[str | None, bool]:
 
 def state_diagram(flow: dict) -> str:
     """The diagram text (without the ```mermaid fence)."""
-    states = [s for s in (flow.get("states") or []) if isinstance(s, dict) and isinstance(s.get("name"), str)]
+    states = [s for s in as_list(flow.get("states")) if isinstance(s, dict) and isinstance(s.get("name"), str)]
     ids = {state["name"]: f"s{index}" for index, state in enumerate(states)}
     lines = ["stateDiagram-v2"]
     for state in states:
@@ -66,18 +71,18 @@ def state_diagram(flow: dict) -> str:
     for state in states:
         source = ids[state["name"]]
         edge(source, state)
-        for index, condition in enumerate(state.get("dataConditions") or []):
+        for index, condition in enumerate(as_list(state.get("dataConditions"))):
             if isinstance(condition, dict):
                 edge(source, condition, _label(condition.get("name") or f"condition {index + 1}"))
-        for index, condition in enumerate(state.get("eventConditions") or []):
+        for index, condition in enumerate(as_list(state.get("eventConditions"))):
             if isinstance(condition, dict):
                 edge(source, condition,
                      _label(condition.get("name") or condition.get("eventRef") or f"event {index + 1}"))
         if isinstance(state.get("defaultCondition"), dict):
             edge(source, state["defaultCondition"], "default")
-        for error in state.get("onErrors") or []:
+        for error in as_list(state.get("onErrors")):
             if isinstance(error, dict):
-                ref = error.get("errorRef") or ", ".join(map(str, error.get("errorRefs") or [])) or "error"
+                ref = error.get("errorRef") or ", ".join(map(str, as_list(error.get("errorRefs")))) or "error"
                 edge(source, error, _label(f"error {ref}"))
         compensated = state.get("compensatedBy")
         if isinstance(compensated, str) and compensated in ids:

@@ -21,12 +21,15 @@ def shield(text: str) -> str:
 
 def md_cell(text: Any) -> str:
     """Text safe inside a Markdown table cell."""
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").strip()
+    from chartgen.chart.textfiles import visible
+
+    text = str(text).replace("\\", "\\\\").replace("|", "\\|")
+    return visible(" ".join(text.splitlines()), keep="").strip()
 
 
 def md_text(text: str) -> str:
     """Free text from a workflow, shown as a paragraph (no raw HTML, no heading)."""
-    clean = (text or "").strip().replace("<", "&lt;").replace(">", "&gt;")
+    clean = "\n".join((text or "").splitlines()).strip().replace("<", "&lt;").replace(">", "&gt;")
     return clean
 
 
@@ -69,10 +72,10 @@ def _shorten(text: str, limit: int = 100) -> str:
 
 
 def _next_text(state: dict) -> str:
-    from chartgen.chart.mermaid import _exits
+    from chartgen.chart.mermaid import _exits, as_list
 
     targets: list[str] = []
-    holders = [state, *(state.get("dataConditions") or []), *(state.get("eventConditions") or [])]
+    holders = [state, *as_list(state.get("dataConditions")), *as_list(state.get("eventConditions"))]
     if isinstance(state.get("defaultCondition"), dict):
         holders.append(state["defaultCondition"])
     for holder in holders:
@@ -91,21 +94,22 @@ def workflow_readme(*, chart: str, description: str, workflow_id: str, workflow_
                     operator_versions: str, sonataflow_api: str, app_version: str, image: str,
                     persistence: dict, secret_keys: Iterable[str], value_rows, resources,
                     helm_repository: str, umbrella: str) -> str:
-    from chartgen.chart.mermaid import state_diagram
-    from chartgen.chart.textfiles import render_text
+    from chartgen.chart.mermaid import as_list, state_diagram
+    from chartgen.chart.textfiles import render_text, visible
 
-    states = [s for s in (flow.get("states") or []) if isinstance(s, dict)]
+    states = [s for s in as_list(flow.get("states")) if isinstance(s, dict)]
     start = flow.get("start")
     start = start.get("stateName") if isinstance(start, dict) else start
     if not isinstance(start, str):
         start = states[0].get("name", "") if states else ""
+    start = " ".join(str(start).splitlines())
     secret_keys = tuple(secret_keys)
     functions = [{"name": md_cell(f.get("name", "")), "type": md_cell(f.get("type", "rest")),
                   "operation": md_cell(_code(_shorten(str(f["operation"]))) if f.get("operation") else "-")}
-                 for f in (flow.get("functions") or []) if isinstance(f, dict)]
-    kinds = sorted({e.get("kind", "consumed") for e in (flow.get("events") or []) if isinstance(e, dict)})
+                 for f in as_list(flow.get("functions")) if isinstance(f, dict)]
+    kinds = sorted({str(e.get("kind", "consumed")) for e in as_list(flow.get("events")) if isinstance(e, dict)})
     events = " and ".join({"consumed": "consumes", "produced": "produces"}.get(k, str(k)) for k in kinds)
-    return render_text(
+    return visible(render_text(
         "README.md.j2",
         chart=chart, version=VERSION_TOKEN, version_badge=shield(VERSION_TOKEN),
         app_version=app_version, app_version_badge=shield(app_version),
@@ -123,7 +127,7 @@ def workflow_readme(*, chart: str, description: str, workflow_id: str, workflow_
         value_rows=[tuple(md_cell(c) for c in row) for row in value_rows],
         resources=list(resources), helm_repository=helm_repository, umbrella=umbrella,
         functions=functions, events=events,
-    )
+    ), keep="\n\t")
 
 
 def umbrella_readme(*, name: str, description: str, rows, kube_version: str, operator_versions: str,

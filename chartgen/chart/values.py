@@ -9,6 +9,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+from chartgen.chart.templates import go_string
+from chartgen.chart.textfiles import visible
 
 
 @dataclass(frozen=True)
@@ -165,7 +167,7 @@ def _scalar(value: Any) -> str | None:
         return str(value)
     if isinstance(value, str):
         plain = _PLAIN.match(value) and value.lower() not in _YAML11_WORDS
-        return value if plain else json.dumps(value, ensure_ascii=False)
+        return value if plain else go_string(value)  # a double-quoted YAML string too
     if value == {}:
         return "{}"
     if value == []:
@@ -185,7 +187,7 @@ def _scalar_line(key: str, value: Any) -> list[str]:
 
 def values_yaml(values: tuple[Value, ...], header: str = "") -> str:
     """values.yaml text: helm-docs `# --` comment above every leaf."""
-    lines: list[str] = [f"# {line}".rstrip() for line in header.splitlines()]
+    lines: list[str] = [f"# {visible(line, keep='')}".rstrip() for line in header.splitlines()]
 
     def emit(items, indent):
         pad = "  " * indent
@@ -203,7 +205,7 @@ def values_yaml(values: tuple[Value, ...], header: str = "") -> str:
 
 
 def _key(key: str) -> str:
-    return _scalar(key) or json.dumps(key, ensure_ascii=False)
+    return _scalar(key) or go_string(key)
 
 
 def table_rows(values: tuple[Value, ...]) -> list[tuple[str, str, str, str]]:

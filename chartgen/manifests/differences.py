@@ -142,7 +142,7 @@ DELIBERATE_DIFFERENCES: tuple[Difference, ...] = (
     Difference(
         "checks",
         "full sdk-go validation of the main workflow only",
-        "render checks what it needs (id, states, names, keys, sizes, file sections); "
+        "render checks what it needs (id, states, names, keys, sizes, file sections, list-typed sections); "
         "`chartgen validate` does the full check of every file",
         "one validator, run before render by `chartgen build`"),
 )

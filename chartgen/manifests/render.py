@@ -24,6 +24,9 @@ API_VERSION = "sonataflow.org/v1alpha08"
 CONFIGMAP_LIMIT = 1024 * 1024  # etcd's object size limit
 # Top-level sections that may name a file to inline (sdk-go loads them; dataInputSchema is not).
 FILE_SECTIONS = ("functions", "events", "retries", "errors", "secrets", "auth", "constants", "timeouts")
+# Lists of the workflow and of its states (SonataFlow CRD types): anything else is refused.
+LIST_SECTIONS = ("annotations", "functions", "events", "retries", "errors", "secrets", "auth")
+STATE_LISTS = ("actions", "dataConditions", "eventConditions", "onErrors", "onEvents", "branches")
 _NON_NAME = re.compile(r"[^a-z0-9-]+")
 
 
@@ -135,6 +138,34 @@ def _check_workflow(folder, workflow: dict, findings: FindingList) -> str:
                        "nested and the CRD types them as byte strings); use application.properties and "
                        "$SECRET or inject state data instead", "constants-unsupported")
     return name
+
+
+def _check_lists(folder, workflow: dict, findings: FindingList) -> None:
+    """Sections the SonataFlow CRD types as lists (the API server rejects anything else)."""
+    def check(pointer: tuple, value) -> None:
+        if value is not None and not isinstance(value, list):
+            where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in pointer)
+            findings.error(folder.main.display, _where(folder, pointer),
+                           f"workflow{where} must be a list, got {type(value).__name__} {_short(value)}",
+                           "not-a-list")
+
+    for key in LIST_SECTIONS:
+        if key in workflow and not (key in FILE_SECTIONS and isinstance(workflow[key], str)):
+            check((key,), workflow[key])
+    states = workflow.get("states")
+    for index, state in enumerate(states if isinstance(states, list) else []):
+        if isinstance(state, dict):
+            for key in STATE_LISTS:
+                if key in state:
+                    check(("states", index, key), state[key])
+            for e_index, error in enumerate(state.get("onErrors") if isinstance(state.get("onErrors"), list) else []):
+                if isinstance(error, dict) and "errorRefs" in error:
+                    check(("states", index, "onErrors", e_index, "errorRefs"), error["errorRefs"])
+
+
+def _short(value, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _check_symlinks(folder, findings: FindingList) -> None:
@@ -276,6 +307,7 @@ def render_manifests(folder, options: RenderOptions | None = None) -> tuple[Mani
     # A private copy: the parsed document is cached on the folder and shared with other
     # stages; callers own (and may edit) every object we return.
     workflow = _inline_file_sections(folder, copy.deepcopy(workflow), findings)
+    _check_lists(folder, workflow, findings)
     labels = default_labels(name, options)
 
     objects: list[tuple[str, str, dict]] = []  # (kind, name, obj) in upstream order

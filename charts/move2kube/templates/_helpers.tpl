@@ -15,11 +15,28 @@ are shared by every chart of the umbrella.
 {{- end -}}
 {{- end }}
 
-{{/* Maps merged left to right (later keys win), as YAML. */}}
-{{- define "move2kube.merged" -}}
+{{/* A list of maps merged left to right (later keys win), as YAML that gives every value back
+exactly: each entry as toYaml writes it where Go's YAML reads that back unchanged and no YAML
+reader can take it otherwise, else as a double-quoted string with escapes (toYaml drops or
+changes control characters, returns nothing at all on error, writes line breaks other than \n
+where YAML readers disagree on them, and a plain `=`, which YAML 1.1 readers such as PyYAML
+take for the `value` type). */}}
+{{- define "move2kube.entries" -}}
 {{- $merged := dict -}}
 {{- range . }}{{ range $key, $value := . }}{{ $_ := set $merged $key $value }}{{ end }}{{ end -}}
-{{- toYaml $merged -}}
+{{- $lines := list -}}
+{{- range $key, $value := $merged -}}
+{{- $text := toYaml (dict $key $value) -}}
+{{- $read := fromYaml $text -}}
+{{- $back := get $read $key -}}
+{{- $same := and (eq (len $read) 1) (hasKey $read $key) (kindIs "string" $value) (kindIs "string" $back) (eq $back $value) -}}
+{{- if not (kindIs "string" $value) }}{{ $same = eq (toJson $read) (toJson (dict $key $value)) }}{{ end -}}
+{{- if or (not $same) (not $text) (regexMatch "[\\r\\x{85}\\x{2028}\\x{2029}\\x{feff}]" (toString $value)) (has "=" (list $key (toString $value))) -}}
+{{- $text = printf "%s: %s" (quote $key) (quote $value) -}}
+{{- end -}}
+{{- $lines = append $lines $text -}}
+{{- end -}}
+{{- if $lines }}{{ join "\n" $lines }}{{ else }}{}{{ end -}}
 {{- end }}
 
 {{/* spec.persistence of the SonataFlow. */}}
@@ -35,12 +52,12 @@ are shared by every chart of the umbrella.
 
 {{/* application.properties: the workflow's file, then the entries of .Values.properties. */}}
 {{- define "move2kube.applicationProperties" -}}
-{{- $text := .Files.Get "files/application.properties" -}}
+{{- $text := (.Files.Get "files/application.properties") -}}
 {{- with .Values.properties -}}
 {{- if and $text (not (hasSuffix "\n" $text)) }}{{ $text = printf "%s\n" $text }}{{ end -}}
 {{- range $key, $value := . }}{{ $text = printf "%s%s=%v\n" $text $key $value }}{{ end -}}
 {{- end -}}
-{{- toYaml (dict "application.properties" $text) -}}
+{{- include "move2kube.entries" (list (dict "application.properties" $text)) -}}
 {{- end }}
 
 {{/* The Secret the workflow reads: an existing one, or the one this chart creates. */}}
@@ -59,5 +76,5 @@ in the cluster, so `helm upgrade` never wipes credentials set outside Helm. */}}
 {{- if and (eq $text "") (hasKey $live $key) }}{{ $text = index $live $key | b64dec }}{{ end -}}
 {{- $_ := set $data $key $text -}}
 {{- end -}}
-{{- toYaml $data -}}
+{{- include "move2kube.entries" (list $data) -}}
 {{- end }}
