@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-_UNSAFE = re.compile(r"[\"\n\r\t:;#{}<>|`\\]+")
+_UNSAFE = re.compile("[\"\\\\:;#%{}<>|`\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]+")
 
 
 def as_list(value: Any) -> list:
@@ -21,7 +21,7 @@ def as_list(value: Any) -> list:
 
 def _label(text: Any, limit: int = 48) -> str:
     clean = _UNSAFE.sub(" ", str(text)).strip()
-    clean = re.sub(r"\s+", " ", clean)
+    clean = re.sub(r"\s+", " ", clean) or "(unnamed)"   # Mermaid refuses an empty label
     return clean if len(clean) <= limit else clean[: limit - 1].rstrip() + "…"
 
 
