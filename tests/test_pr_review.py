@@ -5,6 +5,7 @@ real chart generator, real git remotes (smart HTTP) and the GitHub stand-in."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from dataclasses import dataclass, replace
@@ -20,7 +21,7 @@ from chartgen.sources import load_workflow
 from conftest import REPO
 from github_standin import running_standin
 from github_standin.gitrepos import git, make_chart_repo
-from mermaid_check import check_mermaid_blocks
+from mermaid_check import check_mermaid_blocks, github_html, mermaid_blocks, text_outside_code
 
 TOKEN = "ghp_" + "R3viewT0ken" + "0123456789abcdef"
 SOURCE = "0123456789abcdef0123456789abcdef01234567"
@@ -121,7 +122,6 @@ def test_update_shows_the_semantic_diff_diagram_and_rendered_diff(hub):
     (result,) = hub.run(["greeting"])
     assert result.action in ("created", "updated")
     body = hub.body("chartgen/greeting")
-    Path("/tmp/body-update.md").write_text(body)
     assert len(body) <= BODY_LIMIT
     assert body.index("### Workflow changes") < body.index("### Files") < body.index("### Compatibility")
     text = section(body, "greeting")
@@ -196,3 +196,140 @@ def test_unchanged_workflow_says_so(hub):
     assert "```mermaid" in text and "classDef" not in text and "Highlighted" not in text
     assert "<summary><code>SonataFlow/greeting</code> changed: +1 −1 lines</summary>" in text
     assert text.count("<details>") == 1
+
+
+HOSTILE_STATES = ["a|b", "tick`s``", "<img src=x onerror=alert(1)>", "@octocat", "#123", "%%{init: {}}%%",
+                  "[x](https://evil.example)"]
+
+
+def write_hostile_workflow(hub: Hub) -> None:
+    folder = hub.proj / "workflow_sources" / "hostile"
+    folder.mkdir()
+    states = "".join(f"  - name: {json.dumps(name)}\n    type: inject\n    data: {{}}\n"
+                     + (f"    transition: {json.dumps(HOSTILE_STATES[i + 1])}\n" if i + 1 < len(HOSTILE_STATES)
+                        else "    end: true\n")
+                     for i, name in enumerate(HOSTILE_STATES))
+    (folder / "hostile.sw.yaml").write_text(
+        "id: hostile\nversion: '1.0'\nspecVersion: '0.8'\nname: hostile\n"
+        f"start: {json.dumps(HOSTILE_STATES[0])}\nstates:\n{states}")
+
+
+def test_hostile_state_names_stay_text_end_to_end(hub):
+    write_hostile_workflow(hub)
+    hub.run(["hostile"])
+    body = hub.body("chartgen/hostile")
+    rendered = github_html(body)
+    outside = text_outside_code(rendered)
+    for bad in ("<img", "@octocat", "#123", "evil.example"):
+        assert bad not in outside, bad
+    for row_html in re.findall(r"<tr>(.*?)</tr>", rendered, re.S):
+        assert len(re.findall(r"<t[hd]>", row_html)) in (3, 4), row_html     # charts/compat tables: 3-4 cells
+    assert "`a\\|b`" in row(section(body, "hostile"), "states")[0]
+    assert "``` tick`s`` ```" in body
+    check_mermaid_blocks(body)
+
+
+def test_huge_change_stays_under_the_limit(hub):
+    folder = hub.proj / "workflow_sources" / "huge"
+    (folder / "specs").mkdir(parents=True)
+    names = [f"Step{i:04d}WithAFairlyLongStateName" for i in range(1200)]
+    states = "".join(f"  - name: {n}\n    type: inject\n    data: {{step: {i}}}\n"
+                     + (f"    transition: {names[i + 1]}\n" if i + 1 < len(names) else "    end: true\n")
+                     for i, n in enumerate(names))
+    (folder / "huge.sw.yaml").write_text("id: huge\nversion: '1.0'\nspecVersion: '0.8'\nname: huge\n"
+                                         f"start: {names[0]}\nstates:\n{states}")
+    (folder / "specs" / "big.json").write_text(json.dumps({"k%d" % i: "v" * 40 for i in range(8000)}, indent=1))
+    hub.run(["huge"])
+    body = hub.body("chartgen/huge")
+    assert len(body) <= BODY_LIMIT < 65536
+    assert "*Shortened to fit GitHub's limit on pull request bodies: " in body
+    text = section(body, "huge")
+    assert "diff left out to fit" in text and "<code>SonataFlow/huge</code> added" in text
+    assert "`Step0000WithAFairlyLongStateName`" in text and "… and 1175 more" in text
+    assert body.rstrip().endswith("the next chartgen run replaces its commit._")   # nothing after it was cut
+    assert "### Files" in body and "### Compatibility" in body
+    check_mermaid_blocks(body)
+
+
+def test_run_grouping_shows_each_workflow(hub):
+    hub.run(["greeting", "escalation"], grouping="run")
+    body = hub.body("chartgen/workflows")
+    assert "#### `greeting`" in body and "#### `escalation`" in body
+    assert len(mermaid_blocks(body)) == 2
+    check_mermaid_blocks(body)
+
+
+OLD_SONATAFLOW = """apiVersion: sonataflow.org/v1alpha08
+kind: SonataFlow
+metadata:
+  name: greeting
+  annotations:
+    sonataflow.org/version: 0.9.0
+spec:
+  flow:
+    start: ChooseLanguage
+    states:
+    - name: ChooseLanguage
+      type: switch
+      dataConditions:
+      - name: Spanish
+        condition: .language == "Spanish"
+        transition: GreetInSpanish
+      defaultCondition:
+        transition: GreetInEnglish
+    - name: GreetInEnglish
+      type: inject
+      data: {greeting: Hello}
+      transition: Greet
+    - name: GreetInSpanish
+      type: inject
+      data: {greeting: Hola}
+      transition: Greet
+    - name: GreetInKlingon
+      type: inject
+      data: {greeting: nuqneH}
+      transition: Greet
+    - name: Greet
+      type: operation
+      end: true
+"""
+
+
+def test_chart_of_the_old_pipeline_is_compared_through_its_rendered_objects(tmp_path, monkeypatch):
+    """A chart chartgen did not write (no files/flow.yaml: the flow is inline in the SonataFlow
+    template) is adopted; the review reads the old flow from what it renders."""
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    shutil.copytree(REPO / "workflow_sources", proj / "workflow_sources")
+    shutil.copy(REPO / "chartgen.yaml", proj / "chartgen.yaml")
+    bare = make_chart_repo(tmp_path, {
+        "charts/greeting/Chart.yaml": "apiVersion: v2\nname: greeting\nversion: 0.0.9\n",
+        "charts/greeting/templates/04-sonataflow_greeting.yaml": OLD_SONATAFLOW})
+    with running_standin(tmp_path, monkeypatch, TOKEN, bare) as (server, url):
+        hub = Hub(server, bare, url, proj)
+        hub.run(["greeting"])
+        text = section(hub.body("chartgen/greeting"), "greeting")
+    assert text.startswith("#### `greeting` (0.0.9 → ")
+    assert "New workflow" not in text
+    added, removed, changed = row(text, "states")
+    assert added == "`GreetInFrench`" and removed == "`GreetInKlingon`"
+    assert "`Greet`" in changed and "`GreetInEnglish` (`data`)" not in changed   # {greeting: Hello} is the same
+    assert "<code>SonataFlow/greeting</code> changed" in text
+
+
+def test_base_chart_that_does_not_render_is_read_from_its_files(tmp_path, monkeypatch):
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    shutil.copytree(REPO / "workflow_sources", proj / "workflow_sources")
+    shutil.copy(REPO / "chartgen.yaml", proj / "chartgen.yaml")
+    flow = (REPO / "charts/greeting/files/flow.yaml").read_text().replace("greeting: Hello", "greeting: Howdy")
+    bare = make_chart_repo(tmp_path, {
+        "charts/greeting/Chart.yaml": "apiVersion: v2\nname: greeting\nversion: 0.0.9\n",
+        "charts/greeting/files/flow.yaml": flow,
+        "charts/greeting/templates/broken.yaml": "{{ .Values.nothing.here }}\n"})
+    with running_standin(tmp_path, monkeypatch, TOKEN, bare) as (server, url):
+        hub = Hub(server, bare, url, proj)
+        hub.run(["greeting"])
+        text = section(hub.body("chartgen/greeting"), "greeting")
+    assert "*Rendered objects not compared: the base's chart does not render (`helm cannot render it:" in text
+    assert row(text, "states")[2] == "`GreetInEnglish` (`data`)"

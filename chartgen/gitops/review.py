@@ -122,7 +122,7 @@ def diagram(diff: WorkflowDiff) -> str:
     text = state_diagram(flow, diff.highlight)
     if len(text) > MERMAID_MAX_TEXT or edges > MERMAID_MAX_EDGES:
         return (f"*State diagram left out: {len(states)} states and {edges} transitions are more than "
-                "Mermaid draws (see the chart's README).*\n")
+                "Mermaid draws (the chart's README lists them).*\n")
     legend = [f"{colour} {kind}" for kind, colour in (("added", "green"), ("changed", "yellow"))
               if kind in diff.highlight.values() and not diff.is_new]
     removed = [md_code(item[0], cell=False) for item in diff.category("states").removed]
@@ -192,7 +192,8 @@ def rendered_parts(old: dict[str, str], new: dict[str, str], *, old_error: str =
     same = sum(1 for k in keys if old.get(k) == new.get(k))
     if not parts:
         return [Part("fixed", f"Rendered objects (Helm, default values): the {same} objects are unchanged.\n\n")]
-    head = (f"Rendered objects (Helm, default values): {len(parts)} differ" + (f", {same} unchanged" if same else "")
+    head = (f"Rendered objects (Helm, default values): {len(parts)} {'differs' if len(parts) == 1 else 'differ'}"
+            + (f", {same} unchanged" if same else "")
             + f". Secret values and the values of credential-like properties show as `{HIDDEN}`.\n\n")
     return [Part("fixed", head), *parts]
 
