@@ -167,7 +167,7 @@ def _render(chart_dir: Path, name: str) -> list[dict]:
         with helm_python.Chart.load(str(chart_dir)) as chart:
             rendered = chart.render({}, name=name, namespace="default")
     except helm_python.HelmError as exc:
-        raise ChartgenError(f"helm cannot render it: {exc}", code="review-render") from None
+        raise ChartgenError(f"helm cannot render it: {exc}", code="pr-review-render") from None
     documents = []
     for template, text in sorted(rendered.items()):
         if not template.endswith((".yaml", ".yml")):
@@ -179,7 +179,7 @@ def _render(chart_dir: Path, name: str) -> list[dict]:
             try:
                 data = yaml.load(document, Loader=yaml.CSafeLoader)
             except yaml.YAMLError as exc:
-                raise ChartgenError(f"{template} renders no YAML: {exc}", code="review-render") from None
+                raise ChartgenError(f"{template} renders no YAML: {exc}", code="pr-review-render") from None
             if isinstance(data, dict) and data.get("kind"):
                 documents.append(data)
     return documents
