@@ -20,12 +20,13 @@ from __future__ import annotations
 import difflib
 import html
 import re
+import tarfile
 from dataclasses import dataclass, field
 
-from chartgen.chart.mermaid import CLASSES, END, named_states, state_diagram, transitions
+from chartgen.chart.mermaid import END, named_states, state_diagram, transitions
 from chartgen.errors import ChartgenError, printable, redact
 from chartgen.gitops.semantic import Category, WorkflowDiff, diff_workflow
-from chartgen.gitops.snapshot import HIDDEN, base_snapshot, is_sensitive, new_snapshot
+from chartgen.gitops.snapshot import HIDDEN, base_snapshots, is_sensitive, new_snapshot
 
 HEADING = "### Workflow changes"
 MAX_ITEMS = 25              # items listed per table cell; the rest are counted
@@ -238,7 +239,7 @@ def fit(sections: list[Section], budget: int) -> str:
         section.collapsed, cuts["workflow"] = True, cuts["workflow"] + 1
     texts, tail, size = [], "", 0
     for index, section in enumerate(sections):
-        if size + len(section.text) > target - 100:
+        if total > target and size + len(section.text) > target - 100:   # room for the "… and N more" line
             left = len(sections) - index
             tail = f"- … and {left} more workflow{'s' * (left != 1)}: see the Files tab\n"
             break
@@ -258,15 +259,19 @@ def review_section(run, changes, budget: int) -> str:
     if budget < 2 * NOTE_ROOM or run.git is None:
         return ""
     base_ref = f"refs/remotes/origin/{run.base}"
+    changes = [c for c in changes if c.new_version]     # a removal: the Files list says it all
     sections = []
+    try:
+        olds = base_snapshots(run.git, base_ref, run.charts_dir, [c.name for c in changes])
+    except (ChartgenError, OSError, tarfile.TarError) as exc:
+        reason = exc.findings[0].message if isinstance(exc, ChartgenError) and exc.findings else str(exc)
+        return f"{HEADING}\n\n*Not compared: the base's charts cannot be read ({md_code(reason, cell=False, limit=300)}).*\n"
     for change in changes:
-        if not change.new_version:
-            continue    # a removal: the Files list says it all
         try:
             new = new_snapshot(run.git, run.charts_dir, change.name)
             if new is None:
                 continue
-            old = base_snapshot(run.git, base_ref, run.charts_dir, change.name)
+            old = olds.get(change.name)
             diff = diff_workflow(change.name, old, new)
             objects = ((old.objects if old else {}), new.objects)
             sections.append(workflow_section(diff, objects, ((old.render_error if old else ""), new.render_error)))

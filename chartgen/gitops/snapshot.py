@@ -1,9 +1,9 @@
 """What a workflow chart ships, read for review: the objects Helm renders with default values
 and, from them, the workflow (its flow, application.properties, Secret keys, resource files).
 
-The chart of the base is read out of the scratch clone (`git archive` of the base's chart
-folder into a temporary folder), the regenerated one from the working tree, and both are
-rendered in-process by helm-python-sdk as `chartgen lint` does. So the review needs no access
+The charts of the base are read out of the scratch clone (one `git archive` of their folders,
+read in memory, each chart handed to Helm as an archive), the regenerated ones from the working
+tree, and both are rendered in-process by helm-python-sdk as `chartgen lint` does. So the review needs no access
 to the old workflow sources, and it works for charts chartgen did not write (the old
 pipeline's charts carry the flow inline in their SonataFlow template). A chart Helm cannot
 render is read from its files (`files/flow.yaml`, `files/application.properties`,
@@ -68,35 +68,133 @@ def new_snapshot(git: Git, charts_dir: str, name: str) -> ChartSnapshot | None:
     return None
 
 
-def base_snapshot(git: Git, base_ref: str, charts_dir: str, name: str) -> ChartSnapshot | None:
-    """The chart `name` as the base has it (None when the base has no such chart)."""
-    for rel in chart_paths(charts_dir, name):
-        if git.run("cat-file", "-e", f"{base_ref}:{rel}/Chart.yaml", check=False).returncode != 0:
+def base_snapshots(git: Git, base_ref: str, charts_dir: str, names: list[str]) -> dict[str, ChartSnapshot | None]:
+    """The charts `names` as the base has them (None for a chart the base does not have):
+    one `git ls-tree` and one `git archive` for all of them (per call git reads the whole
+    tree, so one call per chart made the review of a 1,000-workflow run take minutes)."""
+    candidates = {path: name for name in names for path in chart_paths(charts_dir, name)}
+    found: dict[str, set[str]] = {}
+    sizes: dict[str, int] = {}
+    for batch in _batches(list(candidates)):
+        listing = git.run("ls-tree", "-r", "-l", "--full-tree", base_ref, "--", *batch).stdout
+        for line in listing.splitlines():
+            meta, _, path = line.partition("\t")
+            chart = _chart_of(path, charts_dir, candidates)
+            if chart is None:
+                continue
+            found.setdefault(chart, set()).add(path[len(chart) + 1:])
+            size = meta.split()[3] if len(meta.split()) > 3 else "0"
+            sizes[chart] = sizes.get(chart, 0) + (int(size) if size.isdigit() else 0)
+    chosen: dict[str, str] = {}
+    out: dict[str, ChartSnapshot | None] = dict.fromkeys(names)
+    for name in names:
+        path = next((p for p in chart_paths(charts_dir, name) if "Chart.yaml" in found.get(p, ())), None)
+        if path is None:
             continue
-        sizes = git.run("ls-tree", "-r", "-l", base_ref, "--", rel).stdout.split("\n")
-        total = sum(int(line.split()[3]) for line in sizes if len(line.split()) > 4 and line.split()[3].isdigit())
-        if total > MAX_CHART_BYTES:
-            return ChartSnapshot(name, render_error=f"the base's chart is larger than {MAX_CHART_BYTES >> 20} MiB")
-        scratch = Path(tempfile.mkdtemp(prefix="chartgen-review-"))
-        try:
-            archive = scratch / "chart.tar"
-            git.run("archive", "--format=tar", f"--output={archive}", base_ref, "--", rel)
+        if sizes[path] > MAX_CHART_BYTES:
+            out[name] = ChartSnapshot(name, render_error=f"the base's chart is larger than {MAX_CHART_BYTES >> 20} MiB")
+        else:
+            chosen[name] = path
+    if not chosen:
+        return out
+    files = _base_files(git, base_ref, {path: name for name, path in chosen.items()})
+    for name, path in chosen.items():
+        out[name] = read_files(files.get(path, {}), name)
+    return out
+
+
+def _base_files(git: Git, base_ref: str, charts: dict[str, str]) -> dict[str, dict[str, bytes]]:
+    """chart folder -> {path in the chart: content} of the regular files of `charts` at
+    `base_ref`, read from `git archive` in memory (nothing of the base lands on disk but
+    the archive itself)."""
+    out: dict[str, dict[str, bytes]] = {}
+    scratch = Path(tempfile.mkdtemp(prefix="chartgen-review-"))
+    try:
+        for number, batch in enumerate(_batches(list(charts))):
+            archive = scratch / f"charts-{number}.tar"
+            git.run("archive", "--format=tar", f"--output={archive}", base_ref, "--", *batch)
             with tarfile.open(archive) as tar:
-                tar.extractall(scratch / "tree", filter="data")
-            return read_chart(scratch / "tree" / rel, name)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+                for member in tar:
+                    chart = next((c for c in _parents(member.name) if c in charts), None)
+                    if chart is None or not member.isfile():
+                        continue     # links and folders: a chart's files are regular files
+                    handle = tar.extractfile(member)
+                    out.setdefault(chart, {})[member.name[len(chart) + 1:]] = handle.read() if handle else b""
+            archive.unlink()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return out
+
+
+def _parents(path: str) -> list[str]:
+    parts = path.split("/")
+    return ["/".join(parts[:i]) for i in range(len(parts) - 1, 0, -1)]
+
+
+def _batches(paths: list[str], size: int = 400) -> list[list[str]]:
+    """Path arguments in batches that keep a command line short."""
+    return [paths[i:i + size] for i in range(0, len(paths), size)]
+
+
+def _chart_of(path: str, charts_dir: str, candidates: dict[str, str]) -> str | None:
+    """The candidate chart folder `path` lies in (stand-alone or in the umbrella), if any."""
+    parts = path[len(charts_dir) + 1:].split("/") if path.startswith(charts_dir + "/") else []
+    if len(parts) > 3 and parts[0] == UMBRELLA and parts[1] == "charts":
+        nested = f"{charts_dir}/{UMBRELLA}/charts/{parts[2]}"
+        if nested in candidates:
+            return nested
+    if len(parts) > 1 and f"{charts_dir}/{parts[0]}" in candidates:
+        return f"{charts_dir}/{parts[0]}"
     return None
 
 
 def read_chart(chart_dir: Path, name: str) -> ChartSnapshot:
-    """Render the chart with its default values and read the workflow from the objects;
-    from the chart's files when Helm cannot render it."""
-    version = _chart_version(chart_dir)
+    """The chart in `chart_dir`, rendered with its default values."""
+    def load():
+        import helm_python
+
+        return helm_python.Chart.load(str(chart_dir))
+
+    def read(rel: str) -> bytes | None:
+        path = chart_dir / rel
+        if not path.is_file() or path.is_symlink() or path.stat().st_size > MAX_CHART_BYTES:
+            return None
+        return path.read_bytes()
+
+    return _snapshot(name, load, read)
+
+
+def read_files(files: dict[str, bytes], name: str) -> ChartSnapshot:
+    """The chart made of `files` (path in the chart -> content), rendered with its default values."""
+    def load():
+        import helm_python
+
+        return helm_python.Chart.load_archive(_archive(files, name))
+
+    return _snapshot(name, load, files.get)
+
+
+def _archive(files: dict[str, bytes], name: str) -> bytes:
+    """A chart archive (.tgz, as `helm package` writes it: one top folder) of `files`."""
+    import io
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=1) as tar:
+        for rel, content in sorted(files.items()):
+            info = tarfile.TarInfo(f"{name}/{rel}")
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
+def _snapshot(name: str, load, read) -> ChartSnapshot:
+    """Render the chart (`load()` gives it to Helm) and read the workflow from its objects;
+    from its files (`read(path)`) when Helm cannot render it."""
+    version = _chart_version(read("Chart.yaml"))
     try:
-        documents = _render(chart_dir, name)
+        documents = _render(load, name)
     except ChartgenError as exc:
-        return _from_files(chart_dir, name, version, exc.findings[0].message if exc.findings else str(exc))
+        return _from_files(read, name, version, exc.findings[0].message if exc.findings else str(exc))
     objects: dict[str, str] = {}
     flow, properties, secret_keys, config_maps, mounts = None, {}, set(), {}, []
     for data in documents:
@@ -127,7 +225,7 @@ def read_chart(chart_dir: Path, name: str) -> ChartSnapshot:
         for key, value in (config_maps.get(cm_name) or {}).items():
             resources["/".join(p for p in (path.strip("/"), str(key)) if p)] = str(value)
     if flow is None:    # a chart that renders no SonataFlow: read what its files say
-        files = _from_files(chart_dir, name, version, "")
+        files = _from_files(read, name, version, "")
         flow, properties = files.flow, properties or files.properties
     return ChartSnapshot(name, version, flow, properties, frozenset(secret_keys), resources, objects)
 
@@ -157,14 +255,14 @@ def _properties(text: str) -> dict[str, str]:
         return {}
 
 
-def _render(chart_dir: Path, name: str) -> list[dict]:
+def _render(load, name: str) -> list[dict]:
     import helm_python
     import yaml
 
     from chartgen.yamlio import check_yaml
 
     try:
-        with helm_python.Chart.load(str(chart_dir)) as chart:
+        with load() as chart:
             rendered = chart.render({}, name=name, namespace="default")
     except helm_python.HelmError as exc:
         raise ChartgenError(f"helm cannot render it: {exc}", code="pr-review-render") from None
@@ -198,36 +296,36 @@ def _unique(objects: dict, key: str) -> str:
     return candidate
 
 
-def _chart_version(chart_dir: Path) -> str:
+def _chart_version(text: bytes | None) -> str:
     from chartgen.yamlio import load_data
 
     try:
-        data = load_data((chart_dir / "Chart.yaml").read_bytes(), "Chart.yaml")
-    except (OSError, ChartgenError):
+        data = load_data(text, "Chart.yaml") if text is not None else None
+    except ChartgenError:
         return ""
     return str(data.get("version", "")) if isinstance(data, dict) else ""
 
 
-def _from_files(chart_dir: Path, name: str, version: str, error: str) -> ChartSnapshot:
+def _from_files(read, name: str, version: str, error: str) -> ChartSnapshot:
+    """What the chart's files say of the workflow: files/flow.yaml, files/application.properties
+    and the Secret keys of values.yaml."""
     from chartgen.yamlio import load_data
 
-    def read(rel: str) -> str | None:
-        path = chart_dir / rel
-        if not path.is_file() or path.is_symlink() or path.stat().st_size > MAX_CHART_BYTES:
-            return None
-        return path.read_text(encoding="utf-8", errors="replace")
+    def text(rel: str) -> str | None:
+        content = read(rel)
+        return content.decode("utf-8", errors="replace") if content is not None else None
 
     flow = values = None
     try:
-        text = read(FLOW_FILE)
-        flow = load_data(text, FLOW_FILE) if text is not None else None
-        text = read("values.yaml")
-        values = load_data(text, "values.yaml") if text is not None else None
+        content = text(FLOW_FILE)
+        flow = load_data(content, FLOW_FILE) if content is not None else None
+        content = text("values.yaml")
+        values = load_data(content, "values.yaml") if content is not None else None
     except ChartgenError:
         pass
     secrets = values.get("secrets") if isinstance(values, dict) else None
     keys = secrets.get("values") if isinstance(secrets, dict) else None
-    properties = read(PROPERTIES_FILE)
+    properties = text(PROPERTIES_FILE)
     return ChartSnapshot(name, version, flow if isinstance(flow, dict) else None,
                          _properties(properties) if properties else {},
                          frozenset(map(str, keys)) if isinstance(keys, dict) else frozenset(),
