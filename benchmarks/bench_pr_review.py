@@ -93,7 +93,7 @@ def run_once(count: int) -> dict[str, float | str]:
         run = SimpleNamespace(git=repo, base="main", charts_dir="charts")
         start = time.perf_counter()
         by_name = base_snapshots(repo, "refs/remotes/origin/main", "charts", [c.name for c in changes])
-        olds = [by_name[c.name] for c in changes]
+        olds = [by_name[c.name]() for c in changes]
         times["base"] = time.perf_counter() - start
         start = time.perf_counter()
         news = [new_snapshot(repo, "charts", c.name) for c in changes]

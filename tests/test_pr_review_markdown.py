@@ -175,3 +175,13 @@ def test_fit_leaves_a_small_change_whole():
     sections = [big_section(0, 4, 3)]
     assert fit(sections, 60_000) == sections[0].text
     assert "Shortened" not in sections[0].text
+
+
+def test_unreadable_flow_is_noted_with_the_error_as_code():
+    old = ChartSnapshot("w", "1.0.0", None, render_error="helm cannot render it: @octocat #123 <b>")
+    new = ChartSnapshot("w", "1.0.1", {"states": [{"name": "A", "end": True}]})
+    text = workflow_section(diff_workflow("w", old, new), ({}, {}), (old.render_error, ""))
+    outside = text_outside_code(github_html(text.text))
+    assert "its states show as added" in outside
+    assert "@octocat" not in outside and "#123" not in outside and "<b>" not in outside
+    assert "*Rendered objects not compared: the base's chart does not render" in text.text

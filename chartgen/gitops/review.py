@@ -206,7 +206,8 @@ def workflow_section(diff: WorkflowDiff, objects: tuple[dict, dict], errors: tup
                else f"new, {diff.new_version}" if diff.is_new else diff.new_version)
     head = f"#### {md_code(diff.name, cell=False)} ({version})\n\n"
     intro = "New workflow: everything is added.\n\n" if diff.is_new else ""
-    notes = "".join(f"*Note: {html.escape(printable(n))}.*\n\n" for n in diff.notes)
+    notes = "".join(f"*Note: {what}*" + (f" ({md_code(why, cell=False, limit=300)})" if why else "") + ".\n\n"
+                    for what, why in diff.notes)
     table = change_table(diff)
     parts = [Part("fixed", head + intro + notes),
              Part("table", table + "\n", f"Changes: {counts_line(diff)}.\n\n")]
@@ -266,15 +267,20 @@ def review_section(run, changes, budget: int) -> str:
     except (ChartgenError, OSError, tarfile.TarError) as exc:
         reason = exc.findings[0].message if isinstance(exc, ChartgenError) and exc.findings else str(exc)
         return f"{HEADING}\n\n*Not compared: the base's charts cannot be read ({md_code(reason, cell=False, limit=300)}).*\n"
-    for change in changes:
+    shortest = 0    # the size of the section if every workflow were one line
+    for index, change in enumerate(changes):
+        if shortest > budget:   # the workflows from here on cannot be shown: only counted
+            sections += [Section(c.name, [], f"- {md_code(c.name, cell=False)}\n", True) for c in changes[index:]]
+            break
         try:
             new = new_snapshot(run.git, run.charts_dir, change.name)
             if new is None:
                 continue
-            old = olds.get(change.name)
+            old = olds[change.name]()
             diff = diff_workflow(change.name, old, new)
             objects = ((old.objects if old else {}), new.objects)
             sections.append(workflow_section(diff, objects, ((old.render_error if old else ""), new.render_error)))
+            shortest += len(sections[-1].oneline)
         except (ChartgenError, OSError, ValueError, RecursionError) as exc:
             reason = exc.findings[0].message if isinstance(exc, ChartgenError) and exc.findings else str(exc)
             sections.append(Section(change.name, [Part("fixed", f"#### {md_code(change.name, cell=False)}\n\n"

@@ -43,7 +43,7 @@ class WorkflowDiff:
     categories: tuple[Category, ...] = ()
     highlight: dict[str, str] = field(default_factory=dict)     # state name -> added | changed
     flow: dict | None = None            # the new flow (for the diagram)
-    notes: tuple[str, ...] = ()         # what could not be compared, and why
+    notes: tuple[tuple[str, str], ...] = ()   # (what could not be compared, the error that says why)
 
     @property
     def is_new(self) -> bool:
@@ -104,11 +104,9 @@ def diff_workflow(name: str, old: ChartSnapshot | None, new: ChartSnapshot) -> W
     """What changed in workflow chart `name` from `old` (None: a new chart) to `new`."""
     notes = []
     if old is not None and old.flow is None:
-        notes.append("the base's chart ships no flow chartgen can read"
-                     + (f" ({old.render_error})" if old.render_error else "") + "; everything shows as added")
+        notes.append(("the base's chart ships no flow chartgen can read; its states show as added", old.render_error))
     if new.flow is None:
-        notes.append("the regenerated chart ships no flow chartgen can read"
-                     + (f" ({new.render_error})" if new.render_error else ""))
+        notes.append(("the regenerated chart ships no flow chartgen can read", new.render_error))
     old_flow = (old.flow if old is not None else None) or {}
     new_flow = new.flow or {}
     before_edges, after_edges = transitions(old_flow), transitions(new_flow)

@@ -21,7 +21,9 @@ import shutil
 import tarfile
 import tempfile
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import Callable
 
 from chartgen.errors import ChartgenError
 from chartgen.gitops.git import Git
@@ -68,10 +70,12 @@ def new_snapshot(git: Git, charts_dir: str, name: str) -> ChartSnapshot | None:
     return None
 
 
-def base_snapshots(git: Git, base_ref: str, charts_dir: str, names: list[str]) -> dict[str, ChartSnapshot | None]:
-    """The charts `names` as the base has them (None for a chart the base does not have):
-    one `git ls-tree` and one `git archive` for all of them (per call git reads the whole
-    tree, so one call per chart made the review of a 1,000-workflow run take minutes)."""
+def base_snapshots(git: Git, base_ref: str, charts_dir: str,
+                   names: list[str]) -> dict[str, Callable[[], ChartSnapshot | None]]:
+    """The charts `names` as the base has them, each rendered when its function is called
+    (None for a chart the base does not have). Their files are read at once, with one
+    `git ls-tree` and one `git archive` for all (per call git reads the whole tree, so one
+    call per chart made the review of a 1,000-workflow run take minutes)."""
     candidates = {path: name for name in names for path in chart_paths(charts_dir, name)}
     found: dict[str, set[str]] = {}
     sizes: dict[str, int] = {}
@@ -86,20 +90,19 @@ def base_snapshots(git: Git, base_ref: str, charts_dir: str, names: list[str]) -
             size = meta.split()[3] if len(meta.split()) > 3 else "0"
             sizes[chart] = sizes.get(chart, 0) + (int(size) if size.isdigit() else 0)
     chosen: dict[str, str] = {}
-    out: dict[str, ChartSnapshot | None] = dict.fromkeys(names)
+    out: dict[str, Callable[[], ChartSnapshot | None]] = {name: lambda: None for name in names}
     for name in names:
         path = next((p for p in chart_paths(charts_dir, name) if "Chart.yaml" in found.get(p, ())), None)
         if path is None:
             continue
         if sizes[path] > MAX_CHART_BYTES:
-            out[name] = ChartSnapshot(name, render_error=f"the base's chart is larger than {MAX_CHART_BYTES >> 20} MiB")
+            too_large = ChartSnapshot(name, render_error=f"the base's chart is larger than {MAX_CHART_BYTES >> 20} MiB")
+            out[name] = lambda snapshot=too_large: snapshot
         else:
             chosen[name] = path
-    if not chosen:
-        return out
-    files = _base_files(git, base_ref, {path: name for name, path in chosen.items()})
+    files = _base_files(git, base_ref, {path: name for name, path in chosen.items()}) if chosen else {}
     for name, path in chosen.items():
-        out[name] = read_files(files.get(path, {}), name)
+        out[name] = partial(read_files, files.get(path, {}), name)
     return out
 
 
