@@ -94,6 +94,7 @@ GREETING_EDIT = [
     # a function added, an event added
     ("functions:\n", "functions:\n  - name: logWarn\n    type: custom\n    operation: sysout:WARN\n"),
     ("  failOnValidationErrors: true\n", "  failOnValidationErrors: false\n"),
+    ("    operation: sysout:INFO\n", "    operation: sysout:DEBUG\n"),
     ("start: ChooseLanguage\n", "start: ChooseLanguage\nevents:\n  - name: greeted\n    kind: produced\n"
                                 "    type: dev.example.greeted\n    source: greeting\n"),
 ]
@@ -133,7 +134,7 @@ def test_update_shows_the_semantic_diff_diagram_and_rendered_diff(hub):
     assert "`ChooseLanguage` → `GreetInGerman` (`German`)" in added and "`GreetInGerman` → `Greet`" in added
     assert "`ChooseLanguage` → `GreetInFrench` (`French`)" in removed
     assert "`Greet` → *end*" not in added + removed
-    assert row(text, "functions")[0] == "`logWarn`"
+    assert row(text, "functions")[0] == "`logWarn`" and row(text, "functions")[2] == "`logInfo` (`operation`)"
     assert row(text, "events")[0] == "`greeted`"
     assert row(text, "workflow settings")[2] == "`dataInputSchema` (`failOnValidationErrors`)"
     added, _, changed = row(text, "properties")
