@@ -27,15 +27,6 @@ TOKEN = "ghp_" + "R3viewT0ken" + "0123456789abcdef"
 SOURCE = "0123456789abcdef0123456789abcdef01234567"
 
 
-
-@pytest.fixture(autouse=True)
-def no_stray_secrets(monkeypatch):
-    """Secrets other tests registered in this process (the registry is global) would be
-    redacted from the bodies these tests read."""
-    from chartgen import errors
-
-    monkeypatch.setattr(errors, "_SECRETS", set())
-
 @dataclass
 class Hub:
     server: object

@@ -21,15 +21,6 @@ HOSTILE = ["a|b", "tick`s``x", "<img src=x onerror=alert(1)>", "@octocat", "#123
            "*bold* _it_", "back\\slash|", "#60;img src=y#62;", "line\u2028two\u202eevil", "end"]
 
 
-
-@pytest.fixture(autouse=True)
-def no_stray_secrets(monkeypatch):
-    """Secrets other tests registered in this process (the registry is global) would be
-    redacted from the bodies these tests read."""
-    from chartgen import errors
-
-    monkeypatch.setattr(errors, "_SECRETS", set())
-
 def hostile_flow(names=HOSTILE) -> dict:
     states = [{"name": name, "type": "inject", "data": {}, "transition": names[(i + 1) % len(names)]}
               for i, name in enumerate(names)]
@@ -194,3 +185,31 @@ def test_unreadable_flow_is_noted_with_the_error_as_code():
     assert "its states show as added" in outside
     assert "@octocat" not in outside and "#123" not in outside and "<b>" not in outside
     assert "*Rendered objects not compared: the base's chart does not render" in text.text
+
+
+def test_registered_secrets_do_not_blank_the_section(monkeypatch, tmp_path):
+    """secret.properties values chartgen read in this process are registered for redaction;
+    one that is an ordinary word ("default") must not blank the section's text."""
+    import shutil
+    import subprocess
+    from types import SimpleNamespace
+
+    from chartgen import errors
+    from chartgen.gitops.git import Git
+    from chartgen.gitops.model import ChartChange
+    from chartgen.gitops.review import review_section
+
+    repo = tmp_path / "repo"
+    shutil.copytree(REPO / "charts" / "greeting", repo / "charts" / "greeting")
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@x"}
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "base"],
+                 ["update-ref", "refs/remotes/origin/main", "HEAD"]):
+        subprocess.run(["git", *args], cwd=repo, check=True, env={**env, "PATH": "/usr/bin:/bin"})
+    flow = repo / "charts/greeting/files/flow.yaml"
+    flow.write_text(flow.read_text().replace("greeting: Hello", "greeting: Hi"))
+    monkeypatch.setattr(errors, "_SECRETS", {"default"})
+    run = SimpleNamespace(git=Git(repo), base="main", charts_dir="charts")
+    text = review_section(run, [ChartChange("greeting", "0.1.0", "0.1.1")], 60_000)
+    assert text.startswith("### Workflow changes\n\n#### `greeting` (")
+    assert "`GreetInEnglish` (`data`)" in text
+    assert "Helm, default values" in text and "***" not in text

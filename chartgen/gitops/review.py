@@ -24,7 +24,7 @@ import tarfile
 from dataclasses import dataclass, field
 
 from chartgen.chart.mermaid import END, named_states, state_diagram, transitions
-from chartgen.errors import ChartgenError, printable, redact
+from chartgen.errors import ChartgenError, printable
 from chartgen.gitops.semantic import Category, WorkflowDiff, diff_workflow
 from chartgen.gitops.snapshot import HIDDEN, base_snapshots, is_sensitive, new_snapshot
 
@@ -289,7 +289,10 @@ def review_section(run, changes, budget: int) -> str:
     if not sections:
         return ""
     head = f"{HEADING}\n\n"
-    text = redact(head + fit(sections, budget - len(head) - 2))
+    # Not passed through `redact`: the section shows only what the charts hold (already on the
+    # Files tab, and Secret values never reach a chart), and redacting the values of every
+    # secret.properties chartgen has read in this process would blank ordinary words.
+    text = head + fit(sections, budget - len(head) - 2)
     return text if len(text) <= budget else ""
 
 
