@@ -9,6 +9,7 @@ from chartgen.errors import ChartgenError
 from chartgen.gitops.forges import PullRequestSpec
 from chartgen.gitops.git import Git
 from chartgen.gitops.model import BODY_LIMIT, UMBRELLA, ChartChange, Removal, Run
+from chartgen.gitops.review import with_review
 
 
 def file_changes(git: Git, base_ref: str, charts_dir: str) -> dict[str, list[str]]:
@@ -71,7 +72,7 @@ def render_body(run: Run, changes: tuple[ChartChange, ...], status: dict[str, li
         lines.append("")
     lines += ["### Compatibility", "", *compat_table(run.git.cwd / run.charts_dir, [c.name for c in changes]), "",
               "_Generated; do not edit this branch by hand: the next chartgen run replaces its commit._"]
-    body = "\n".join(lines) + "\n"
+    body = with_review("\n".join(lines) + "\n", run, changes, BODY_LIMIT)   # semantic diff, diagram, rendered diff
     return body if len(body) <= BODY_LIMIT else body[:BODY_LIMIT] + "\n…(truncated)\n"
 
 

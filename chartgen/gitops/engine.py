@@ -34,7 +34,9 @@ The branch is always "base + one generated commit": rerunning after the base mov
 it, and commits pushed to the branch by hand are replaced on the next run (the PR body says so).
 
 Modules: `model` (units, results), `propose` (one unit), `regenerate` (charts in the clone),
-`body` (commit messages, pull request bodies), `prune` (removals, stale branches).
+`body` (commit messages, pull request bodies), `review` (the bodies' workflow changes: the
+semantic diff of `semantic` over the charts `snapshot` reads and renders, the diagram, the
+rendered diffs), `prune` (removals, stale branches).
 """
 
 from __future__ import annotations
