@@ -42,12 +42,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
 from chartgen.errors import ChartgenError, Finding, UsageError, redact
+from chartgen.fsutil import make_temp_dir
 from chartgen.gitops.auth import NO_CREDENTIALS, credentials_from_env
 from chartgen.gitops.forges import ForgeOptions, get_forge
 from chartgen.gitops.git import Git, check_url, needs_token
@@ -97,7 +97,7 @@ def open_pull_requests(folders: list, config, *, config_repo: str | None = None,
                meta, lambda line: (log or (lambda _l: None))(redact(line)), source_ref, sources=sources)
 
     units = _units(folders, settings)
-    scratch = Path(tempfile.mkdtemp(prefix="chartgen-pr-", dir=workdir))
+    scratch = make_temp_dir("chartgen-pr-", dir=workdir)   # a killed run's is removed by the next
     failures: list[Finding] = []
     try:
         run.git = Git.init(scratch / "repo", url, token=options.auth if needs_token(url) else None)

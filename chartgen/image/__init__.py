@@ -17,7 +17,6 @@ import json
 import os
 import re
 import subprocess
-import tempfile
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Callable
 
 from chartgen.errors import ChartgenError, UsageError, register_secret
+from chartgen.fsutil import temp_directory
 from chartgen.settings import ImageSettings
 
 USERNAME_ENV = "CHARTGEN_REGISTRY_USERNAME"
@@ -258,7 +258,7 @@ def _build_image(folder, config, *, builder, tags, push, builder_image, runtime_
         raise ChartgenError(f"cannot write the builder log in {settings.log_dir}: {exc.strerror or exc}",
                             path=settings.log_dir, code="image-log-unwritable") from None
     with ExitStack() as stack:
-        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="chartgen-image-")))
+        scratch = Path(stack.enter_context(temp_directory("chartgen-image-")))
         options = BuilderOptions(
             storage_driver=settings.storage_driver, storage_root=settings.storage_root,
             run_root=settings.run_root, isolation=settings.isolation,

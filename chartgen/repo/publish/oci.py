@@ -18,11 +18,11 @@ from __future__ import annotations
 import base64
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Mapping
 
 from chartgen.errors import ChartgenError, redact, register_secret
+from chartgen.fsutil import temp_directory
 from chartgen.repo.archive import sha256_file
 from chartgen.repo.index import immutable_error
 from chartgen.repo.publish import PublishOptions, PublishResult, Target
@@ -80,7 +80,7 @@ def publish(archives, target: Target, options: PublishOptions) -> PublishResult:
     plain_http = is_loopback(host) if options.plain_http is None else options.plain_http
     remote = f"oci://{host}/{path}"
     added, unchanged, replaced, references = [], [], [], []
-    with tempfile.TemporaryDirectory(prefix="chartgen-oci-") as tmp:
+    with temp_directory("chartgen-oci-") as tmp:
         try:
             client = helm_python.RegistryClient(plain_http=plain_http,
                                                 credentials_file=Path(tmp) / "registry.json")
