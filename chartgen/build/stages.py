@@ -207,7 +207,8 @@ def stage_publish(config, options: BuildOptions, jobs: list[WorkflowState], earl
         raise UsageError("build.publish is on but publish.target is empty: set it or pass --publish TARGET",
                          code="build-publish-target")
     result = publish(sorted(config.resolve(a) for a in archives), options.publish,
-                     base_url=options.base_url or None, **index_keywords(config.publish))
+                     base_url=options.base_url or None, oci_settle=config.publish.oci_settle,
+                     **index_keywords(config.publish))
     return (f"{result.target}: {len(result.added) + len(result.replaced)} added, {len(result.unchanged)} "
             f"already there" + (f" ({result.location})" if result.location else "")), {}
 

@@ -76,6 +76,7 @@ class PublishOptions:
     html: bool = True
     title: str = "Helm charts"
     plain_http: bool | None = None  # OCI: None = automatic for loopback registries
+    oci_settle: float | None = None  # OCI: seconds before a push is confirmed; None = claims.SETTLE_SECONDS
     max_attempts: int = 10          # git: push attempts when someone else published meanwhile
     message: str = ""               # git: commit message
     env: Mapping[str, str] | None = field(default=None, repr=False)  # credentials; default os.environ
