@@ -120,6 +120,58 @@ def test_build_killed_at_any_point_recovers_and_leaves_nothing(tmp_path, monkeyp
     assert killed >= 50, killed
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["git", "oci"])
+def test_publish_killed_at_any_point_recovers_and_leaves_nothing(kind, registry, tmp_path, monkeypatch):
+    """`chartgen publish` to a git branch or an OCI registry killed at random moments (12
+    each): the rerun succeeds, the target holds every archive whole and listed, and no
+    private clone or registry login is left in the temporary folder."""
+    from chartgen.repo.publish import claims
+
+    from publish_helpers import init_bare, read_branch_file
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch)}
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    monkeypatch.setattr(claims, "SETTLE_SECONDS", 0.3)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "chartgen.yaml").write_text("publish:\n  ociSettle: 0.3\n")
+    if kind == "git":
+        bare = init_bare(tmp_path / "pages.git")
+        target = f"git:{bare}"
+    else:
+        target = f"oci://{registry}/killed-{tmp_path.name}"
+    rng = random.Random(7)
+    archives = []
+    killed = 0
+    for trial in range(12):
+        archive = package(tmp_path / f"s{trial}", tmp_path / "dist", "hello", f"1.0.{trial // 2}",
+                          greeting=f"v{trial // 2}")   # every second run has nothing new
+        archives.append(archive)
+        args = ["--config", str(project / "chartgen.yaml"), "publish", str(archive), "--to", target]
+        killed += run_until_killed(args, project, env, kill_after=rng.uniform(0.2, 1.5)) == -9
+        rerun = CliRunner().invoke(cli, args)
+        assert rerun.exit_code == 0, (trial, rerun.output)
+        assert leftovers(scratch) == [] and not any(scratch.iterdir()), (trial, list(scratch.iterdir()))
+    for archive in archives:
+        info = read_archive(archive)
+        if kind == "git":
+            index = yaml.safe_load(read_branch_file(bare, "gh-pages", "index.yaml"))
+            entry = next(e for e in index["entries"]["hello"] if e["version"] == info.version)
+            assert entry["digest"] == info.digest
+            assert read_branch_file(bare, "gh-pages", archive.name) == archive.read_bytes()
+        else:
+            import helm_python
+
+            with helm_python.RegistryClient(plain_http=True) as client:
+                kept = claims.Registry(client, helm_python, True, tmp_path / "kept").read(
+                    f"{target}/hello", info.version)
+            assert kept.archive == info.digest
+    assert killed >= 6, killed
+
+
 # ------------------------------------------------------------------------ leftovers
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from chartgen.commands._common import load_config
+from chartgen.commands._common import check_user_references, load_config
 
 
 def describe(result, out: Path) -> str:
@@ -44,6 +44,7 @@ def command(ctx, folders, out_dir, source_commit, image_tag, image_digest, no_um
     from chartgen.repo.archived import archived_versions
     from chartgen.sources import discover, resolve_workflow
 
+    check_user_references(source_commit=source_commit, image_tag=image_tag, image_digest=image_digest)
     config = load_config(ctx)
     paths = ([resolve_workflow(arg, config.sources_dir) for arg in folders] if folders
              else discover(config.sources_dir, config.shared_dir))
