@@ -2,9 +2,9 @@
 bodies and comments, job summaries, tables.
 
 Such text is data, never markup: `escape` makes one line of plain text (no HTML, comment,
-link, image, emphasis, math, table cell break, heading, quote or list start, and no @mention
-or #reference: GitHub notifies the user or links the issue for those, so they go in code
-spans, where GitHub does neither); `cell` the same for a table cell; `code` makes a code
+link, image, emphasis, math, table cell break, heading, quote or list start, and no @mention,
+#reference or bare URL: GitHub notifies the user, links the issue or makes a link for those,
+so they go in code spans, where GitHub does none of it); `cell` the same for a table cell; `code` makes a code
 span whatever backticks the text holds; `link` an autolink for a plain http(s) URL. Control characters are shown escaped
 (`chartgen.errors.printable`), so the text stays on its line. `is_url` and `is_ref_name`
 are the checks for user-given references (`chartgen pr --source-ref`).
@@ -22,8 +22,10 @@ from chartgen.errors import printable
 # does an `_` inside a word.
 _PUNCTUATION = re.compile(r"[\\`*\[\]|~$]|<(?=[A-Za-z/!?])|&(?=[A-Za-z#])"
                           r"|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")   # `a_b` is no emphasis
-# @user, @org/team (not a mail address), #123, GH-123, owner/repo#123 (the `#123` part).
-_MENTION = re.compile(r"(?<![\w`])@[A-Za-z0-9][\w.\-/]*|#[A-Za-z0-9][\w.\-]*|\bGH-\d+")
+# What GitHub turns into a notification, a cross-reference or a link: @user, @org/team (not
+# a mail address), #123, GH-123, owner/repo#123 (the `#123` part), and bare URLs.
+_MENTION = re.compile(r"(?<![\w`])@[A-Za-z0-9][\w.\-/]*|#[A-Za-z0-9][\w.\-]*|\bGH-\d+"
+                      r"|(?i:https?|ftp)://\S*|\b(?i:www)\.\S+")
 # What starts a block when it begins a line: a heading, list item, quote, setext underline.
 _BLOCK_START = re.compile(r"^(?:#{1,6}(?=\s|$)|[-+](?=\s|$)|>|[-=]+\s*$|(?P<number>\d{1,9})[.)](?=\s|$))")
 _URL = re.compile(r"https?://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")

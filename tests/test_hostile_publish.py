@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -29,7 +30,7 @@ from chartgen.repo.archive import read_archive, sha256_file
 from kill_helpers import count_changes, leftovers, run_until_killed
 from oci_registry import registry  # noqa: F401  (session fixture)
 from publish_helpers import package
-from tests.conftest import REPO
+from tests.conftest import REPO, need
 
 CONFIG = "sources: workflow_sources\nshared: workflow_sources/shared\ncharts: charts\ndist: dist\n"
 DESCRIPTION = "description: Greets a person in the language they choose; the smallest infrastructure workflow"
@@ -374,3 +375,146 @@ def test_concurrent_cli_publishers_of_one_version_never_both_succeed(registry, t
                 assert any("[publish-oci-unverified]" in e for e in errors), errors
     print(f"\nOCI publish rounds ({rounds}): {counts}")
     assert counts["one"] >= rounds - 2
+
+
+# ------------------------------------------------------------------------ text in pull requests and commits
+
+HOSTILE_TEXT = [
+    "![pixel](https://evil.example/track.png)", "<img src=x onerror=alert(1)>", "[click](javascript:alert(1))",
+    "a`b``c", "<!-- hidden -->", "</details><details open>", "@octocat hi", "cc @acme/admins", "fixes #1",
+    "acme/flows#2", "GH-3", "a | b | c", "$$\\alpha$$ and $x$", "**bold** _it_ ~~gone~~", "line\nbreak\rx",
+    "> quote", "# heading", "- item", "1. item", "&lt;img&gt; &amp;", "\\*not\\*", "x\u2028y\x1b[31m",
+    "https://evil.example/![a](https://evil.example/i.png)",
+]
+MARKUP = ("<img", "<a ", "<a>", "<!--", "<details", "<em>", "<strong>", "<del>", "<h1", "<li", "<ol",
+          "<blockquote", "<script", "<ul")
+
+
+def render(markdown: str) -> str:
+    """GitHub's own Markdown parser (cmark-gfm), raw HTML let through: what is not escaped shows."""
+    try:
+        import cmarkgfm
+        from cmarkgfm.cmark import Options
+    except ImportError:
+        need(False, "cmarkgfm (GitHub's Markdown parser, a test extra) is not installed")
+
+    return cmarkgfm.github_flavored_markdown_to_html(markdown, options=Options.CMARK_OPT_UNSAFE)
+
+
+def visible_text(html: str) -> str:
+    import html as html_module
+
+    return html_module.unescape(re.sub(r"<[^>]+>", "", html)).strip()
+
+
+def outside_code(html: str) -> str:
+    return re.sub(r"<code>.*?</code>", "", html, flags=re.S)
+
+
+@pytest.mark.parametrize("text", HOSTILE_TEXT)
+def test_escaped_text_renders_as_itself_and_nothing_else(text):
+    from chartgen.errors import printable
+    from chartgen.markdown import cell, code, escape
+
+    paragraph = render(f"- {escape(text)}\n")
+    assert not any(tag in paragraph.replace("<li>", "", 1).replace("<ul>", "", 1) for tag in MARKUP), paragraph
+    assert visible_text(paragraph) == printable(text)
+    table = render(f"| a | b |\n| --- | --- |\n| {cell(text)} | {code(text, in_table=True)} |\n")
+    assert table.count("<td>") == 2, table
+    assert not any(tag in table for tag in MARKUP), table
+    cells = re.findall(r"<td>(.*?)</td>", table, flags=re.S)
+    assert [visible_text(c) for c in cells] == [printable(text), printable(text)]
+    # GitHub turns @name and #123 outside code into notifications and cross-references
+    for html in (paragraph, table):
+        assert not re.search(r"(?<![\w`])@[A-Za-z0-9]|#\d|GH-\d", outside_code(html)), html
+
+
+def test_code_spans_hold_any_backticks():
+    from chartgen.markdown import code
+
+    for text in ("`", "``", "a ``` b", "`x`", " padded "):
+        assert visible_text(render(code(text))) == text.strip() or text.strip() == ""
+
+
+def test_source_references_are_urls_or_git_refs():
+    from chartgen.errors import UsageError
+    from chartgen.gitops.git import check_commit, check_source_ref
+
+    for good in ("https://github.com/acme/flows/pull/43", "https://github.com/acme/flows/commit/" + "a" * 40,
+                 "main", "refs/heads/feature/x", "v1.2.3", "a" * 40):
+        assert check_source_ref(good) == good
+    for bad in ("![x](https://e/i.png)", "<img src=x>", "https://user:pw@github.com/x", "javascript:alert(1)",
+                "the other job", "a`b", "x..y", "-rf", "refs/heads/x.lock", "https://e/a b", "", "ref\nname",
+                'https://e/"x"', "x$(id)"):
+        with pytest.raises(UsageError) as caught:
+            check_source_ref(bad)
+        assert caught.value.code == "pr-source-ref"
+    assert check_commit("c0ffee12") == "c0ffee12"
+    for bad in ("main", "abc", "a" * 65, "c0ffee 12", "`c0ffee`"):
+        with pytest.raises(UsageError):
+            check_commit(bad)
+
+
+@pytest.mark.parametrize("args, code", [
+    (["pr", "greeting", "--source-ref", "![x](https://evil.example/i.png)", "--dry-run"], "pr-source-ref"),
+    (["pr", "greeting", "--source-ref", "<img src=x onerror=alert(1)>", "--dry-run"], "pr-source-ref"),
+    (["pr", "greeting", "--source-commit", "`rm -rf`", "--dry-run"], "bad-commit"),
+    (["pr", "greeting", "--image-tag", "x`y", "--dry-run"], "image-bad-tag"),
+    (["pr", "greeting", "--image-digest", "sha256:<img>", "--dry-run"], "image-bad-digest"),
+    (["build", "greeting", "--source-commit", "@octocat"], "bad-commit"),
+    (["chart", "greeting", "--commit", "#1"], "bad-commit"),
+])
+def test_cli_refuses_user_text_that_is_not_what_it_claims(tmp_path, capsys, args, code):
+    from chartgen.cli import main
+
+    root = make_project(tmp_path / "project")
+    with pytest.raises(SystemExit) as exited:
+        main(["--config", str(root / "chartgen.yaml"), *args])
+    assert exited.value.code == 2
+    assert f"[{code}]" in capsys.readouterr().err
+    assert not (root / "charts").exists() and not (root / "dist").exists()
+
+
+def hostile_run(tmp_path, source_ref: str):
+    """A pull request run whose chart repository holds hostile text: a chart version, the
+    workflow type and operator annotations, a removed chart's folder and source path."""
+    from types import SimpleNamespace
+
+    from chartgen.gitops.model import Run, Sources
+    from chartgen.settings import PrSettings
+
+    charts = tmp_path / "clone" / "charts" / "greeting"
+    charts.mkdir(parents=True)
+    (charts / "Chart.yaml").write_text(yaml.safe_dump({
+        "name": "greeting", "version": "1.0.0 <img src=x>",
+        "annotations": {"example.com/workflow-type": "@octocat ![t](https://evil.example/t.png)",
+                        "example.com/operator": "<!-- x --> #4"}}))
+    sources = Sources(tmp_path, "https://github.com/acme/flows", frozenset(), frozenset())
+    return Run(config=None, url="https://github.com/acme/charts", base="main", settings=PrSettings(),
+               dry_run=True, forge=None, generator=None, meta={"source_commit": "c0ffee12"}, log=print,
+               source_ref=source_ref, git=SimpleNamespace(cwd=tmp_path / "clone"), sources=sources)
+
+
+def test_pull_request_bodies_titles_and_commits_carry_hostile_text_as_text(tmp_path):
+    from chartgen.gitops.body import commit_message, removal_message, removal_spec, update_spec
+    from chartgen.gitops.model import ChartChange, Removal
+
+    run = hostile_run(tmp_path, "refs/heads/@octocat")
+    changes = (ChartChange("greeting", "0.9.0 ![x](https://evil.example/x.png) @octocat", "1.0.0",
+                           "quay.io/x/greeting:1`<img src=x>`"),)
+    status = {"added": ["charts/greeting/files/a`b <img src=x>.json"], "removed": [], "modified": ["#5 @bob"]}
+    spec = update_spec(run, "chartgen/greeting", changes, status)
+    removal = Removal("legacy\n## injected <img src=x>", "1.0.0 @octocat", "workflow_sources/[x](javascript:1)",
+                      ("charts/legacy",))
+    gone = removal_spec(run, "chartgen/remove-legacy", removal, {"added": [], "removed": ["charts/legacy"],
+                                                                    "modified": []})
+    for body in (spec.body, gone.body):
+        html = render(body)
+        assert html.count("<!--") == 1          # chartgen's own marker only
+        assert not any(tag in html for tag in ("<img", "<a href=\"javascript", "<details", "<h2"))
+        assert not re.search(r"(?<![\w`])@[A-Za-z0-9]|#\d", outside_code(html).replace("<!-- chartgen:pull-request -->", "")), html
+    for text in (spec.title, gone.title, commit_message(run, changes), removal_message(run, removal)):
+        assert not any(ord(c) < 32 and c != "\n" for c in text)
+    assert "\n## injected" not in gone.title and len(gone.title) <= 256
+    long = update_spec(run, "b", tuple(ChartChange(f"chart-{i:03}", None, "1.0.0") for i in range(60)), status)
+    assert len(long.title) == 256 and long.title.endswith("…")
