@@ -136,9 +136,9 @@ _LEFTOVERS = (
     (re.compile(rf"^\.(?P<base>.+)\.(?:tmp|removed)-(?P<pid>\d+)-{_RANDOM}$"), False),
     (re.compile(rf"^(?:\.chartgen-package|chartgen-[a-z]+)-(?P<pid>\d+)-{_RANDOM}$"), False),
 )
-_LEGACY = (
+_LEGACY = (   # distinctive enough not to be anybody's own file (`.index.yaml.original` is kept)
     re.compile(r"^\.(?P<base>.+)\.(?:tmp-|removed\.)[a-z0-9_]{8}$"),
-    re.compile(r"^\.(?P<base>.+\.(?:tgz|prov|yaml|html|json))\.[a-z0-9_]{8}$"),
+    re.compile(r"^\.(?P<base>.+\.(?:tgz|prov))\.[a-z0-9_]{8}$"),
     re.compile(r"^\.chartgen-package-[a-z0-9_]{8}$"),
     re.compile(r"^chartgen-[a-z]+-[a-z0-9_]{8}$"),
 )

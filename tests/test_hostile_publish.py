@@ -208,18 +208,16 @@ def test_a_folder_moved_aside_by_an_interrupted_swap_is_put_back(tmp_path):
     assert (folder / "mta" / "Chart.yaml").read_text() == "name: mta\n" and not aside.exists()
 
 
-def test_a_reused_process_id_does_not_protect_a_leftover(tmp_path):
-    """In a new container the next run often gets the same small pid as the killed one."""
-    folder = tmp_path / "dist"
-    folder.mkdir()
-    mine = folder / f".chartgen-package-{os.getpid()}-old1"
-    mine.mkdir()
+def test_a_reused_process_id_does_not_protect_a_leftover():
+    """In a new container the next run often gets the same small pid as the killed one: a
+    name last changed before its process started is not that process's."""
     started = fsutil.process_start_time(os.getpid())
     if started is None:
         pytest.skip("no /proc: process start times are unknown here")
-    os.utime(mine, (started - 60, started - 60))     # ctime cannot be set; fake it through the check
     assert fsutil.owner_is_gone(os.getpid(), started - 60)
     assert not fsutil.owner_is_gone(os.getpid(), started + 5)
+    assert not fsutil.owner_is_gone(os.getppid(), time.time())
+    assert fsutil.owner_is_gone(dead_pid(), time.time())
 
 
 def test_temporary_folders_carry_the_process_id(tmp_path):
@@ -518,3 +516,31 @@ def test_pull_request_bodies_titles_and_commits_carry_hostile_text_as_text(tmp_p
     assert "\n## injected" not in gone.title and len(gone.title) <= 256
     long = update_spec(run, "b", tuple(ChartChange(f"chart-{i:03}", None, "1.0.0") for i in range(60)), status)
     assert len(long.title) == 256 and long.title.endswith("…")
+
+
+def test_leftovers_without_a_process_id_go_once_they_are_old(tmp_path):
+    """Names chartgen made before it recorded the process id: removed after an hour; a
+    hidden file that could be the user's own is never touched."""
+    site = tmp_path / "site"
+    site.mkdir()
+    old_archive = site / ".hello-1.0.0.tgz.k2j3h4g5"
+    fresh_archive = site / ".hello-1.1.0.tgz.a1b2c3d4"
+    package_dir = site / ".chartgen-package-q1w2e3r4"
+    users = site / ".index.yaml.original"
+    for path in (old_archive, fresh_archive, users):
+        path.write_text("x")
+    package_dir.mkdir()
+    hour_ago = time.time() - 3700
+    real_lstat = Path.lstat
+
+    def aged_lstat(self):
+        result = real_lstat(self)
+        if self.name in (old_archive.name, package_dir.name, users.name):
+            return os.stat_result(result[:9] + (hour_ago,))   # st_ctime
+        return result
+    import unittest.mock
+
+    with unittest.mock.patch.object(Path, "lstat", aged_lstat):
+        swept = fsutil.sweep_leftovers(site)
+    assert sorted(swept) == sorted([old_archive, package_dir])
+    assert fresh_archive.exists() and users.exists()
