@@ -173,6 +173,49 @@ def test_publish_killed_at_any_point_recovers_and_leaves_nothing(kind, registry,
     assert killed >= 6, killed
 
 
+def test_lost_chart_folder_takes_its_version_from_dist(tmp_path):
+    """The issue's case: a build, a change, a build, then `charts/greeting` gone (`git checkout
+    charts/` of an uncommitted chart): every rerun used to stop at [version-immutable]."""
+    root = make_project(tmp_path / "project")
+    args = ["--config", str(root / "chartgen.yaml"), "build", "--all"]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    set_description(root, "changed once")
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    version, _ = chart_version(root / "charts" / "greeting")
+    assert version == "0.1.0-rc.2"
+    archive = root / "dist" / "greeting-0.1.0-rc.2.tgz"
+    before = archive.read_bytes()
+    shutil.rmtree(root / "charts" / "greeting")
+    again = CliRunner().invoke(cli, args)
+    assert again.exit_code == 0, again.output
+    assert chart_version(root / "charts" / "greeting")[0] == "0.1.0-rc.2"      # the archived one
+    assert archive.read_bytes() == before
+    shutil.rmtree(root / "charts" / "greeting")
+    set_description(root, "changed twice")
+    third = CliRunner().invoke(cli, args)
+    assert third.exit_code == 0, third.output
+    assert chart_version(root / "charts" / "greeting")[0] == "0.1.0-rc.3"      # above every archive
+
+
+def test_version_decided_against_the_archives():
+    from chartgen.chart.recovery import ArchivedVersions, Decision, reconcile
+
+    archives = {"0.1.0": {"chartgen.io/content-hash": "A", "chartgen.io/source-commit": "aaaa1111"},
+                "0.1.1-rc.1": {"chartgen.io/content-hash": "B"}}
+    archived = ArchivedVersions(archives.get, lambda: archives)
+
+    def decide(version, digest, missing):
+        return reconcile(Decision(version, True, "c0ffee12"), digest, archived, folder_missing=missing,
+                         previous_version=None, source_commit="c0ffee12", policy="prerelease", label="rc")
+    assert decide("0.1.0", "A", True) == Decision("0.1.0", True, "aaaa1111")          # rebuilt as archived
+    assert decide("0.1.0", "B", True) == Decision("0.1.1-rc.1", True, None)
+    assert decide("0.1.0", "C", True) == Decision("0.1.1-rc.2", True, "c0ffee12")     # above every archive
+    assert decide("0.1.1-rc.1", "C", False) == Decision("0.1.1-rc.2", True, "c0ffee12")   # a clash
+    assert decide("0.1.1-rc.1", "A", False).version == "0.1.1-rc.2"   # a folder never goes back
+    assert decide("0.2.0", "C", False) == Decision("0.2.0", True, "c0ffee12")          # nothing to do
+    assert decide("0.1.1-rc.1", "B", False) == Decision("0.1.1-rc.1", True, "c0ffee12")
+
+
 # ------------------------------------------------------------------------ leftovers
 
 

@@ -5,9 +5,9 @@ renames of the folder swap (`chartgen.fsutil` puts the folder back when it can),
 `git checkout charts/`. The version decided from what is left (git HEAD, or the first
 version) may then name an archive the output folder (`dist/`) already holds with other
 content, and every rerun would stop at `[version-immutable]`. So the archives of the chart
-decide too: one whose recorded content hash equals the chart about to be written gives its
-version (and source commit), so the rerun rebuilds that very archive; otherwise the new
-version goes above every archived one.
+decide too: when the folder is missing, one whose recorded content hash equals the chart
+about to be written gives its version (and source commit), so the rerun rebuilds that very
+archive; otherwise the new version goes above every archived one.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def reconcile(decision: Decision, digest: str, archived: ArchivedVersions, *, fo
         return decision
     archives = archived.every()
     same = [v for v, notes in archives.items() if notes.get(A_CONTENT_HASH) == digest and _valid(v)]
-    if same:
+    if same and folder_missing:     # (a folder that is there never goes back to an older version)
         version = max(same, key=parse)
         return Decision(version, version != previous_version, archives[version].get(A_SOURCE_COMMIT))
     versions = [v for v in archives if _valid(v)]
