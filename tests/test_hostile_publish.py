@@ -376,6 +376,40 @@ def test_oci_same_archive_from_two_publishers_at_once_is_fine(registry, tmp_path
     assert not errors and len(results) == 2
 
 
+def test_oci_version_taken_between_check_and_push_stops_the_rest(registry, tmp_path, monkeypatch, quick_settle):
+    """Three archives; while the first is pushed, someone else publishes the second with
+    other content: the first stays published, the second is refused, the third is not
+    pushed, and the error says which is which."""
+    import helm_python
+
+    from chartgen.errors import ChartgenError
+    from chartgen.repo.publish import publish
+
+    ours = [package(tmp_path / f"o{i}", tmp_path / "ours", f"part{i}", "1.0.0") for i in range(3)]
+    theirs = package(tmp_path / "t", tmp_path / "theirs", "part1", "1.0.0", greeting="Theirs")
+    remote = f"oci://{registry}/partial"
+    real_push = helm_python.RegistryClient.push
+
+    def push(self, chart_path, target, **kwargs):
+        if Path(chart_path).name == "part0-1.0.0.tgz":
+            real_push(self, str(theirs), target, **kwargs)     # the rival, just now
+        return real_push(self, chart_path, target, **kwargs)
+    monkeypatch.setattr(helm_python.RegistryClient, "push", push)
+    with pytest.raises(ChartgenError) as caught:
+        publish(ours, remote)
+    text = caught.value.format()
+    assert "part1 1.0.0 was published to" in text and "[version-immutable]" in text
+    assert f"{remote}: published: part0 1.0.0" in text
+    monkeypatch.undo()
+    with helm_python.RegistryClient(plain_http=True) as client:
+        from chartgen.repo.publish.claims import Registry
+
+        reader = Registry(client, helm_python, True, tmp_path / "read")
+        assert reader.read(f"{remote}/part0", "1.0.0").archive == read_archive(ours[0]).digest
+        assert reader.read(f"{remote}/part1", "1.0.0").archive == read_archive(theirs).digest
+        assert reader.read(f"{remote}/part2", "1.0.0") is None
+
+
 @pytest.mark.slow
 def test_concurrent_cli_publishers_of_one_version_never_both_succeed(registry, tmp_path):
     """Two `chartgen publish` processes push one chart version with different content to the
