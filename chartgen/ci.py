@@ -10,6 +10,7 @@ import sys
 from typing import Iterable
 
 from chartgen.errors import Finding, redact
+from chartgen.markdown import cell as markdown_escape
 
 
 def in_github_actions() -> bool:
@@ -78,12 +79,6 @@ def add_summary(markdown: str, path: str | None = None) -> bool:
     with open(path, "a", encoding="utf-8") as handle:
         handle.write(redact(markdown).rstrip("\n") + "\n\n")
     return True
-
-
-def markdown_escape(text: str) -> str:
-    """Text safe inside a Markdown table cell."""
-    return (str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
-            .replace("<", "&lt;").replace(">", "&gt;"))
 
 
 def markdown_table(headers: list[str], rows: list[list[str]]) -> str:

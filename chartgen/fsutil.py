@@ -1,16 +1,25 @@
-"""File-system edges: atomic output directories and safe paths.
+"""File-system edges: atomic output directories and files, private temporary folders, and
+the leftovers of interrupted runs.
 
 Generated directories are written to a temporary sibling and swapped into place, so a
 failure never leaves a half-written output. A directory chartgen wrote carries a marker
 file; a non-empty directory without it is refused rather than replaced, so chartgen
 never deletes what it did not write.
+
+Every temporary name chartgen makes carries the id of the process that made it
+(`.<name>.tmp-<pid>-XXXX`, `.<name>.old-<pid>`, `chartgen-publish-<pid>-XXXX`, ...). A run
+killed at any point (SIGKILL included) leaves at most such names behind; the next run that
+touches the folder removes those whose process is gone (`sweep_leftovers`), and puts back a
+directory that was moved aside (`.<name>.old-<pid>`) when the swap never finished.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, Mapping
@@ -47,9 +56,10 @@ def atomic_directory(target: Path, *, marker: str = MARKER, marker_text: str = "
     On any exception the temp directory is removed and `target` is left as it was.
     """
     target = Path(target)
+    sweep_leftovers(target.parent)   # first: it may put back a `target` a killed run moved aside
     check_replaceable(target, marker=marker)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(f".{target.name}.tmp-"), dir=target.parent))
     try:
         yield tmp
         (tmp / marker).write_text(marker_text or "written by chartgen; the whole directory is regenerated\n")
@@ -87,7 +97,7 @@ def _replace_atomic(path: Path, fill: Callable[[str], None]) -> None:
     readers see the old file or the new one, never half of it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(f".{path.name}.tmp-"), dir=path.parent)
     os.close(fd)
     try:
         fill(tmp)
@@ -108,3 +118,142 @@ def write_atomic(path: Path, content: str | bytes) -> None:
 def copy_atomic(source: Path, dest: Path) -> None:
     """Replace `dest` atomically with a copy of `source`."""
     _replace_atomic(dest, lambda tmp: shutil.copyfile(source, tmp))
+
+
+# ------------------------------------------------------------------ leftovers of killed runs
+
+# Seconds of slack when comparing a process's start time with a file's change time: the boot
+# time in /proc/stat is whole seconds.
+_CLOCK_SLACK = 2.0
+# Names without a process id, as chartgen made them before it recorded one: removed once
+# they are this old (no live run keeps a temporary name that long).
+_LEGACY_AGE = 3600.0
+_RANDOM = r"[A-Za-z0-9_]+"
+# (pattern, restore): `base` is the name the entry stands for; `restore` entries are put
+# back under that name when it is missing (a swap interrupted between its two renames).
+_LEFTOVERS = (
+    (re.compile(r"^\.(?P<base>.+)\.old-(?P<pid>\d+)$"), True),
+    (re.compile(rf"^\.(?P<base>.+)\.(?:tmp|removed)-(?P<pid>\d+)-{_RANDOM}$"), False),
+    (re.compile(rf"^(?:\.chartgen-package|chartgen-[a-z]+)-(?P<pid>\d+)-{_RANDOM}$"), False),
+)
+_LEGACY = (   # distinctive enough not to be anybody's own file (`.index.yaml.original` is kept)
+    re.compile(r"^\.(?P<base>.+)\.(?:tmp-|removed\.)[a-z0-9_]{8}$"),
+    re.compile(r"^\.(?P<base>.+\.(?:tgz|prov))\.[a-z0-9_]{8}$"),
+    re.compile(r"^\.chartgen-package-[a-z0-9_]{8}$"),
+    re.compile(r"^chartgen-[a-z]+-[a-z0-9_]{8}$"),
+)
+
+
+def temp_prefix(prefix: str) -> str:
+    """`prefix` with this process's id: the start of every temporary name chartgen makes."""
+    return f"{prefix}{os.getpid()}-"
+
+
+def _boot_time() -> float | None:
+    try:
+        with open("/proc/stat", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("btime "):
+                    return float(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def process_start_time(pid: int) -> float | None:
+    """When process `pid` started (seconds since the epoch), or None when unknown (no /proc)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        boot = _boot_time()
+        return None if boot is None else boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def owner_is_gone(pid: int, changed: float) -> bool:
+    """True when no live process can own a temporary name made by process `pid` and last
+    changed at `changed` (epoch seconds): no such process, or one started after the change
+    (the id was reused: another container, a later run)."""
+    if pid != os.getpid():
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            pass   # alive, another user's
+        except OSError:
+            return False
+    started = process_start_time(pid)
+    return started is not None and started > changed + _CLOCK_SLACK
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def sweep_leftovers(folder: Path, *, only: str | None = None) -> list[Path]:
+    """Remove the temporary names of dead chartgen runs in `folder`; put back a directory that
+    an interrupted swap left moved aside (`.<name>.old-<pid>` when `<name>` is missing).
+    `only`: consider just the names starting with it. Returns what was removed or restored."""
+    try:
+        names = [n for n in os.listdir(folder) if (n.startswith(only) if only else n[:1] in ".c")]
+    except OSError:
+        return []
+    now = time.time()
+    swept: list[Path] = []
+    for name in names:
+        path = Path(folder) / name
+        for pattern, restore in _LEFTOVERS:
+            match = pattern.match(name)
+            if match is None:
+                continue
+            try:
+                changed = path.lstat().st_ctime
+            except OSError:
+                break
+            if owner_is_gone(int(match.group("pid")), changed):
+                base = Path(folder) / match.group("base") if restore else None
+                if base is not None and not os.path.lexists(base) and (path / MARKER).is_file():
+                    try:
+                        os.rename(path, base)
+                    except OSError:
+                        _remove(path)
+                else:
+                    _remove(path)
+                swept.append(path)
+            break
+        else:
+            if any(p.match(name) for p in _LEGACY):
+                try:
+                    old = now - path.lstat().st_ctime > _LEGACY_AGE
+                except OSError:
+                    old = False
+                if old:
+                    _remove(path)
+                    swept.append(path)
+    return swept
+
+
+def make_temp_dir(prefix: str, *, dir: Path | None = None) -> Path:
+    """A new private folder `<prefix><pid>-XXXX` in `dir` (default: the system's temporary
+    folder), after removing those of dead runs with the same prefix. The caller removes it."""
+    parent = Path(dir) if dir is not None else Path(tempfile.gettempdir())
+    sweep_leftovers(parent, only=prefix)
+    return Path(tempfile.mkdtemp(prefix=temp_prefix(prefix), dir=parent))
+
+
+@contextmanager
+def temp_directory(prefix: str, *, dir: Path | None = None) -> Iterator[Path]:
+    """`make_temp_dir`, removed afterwards."""
+    path = make_temp_dir(prefix, dir=dir)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)

@@ -150,6 +150,7 @@ class PublishSettings:
     index_format: str = "auto"
     html: bool = True
     title: str = "Helm charts"
+    oci_settle: float = field(default=3.0, metadata=_key("ociSettle"))
 
 
 @dataclass(frozen=True)

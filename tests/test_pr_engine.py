@@ -343,7 +343,7 @@ def test_concurrent_run_that_pushed_the_same_charts_makes_ours_a_no_op(env, monk
     def push(self, remote_name, branch, expected):
         if not state["other_ran"]:
             state["other_ran"] = True
-            run(bare, sources, ["greeting"], source_ref="the other job")     # same charts, other commit
+            run(bare, sources, ["greeting"], source_ref="refs/heads/other-job")     # same charts, other commit
         return real_push(self, remote_name, branch, expected)
 
     monkeypatch.setattr(Git, "push", push)

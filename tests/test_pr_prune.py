@@ -197,7 +197,7 @@ def test_removed_workflow_gets_a_removal_pull_request_and_its_stale_one_is_close
     assert removal["state"] == "open" and removal["head"]["ref"] == "chartgen/remove-legacy"
     assert removal["title"] == "chartgen: remove chart legacy (workflow deleted)"
     body = removal["body"]
-    assert "workflow folder `workflow_sources/legacy` is no longer in the sources of " + SOURCE_REPO in body
+    assert "workflow folder `workflow_sources/legacy` is no longer in the sources of <" + SOURCE_REPO + ">" in body
     assert "| legacy | 0.1.0-rc.1 → (removed) |" in body
     assert "- `charts/legacy/Chart.yaml`" in body.split("**Removed**", 1)[1]
     assert [label["name"] for label in removal["labels"]] == ["chartgen", "automated"]

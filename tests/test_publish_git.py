@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import subprocess
-import tempfile
 import threading
 from pathlib import Path
 
@@ -139,7 +138,7 @@ def test_unreachable_remote_is_a_clear_error(tmp_path):
 
 
 class _KeptTemporaryDirectory:
-    """Stands in for tempfile.TemporaryDirectory so the test can inspect the clone."""
+    """Stands in for chartgen.fsutil.temp_directory so the test can inspect the clone."""
 
     def __init__(self, keep: Path):
         self.keep = keep
@@ -176,10 +175,10 @@ def test_http_remote_with_a_token_never_stored_or_printed(tmp_path, monkeypatch)
         kept = tmp_path / "kept"
         import chartgen.repo.publish.git as git_backend
 
-        monkeypatch.setattr(git_backend.tempfile, "TemporaryDirectory", _KeptTemporaryDirectory(kept))
+        monkeypatch.setattr(git_backend, "temp_directory", _KeptTemporaryDirectory(kept))
         result = publish([archive], f"git:{remote}#pages",
                          env={"CHARTGEN_GIT_TOKEN": token, "PATH": "/usr/bin:/bin"})
-        monkeypatch.setattr(git_backend.tempfile, "TemporaryDirectory", tempfile.TemporaryDirectory)
+        monkeypatch.undo()
         assert result.added == (("hello", "1.0.0"),)
         assert any(h.get("Authorization") == header for h in server.seen_headers)
     assert token not in repr(result) and token not in str(result.target)
@@ -208,9 +207,9 @@ def test_only_the_index_and_the_new_archives_are_downloaded(tmp_path, monkeypatc
                    check=True)
     subprocess.run(["git", "-C", str(other), "push", "--quiet", "origin", "gh-pages"], check=True)
     kept = tmp_path / "kept"
-    monkeypatch.setattr(git_backend.tempfile, "TemporaryDirectory", _KeptTemporaryDirectory(kept))
+    monkeypatch.setattr(git_backend, "temp_directory", _KeptTemporaryDirectory(kept))
     publish([package(tmp_path / "s", tmp_path / "d", "hello", "1.1.0")], f"git:{bare}")
-    monkeypatch.setattr(git_backend.tempfile, "TemporaryDirectory", tempfile.TemporaryDirectory)
+    monkeypatch.undo()
     downloaded = sum(p.stat().st_size for p in (kept / "repo" / ".git" / "objects").rglob("*") if p.is_file())
     assert downloaded < 1_000_000, downloaded
     assert not (kept / "repo" / "legacy-9.9.9.tgz").exists()

@@ -15,6 +15,15 @@ from oci_registry import registry, start_registry, write_htpasswd  # noqa: F401 
 from publish_helpers import package
 
 
+@pytest.fixture(autouse=True)
+def quick_settle(monkeypatch):
+    """Confirm pushes after 0.3 s instead of publish.ociSettle's 3 s (a local registry answers
+    in milliseconds); tests/test_hostile_publish.py covers the confirmation itself."""
+    from chartgen.repo.publish import claims
+
+    monkeypatch.setattr(claims, "SETTLE_SECONDS", 0.3)
+
+
 def pull_back(reference: str, version: str, folder, **kwargs):
     import helm_python
 

@@ -161,8 +161,9 @@ class BuildCache:
     def save(self) -> None:
         if self.path is None:
             return
-        from chartgen.fsutil import write_atomic
+        from chartgen.fsutil import sweep_leftovers, write_atomic
 
+        sweep_leftovers(self.path.parent, only=f".{self.path.name}.")   # a killed run's temporary file
         write_atomic(self.path, json.dumps(self.data, indent=1, sort_keys=True) + "\n")
 
 

@@ -53,6 +53,7 @@ def format_json(report: BuildReport) -> str:
 
 def markdown_summary(report: BuildReport) -> str:
     from chartgen.ci import markdown_table
+    from chartgen.markdown import escape
 
     rows = []
     for w in report.workflows:
@@ -64,7 +65,7 @@ def markdown_summary(report: BuildReport) -> str:
     text = "### chartgen build\n\n" + markdown_table(
         ["workflow", "result", "chart version", "image digest", "pull request", "error"], rows)
     for result in report.repository:
-        text += f"\n- `{result.stage}`: {result.status} {result.message}"
+        text += f"\n- `{result.stage}`: {result.status} {escape(result.message)}"
     return text + "\n"
 
 

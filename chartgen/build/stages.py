@@ -81,12 +81,14 @@ def stage_chart(job: Job) -> tuple[str, dict]:
     # so the `umbrella` stage writes them once, after all workflows (no parallel writers).
     from chartgen.chart.generate import draft_chart
     from chartgen.chart.writer import write_chart
+    from chartgen.repo.archived import archived_versions
 
     options = job.options
     settings = job.config.chart
     draft = draft_chart(job.workflow, job.config, image_digest=options.image_digest, settings=settings)
     result = write_chart(job.config.charts_dir / draft.name, draft.files, draft.fields, draft.annotations,
-                         settings, source_commit=options.source_commit, extras=settings.extras_for(draft.name))
+                         settings, source_commit=options.source_commit, extras=settings.extras_for(draft.name),
+                         archived=archived_versions(job.config.dist_dir, draft.name))
     path = relative_path(Path(result.path), job.config.root)
     moved = f" (was {result.previous_version})" if result.previous_version and result.changed \
         and result.previous_version != result.version else ""
@@ -165,7 +167,10 @@ def stage_umbrella(config, options: BuildOptions, jobs: list[WorkflowState], ear
     if not config.chart.umbrella_enabled:
         write_charts_readme(config, config.charts_dir)
         return "disabled (chart.umbrella)" + gone, {"removed": " ".join(c.name for c in removed)} if removed else {}
-    result = generate_umbrella(config, config.charts_dir)
+    from chartgen.repo.archived import archived_versions
+
+    result = generate_umbrella(config, config.charts_dir,
+                               archived=lambda name: archived_versions(config.dist_dir, name))
     outputs = {"chart": result.name, "chart_version": result.version,
                "chart_path": relative_path(Path(result.path), config.root)}
     if removed:
@@ -202,7 +207,8 @@ def stage_publish(config, options: BuildOptions, jobs: list[WorkflowState], earl
         raise UsageError("build.publish is on but publish.target is empty: set it or pass --publish TARGET",
                          code="build-publish-target")
     result = publish(sorted(config.resolve(a) for a in archives), options.publish,
-                     base_url=options.base_url or None, **index_keywords(config.publish))
+                     base_url=options.base_url or None, oci_settle=config.publish.oci_settle,
+                     **index_keywords(config.publish))
     return (f"{result.target}: {len(result.added) + len(result.replaced)} added, {len(result.unchanged)} "
             f"already there" + (f" ({result.location})" if result.location else "")), {}
 

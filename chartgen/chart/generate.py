@@ -217,11 +217,12 @@ def _load(folder):
 
 def generate_charts(folders: Iterable, config, *, out_dir: Path | None = None, source_commit: str | None = None,
                     image_digest: str | None = None, image_tag: str | None = None,
-                    umbrella: bool | None = None) -> tuple[ChartResult, ...]:
+                    umbrella: bool | None = None, archived=None) -> tuple[ChartResult, ...]:
     """Charts of several workflow folders, then the umbrella chart once.
 
     Every folder is rendered before anything is written: one bad folder raises a
     ChartgenError with the findings of all of them and leaves every chart as it was.
+    `archived(chart name)`: that chart's archives already packaged (`chartgen.chart.recovery`).
     """
     from chartgen.chart.umbrella import generate_umbrella, write_charts_readme
     from chartgen.errors import Finding
@@ -248,10 +249,11 @@ def generate_charts(folders: Iterable, config, *, out_dir: Path | None = None, s
     if problems:
         raise ChartgenError(findings=problems)
     results = tuple(write_chart(out / draft.name, draft.files, draft.fields, draft.annotations, settings,
-                                source_commit=source_commit, extras=settings.extras_for(draft.name))
+                                source_commit=source_commit, extras=settings.extras_for(draft.name),
+                                archived=archived(draft.name) if archived else None)
                     for draft in drafts)
     if settings.umbrella_enabled if umbrella is None else umbrella:
-        generate_umbrella(config, out)
+        generate_umbrella(config, out, archived=archived)
     else:
         write_charts_readme(config, out)
     return results

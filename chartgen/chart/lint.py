@@ -261,7 +261,7 @@ def chart_dirs_of(paths: Iterable[str | Path], config) -> list[Path]:
         if not charts_dir.is_dir():
             raise UsageError(f"no charts to lint: {charts_dir} does not exist (run `chartgen chart` first)",
                              path=charts_dir, code="no-charts")
-        return [p for p in sorted(charts_dir.iterdir()) if (p / "Chart.yaml").is_file()]
+        return [p for p in sorted(charts_dir.iterdir()) if (p / "Chart.yaml").is_file() and not p.name.startswith(".")]
     for arg in args:
         path = Path(arg)
         if (path / "Chart.yaml").is_file():

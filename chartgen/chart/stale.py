@@ -18,7 +18,7 @@ from typing import Collection, Mapping
 from chartgen.chart.settings import A_SOURCE_PATH, A_SOURCE_REPO
 from chartgen.names import chart_name
 from chartgen.errors import UsageError
-from chartgen.fsutil import MARKER
+from chartgen.fsutil import MARKER, temp_prefix
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ def remove_stale_charts(config, charts_dir: Path) -> list[StaleChart]:
     rename, so an interrupted run leaves either the whole chart or none of it."""
     removed = []
     for chart in stale_charts(config, charts_dir):
-        trash = Path(tempfile.mkdtemp(prefix=f".{chart.path.name}.removed.", dir=chart.path.parent))
+        trash = Path(tempfile.mkdtemp(prefix=temp_prefix(f".{chart.path.name}.removed-"), dir=chart.path.parent))
         chart.path.rename(trash / chart.path.name)
         shutil.rmtree(trash)
         removed.append(chart)

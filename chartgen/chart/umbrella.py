@@ -80,8 +80,9 @@ def write_charts_readme(config, charts_dir: Path, rows=None) -> None:
         write_atomic(target, text)
 
 
-def generate_umbrella(config, charts_dir: Path | str) -> ChartResult:
-    """Regenerate `<charts_dir>/<umbrella name>/` from the workflow charts in `charts_dir`."""
+def generate_umbrella(config, charts_dir: Path | str, *, archived=None) -> ChartResult:
+    """Regenerate `<charts_dir>/<umbrella name>/` from the workflow charts in `charts_dir`.
+    `archived(chart name)`: its archives already packaged (`chartgen.chart.recovery`)."""
     from chartgen.chart.compat import compat_matrix
     from chartgen.chart.textfiles import HELMIGNORE
     from chartgen.chart.readme import umbrella_readme
@@ -122,6 +123,7 @@ def generate_umbrella(config, charts_dir: Path | str) -> ChartResult:
               "dependencies": dependencies}
     annotations = {A_UMBRELLA: "true", A_OPERATOR: settings.operator_versions}
     result = write_chart(charts_dir / settings.umbrella_name, files, fields, annotations, settings,
-                         extras=settings.extras_for(settings.umbrella_name), links=links)
+                         extras=settings.extras_for(settings.umbrella_name), links=links,
+                         archived=archived(settings.umbrella_name) if archived else None)
     write_charts_readme(config, charts_dir, rows)
     return result

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+from chartgen.chart.recovery import ArchivedVersions, Decision, reconcile
 from chartgen.chart.settings import A_CONTENT_HASH, A_SOURCE_COMMIT, VERSION_TOKEN
 from chartgen.chart.versioning import content_hash, next_version, parse
 from chartgen.errors import ERROR, ChartgenError, Finding, UsageError
@@ -199,20 +200,22 @@ def _refuse_duplicates(built: Path, target: Path) -> None:
 def write_chart(target: Path, files: Mapping[str, str | bytes], fields: Mapping, annotations: Mapping[str, str],
                 settings: ChartSettings, *, source_commit: str | None = None, extras: tuple[str, ...] = (),
                 versioned_texts: tuple[str, ...] = ("README.md",),
-                links: Mapping[str, Path] | None = None) -> ChartResult:
+                links: Mapping[str, Path] | None = None, archived: ArchivedVersions | None = None) -> ChartResult:
     """Decide the version, write `target` atomically, and say what happened.
 
     `files` holds every generated file except Chart.yaml; the texts named in
     `versioned_texts` carry the version token, replaced here by the real version.
     `links` (relative path -> file) are hard-linked, not hashed: the umbrella links the
     files of its sub-charts, whose Chart.yaml (with their content hash) is in `files`.
+    `archived`: the chart's archives already packaged (`chartgen.chart.recovery`).
     """
     from chartgen.chart.readme import apply_version
-    from chartgen.fsutil import atomic_directory
+    from chartgen.fsutil import atomic_directory, sweep_leftovers
 
     links = dict(links or {})
 
     target = Path(target)
+    sweep_leftovers(target.parent)   # first: it puts back a folder a killed run left moved aside
     previous = previous_chart(target)
     kept = collect_extras(target, extras)
     content = {**files, **kept}
@@ -231,6 +234,12 @@ def write_chart(target: Path, files: Mapping[str, str | bytes], fields: Mapping,
     else:
         version, changed = next_version(previous_version, settings.version_policy, settings.prerelease_label), True
     commit = source_commit if changed else previous_annotations.get(A_SOURCE_COMMIT)
+    if archived is not None:
+        decided = reconcile(Decision(version, changed, commit), digest, archived,
+                            folder_missing=not (target / "Chart.yaml").is_file(), previous_version=previous_version,
+                            source_commit=source_commit, policy=settings.version_policy,
+                            label=settings.prerelease_label)
+        version, changed, commit = decided.version, decided.changed, decided.source_commit
 
     final_annotations = dict(annotations)
     final_annotations[A_CONTENT_HASH] = digest

@@ -22,6 +22,21 @@ def load_config(ctx: click.Context):
     return config
 
 
+def check_user_references(*, source_commit: str | None = None, image_tag: str | None = None,
+                          image_digest: str | None = None) -> None:
+    """Refuse (exit 2) a commit id, image tag or digest that is not one: they reach Chart.yaml,
+    image tags, commit messages and pull requests."""
+    from chartgen.gitops.git import check_commit
+    from chartgen.image import check_digest, check_tags
+
+    if source_commit:
+        check_commit(source_commit)
+    if image_tag:
+        check_tags([image_tag])
+    if image_digest:
+        check_digest(image_digest)
+
+
 def emit_findings(findings: list[Finding] | tuple[Finding, ...], fmt: str = "text",
                   stream=None) -> None:
     """Print findings as `path:line:col: severity: message [code]` lines or a JSON list."""

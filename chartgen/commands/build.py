@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from chartgen.commands._common import load_config
+from chartgen.commands._common import check_user_references, load_config
 
 
 def _display_path(folder):
@@ -65,6 +65,7 @@ def command(ctx, workflows, all_, since, until, image, push, builder, registry, 
     from chartgen.errors import UsageError
     from chartgen.sources import discover, resolve_workflow
 
+    check_user_references(source_commit=source_commit, image_digest=image_digest)
     config = load_config(ctx)
     if jobs is not None:
         config = config.with_overrides(build=replace(config.build, parallelism=jobs))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from chartgen.commands._common import load_config
+from chartgen.commands._common import check_user_references, load_config
 
 
 def describe(result, out: Path) -> str:
@@ -41,22 +41,29 @@ def command(ctx, folders, out_dir, source_commit, image_tag, image_digest, no_um
     from chartgen.chart.generate import generate_charts
     from chartgen.chart.stale import remove_stale_charts
     from chartgen.chart.umbrella import generate_umbrella
+    from chartgen.repo.archived import archived_versions
     from chartgen.sources import discover, resolve_workflow
 
+    check_user_references(source_commit=source_commit, image_tag=image_tag, image_digest=image_digest)
     config = load_config(ctx)
     paths = ([resolve_workflow(arg, config.sources_dir) for arg in folders] if folders
              else discover(config.sources_dir, config.shared_dir))
     if not paths:
         raise click.UsageError(f"no workflow folders in {config.sources_dir}")
     out = Path(out_dir) if out_dir else config.charts_dir
+    # The archives `chartgen package` left in dist/ keep a lost chart folder's version history.
+    def archived(name):
+        return archived_versions(config.dist_dir, name)
+
     results = list(generate_charts(paths, config, out_dir=out, source_commit=source_commit,
-                                   image_digest=image_digest, image_tag=image_tag, umbrella=False))
+                                   image_digest=image_digest, image_tag=image_tag, umbrella=False,
+                                   archived=archived))
     removed = []
     if not no_umbrella:
         # The charts of deleted workflow folders go before the umbrella is made from the rest.
         removed = remove_stale_charts(config, out)
         if config.chart.umbrella_enabled:
-            results.append(generate_umbrella(config, out))
+            results.append(generate_umbrella(config, out, archived=archived))
     if fmt == "json":
         click.echo(json.dumps([{"name": r.name, "version": r.version, "path": str(r.path), "changed": r.changed,
                                 "previous_version": r.previous_version} for r in results]

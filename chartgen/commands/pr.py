@@ -7,7 +7,7 @@ import json
 
 import click
 
-from chartgen.commands._common import load_config
+from chartgen.commands._common import check_user_references, load_config
 
 
 @click.command(name="pr")
@@ -28,8 +28,9 @@ from chartgen.commands._common import load_config
                    "Compares with the whole sources folder, whatever WORKFLOWs are given.")
 @click.option("--source-commit", default=None, metavar="SHA",
               help="Source commit named in the commit and PR (default: $GITHUB_SHA or HEAD).")
-@click.option("--source-ref", default=None, metavar="URL",
-              help="Source commit or pull request URL named in the commit and PR.")
+@click.option("--source-ref", default=None, metavar="URL|REF",
+              help="Source commit or pull request URL (http/https), or a git ref name, named in the commit and "
+                   "PR (default: the commit's URL).")
 @click.option("--image-digest", default=None, metavar="sha256:...", help="Pin the image by this digest.")
 @click.option("--image-tag", default=None, metavar="TAG", help="Image tag for the chart.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", help="Output format.")
@@ -46,6 +47,11 @@ def command(ctx, workflows, config_repo, base, forge, dry_run, prune, source_com
     from chartgen.gitops.model import PrError
     from chartgen.sources import load_workflow, resolve_workflow
 
+    check_user_references(source_commit=source_commit, image_tag=image_tag, image_digest=image_digest)
+    if source_ref:
+        from chartgen.gitops.git import check_source_ref
+
+        check_source_ref(source_ref)
     if not workflows and not prune:
         raise UsageError("name the workflows to propose (e.g. `chartgen pr mta`), or pass --prune", code="usage")
     config = load_config(ctx)

@@ -60,6 +60,7 @@ def command(ctx, charts, target, base_url, out_dir, force, plain_http, fmt, html
                              path=dist, code="usage")
     result = publish(archives, target, base_url=(base_url if base_url is not None else config.publish.url) or None,
                      force=force, plain_http=plain_http, message=message, max_attempts=attempts,
+                     oci_settle=config.publish.oci_settle,
                      **index_keywords(config.publish, fmt=fmt, html=html))
     for name, version in result.added:
         click.echo(f"published {name} {version}")

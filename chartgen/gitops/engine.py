@@ -44,18 +44,20 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
 from chartgen.errors import ChartgenError, Finding, UsageError, redact
+from chartgen.fsutil import make_temp_dir
 from chartgen.gitops.auth import NO_CREDENTIALS, credentials_from_env
 from chartgen.gitops.forges import ForgeOptions, get_forge
-from chartgen.gitops.git import Git, check_url, needs_token
+from chartgen.gitops.git import Git, check_commit, check_source_ref, check_url, is_commit, needs_token
 from chartgen.gitops.model import UMBRELLA, Log, PrError, PrResult, Run, Unit
 from chartgen.gitops.propose import propose_unit
 from chartgen.gitops.prune import prune_charts, prune_sources
+from chartgen.image import check_digest, check_tags
+from chartgen.markdown import is_ref_name, is_url
 from chartgen.settings import PrSettings
 
 
@@ -91,15 +93,20 @@ def open_pull_requests(folders: list, config, *, config_repo: str | None = None,
                          "(or use --forge none to push the branch only)", code="pr-no-token")
     if not folders and not prune:
         raise UsageError("no workflow given", code="pr-no-workflow")
+    # Shown in commit messages and pull requests: user-given values must be what they claim.
+    source_commit = check_commit(source_commit) if source_commit else _source_commit(config)
+    source_ref = check_source_ref(source_ref) if source_ref else _source_ref(config, source_commit)
+    if image_tag:
+        check_tags([image_tag])
+    if image_digest:
+        check_digest(image_digest)
     sources = prune_sources(config, folders) if prune else None
-    source_commit = source_commit or _source_commit(config)
-    source_ref = source_ref or _source_ref(config, source_commit)
     meta = {"source_commit": source_commit, "image_digest": image_digest, "image_tag": image_tag}
     run = Run(config, url, base, settings, dry_run, the_forge, generator or default_generator,
                meta, lambda line: (log or (lambda _l: None))(redact(line)), source_ref, sources=sources)
 
     units = _units(folders, settings)
-    scratch = Path(tempfile.mkdtemp(prefix="chartgen-pr-", dir=workdir))
+    scratch = make_temp_dir("chartgen-pr-", dir=workdir)   # a killed run's is removed by the next
     failures: list[Finding] = []
     try:
         run.git = Git.init(scratch / "repo", url, token=options.auth if needs_token(url) else None)
@@ -130,21 +137,28 @@ def _units(folders: list, settings: PrSettings) -> list[tuple[str, list]]:
 
 def _source_commit(config) -> str | None:
     if os.environ.get("GITHUB_SHA"):
-        return os.environ["GITHUB_SHA"]
+        return os.environ["GITHUB_SHA"] if is_commit(os.environ["GITHUB_SHA"]) else None
     try:
         proc = subprocess.run(["git", "rev-parse", "--verify", "-q", "HEAD"], cwd=config.root,
                               capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return proc.stdout.strip() or None if proc.returncode == 0 else None
+    commit = proc.stdout.strip() if proc.returncode == 0 else ""
+    return commit if is_commit(commit) else None
 
 
 def _source_ref(config, commit: str | None) -> str | None:
+    """The commit's URL (GitHub Actions, or chartgen.yaml `repository:`), else the commit;
+    a URL that is not plain (an ssh remote, odd characters) gives way to the commit."""
     env = os.environ
     if env.get("GITHUB_REPOSITORY") and env.get("GITHUB_SHA"):
         server = env.get("GITHUB_SERVER_URL", "https://github.com")
-        return f"{server}/{env['GITHUB_REPOSITORY']}/commit/{env['GITHUB_SHA']}"
+        url = f"{server}/{env['GITHUB_REPOSITORY']}/commit/{env['GITHUB_SHA']}"
+        if is_url(url):
+            return url
     repository = config.repository.rstrip("/")
     if repository and commit:
-        return f"{repository[:-4] if repository.endswith('.git') else repository}/commit/{commit}"
-    return commit
+        url = f"{repository[:-4] if repository.endswith('.git') else repository}/commit/{commit}"
+        if is_url(url):
+            return url
+    return commit if commit and is_ref_name(commit) else None

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from chartgen.errors import _SECRET_ENV, ChartgenError, UsageError, redact
+from chartgen.errors import _SECRET_ENV, ChartgenError, UsageError, printable, redact
 from chartgen.gitops.auth import APP_ENV, NO_CREDENTIALS, Credentials, StaticToken
 
 TOKEN_ENV = "CHARTGEN_GIT_PASSWORD"
@@ -67,6 +67,32 @@ def check_url(url: str) -> str:
                          "GITHUB_TOKEN or GH_TOKEN instead, or use a GitHub App (docs/github-app.md)",
                          code="pr-url-credentials")
     return url
+
+
+def check_source_ref(ref: str) -> str:
+    """`--source-ref`: an http(s) URL or a git reference name, nothing else (it is shown in
+    pull requests and commit messages)."""
+    from chartgen.markdown import is_ref_name, is_url
+
+    if not (is_url(ref) or is_ref_name(ref)):
+        raise UsageError(f"source reference {printable(ref)!r} is neither an http(s) URL nor a git reference "
+                         "name (a commit, branch or tag)", code="pr-source-ref")
+    return ref
+
+
+_COMMIT = re.compile(r"[0-9a-fA-F]{4,64}")
+
+
+def is_commit(text: str | None) -> bool:
+    return bool(text) and _COMMIT.fullmatch(text) is not None
+
+
+def check_commit(commit: str) -> str:
+    """`--source-commit`: a commit id (4 to 64 hexadecimal digits)."""
+    if not is_commit(commit):
+        raise UsageError(f"source commit {printable(commit)!r} is not a commit id (4 to 64 hexadecimal digits)",
+                         code="bad-commit")
+    return commit
 
 
 def needs_token(url: str) -> bool:

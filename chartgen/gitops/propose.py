@@ -11,6 +11,7 @@ from chartgen.gitops.forges import PullRequestSpec, StaleBranch
 from chartgen.gitops.git import PushRejected
 from chartgen.gitops.model import ChartChange, PrResult, Run, Unit
 from chartgen.gitops.regenerate import regenerate_charts, remove_chart
+from chartgen.markdown import code, escape
 
 
 def propose_unit(run: Run, unit: Unit) -> PrResult:
@@ -119,7 +120,7 @@ def close_stale(run: Run, branch: str, names: tuple[str, ...], expected: str, ki
     if run.dry_run:
         return PrResult(names, branch, "", "dry-run", "", f"{label}: dry run: would close the pull request of "
                         f"{branch} and delete the branch: {reason}", changes, kind=kind)
-    comment = f"Closed by chartgen: {reason}. The branch `{branch}` is deleted."
+    comment = f"Closed by chartgen: {escape(reason)}. The branch {code(branch)} is deleted."
     closed = run.forge.close_stale(StaleBranch(run.url, run.settings.repository, branch, run.base, comment))
     deleted = run.git.delete_branch("origin", branch, expected)
     where = f"; {closed.message}" if closed.message else ""

@@ -27,6 +27,7 @@ from chartgen.chart.mermaid import END, named_states, state_diagram, transitions
 from chartgen.errors import ChartgenError, printable
 from chartgen.gitops.semantic import Category, WorkflowDiff, diff_workflow
 from chartgen.gitops.snapshot import HIDDEN, base_snapshots, is_sensitive, new_snapshot
+from chartgen.markdown import code
 
 HEADING = "### Workflow changes"
 MAX_ITEMS = 25              # items listed per table cell; the rest are counted
@@ -43,17 +44,12 @@ _CUT_WORDS = {"diff": ("rendered diff", "rendered diffs"), "diagram": ("diagram"
 # ------------------------------------------------------------------------------- Markdown
 
 def md_code(text: object, *, cell: bool = True, limit: int = 0) -> str:
-    """`text` as an inline code span: one line, control characters escaped visibly, fenced
-    by more backticks than it holds; in a table cell (`cell`) its `|` escaped as GFM wants."""
-    text = printable(" ".join(str(text).splitlines()))
+    """`text` as one inline code span (chartgen.markdown.code), cut to `limit` characters;
+    in a table cell (`cell`) its `|` escaped as GFM wants."""
+    text = " ".join(str(text).splitlines())
     if limit and len(text) > limit:
         text = text[:limit - 1] + "…"
-    if not text:
-        return "*(empty)*"
-    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
-    pad = " " if text[0] in "` " or text[-1] in "` " else ""
-    span = f"{fence}{pad}{text}{pad}{fence}"
-    return span.replace("|", "\\|") if cell else span
+    return code(text, in_table=cell) or "*(empty)*"
 
 
 def code_fence(content: str, info: str = "") -> str:

@@ -17,7 +17,6 @@ import json
 import os
 import re
 import subprocess
-import tempfile
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
@@ -25,7 +24,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from chartgen.errors import ChartgenError, UsageError, register_secret
+from chartgen.errors import ChartgenError, UsageError, printable, register_secret
+from chartgen.fsutil import temp_directory
 from chartgen.settings import ImageSettings
 
 USERNAME_ENV = "CHARTGEN_REGISTRY_USERNAME"
@@ -62,6 +62,17 @@ def image_repository(folder_name: str, settings: ImageSettings) -> str:
         raise UsageError(f"image repository {repository!r} (from image.registry and image.name) is not a valid "
                          "reference: lower-case letters, digits and . _ - separators only", code="image-bad-reference")
     return repository
+
+
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128}")
+
+
+def check_digest(digest: str) -> str:
+    """An image digest as registries give it (`sha256:` and 64 hexadecimal digits)."""
+    if not _DIGEST.fullmatch(digest or ""):
+        raise UsageError(f"image digest {printable(digest)!r} is not valid (sha256: and 64 lower-case hexadecimal "
+                         "digits)", code="image-bad-digest")
+    return digest
 
 
 def check_tags(tags: list[str]) -> list[str]:
@@ -258,7 +269,7 @@ def _build_image(folder, config, *, builder, tags, push, builder_image, runtime_
         raise ChartgenError(f"cannot write the builder log in {settings.log_dir}: {exc.strerror or exc}",
                             path=settings.log_dir, code="image-log-unwritable") from None
     with ExitStack() as stack:
-        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="chartgen-image-")))
+        scratch = Path(stack.enter_context(temp_directory("chartgen-image-")))
         options = BuilderOptions(
             storage_driver=settings.storage_driver, storage_root=settings.storage_root,
             run_root=settings.run_root, isolation=settings.isolation,

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from chartgen.errors import ChartgenError
-from chartgen.fsutil import MARKER
+from chartgen.fsutil import MARKER, temp_directory
 from chartgen.repo.archive import read_archive, sha256_file
 from chartgen.repo.index import IndexFile, immutable_error
 
@@ -148,7 +147,7 @@ def package_chart(chart_dir: Path, out_dir: Path, *, force: bool = False,
     """
     chart_dir, out_dir = Path(chart_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".chartgen-package-", dir=out_dir) as tmp:
+    with temp_directory(".chartgen-package-", dir=out_dir) as tmp:
         built = build_archive(chart_dir, Path(tmp))
         info = read_archive(built)
         if published is not None and not force:
@@ -167,8 +166,9 @@ def package_chart(chart_dir: Path, out_dir: Path, *, force: bool = False,
 
 
 def find_charts(root: Path) -> list[Path]:
-    """Chart folders directly under `root` (those holding a Chart.yaml), sorted."""
+    """Chart folders directly under `root` (those holding a Chart.yaml), sorted; hidden ones
+    (temporary folders of a run in progress) are not charts."""
     root = Path(root)
     if (root / "Chart.yaml").is_file():
         return [root]
-    return sorted(p.parent for p in root.glob("*/Chart.yaml"))
+    return sorted(p.parent for p in root.glob("*/Chart.yaml") if not p.parent.name.startswith("."))

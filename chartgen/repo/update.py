@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chartgen.errors import UsageError
+from chartgen.fsutil import sweep_leftovers
 from chartgen.repo.archive import read_archive
 from chartgen.repo.html import render_html
 from chartgen.repo.index import INDEX_NAME, add_archives, empty_index, is_known_archive
@@ -46,6 +47,7 @@ def update_index(dist_dir: Path, base_url: str, *, merge: Path | None = None, fo
     dist_dir = Path(dist_dir)
     if not dist_dir.is_dir():
         raise UsageError(f"{dist_dir} is not a directory", path=dist_dir, code="usage")
+    sweep_leftovers(dist_dir)   # temporary files of killed runs
     source = Path(merge) if merge else dist_dir / INDEX_NAME
     if merge and not source.is_file():
         raise UsageError(f"index to merge {source} does not exist", path=source, code="usage")

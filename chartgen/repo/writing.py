@@ -137,15 +137,19 @@ def dump_index(index: IndexFile, fmt: str = "auto") -> str:
     return dump_json_index(index) if resolve_format(index, fmt) == "json" else dump_yaml_index(index)
 def write_repository_files(index: IndexFile, folder: Path, *, fmt: str = "auto", html: bool = True,
                            title: str = "Helm charts", base_url: str | None = None) -> list[Path]:
-    """Write index.yaml (and index.html) into `folder` atomically; returns the paths."""
-    from chartgen.fsutil import write_atomic
+    """Write index.yaml (and index.html) into `folder` atomically; returns the paths.
 
+    index.yaml goes last: a run killed in between leaves the old index, so the next run
+    sees the archives as new and writes both files again (never a stale page for good)."""
+    from chartgen.fsutil import sweep_leftovers, write_atomic
+
+    sweep_leftovers(folder)   # temporary files of killed runs
     written = []
     target = folder / INDEX_NAME
-    write_atomic(target, dump_index(index, fmt))
-    written.append(target)
     if html:
         page = folder / "index.html"
         write_atomic(page, render_html(index, title=title, base_url=base_url))
         written.append(page)
+    write_atomic(target, dump_index(index, fmt))
+    written.insert(0, target)
     return written

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from chartgen.fsutil import temp_directory
 from chartgen.image.builders.base import (BuildLog, BuildResult, Builder, build_arg_flags, build_failure,
                                           base_images, push_failure, read_digest)
 
@@ -95,7 +95,7 @@ class BuildahBuilder(Builder):
 
     def build(self, context_dir: Path, containerfile: Path, tags: Sequence[str],
               build_args: Mapping[str, str], log: BuildLog) -> BuildResult:
-        with tempfile.TemporaryDirectory(prefix="chartgen-iid-") as scratch:
+        with temp_directory("chartgen-iid-") as scratch:
             iidfile = Path(scratch) / "iid"
             argv = self.build_command(context_dir, containerfile, tags, build_args, iidfile)
             output = log.run(argv)
@@ -105,7 +105,7 @@ class BuildahBuilder(Builder):
         return BuildResult(image_id, tuple(tags), tuple(argv))
 
     def push(self, ref: str, log: BuildLog) -> str:
-        with tempfile.TemporaryDirectory(prefix="chartgen-digest-") as scratch:
+        with temp_directory("chartgen-digest-") as scratch:
             digestfile = Path(scratch) / "digest"
             output = log.run(self.push_command(ref, digestfile))
             if output.returncode != 0:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from chartgen.fsutil import temp_directory
 from chartgen.image.builders.base import (BuildLog, BuildResult, Builder, build_arg_flags, build_failure,
                                           base_images, push_failure)
 
@@ -54,7 +54,7 @@ class DockerBuilder(Builder):
 
     def build(self, context_dir: Path, containerfile: Path, tags: Sequence[str],
               build_args: Mapping[str, str], log: BuildLog) -> BuildResult:
-        with tempfile.TemporaryDirectory(prefix="chartgen-docker-") as scratch:
+        with temp_directory("chartgen-docker-") as scratch:
             iidfile = Path(scratch) / "iid"
             argv = self.build_command(context_dir, containerfile, tags, build_args, iidfile)
             output = log.run(argv, env=self._env(Path(scratch)))
@@ -64,7 +64,7 @@ class DockerBuilder(Builder):
         return BuildResult(image_id, tuple(tags), tuple(argv))
 
     def push(self, ref: str, log: BuildLog) -> str:
-        with tempfile.TemporaryDirectory(prefix="chartgen-docker-") as scratch:
+        with temp_directory("chartgen-docker-") as scratch:
             output = log.run([self.executable, "push", ref], env=self._env(Path(scratch)))
         if output.returncode != 0:
             raise push_failure(self.name, ref, output, log)

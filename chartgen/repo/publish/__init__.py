@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from chartgen.errors import ChartgenError, UsageError, redact
-from chartgen.fsutil import copy_atomic
+from chartgen.fsutil import copy_atomic, sweep_leftovers
 
 KINDS = ("dir", "git", "oci")
 DEFAULT_BRANCH = "gh-pages"
@@ -76,6 +76,7 @@ class PublishOptions:
     html: bool = True
     title: str = "Helm charts"
     plain_http: bool | None = None  # OCI: None = automatic for loopback registries
+    oci_settle: float | None = None  # OCI: seconds before a push is confirmed; None = claims.SETTLE_SECONDS
     max_attempts: int = 10          # git: push attempts when someone else published meanwhile
     message: str = ""               # git: commit message
     env: Mapping[str, str] | None = field(default=None, repr=False)  # credentials; default os.environ
@@ -130,6 +131,7 @@ def update_folder(folder: Path, archives, options: PublishOptions, *, where: str
     from chartgen.repo.writing import write_repository_files
 
     folder = Path(folder)
+    sweep_leftovers(folder)   # temporary files of killed publishers (dir: we hold the folder's lock)
     index_path = folder / INDEX_NAME
     index = load_index(index_path) if index_path.is_file() else empty_index()
     for info in archives:

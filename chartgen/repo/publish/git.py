@@ -20,13 +20,13 @@ from __future__ import annotations
 import base64
 import random
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 from typing import Mapping
 from urllib.parse import urlsplit
 
 from chartgen.errors import ChartgenError, UsageError, redact, register_secret
+from chartgen.fsutil import temp_directory
 from chartgen.repo.publish import PublishOptions, PublishResult, Target, update_folder
 
 TOKEN_ENV = "CHARTGEN_GIT_TOKEN"
@@ -128,7 +128,7 @@ def publish(archives, target: Target, options: PublishOptions) -> PublishResult:
     env = git_environment(remote, options.environ)
     names = ", ".join(f"{a.name}-{a.version}" for a in archives)
     message = options.message or f"Publish {names}"
-    with tempfile.TemporaryDirectory(prefix="chartgen-publish-") as tmp:
+    with temp_directory("chartgen-publish-") as tmp:
         work = Path(tmp) / "repo"
         prefix = "/" + target.folder + "/" if target.folder else "/"
         patterns = [prefix + "index.yaml", prefix + "index.html"] + [prefix + a.file_name for a in archives]

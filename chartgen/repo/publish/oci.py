@@ -11,6 +11,8 @@ as `docker` does; `--plain-http` forces it for other hosts.
 
 A version already in the registry is pulled back and compared: the same archive is
 skipped, different content is refused unless forced (published versions are immutable).
+Each push is a claim confirmed after `publish.ociSettle` seconds, so of two publishers of
+one version with different content at most one reports success (`claims`).
 """
 
 from __future__ import annotations
@@ -18,14 +20,14 @@ from __future__ import annotations
 import base64
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Mapping
 
-from chartgen.errors import ChartgenError, redact, register_secret
-from chartgen.repo.archive import sha256_file
+from chartgen.errors import ChartgenError, Finding, redact, register_secret
+from chartgen.fsutil import temp_directory
 from chartgen.repo.index import immutable_error
 from chartgen.repo.publish import PublishOptions, PublishResult, Target
+from chartgen.repo.publish.claims import SETTLE_SECONDS, Registry, claim, confirm
 
 USERNAME_ENV = "CHARTGEN_REGISTRY_USERNAME"
 PASSWORD_ENV = "CHARTGEN_REGISTRY_PASSWORD"
@@ -79,8 +81,9 @@ def publish(archives, target: Target, options: PublishOptions) -> PublishResult:
     host, path = split_location(target.location)
     plain_http = is_loopback(host) if options.plain_http is None else options.plain_http
     remote = f"oci://{host}/{path}"
+    settle = SETTLE_SECONDS if options.oci_settle is None else options.oci_settle
     added, unchanged, replaced, references = [], [], [], []
-    with tempfile.TemporaryDirectory(prefix="chartgen-oci-") as tmp:
+    with temp_directory("chartgen-oci-") as tmp:
         try:
             client = helm_python.RegistryClient(plain_http=plain_http,
                                                 credentials_file=Path(tmp) / "registry.json")
@@ -95,49 +98,52 @@ def publish(archives, target: Target, options: PublishOptions) -> PublishResult:
                 except helm_python.HelmError as exc:
                     raise ChartgenError(f"login to {host} as {credentials[0]} failed: {redact(str(exc))}",
                                         code="publish-oci-login") from None
+            hint = "" if credentials else (f"; no credentials found: set {USERNAME_ENV} and {PASSWORD_ENV} "
+                                           "or log in with docker/podman (docker config file)")
+            registry = Registry(client, helm_python, plain_http, Path(tmp) / "pulled")
             # Check every archive before pushing any.
             plan = []
             for info in archives:
-                published = _published_digest(client, helm_python, f"{remote}/{info.name}", info.version,
-                                              Path(tmp) / "pulled", plain_http)
-                if published == info.digest:
+                reference = f"{remote}/{info.name}"
+                try:
+                    seen = registry.read(reference, info.version)
+                except ChartgenError as exc:
+                    raise ChartgenError(str(exc) + hint, path=info.path, code="publish-oci") from None
+                if seen is not None and seen.archive == info.digest:
                     unchanged.append((info.name, info.version))
                     continue
-                if published and not options.force:
-                    raise immutable_error(info, published, f"{remote}/{info.name}")
-                plan.append((info, bool(published)))
-            for info, exists in plan:
+                if seen is not None and not options.force:
+                    raise immutable_error(info, seen.archive, reference)
+                plan.append((info, seen))
+            # Push each as a claim, then confirm them all (chartgen.repo.publish.claims).
+            claims, problems = [], []
+            for info, seen in plan:
+                reference = f"{remote}/{info.name}"
+
+                def push(info=info):
+                    try:
+                        client.push(str(info.path), remote, plain_http=plain_http)
+                    except helm_python.HelmError as exc:
+                        raise ChartgenError(f"pushing {info.file_name} to {remote} failed: {redact(str(exc))}{hint}",
+                                            path=info.path, code="publish-oci") from None
                 try:
-                    client.push(str(info.path), remote, plain_http=plain_http)
-                except helm_python.HelmError as exc:
-                    hint = "" if credentials else (f"; no credentials found: set {USERNAME_ENV} and {PASSWORD_ENV} "
-                                                   "or log in with docker/podman (docker config file)")
-                    raise ChartgenError(f"pushing {info.file_name} to {remote} failed: {redact(str(exc))}{hint}",
-                                        path=info.path, code="publish-oci") from None
-                (replaced if exists else added).append((info.name, info.version))
-                references.append(f"{remote}/{info.name}:{info.version}")
+                    made = claim(registry, reference, info, seen, force=options.force, push=push)
+                except ChartgenError as exc:
+                    problems.extend(exc.findings)
+                    break       # push nothing more; confirm what is pushed
+                if made is None:
+                    unchanged.append((info.name, info.version))
+                    continue
+                claims.append(made)
+            problems += confirm(registry, claims, settle)
+            failed = {f.path for f in problems}
+            for item in claims:
+                if str(item.info.path) not in failed:
+                    (replaced if item.replaced else added).append((item.info.name, item.info.version))
+                    references.append(f"{item.reference}:{item.info.version}")
+            if problems:
+                done = ", ".join(f"{n} {v}" for n, v in added + replaced)
+                note = f"published: {done}" if done else "nothing published"
+                raise ChartgenError(findings=[*problems, Finding("", 0, 0, "error", f"{remote}: {note}",
+                                                                 problems[0].code)])
     return PublishResult(str(target), tuple(added), tuple(unchanged), tuple(replaced), 1, " ".join(references))
-
-
-def _published_digest(client, helm_python, reference: str, version: str, folder: Path,
-                      plain_http: bool) -> str | None:
-    """SHA-256 of the archive already pushed as `reference:version`, or None."""
-    try:
-        tags = client.tags(reference)
-    except helm_python.HelmError:
-        return None  # no such repository yet (or unreadable: the push will say why)
-    if version.replace("+", "_") not in tags and version not in tags:
-        return None
-    folder.mkdir(parents=True, exist_ok=True)
-    try:
-        result = client.pull(reference, version=version, destination=str(folder), plain_http=plain_http)
-    except helm_python.HelmError as exc:
-        raise ChartgenError(f"cannot read back {reference}:{version}: {redact(str(exc))}",
-                            code="publish-oci") from None
-    pulled = sorted(folder.glob("*.tgz"))
-    if not pulled:
-        raise ChartgenError(f"pulling {reference}:{version} gave no archive ({result})", code="publish-oci")
-    digest = sha256_file(pulled[0])
-    for file in pulled:
-        file.unlink()
-    return digest
