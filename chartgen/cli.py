@@ -66,6 +66,17 @@ class LazyGroup(click.Group):
             raise
         return module.command
 
+    def resolve_command(self, ctx, args):
+        # click suggests close names only for the commands it holds; these are imported lazily.
+        name = click.utils.make_str(args[0])
+        if not name.startswith("-") and not ctx.resilient_parsing and name not in COMMANDS:
+            from chartgen.errors import did_you_mean
+
+            hint = did_you_mean(name, COMMANDS)
+            raise click.UsageError(f"No such command {name!r}." + (f" {hint[0].upper()}{hint[1:]}" if hint else ""),
+                                   ctx)
+        return super().resolve_command(ctx, args)
+
     def format_commands(self, ctx, formatter):
         rows = [(name, HELP.get(name, "")) for name in self.list_commands(ctx)]
         with formatter.section("Commands"):

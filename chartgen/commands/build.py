@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from chartgen.commands._common import load_config
+from chartgen.commands._common import load_config, refuse_together
 
 
 def _display_path(folder):
@@ -68,8 +68,10 @@ def command(ctx, workflows, all_, since, until, image, push, builder, registry, 
     config = load_config(ctx)
     if jobs is not None:
         config = config.with_overrides(build=replace(config.build, parallelism=jobs))
-    if sum(map(bool, (all_, workflows, since))) > 1:
-        raise UsageError("give workflow names, --all or --since REV, not several", code="usage")
+    refuse_together(ctx, "workflows", "all_", "since", why="give workflow names, --all or --since REV")
+    if image and image_digest:
+        raise UsageError("--image and --image-digest cannot be used together: --image-digest names an image "
+                         "built elsewhere, --image builds one here", code="usage")
     if not (all_ or workflows or since):
         raise UsageError("name the workflows to build (e.g. `chartgen build mta`), or pass --all or --since REV",
                          code="usage")

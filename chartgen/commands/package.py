@@ -25,8 +25,12 @@ def resolve_charts(config, charts: tuple[str, ...]) -> list[Path]:
         if not (path / "Chart.yaml").is_file() and (config.charts_dir / arg / "Chart.yaml").is_file():
             path = config.charts_dir / arg
         if not (path / "Chart.yaml").is_file():
-            raise UsageError(f"{arg} is not a chart folder (no Chart.yaml) nor a chart under {config.charts_dir}",
-                             path=arg, code="usage")
+            from chartgen.chart.lint import chart_names
+            from chartgen.errors import did_you_mean
+
+            hint = did_you_mean(path.name, chart_names(config.charts_dir))
+            raise UsageError(f"{arg} is not a chart folder (no Chart.yaml) nor a chart under {config.charts_dir}"
+                             + (f"; {hint}" if hint else ""), path=arg, code="usage")
         folders.append(path)
     return folders
 
