@@ -104,12 +104,37 @@ def cli(ctx, config_path):
     ctx.obj["config_path"] = config_path
 
 
-def main(argv=None) -> None:
-    from chartgen.errors import ChartgenError, printable, redact
+def output_format(args: list[str]) -> str | None:
+    """The `--format` value a command line gives its command (parsed as click parses it, unknown
+    options skipped), or None: no such command, or none of its options is `--format`. Read only
+    when the command failed, to tell whether stdout must be a JSON document."""
+    command, ctx, rest, name = cli, None, list(args), "chartgen"
+    try:
+        while True:
+            ctx = click.Context(command, info_name=name, parent=ctx, resilient_parsing=True,
+                                ignore_unknown_options=True)
+            options, rest, _ = command.make_parser(ctx).parse_args(list(rest))
+            if not isinstance(command, click.Group):
+                value = options.get("fmt")    # every command's output format option is `fmt`
+                return value if isinstance(value, str) else None
+            if not rest:
+                return None
+            name, rest = rest[0], rest[1:]
+            command = command.get_command(ctx, name)
+            if command is None:
+                return None
+    except Exception:   # a command line click cannot read at all: text
+        return None
 
+
+def main(argv=None) -> None:
+    from chartgen.errors import ChartgenError, UsageError, printable, redact
+
+    # A failure prints its lines on stderr; with --format json, stdout gets one JSON document too.
+    args = sys.argv[1:] if argv is None else list(argv)
     try:
         # Without standalone mode click returns the code given to ctx.exit(n) instead of exiting.
-        code = cli.main(args=argv, prog_name="chartgen", standalone_mode=False)
+        code = cli.main(args=args, prog_name="chartgen", standalone_mode=False)
         if isinstance(code, int) and code:
             sys.exit(code)
     except click.exceptions.Exit as exc:
@@ -118,11 +143,16 @@ def main(argv=None) -> None:
         click.echo("aborted", err=True)
         sys.exit(130)
     except click.ClickException as exc:
+        usage = isinstance(exc, click.UsageError)
+        if output_format(args) == "json":
+            error = (UsageError if usage else ChartgenError)(exc.format_message(), code="usage" if usage else "error")
+            sys.stdout.write(_json_document(error))
         exc.show()
-        sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
+        sys.exit(2 if usage else exc.exit_code)
     except ChartgenError as exc:
-        click.echo(exc.format(), err=True)
-        sys.exit(exc.exit_code)
+        from chartgen.commands._common import fail
+
+        fail(exc, "json" if output_format(args) == "json" else "text")
     except KeyboardInterrupt:
         sys.exit(130)
     except BrokenPipeError:
@@ -130,6 +160,14 @@ def main(argv=None) -> None:
     except Exception as exc:  # a bug, not bad input: say so briefly, details on request
         if os.environ.get("CHARTGEN_DEBUG"):
             raise
-        click.echo(f"chartgen: internal error: {type(exc).__name__}: {printable(redact(str(exc)))} "
-                   "(set CHARTGEN_DEBUG=1 for details)", err=True)
+        message = f"internal error: {type(exc).__name__}: {printable(redact(str(exc)))}"
+        if output_format(args) == "json":
+            sys.stdout.write(_json_document(ChartgenError(message, code="internal-error")))
+        click.echo(f"chartgen: {message} (set CHARTGEN_DEBUG=1 for details)", err=True)
         sys.exit(70)
+
+
+def _json_document(error) -> str:
+    from chartgen.commands._common import findings_document
+
+    return findings_document(error.findings, ok=False)

@@ -48,7 +48,12 @@ def format_text(report: BuildReport) -> str:
 
 
 def format_json(report: BuildReport) -> str:
-    return json.dumps(report.to_dict(), indent=2, sort_keys=False) + "\n"
+    """The report, plus `findings`: those of every failed stage (the key every chartgen JSON
+    document of a failure has, see docs/cli.md)."""
+    failed = [s for w in report.workflows for s in w.stages if s.status == FAILED]
+    failed += [s for s in report.repository if s.status == FAILED]
+    data = dict(report.to_dict(), findings=[f.to_dict() for stage in failed for f in stage.findings])
+    return json.dumps(data, indent=2, sort_keys=False) + "\n"
 
 
 def markdown_summary(report: BuildReport) -> str:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from chartgen.commands._common import emit_findings, load_config
+from chartgen.commands._common import emit_findings, index_format_options, load_config
+from chartgen.commands._common import index_format as _index_format
 
 
 @click.command(name="publish", help="Publish charts: --to dir:PATH | git:REMOTE[#BRANCH[:FOLDER]] | oci://REGISTRY/PATH. "
@@ -21,20 +22,21 @@ from chartgen.commands._common import emit_findings, load_config
 @click.option("--force", is_flag=True, help="Replace a published version that has other content.")
 @click.option("--plain-http/--no-plain-http", default=None,
               help="OCI over plain HTTP (default: only for 127.0.0.1/localhost registries).")
-@click.option("--format", "fmt", type=click.Choice(["auto", "json", "yaml"]), default=None,
-              help="index.yaml format (default: `publish.index_format`).")
+@index_format_options
 @click.option("--html/--no-html", default=None, help="Also write index.html (default: `publish.html`).")
 @click.option("--message", default="", help="Commit message for git targets.")
 @click.option("--attempts", default=10, show_default=True, type=click.IntRange(1, 100),
               help="git: push attempts when others publish at the same time.")
 @click.pass_context
-def command(ctx, charts, target, base_url, out_dir, force, plain_http, fmt, html, message, attempts):
+def command(ctx, charts, target, base_url, out_dir, force, plain_http, index_format, old_index_format, html, message,
+            attempts):
     from chartgen.commands.package import resolve_charts
     from chartgen.errors import UsageError
     from chartgen.repo.index import duplicate_warnings
     from chartgen.repo.package import package_chart
     from chartgen.repo.publish import index_keywords, publish
 
+    fmt = _index_format(index_format, old_index_format)
     config = load_config(ctx)
     target = target or config.publish.target
     if not target:
