@@ -6,6 +6,7 @@ invoked, so `chartgen --version` stays fast.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import sys
@@ -160,11 +161,27 @@ def main(argv=None) -> None:
     except Exception as exc:  # a bug, not bad input: say so briefly, details on request
         if os.environ.get("CHARTGEN_DEBUG"):
             raise
+        if isinstance(exc, OSError) and exc.filename:
+            from chartgen.commands._common import fail
+
+            fail(_os_error(exc), "json" if output_format(args) == "json" else "text")
         message = f"internal error: {type(exc).__name__}: {printable(redact(str(exc)))}"
         if output_format(args) == "json":
             sys.stdout.write(_json_document(ChartgenError(message, code="internal-error")))
         click.echo(f"chartgen: {message} (set CHARTGEN_DEBUG=1 for details)", err=True)
         sys.exit(70)
+
+
+def _os_error(exc: OSError):
+    """A file operation the checks before the work could not foresee (a read-only chart folder
+    inside a writable charts folder, a full disk): the path and the system's reason, exit 2 when
+    the path cannot be written, 1 otherwise; not 70, which is for bugs."""
+    from chartgen.errors import ChartgenError, UsageError
+
+    path = os.fsdecode(exc.filename)
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR, errno.EEXIST):
+        return UsageError(f"{path} cannot be written: {exc.strerror}", path=path, code="unwritable-output")
+    return ChartgenError(f"{path}: {exc.strerror or exc}", path=path, code="os-error")
 
 
 def _json_document(error) -> str:

@@ -22,6 +22,19 @@ def load_config(ctx: click.Context):
     return config
 
 
+def check_output(path, what: str, *, folder: bool = True):
+    """Exit 2 before any work when `path` (the `what` output: `--out`, `charts`, ...) cannot be
+    written; see `chartgen.fsutil.unwritable`. Returns `path`."""
+    from chartgen.errors import UsageError
+    from chartgen.fsutil import unwritable
+
+    if path is not None:
+        problem = unwritable(path, folder=folder)
+        if problem:
+            raise UsageError(f"{what} {path} {problem}", path=str(path), code="unwritable-output")
+    return path
+
+
 def given(ctx: click.Context, name: str) -> bool:
     """True when the parameter `name` was set on the command line or by its environment variable
     (not left at its default)."""

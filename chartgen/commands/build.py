@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from chartgen.commands._common import load_config, refuse_together
+from chartgen.commands._common import check_output, load_config, refuse_together
 
 
 def _display_path(folder):
@@ -91,11 +91,20 @@ def command(ctx, workflows, all_, since, until, image, push, builder, registry, 
                                     image_digest=image_digest, publish=publish_target, pr=pr,
                                     config_repository=config_repository, forge=forge, source_commit=source_commit,
                                     base_url=base_url, dry_run=dry_run or None, use_cache=not no_cache)
+    # Every folder the run writes, checked before any work (a run of minutes must not end in
+    # "cannot write" for its last step).
+    from chartgen.build.stages import selected_stages
+
+    stages = {s.name for s in selected_stages(options)}
+    if "chart" in stages:
+        check_output(config.charts_dir, "the charts folder (`charts` in chartgen.yaml)")
+    if "package" in stages:
+        check_output(config.dist_dir, "the dist folder (`dist` in chartgen.yaml)")
+    check_output(image_context, "--image-context")
+    check_output(ci.tekton_results_dir(tekton_results), "--tekton-results")
     progress = None
     interactive = sys.stderr.isatty() and not ci.in_github_actions() and not os.environ.get("CI")
     if interactive and fmt == "text":
-        from chartgen.build.stages import selected_stages
-
         last = [s.name for s in selected_stages(options) if s.scope == "workflow"][-1:]
         progress = Progress(sorted(f.name for f in folders), sys.stderr, last[0] if last else "")
     try:

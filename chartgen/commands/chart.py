@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from chartgen.commands._common import load_config
+from chartgen.commands._common import check_output, load_config
 
 
 def describe(result, out: Path) -> str:
@@ -44,11 +44,11 @@ def command(ctx, folders, out_dir, source_commit, image_tag, image_digest, no_um
     from chartgen.sources import discover, resolve_workflow
 
     config = load_config(ctx)
+    out = check_output(Path(out_dir) if out_dir else config.charts_dir, "--out" if out_dir else "the charts folder (`charts` in chartgen.yaml)")
     paths = ([resolve_workflow(arg, config.sources_dir) for arg in folders] if folders
              else discover(config.sources_dir, config.shared_dir))
     if not paths:
         raise click.UsageError(f"no workflow folders in {config.sources_dir}")
-    out = Path(out_dir) if out_dir else config.charts_dir
     results = list(generate_charts(paths, config, out_dir=out, source_commit=source_commit,
                                    image_digest=image_digest, image_tag=image_tag, umbrella=False))
     removed = []

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 
-from chartgen.commands._common import emit_findings, index_format_options, load_config
+from chartgen.commands._common import check_output, emit_findings, index_format_options, load_config
 from chartgen.commands._common import index_format as _index_format
 
 
@@ -27,6 +28,8 @@ def command(ctx, directory, base_url, merge, index_format, old_index_format, htm
     fmt = _index_format(index_format, old_index_format)
     config = load_config(ctx)
     folder = Path(directory) if directory else config.dist_dir
+    if os.path.lexists(folder):   # a missing folder is reported as such by update_index
+        check_output(folder, "DIRECTORY" if directory else "the dist folder (`dist` in chartgen.yaml)")
     result = update_index(folder, base_url if base_url is not None else config.publish.url,
                           merge=Path(merge) if merge else None, force=force,
                           **index_settings(config.publish, fmt=fmt, html=html))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from chartgen.commands._common import load_config
+from chartgen.commands._common import check_output, load_config
 
 
 def resolve_charts(config, charts: tuple[str, ...]) -> list[Path]:
@@ -52,7 +52,7 @@ def command(ctx, charts, out_dir, published_path, force, fmt):
     from chartgen.repo.package import package_chart
 
     config = load_config(ctx)
-    out = Path(out_dir) if out_dir else config.dist_dir
+    out = check_output(Path(out_dir) if out_dir else config.dist_dir, "--out" if out_dir else "the dist folder (`dist` in chartgen.yaml)")
     published = None
     if published_path:
         published = load_index(published_path)

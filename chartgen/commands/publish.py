@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from chartgen.commands._common import emit_findings, index_format_options, load_config
+from chartgen.commands._common import check_output, emit_findings, index_format_options, load_config
 from chartgen.commands._common import index_format as _index_format
 
 
@@ -34,7 +34,7 @@ def command(ctx, charts, target, base_url, out_dir, force, plain_http, index_for
     from chartgen.errors import UsageError
     from chartgen.repo.index import duplicate_warnings
     from chartgen.repo.package import package_chart
-    from chartgen.repo.publish import index_keywords, publish
+    from chartgen.repo.publish import index_keywords, parse_target, publish
 
     fmt = _index_format(index_format, old_index_format)
     config = load_config(ctx)
@@ -42,6 +42,9 @@ def command(ctx, charts, target, base_url, out_dir, force, plain_http, index_for
     if not target:
         raise UsageError("no target: give --to dir:PATH | git:REMOTE[#BRANCH[:FOLDER]] | oci://REGISTRY/PATH "
                          "or set publish.target in chartgen.yaml", code="usage")
+    where = parse_target(target)
+    if where.kind == "dir":
+        check_output(Path(where.location), "the publish folder")
     dist = Path(out_dir) if out_dir else config.dist_dir
     archives: list[Path] = []
     folders = []
@@ -53,6 +56,7 @@ def command(ctx, charts, target, base_url, out_dir, force, plain_http, index_for
         else:
             folders.append(arg)
     if folders:
+        check_output(dist, "--out" if out_dir else "the dist folder (`dist` in chartgen.yaml)")
         archives += [package_chart(folder, dist, force=force).path
                      for folder in resolve_charts(config, tuple(folders))]
     if not charts:

@@ -22,7 +22,7 @@ def command():
 def pin(ctx, task, images, output, check):
     from pathlib import Path
 
-    from chartgen.commands._common import refuse_together
+    from chartgen.commands._common import check_output, refuse_together
 
     from chartgen.tekton import pin_task_file, pin_task_images
 
@@ -35,6 +35,8 @@ def pin(ctx, task, images, output, check):
         if param in wanted:
             raise click.BadParameter(f"param {param!r} given twice", param_hint="--image")
         wanted[param] = reference
+    if not check:
+        check_output(Path(output or task), "--output" if output else "TASK", folder=False)
     if check:
         _, pins = pin_task_images(Path(task).read_text(encoding="utf-8"), wanted, path=task)
     else:

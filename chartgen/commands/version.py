@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from chartgen.commands._common import load_config, refuse_together
+from chartgen.commands._common import check_output, load_config, refuse_together
 
 
 @click.command(name="version", help="Bump the chart version of WORKFLOW (a workflow folder, workflow name or "
@@ -32,6 +32,7 @@ def command(ctx, workflow, major, minor, patch, release, prerelease):
         raise UsageError("say which part to bump: --major, --minor, --patch, --release or --prerelease", code="usage")
     config = load_config(ctx)
     (chart_dir,) = chart_dirs_of([workflow], config)
+    check_output(chart_dir, "the chart folder")
     old = str(read_chart_yaml(chart_dir).get("version", ""))
     new = bump_version(chart_dir, part or "prerelease", prerelease=prerelease and part is not None, config=config)
     click.echo(f"{chart_dir.name}: {old} -> {new}")
