@@ -59,8 +59,9 @@ def command(ctx, workflows, all_, since, until, image, push, builder, registry, 
 
     from chartgen import ci
     from chartgen.build.options import options_from_settings
-    from chartgen.build.output import ci_outputs, format_json, format_text, markdown_summary, tekton_values
-    from chartgen.build.progress import Progress
+    from chartgen.build.output import (ci_outputs, format_json, format_tail, format_text, markdown_summary,
+                                       tekton_values, text_width)
+    from chartgen.build.progress import FinishedLines, Progress
     from chartgen.build.runner import build
     from chartgen.errors import UsageError
     from chartgen.sources import discover, resolve_workflow
@@ -95,24 +96,32 @@ def command(ctx, workflows, all_, since, until, image, push, builder, registry, 
     # "cannot write" for its last step).
     from chartgen.build.stages import selected_stages
 
-    stages = {s.name for s in selected_stages(options)}
+    selected = selected_stages(options)
+    stages = {s.name for s in selected}
     if "chart" in stages:
         check_output(config.charts_dir, "the charts folder (`charts` in chartgen.yaml)")
     if "package" in stages:
         check_output(config.dist_dir, "the dist folder (`dist` in chartgen.yaml)")
     check_output(image_context, "--image-context")
     check_output(ci.tekton_results_dir(tekton_results), "--tekton-results")
-    progress = None
+    progress = finished = None
     interactive = sys.stderr.isatty() and not ci.in_github_actions() and not os.environ.get("CI")
     if interactive and fmt == "text":
-        last = [s.name for s in selected_stages(options) if s.scope == "workflow"][-1:]
+        last = [s.name for s in selected if s.scope == "workflow"][-1:]
         progress = Progress(sorted(f.name for f in folders), sys.stderr, last[0] if last else "")
+    width = text_width([f.name for f in folders], [s.name for s in selected if s.scope == "repository"])
+    if fmt == "text" and not sys.stdout.isatty():
+        # CI logs and pipes: each workflow's line as it finishes, not all of them at the end
+        finished = FinishedLines(sys.stdout, width)
     try:
-        report = build(folders, config, options, progress)
+        report = build(folders, config, options, progress, finished)
     finally:
         if progress is not None:
             progress.close()
-    click.echo(format_json(report) if fmt == "json" else format_text(report), nl=False)
+    if fmt == "json":
+        click.echo(format_json(report), nl=False)
+    else:
+        click.echo(format_tail(report, width) if finished else format_text(report), nl=False)
 
     # Annotations are workflow commands the runner reads from stdout and stderr alike;
     # with --format json they go to stderr so stdout stays one JSON document.
