@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 
@@ -22,6 +23,15 @@ def load_config(ctx: click.Context):
     return config
 
 
+def display_path(path) -> Path:
+    """`path` relative to the current folder when inside it, as users and CI annotations want it."""
+    path = Path(path)
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except (ValueError, OSError):
+        return path
+
+
 def check_output(path, what: str, *, folder: bool = True):
     """Exit 2 before any work when `path` (the `what` output: `--out`, `charts`, ...) cannot be
     written; see `chartgen.fsutil.unwritable`. Returns `path`."""
@@ -33,6 +43,17 @@ def check_output(path, what: str, *, folder: bool = True):
         if problem:
             raise UsageError(f"{what} {path} {problem}", path=str(path), code="unwritable-output")
     return path
+
+
+DISCARD_EDITS_HELP = ("Regenerate charts edited by hand since chartgen wrote them, losing the edits "
+                      "(default: refuse and name the edited files; chart.hand_edits in chartgen.yaml).")
+
+
+def discarding_edits(config, discard: bool):
+    """`config` with chart.hand_edits: overwrite when --discard-edits is given."""
+    from dataclasses import replace
+
+    return config.with_overrides(chart=replace(config.chart, hand_edits="overwrite")) if discard else config
 
 
 def given(ctx: click.Context, name: str) -> bool:

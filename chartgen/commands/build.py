@@ -7,18 +7,8 @@ import sys
 
 import click
 
-from chartgen.commands._common import check_output, load_config, refuse_together
-
-
-def _display_path(folder):
-    """Relative to the current folder when inside it: findings then read workflow_sources/x/..."""
-    from pathlib import Path
-
-    folder = Path(folder)
-    try:
-        return folder.resolve().relative_to(Path.cwd().resolve())
-    except ValueError:
-        return folder
+from chartgen.commands._common import (DISCARD_EDITS_HELP, check_output, discarding_edits, display_path,
+                                      load_config, refuse_together)
 
 
 @click.command(name="build", help="Run every stage for workflows: validate to index (and image, publish, PR).")
@@ -46,6 +36,7 @@ def _display_path(folder):
 @click.option("--base-url", default=None, help="URL the index points archives at (default: publish.url).")
 @click.option("--dry-run", is_flag=True, help="With --pr: show what would be proposed, push nothing.")
 @click.option("--no-cache", is_flag=True, help="Redo every stage even when the inputs did not change.")
+@click.option("--discard-edits", is_flag=True, help=DISCARD_EDITS_HELP)
 @click.option("-j", "--jobs", type=click.IntRange(min=0), default=None,
               help="Workflows built at the same time (default: build.parallelism, 0 = one per core).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
@@ -53,8 +44,8 @@ def _display_path(folder):
               help="Write IMAGE_URL, IMAGE_DIGEST, CHART_VERSION, PR_URL result files into this folder.")
 @click.pass_context
 def command(ctx, workflows, all_, since, until, image, push, builder, registry, image_context, image_digest,
-            publish_target, pr, config_repository, forge, source_commit, base_url, dry_run, no_cache, jobs, fmt,
-            tekton_results):
+            publish_target, pr, config_repository, forge, source_commit, base_url, dry_run, no_cache, discard_edits, jobs,
+            fmt, tekton_results):
     from dataclasses import replace
 
     from chartgen import ci
@@ -66,7 +57,7 @@ def command(ctx, workflows, all_, since, until, image, push, builder, registry, 
     from chartgen.errors import UsageError
     from chartgen.sources import discover, resolve_workflow
 
-    config = load_config(ctx)
+    config = discarding_edits(load_config(ctx), discard_edits)
     if jobs is not None:
         config = config.with_overrides(build=replace(config.build, parallelism=jobs))
     refuse_together(ctx, "workflows", "all_", "since", why="give workflow names, --all or --since REV")
@@ -84,7 +75,7 @@ def command(ctx, workflows, all_, since, until, image, push, builder, registry, 
         folders = [config.resolve(w.folder) for w in plan(config, since).workflows]
     else:
         folders = [resolve_workflow(name, config.sources_dir) for name in workflows]
-    folders = [_display_path(f) for f in folders]
+    folders = [display_path(f) for f in folders]
     if image_context and len(folders) > 1:
         raise UsageError("--image-context takes one workflow", code="usage")
     options = options_from_settings(config.build, config.publish, until=until, image=image, push=push,

@@ -22,6 +22,7 @@ def command(ctx, workflow, major, minor, patch, release, prerelease):
     from chartgen.chart.lint import chart_dirs_of
     from chartgen.chart.umbrella import generate_umbrella
     from chartgen.chart.versioning import bump_version, read_chart_yaml
+    from chartgen.chart.writer import hand_edits, refuse_hand_edits
     from chartgen.errors import UsageError
 
     refuse_together(ctx, "major", "minor", "patch", "release", why="give one part to bump")
@@ -33,10 +34,16 @@ def command(ctx, workflow, major, minor, patch, release, prerelease):
     config = load_config(ctx)
     (chart_dir,) = chart_dirs_of([workflow], config)
     check_output(chart_dir, "the chart folder")
+    settings = config.chart
+    umbrella_dir = chart_dir.parent / settings.umbrella_name
+    if settings.umbrella_enabled and chart_dir != umbrella_dir and settings.hand_edits != "overwrite":
+        # before the bump: a refusal after it would bump again when the command is run again
+        edited = hand_edits(umbrella_dir, settings)
+        if edited:
+            refuse_hand_edits(umbrella_dir, edited)
     old = str(read_chart_yaml(chart_dir).get("version", ""))
     new = bump_version(chart_dir, part or "prerelease", prerelease=prerelease and part is not None, config=config)
     click.echo(f"{chart_dir.name}: {old} -> {new}")
-    settings = config.chart
     if settings.umbrella_enabled and chart_dir.name != settings.umbrella_name:
         umbrella = generate_umbrella(config, chart_dir.parent)
         click.echo(f"{umbrella.name}: {umbrella.version}" + ("" if umbrella.changed else " (unchanged)"))
