@@ -76,7 +76,7 @@ def did_you_mean(word: str, candidates) -> str:
     hint of an "unknown name" message."""
     from difflib import get_close_matches
 
-    close = get_close_matches(word, sorted(set(candidates)), n=3)
+    close = sorted(get_close_matches(word, sorted(set(candidates)), n=3))
     if not close:
         return ""
     return "did you mean " + ("" if len(close) == 1 else "one of ") + ", ".join(repr(c) for c in close) + "?"

@@ -41,7 +41,8 @@ def check_output(path, what: str, *, folder: bool = True):
     if path is not None:
         problem = unwritable(path, folder=folder)
         if problem:
-            raise UsageError(f"{what} {path} {problem}", path=str(path), code="unwritable-output")
+            shown = display_path(path)
+            raise UsageError(f"{what} {shown} {problem}", path=str(shown), code="unwritable-output")
     return path
 
 
