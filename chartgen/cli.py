@@ -112,8 +112,9 @@ def output_format(args: list[str]) -> str | None:
     command, ctx, rest, name = cli, None, list(args), "chartgen"
     try:
         while True:
-            ctx = click.Context(command, info_name=name, parent=ctx, resilient_parsing=True,
-                                ignore_unknown_options=True)
+            # the command's own settings too: click caches the help option it makes from them
+            ctx = click.Context(command, info_name=name, parent=ctx,
+                                **{**command.context_settings, "resilient_parsing": True, "ignore_unknown_options": True})
             options, rest, _ = command.make_parser(ctx).parse_args(list(rest))
             if not isinstance(command, click.Group):
                 value = options.get("fmt")    # every command's output format option is `fmt`
