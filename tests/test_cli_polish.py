@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -23,22 +22,15 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
+from test_build import make_repo
 
-BUILD_FIXTURES = REPO / "tests" / "fixtures" / "build"
 DIGEST = "sha256:" + "a" * 64
 
 
 def make_project(root: Path, names=("greeting",), broken=(), extra="") -> Path:
-    sources = root / "workflow_sources"
-    sources.mkdir(parents=True)
-    for name in names:
-        shutil.copytree(REPO / "workflow_sources" / name, sources / name)
-    shutil.copytree(REPO / "workflow_sources" / "shared", sources / "shared")
-    for name in broken:
-        shutil.copytree(BUILD_FIXTURES / name, sources / name)
-    (root / "chartgen.yaml").write_text("sources: workflow_sources\nshared: workflow_sources/shared\n"
-                                        "charts: charts\ndist: dist\n" + extra)
-    return root
+    """A repository of one's own in `root`: chartgen.yaml and copies of workflow_sources/ folders."""
+    assert root.name == "repo"
+    return make_repo(root.parent, names=names, broken=broken, extra_config=extra)
 
 
 @pytest.fixture
