@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from chartgen.chart.settings import A_CONTENT_HASH, A_SOURCE_COMMIT, VERSION_TOKEN
+from chartgen.chart.settings import A_CONTENT_HASH, A_SOURCE_COMMIT, A_UMBRELLA, VERSION_TOKEN
 from chartgen.chart.versioning import content_hash, next_version, parse
 from chartgen.errors import ERROR, ChartgenError, Finding, UsageError
 from chartgen.fsutil import MARKER
@@ -163,7 +164,6 @@ def _as_written(chart_dir: Path, settings: ChartSettings) -> tuple[dict[str, byt
     its token, Chart.yaml without hash and source commit), and the recorded content hash; None
     for a chart without a version or content hash."""
     from chartgen.chart.readme import set_readme_version
-    from chartgen.chart.settings import A_UMBRELLA
     from chartgen.chart.versioning import read_chart_yaml
 
     meta = read_chart_yaml(chart_dir)
@@ -201,19 +201,25 @@ def verify_chart(chart_dir: Path, settings: ChartSettings) -> bool:
     return written is not None and content_hash(written[0]) == written[1]
 
 
-def _file_hashes(files: Mapping[str, str | bytes]) -> dict[str, str]:
+def _file_hashes(files: Mapping[str, str | bytes], umbrella: bool) -> dict[str, str]:
+    """sha256 of each file, except the umbrella's copies of its sub-charts' Chart.yaml: they carry
+    the sub-chart's source commit, which must not make a new commit's marker differ (and edits of
+    a sub-chart are the sub-chart's to report)."""
     import hashlib
 
     return {rel: hashlib.sha256(data.encode("utf-8") if isinstance(data, str) else data).hexdigest()
-            for rel, data in files.items()}
+            for rel, data in files.items() if not (umbrella and _SUBCHART_COPY.match(rel))}
 
 
-def marker_text(hashed: Mapping[str, str | bytes]) -> str:
+_SUBCHART_COPY = re.compile(r"^charts/[^/]+/Chart\.yaml$")
+
+
+def marker_text(hashed: Mapping[str, str | bytes], umbrella: bool = False) -> str:
     """The `.chartgen` marker of a chart: what it is, then the hash of each file as written
     (`<sha256>  "<path>"`, the path as a JSON string: any byte of a file name stays one line)."""
     import json
 
-    lines = [f"{digest}  {json.dumps(rel)}\n" for rel, digest in sorted(_file_hashes(hashed).items())]
+    lines = [f"{digest}  {json.dumps(rel)}\n" for rel, digest in sorted(_file_hashes(hashed, umbrella).items())]
     return MARKER_TEXT + RECORD_HEADER + "".join(lines)
 
 
@@ -250,11 +256,13 @@ def hand_edits(chart_dir: Path, settings: ChartSettings) -> tuple[str, ...] | No
     files, recorded_hash = written
     from chartgen.chart.versioning import read_chart_yaml
 
-    extras = settings.extras_for(str(read_chart_yaml(chart_dir).get("name", "")))
+    meta = read_chart_yaml(chart_dir)
+    extras = settings.extras_for(str(meta.get("name", "")))
+    umbrella = meta["annotations"].get(A_UMBRELLA) == "true"     # _as_written checked the annotations
     record = _recorded_hashes(chart_dir)
     if record is None:
         return () if extras or content_hash(files) == recorded_hash else ("",)
-    return tuple(rel for rel, digest in sorted(_file_hashes(files).items())
+    return tuple(rel for rel, digest in sorted(_file_hashes(files, umbrella).items())
                  if record.get(rel) != digest and not any(fnmatch.fnmatchcase(rel, p) for p in extras))
 
 
@@ -332,7 +340,7 @@ def write_chart(target: Path, files: Mapping[str, str | bytes], fields: Mapping,
             final[rel] = apply_version(final[rel], version)
     final["Chart.yaml"] = chart_yaml(fields, version, final_annotations)
     discarded: tuple[str, ...] = ()
-    marker = marker_text(hashed)
+    marker = marker_text(hashed, umbrella=annotations.get(A_UMBRELLA) == "true")
     if not _on_disk_equal(target, final, links, marker):
         discarded = hand_edits(target, settings) or ()
         if discarded and settings.hand_edits != "overwrite":
