@@ -175,9 +175,22 @@ def test_bad_input_that_exits_1_is_a_json_document(tmp_path):
     assert {f["code"] for f in report["findings"]} == {"yaml-syntax"}
 
 
-def test_successful_validate_and_lint_documents_have_the_same_shape(project):
+def test_validate_and_lint_documents_have_the_same_shape(project):
     proc = chartgen(project, "validate", "greeting", "--format", "json")
     assert proc.returncode == 0 and json.loads(proc.stdout) == {"ok": True, "findings": []}
+    chartgen(project, "chart", "greeting")
+    lint = chartgen(project, "lint", "greeting", "--no-git", "--format", "json")
+    assert lint.returncode == 0 and json.loads(lint.stdout) == {"ok": True, "findings": []}
+
+
+def test_ok_follows_the_exit_status_with_strict(project):
+    warned = str(REPO / "tests" / "fixtures" / "validate" / "ignored-settings")    # warnings, no error
+    lenient = chartgen(project, "validate", warned, "--format", "json")
+    strict = chartgen(project, "validate", warned, "--strict", "--format", "json")
+    warnings = json.loads(lenient.stdout)["findings"]
+    assert warnings and all(f["severity"] == "warning" for f in warnings), lenient.stdout
+    assert (lenient.returncode, json.loads(lenient.stdout)["ok"]) == (0, True)
+    assert (strict.returncode, json.loads(strict.stdout)["ok"]) == (1, False)
 
 
 def test_a_configuration_error_is_a_json_document(project):

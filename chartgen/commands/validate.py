@@ -103,11 +103,12 @@ def command(ctx: click.Context, paths: tuple[str, ...], fmt: str, strict: bool) 
         results[key] = tuple(sorted(results[key] + (extra,), key=lambda f: (f.path, f.line, f.column, f.code)))
     results.update(unreadable)
     findings = [finding for name in results for finding in results[name]]
-    emit_findings(findings, fmt)
-    click.echo(summary(results), err=True)
     errors = any(f.is_error for f in findings)
     warnings = any(not f.is_error for f in findings)
-    sys.exit(1 if errors or (strict and warnings) else 0)
+    failed = errors or (strict and warnings)
+    emit_findings(findings, fmt, ok=not failed)
+    click.echo(summary(results), err=True)
+    sys.exit(1 if failed else 0)
 
 
 def _cross_check_ids(loaded, others, results):
