@@ -71,6 +71,17 @@ def is_printable(text: str) -> bool:
     return not _UNPRINTABLE.search(text)
 
 
+def did_you_mean(word: str, candidates) -> str:
+    """`did you mean 'mta'?` naming the `candidates` close to `word`, or `` when none is: the
+    hint of an "unknown name" message."""
+    from difflib import get_close_matches
+
+    close = sorted(get_close_matches(word, sorted(set(candidates)), n=3))
+    if not close:
+        return ""
+    return "did you mean " + ("" if len(close) == 1 else "one of ") + ", ".join(repr(c) for c in close) + "?"
+
+
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s:]+(?::[^/@\s]*)?@")
 
 

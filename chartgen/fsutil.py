@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, Mapping
 
-from chartgen.errors import ChartgenError
+from chartgen.errors import ChartgenError, UsageError
 
 MARKER = ".chartgen"
 
@@ -37,11 +37,51 @@ def is_inside(path: Path, root: Path) -> bool:
     return real == top or real.startswith(top.rstrip(os.sep) + os.sep)
 
 
+def _kind(path: Path) -> str:
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return "a broken symbolic link" if os.path.islink(path) else "unreadable"
+    for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISREG, "a file"), (stat.S_ISCHR, "a device"),
+                       (stat.S_ISBLK, "a device"), (stat.S_ISFIFO, "a pipe"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a file"
+
+
+def unwritable(path: Path, *, folder: bool = True) -> str | None:
+    """Why chartgen cannot write `path`, an output folder (or, folder=False, a file it replaces),
+    as the end of a sentence about it (`is a device, not a folder`), or None when it can. A path that exists must be a folder (a regular file); otherwise its
+    nearest existing ancestor must be a folder (chartgen creates the missing ones). The folder
+    written in is tried by creating and removing a temporary file: permission bits say nothing
+    for root, a read-only mount or /proc."""
+    path = Path(path)
+    if os.path.lexists(path):
+        if folder and not path.is_dir():
+            return f"is {_kind(path)}, not a folder"
+        if not folder and not path.is_file():
+            return f"is {_kind(path)}, not a regular file"
+    existing = path if folder and path.is_dir() else path.parent
+    while not os.path.lexists(existing) and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"cannot be created: {existing} is {_kind(existing)}, not a folder"
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".chartgen-probe-", dir=existing)
+    except OSError as exc:
+        return f"cannot be written: {existing}: {exc.strerror or exc}"
+    os.close(fd)
+    os.unlink(probe)
+    return None
+
+
 def check_replaceable(target: Path, *, marker: str = MARKER) -> None:
     """Refuse to replace a non-empty directory that chartgen did not write."""
     if target.is_symlink() or (target.exists() and not target.is_dir()):
-        raise ChartgenError(f"{target} exists and is not a directory; refusing to replace it",
-                            path=target, code="output-not-dir")
+        raise UsageError(f"{target} exists and is not a directory; refusing to replace it",
+                         path=target, code="output-not-dir")
     if target.is_dir() and any(target.iterdir()) and not (target / marker).exists():
         raise ChartgenError(
             f"{target} is not empty and was not written by chartgen (no {marker} marker); "

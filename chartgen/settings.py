@@ -52,6 +52,7 @@ class ChartSettings:
     keywords: tuple[str, ...] = ("sonataflow", "serverless-workflow", "orchestrator")
     helm_repository: str = ""
     extras: tuple[tuple[str, tuple[str, ...]], ...] = ()   # chart name -> glob patterns
+    hand_edits: str = "refuse"              # refuse | overwrite: a chart edited since chartgen wrote it
     umbrella_enabled: bool = field(default=True, metadata=_key("umbrella.enabled"))
     umbrella_name: str = field(default="workflows", metadata=_key("umbrella.name"))
     umbrella_description: str = field(

@@ -25,7 +25,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Iterator
 
-from chartgen.errors import ERROR, WARNING, ChartgenError, Finding, UsageError, is_printable, printable
+from chartgen.errors import (ERROR, WARNING, ChartgenError, Finding, UsageError, did_you_mean, is_printable,
+                             printable)
 from chartgen.fsutil import is_inside
 from chartgen.names import is_configmap_key
 
@@ -365,8 +366,18 @@ def resolve_workflow(arg: str, sources_dir: Path) -> Path:
     candidate = sources_dir / arg
     if candidate.is_dir():
         return _check_folder_name(candidate)
-    raise UsageError(f"no workflow folder {arg!r} (looked for {path} and {candidate})", path=arg,
-                     code="unknown-workflow")
+    hint = did_you_mean(path.name, _folder_names(sources_dir))
+    raise UsageError(f"no workflow folder {arg!r}" + (f"; {hint}" if hint else "")
+                     + f" (looked for {path} and {candidate})", path=arg, code="unknown-workflow")
+
+
+def _folder_names(sources_dir: Path) -> list[str]:
+    """The workflow folder names a misspelt name may have meant (for the error message only)."""
+    try:
+        return [e.name for e in sources_dir.iterdir() if e.is_dir() and not e.name.startswith((".", "_"))
+                and e.name != SHARED]
+    except OSError:
+        return []
 
 
 def warning(path, message, code) -> Finding:

@@ -36,6 +36,11 @@ def test_output_removed_or_edited_is_rebuilt(tmp_path):
     values.write_text(values.read_text() + "# edited by hand\n")
     report = run(root)
     assert report.cached == ("mta",)
+    assert report.workflows[0].failed_stage.findings[0].code == "chart-hand-edit"   # not overwritten unasked
+    assert "# edited by hand" in values.read_text()
+    (root / "chartgen.yaml").write_text("build:\n  executor: thread\nchart:\n  hand_edits: overwrite\n")
+    report = run(root)
+    assert report.ok
     assert "# edited by hand" not in values.read_text()      # regenerated
 
 

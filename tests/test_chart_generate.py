@@ -126,7 +126,10 @@ def test_deleted_spec_leaves_no_trace(project):
 
 
 def test_stale_files_are_removed_and_declared_extras_kept(project):
+    from dataclasses import replace
+
     from chartgen.chart import generate_chart
+    from chartgen.errors import ChartgenError
 
     config = make_config(project, "chart:\n  extras:\n    braces-flow:\n      - templates/extra-*.yaml\n"
                                   "      - crds/*.yaml\n      - templates/NOTES.txt\n")
@@ -139,6 +142,12 @@ def test_stale_files_are_removed_and_declared_extras_kept(project):
     (chart / "crds").mkdir()
     (chart / "crds" / "thing.yaml").write_text("# a CRD the workflow needs\n")
     (chart / "templates" / "NOTES.txt").write_text("Hand-written notes.\n")
+    # The file chartgen did not write is a hand edit; the declared extras are not.
+    with pytest.raises(ChartgenError) as refused:
+        generate_chart(folder, config)
+    assert [(f.code, f.path) for f in refused.value.findings] == [
+        ("chart-hand-edit", str(chart / "templates" / "99-stale_old.yaml"))]
+    config = config.with_overrides(chart=replace(config.chart, hand_edits="overwrite"))
     generate_chart(folder, config)
     files = tree(chart)
     assert "templates/99-stale_old.yaml" not in files

@@ -308,7 +308,7 @@ def test_json_output_of_undecodable_and_injected_names_is_valid(tmp_path):
     status, out, _ = run_cli(root, ["validate", "--format", "json", WORKFLOW])
     assert status == 1
     data = json.loads(out)
-    paths = sorted(f["path"] for f in data)
+    paths = sorted(f["path"] for f in data["findings"])
     assert any(p.endswith("schemas/b\\xff.json") for p in paths), paths
     assert any(p.endswith("schemas/a\\n::error title=X::pwned\\x1b[2J.json") for p in paths), paths
     out.encode("ascii")   # json.dumps escapes the rest; no lone surrogate anywhere

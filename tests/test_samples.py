@@ -191,7 +191,9 @@ def test_validate_json_output_has_no_findings(validate_command):
                                               *[f"workflow_sources/{n}" for n in SAMPLES]],
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    findings = json.loads(proc.stdout or "[]")
+    document = json.loads(proc.stdout)
+    assert document["ok"] is True
+    findings = document["findings"]
     assert [f for f in findings if f["severity"] in ("error", "warning")] == []
 
 

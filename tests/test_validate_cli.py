@@ -94,7 +94,9 @@ def test_strict_makes_warnings_fail(in_tmp, capsys):
 def test_json_format(in_tmp, capsys):
     code, out, _ = run(["validate", "--format", "json", str(FIXTURES / "references")], capsys)
     assert code == 1
-    findings = json.loads(out)
+    document = json.loads(out)
+    assert document["ok"] is False
+    findings = document["findings"]
     assert {f["code"] for f in findings} >= {"unknown-function", "no-end", "unreachable-state"}
     first = findings[0]
     assert set(first) == {"path", "line", "column", "severity", "message", "code"}

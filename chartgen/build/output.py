@@ -5,37 +5,54 @@ from __future__ import annotations
 
 import json
 
-from chartgen.build.options import FAILED, OK, BuildReport
+from chartgen.build.options import FAILED, OK, BuildReport, WorkflowReport
 
 
 def format_text(report: BuildReport) -> str:
     """Plain, deterministic lines: a workflow per line, then the failing stage's errors."""
+    width = text_width([w.name for w in report.workflows], [r.stage for r in report.repository])
+    lines = [line for workflow in report.workflows for line in workflow_lines(workflow, width)]
+    return "".join(line + "\n" for line in lines) + format_tail(report, width)
+
+
+def text_width(names, repository_stages) -> int:
+    """The width of the name column: the workflow names and the `[stage]` labels."""
+    return max([len(n) for n in names] + [len(s) + 2 for s in repository_stages] + [4])
+
+
+def workflow_lines(workflow: WorkflowReport, width: int) -> list[str]:
+    """A workflow's line of the text report, and under a failed one its first errors. When
+    stdout is not a terminal, `chartgen build` prints these as each workflow finishes."""
     lines = []
-    width = max([len(w.name) for w in report.workflows] + [len(r.stage) + 2 for r in report.repository] + [4])
-    for workflow in report.workflows:
-        done = [s.stage for s in workflow.stages if s.status == OK]
-        outputs = workflow.outputs
-        failed = workflow.failed_stage
-        if failed is None:
-            detail = []
-            if outputs.get("chart_version"):
-                detail.append(f"chart {outputs.get('chart', workflow.name)} {outputs['chart_version']}")
-            if outputs.get("archive"):
-                detail.append(outputs["archive"])
-            if outputs.get("image"):
-                detail.append(outputs["image"] + (f"@{outputs['image_digest']}" if outputs.get("image_digest") else ""))
-            if outputs.get("pr_url"):
-                detail.append(outputs["pr_url"])
-            lines.append(f"{workflow.name:<{width}}  ok      {' '.join(done)}" + (f"  ({', '.join(detail)})"
-                                                                                   if detail else ""))
-            if outputs.get("pr_diff"):  # --pr --dry-run: the diff that would be proposed
-                lines.extend(f"    {line}" for line in outputs["pr_diff"].rstrip("\n").splitlines())
-        else:
-            lines.append(f"{workflow.name:<{width}}  FAILED  at {failed.stage}: {failed.message}")
-            for finding in failed.findings[:20]:
-                lines.append(f"    {finding.format()}")
-            if len(failed.findings) > 20:
-                lines.append(f"    ... {len(failed.findings) - 20} more (chartgen validate {workflow.folder})")
+    done = [s.stage for s in workflow.stages if s.status == OK]
+    outputs = workflow.outputs
+    failed = workflow.failed_stage
+    if failed is None:
+        detail = []
+        if outputs.get("chart_version"):
+            detail.append(f"chart {outputs.get('chart', workflow.name)} {outputs['chart_version']}")
+        if outputs.get("archive"):
+            detail.append(outputs["archive"])
+        if outputs.get("image"):
+            detail.append(outputs["image"] + (f"@{outputs['image_digest']}" if outputs.get("image_digest") else ""))
+        if outputs.get("pr_url"):
+            detail.append(outputs["pr_url"])
+        lines.append(f"{workflow.name:<{width}}  ok      {' '.join(done)}" + (f"  ({', '.join(detail)})"
+                                                                           if detail else ""))
+        if outputs.get("pr_diff"):  # --pr --dry-run: the diff that would be proposed
+            lines.extend(f"    {line}" for line in outputs["pr_diff"].rstrip("\n").splitlines())
+    else:
+        lines.append(f"{workflow.name:<{width}}  FAILED  at {failed.stage}: {failed.message}")
+        for finding in failed.findings[:20]:
+            lines.append(f"    {finding.format()}")
+        if len(failed.findings) > 20:
+            lines.append(f"    ... {len(failed.findings) - 20} more (chartgen validate {workflow.folder})")
+    return lines
+
+
+def format_tail(report: BuildReport, width: int) -> str:
+    """The end of the text report: the repository stages and the count."""
+    lines = []
     for result in report.repository:
         status = {OK: "ok", FAILED: "FAILED"}.get(result.status, result.status)
         lines.append(f"{'[' + result.stage + ']':<{width}}  {status:<6}  {result.message}")
@@ -48,7 +65,12 @@ def format_text(report: BuildReport) -> str:
 
 
 def format_json(report: BuildReport) -> str:
-    return json.dumps(report.to_dict(), indent=2, sort_keys=False) + "\n"
+    """The report, plus `findings`: those of every failed stage (the key every chartgen JSON
+    document of a failure has, see docs/cli.md)."""
+    failed = [s for w in report.workflows for s in w.stages if s.status == FAILED]
+    failed += [s for s in report.repository if s.status == FAILED]
+    data = dict(report.to_dict(), findings=[f.to_dict() for stage in failed for f in stage.findings])
+    return json.dumps(data, indent=2, sort_keys=False) + "\n"
 
 
 def markdown_summary(report: BuildReport) -> str:

@@ -1,6 +1,9 @@
-"""Live progress of `chartgen build` on a terminal."""
+"""Progress of `chartgen build`: a live display on a terminal; elsewhere (CI logs, pipes) the
+lines of each workflow as it finishes."""
 
 from __future__ import annotations
+
+from chartgen.build.output import workflow_lines
 
 
 class Progress:
@@ -49,3 +52,17 @@ class Progress:
         if self.drawn:
             self.stream.write("\r\x1b[2K" if self.compact else f"\x1b[{self.drawn}F\x1b[J")
             self.stream.flush()
+
+
+class FinishedLines:
+    """The text report's lines of each workflow, written as soon as it finishes (completion
+    order) and flushed: one line per workflow (and the errors of a failed one), never redrawn.
+    The end of the report (repository stages, count) follows with `format_tail`."""
+
+    def __init__(self, stream, width: int) -> None:
+        self.stream = stream
+        self.width = width
+
+    def __call__(self, workflow) -> None:
+        self.stream.write("".join(line + "\n" for line in workflow_lines(workflow, self.width)))
+        self.stream.flush()

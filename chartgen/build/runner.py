@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable
@@ -113,7 +113,8 @@ def _parallelism(config, count: int) -> tuple[str, int]:
 
 
 def _run_batch(states: list[WorkflowState], names: tuple[str, ...], config, options: BuildOptions,
-               progress: Callable | None) -> None:
+               progress: Callable | None, done: Callable[[WorkflowState], None] = lambda state: None) -> None:
+    """Run the stages `names` for each healthy state; `done(state)` as each one ends, in that order."""
     todo = [s for s in states if not s.failed]
     if not todo:
         return
@@ -124,6 +125,7 @@ def _run_batch(states: list[WorkflowState], names: tuple[str, ...], config, opti
                                                    progress)
             state.stages.extend(results)
             state.outputs = outputs
+            done(state)
         return
     import queue as queue_module
     import threading
@@ -148,7 +150,8 @@ def _run_batch(states: list[WorkflowState], names: tuple[str, ...], config, opti
             futures = {pool.submit(_worker, str(s.folder), config, options, names, s.outputs): s for s in todo}
             if events is not None:
                 reader.start()   # after the workers are forked: fork copies only the calling thread
-            for future, state in futures.items():
+            for future in as_completed(futures):
+                state = futures[future]
                 try:
                     results, outputs = future.result()
                 except Exception as exc:  # a crashed worker: this workflow fails, the rest go on
@@ -158,6 +161,7 @@ def _run_batch(states: list[WorkflowState], names: tuple[str, ...], config, opti
                                                               "build-internal-error"),))], state.outputs
                 state.stages.extend(results)
                 state.outputs = outputs
+                done(state)
     finally:
         stop.set()
         if reader.is_alive():
@@ -199,13 +203,26 @@ def _run_repository_stage(stage: Stage, states: list[WorkflowState], config, opt
 
 
 def build(folders: list[Path], config, options: BuildOptions = BuildOptions(),
-          progress: Callable[[str, str, str], None] | None = None) -> BuildReport:
+          progress: Callable[[str, str, str], None] | None = None,
+          finished: Callable[[WorkflowReport], None] | None = None) -> BuildReport:
     """Build `folders` (workflow folders) through the selected stages. Never raises for bad
-    input in one workflow: its report says where it stopped."""
+    input in one workflow: its report says where it stopped. `finished(report)` is called once
+    per workflow, as soon as no stage will add to its report (it failed, or its last stage
+    ran), in the order they finish."""
     from chartgen.plan import SharedIndex
     from chartgen.sources import discover
 
     stages = selected_stages(options)
+    # The last stage that adds to a workflow's report: a per-workflow stage, or pr (one result each).
+    last_own = max([i for i, s in enumerate(stages) if s.scope == "workflow" or s.name == "pr"], default=-1)
+    told: set[str] = set()
+
+    def tell(state: WorkflowState, through: int) -> None:
+        """`finished` for a workflow whose report is complete after stage number `through`."""
+        if finished is not None and state.name not in told and (state.failed or through >= last_own):
+            told.add(state.name)
+            finished(WorkflowReport(state.name, relative_path(state.folder, config.root), tuple(state.stages)))
+
     names_seen: dict[str, Path] = {}
     for folder in folders:
         name = Path(folder).resolve().name
@@ -248,6 +265,7 @@ def build(folders: list[Path], config, options: BuildOptions = BuildOptions(),
                 if progress is not None:
                     for result in state.stages:
                         progress(state.name, result.stage, result.status)
+                tell(state, len(leading_names) - 1)
     repository_results: list[StageResult] = []
     index = 0
     while index < len(stages):
@@ -259,7 +277,7 @@ def build(folders: list[Path], config, options: BuildOptions = BuildOptions(),
                 index += 1
             batch_names = tuple(batch)
             pending = [s for s in states if not s.cached or batch_names != leading_names]
-            _run_batch(pending, batch_names, config, options, progress)
+            _run_batch(pending, batch_names, config, options, progress, lambda s, end=index - 1: tell(s, end))
             if batch_names == leading_names and cache.path:
                 for state in states:
                     if not state.cached:
@@ -279,6 +297,8 @@ def build(folders: list[Path], config, options: BuildOptions = BuildOptions(),
         earlier = {r.stage: dict(r.outputs) for r in repository_results}
         result = _run_repository_stage(stage, states, config, options, progress, earlier)
         repository_results.append(result)
+        for state in states:
+            tell(state, index - 1)
         if key and result.status != FAILED:
             # Keyed on what the stage reads *after* it ran (it may have written part of it).
             cache.data["repository"][stage.name] = {
@@ -289,6 +309,8 @@ def build(folders: list[Path], config, options: BuildOptions = BuildOptions(),
         if result.status == FAILED and stage.name in ("umbrella", "index", "publish"):
             # Nothing after a failed repository stage can be trusted for any workflow.
             break
+    for state in states:        # the rest, after a repository stage failed
+        tell(state, last_own)
     if cache.path:
         try:
             cache.save()

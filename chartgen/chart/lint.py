@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Iterable
 
 from chartgen.chart.objects import check_duplicates, dependency_values, display_path, rendered_objects, unquote
-from chartgen.errors import ERROR, WARNING, Finding, UsageError
+from chartgen.errors import ERROR, WARNING, Finding, UsageError, did_you_mean
 
 _STR = {"type": "string"}
 _STR_LIST = {"type": "array", "items": _STR}
@@ -275,9 +275,19 @@ def chart_dirs_of(paths: Iterable[str | Path], config) -> list[Path]:
             if (candidate / "Chart.yaml").is_file():
                 result.append(candidate)
             else:
-                raise UsageError(f"no chart {arg!r} (looked for {path}/Chart.yaml and {candidate}/Chart.yaml)",
-                                 path=str(arg), code="unknown-chart")
+                hint = did_you_mean(path.name, chart_names(charts_dir))
+                raise UsageError(f"no chart {arg!r}" + (f"; {hint}" if hint else "")
+                                 + f" (looked for {path}/Chart.yaml and {candidate}/Chart.yaml)", path=str(arg),
+                                 code="unknown-chart")
     return result
+
+
+def chart_names(charts_dir: Path) -> list[str]:
+    """Names of the chart folders under `charts_dir` (for "did you mean" in error messages)."""
+    try:
+        return [p.name for p in charts_dir.iterdir() if (p / "Chart.yaml").is_file()]
+    except OSError:
+        return []
 
 
 def _python_checks(chart_dir: Path, config) -> list[Finding]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Mapping
 
 from chartgen.chart.recovery import ArchivedVersions, Decision, reconcile
-from chartgen.chart.settings import A_CONTENT_HASH, A_SOURCE_COMMIT, VERSION_TOKEN
+from chartgen.chart.settings import A_CONTENT_HASH, A_SOURCE_COMMIT, A_UMBRELLA, VERSION_TOKEN
 from chartgen.chart.versioning import content_hash, next_version, parse
 from chartgen.errors import ERROR, ChartgenError, Finding, UsageError
 from chartgen.fsutil import MARKER
@@ -35,6 +36,12 @@ class ChartResult:
     path: Path
     changed: bool
     previous_version: str | None
+    discarded_edits: tuple[str, ...] = ()   # files edited by hand that this write overwrote
+
+
+MARKER_TEXT = ("written by chartgen chart; regenerated as a whole "
+               "(declare hand-written files under chart.extras in chartgen.yaml)\n")
+RECORD_HEADER = "sha256 of each file as chartgen wrote it (chart version left out), to tell hand edits:\n"
 
 
 def chart_yaml(fields: Mapping, version: str, annotations: Mapping[str, str]) -> str:
@@ -113,8 +120,11 @@ def collect_extras(target: Path, patterns: tuple[str, ...]) -> dict[str, bytes]:
     return kept
 
 
-def _on_disk_equal(target: Path, files: Mapping[str, str | bytes], links: Mapping[str, Path]) -> bool:
-    if not target.is_dir() or not (target / MARKER).exists():
+def _on_disk_equal(target: Path, files: Mapping[str, str | bytes], links: Mapping[str, Path], marker: str) -> bool:
+    try:
+        if (target / MARKER).read_text(encoding="utf-8") != marker:
+            return False
+    except (OSError, UnicodeDecodeError):
         return False
     present = {p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file()}
     present.discard(MARKER)
@@ -150,17 +160,17 @@ def write_files(root: Path, files: Mapping[str, str | bytes], links: Mapping[str
             shutil.copyfile(links[rel], dest)
 
 
-def verify_chart(chart_dir: Path, settings: ChartSettings) -> bool:
-    """True when the chart holds exactly what chartgen wrote: its files hash to the recorded
-    `chartgen.io/content-hash` (computed as write_chart computes it)."""
+def _as_written(chart_dir: Path, settings: ChartSettings) -> tuple[dict[str, bytes], str] | None:
+    """The chart's files as chartgen hashes them when it writes them (the version put back to
+    its token, Chart.yaml without hash and source commit), and the recorded content hash; None
+    for a chart without a version or content hash."""
     from chartgen.chart.readme import set_readme_version
-    from chartgen.chart.settings import A_UMBRELLA
     from chartgen.chart.versioning import read_chart_yaml
 
     meta = read_chart_yaml(chart_dir)
     annotations = meta.get("annotations")
     if not isinstance(annotations, dict) or not annotations.get(A_CONTENT_HASH) or not meta.get("version"):
-        return False
+        return None
     version = str(meta["version"])
     extras = settings.extras_for(str(meta.get("name", "")))
     umbrella = annotations.get(A_UMBRELLA) == "true"
@@ -181,8 +191,96 @@ def verify_chart(chart_dir: Path, settings: ChartSettings) -> bool:
     try:
         files["Chart.yaml"] = chart_yaml(fields, VERSION_TOKEN, recorded).encode("utf-8")
     except ChartgenError:
-        return False
-    return content_hash(files) == annotations[A_CONTENT_HASH]
+        return None
+    return files, str(annotations[A_CONTENT_HASH])
+
+
+def verify_chart(chart_dir: Path, settings: ChartSettings) -> bool:
+    """True when the chart holds exactly what chartgen wrote: its files hash to the recorded
+    `chartgen.io/content-hash` (computed as write_chart computes it)."""
+    written = _as_written(chart_dir, settings)
+    return written is not None and content_hash(written[0]) == written[1]
+
+
+def _file_hashes(files: Mapping[str, str | bytes], umbrella: bool) -> dict[str, str]:
+    """sha256 of each file, except the umbrella's copies of its sub-charts' Chart.yaml: they carry
+    the sub-chart's source commit, which must not make a new commit's marker differ (and edits of
+    a sub-chart are the sub-chart's to report)."""
+    import hashlib
+
+    return {rel: hashlib.sha256(data.encode("utf-8") if isinstance(data, str) else data).hexdigest()
+            for rel, data in files.items() if not (umbrella and _SUBCHART_COPY.match(rel))}
+
+
+_SUBCHART_COPY = re.compile(r"^charts/[^/]+/Chart\.yaml$")
+
+
+def marker_text(hashed: Mapping[str, str | bytes], umbrella: bool = False) -> str:
+    """The `.chartgen` marker of a chart: what it is, then the hash of each file as written
+    (`<sha256>  "<path>"`, the path as a JSON string: any byte of a file name stays one line)."""
+    import json
+
+    lines = [f"{digest}  {json.dumps(rel)}\n" for rel, digest in sorted(_file_hashes(hashed, umbrella).items())]
+    return MARKER_TEXT + RECORD_HEADER + "".join(lines)
+
+
+def _recorded_hashes(chart_dir: Path) -> dict[str, str] | None:
+    """The file hashes the marker recorded, or None (no marker, or one of an older chartgen)."""
+    import json
+
+    try:
+        text = (chart_dir / MARKER).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    if RECORD_HEADER not in text:
+        return None
+    record: dict[str, str] = {}
+    for line in text.split(RECORD_HEADER, 1)[1].splitlines():
+        digest, _, rel = line.partition("  ")
+        try:
+            record[json.loads(rel)] = digest
+        except ValueError:
+            return None
+    return record
+
+
+def hand_edits(chart_dir: Path, settings: ChartSettings) -> tuple[str, ...] | None:
+    """Files of a chart chartgen wrote that were changed or added since (a regeneration would
+    lose them), files declared under chart.extras left out; `()` for a chart nobody edited,
+    `("",)` when only its content hash tells (a marker of an older chartgen), None when
+    chartgen cannot tell (no marker, no content hash)."""
+    if not (chart_dir / MARKER).is_file():
+        return None
+    written = _as_written(chart_dir, settings)
+    if written is None:
+        return None
+    files, recorded_hash = written
+    from chartgen.chart.versioning import read_chart_yaml
+
+    meta = read_chart_yaml(chart_dir)
+    extras = settings.extras_for(str(meta.get("name", "")))
+    umbrella = meta["annotations"].get(A_UMBRELLA) == "true"     # _as_written checked the annotations
+    record = _recorded_hashes(chart_dir)
+    if record is None:
+        return () if extras or content_hash(files) == recorded_hash else ("",)
+    return tuple(rel for rel, digest in sorted(_file_hashes(files, umbrella).items())
+                 if record.get(rel) != digest and not any(fnmatch.fnmatchcase(rel, p) for p in extras))
+
+
+def refuse_hand_edits(chart_dir: Path, edited: tuple[str, ...]) -> None:
+    """Raise [chart-hand-edit]: one finding per edited file, so CI annotates each."""
+    try:   # shown as the user names it: relative to the current folder when inside it
+        chart_dir = Path(chart_dir).resolve().relative_to(Path.cwd().resolve())
+    except (ValueError, OSError):
+        pass
+    fix = ("regenerating would lose the edit (keep it: change the workflow sources, or list the file under "
+           "chart.extras in chartgen.yaml; drop it: --discard-edits)")
+    raise ChartgenError(findings=[
+        Finding(str(chart_dir / rel), 0, 0, ERROR, f"changed or added by hand since chartgen wrote {chart_dir}: {fix}",
+                "chart-hand-edit") if rel else
+        Finding(str(chart_dir), 0, 0, ERROR, "files edited by hand since chartgen wrote this chart (they no longer "
+                f"match its chartgen.io/content-hash): {fix}", "chart-hand-edit")
+        for rel in edited])
 
 
 def _refuse_duplicates(built: Path, target: Path) -> None:
@@ -250,11 +348,15 @@ def write_chart(target: Path, files: Mapping[str, str | bytes], fields: Mapping,
         if rel in final and rel not in kept and isinstance(final[rel], str):
             final[rel] = apply_version(final[rel], version)
     final["Chart.yaml"] = chart_yaml(fields, version, final_annotations)
-    if not _on_disk_equal(target, final, links):
-        with atomic_directory(target, marker_text="written by chartgen chart; regenerated as a whole "
-                              "(declare hand-written files under chart.extras in chartgen.yaml)\n") as tmp:
+    discarded: tuple[str, ...] = ()
+    marker = marker_text(hashed, umbrella=annotations.get(A_UMBRELLA) == "true")
+    if not _on_disk_equal(target, final, links, marker):
+        discarded = hand_edits(target, settings) or ()
+        if discarded and settings.hand_edits != "overwrite":
+            refuse_hand_edits(target, discarded)
+        with atomic_directory(target, marker_text=marker) as tmp:
             write_files(tmp, final, links)
             if any(rel.startswith("templates/") for rel in kept):
                 _refuse_duplicates(tmp, target)
     name = str(fields.get("name", target.name))
-    return ChartResult(name, version, target, changed, previous_version)
+    return ChartResult(name, version, target, changed, previous_version, discarded)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 
@@ -37,15 +38,127 @@ def check_user_references(*, source_commit: str | None = None, image_tag: str | 
         check_digest(image_digest)
 
 
+
+def display_path(path) -> Path:
+    """`path` relative to the current folder when inside it, as users and CI annotations want it."""
+    path = Path(path)
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except (ValueError, OSError):
+        return path
+
+
+def check_output(path, what: str, *, folder: bool = True):
+    """Exit 2 before any work when `path` (the `what` output: `--out`, `charts`, ...) cannot be
+    written; see `chartgen.fsutil.unwritable`. Returns `path`."""
+    from chartgen.errors import UsageError
+    from chartgen.fsutil import unwritable
+
+    if path is not None:
+        problem = unwritable(path, folder=folder)
+        if problem:
+            shown = display_path(path)
+            raise UsageError(f"{what} {shown} {problem}", path=str(shown), code="unwritable-output")
+    return path
+
+
+DISCARD_EDITS_HELP = ("Regenerate charts edited by hand since chartgen wrote them, losing the edits "
+                      "(default: refuse and name the edited files; chart.hand_edits in chartgen.yaml).")
+
+
+def discarding_edits(config, discard: bool):
+    """`config` with chart.hand_edits: overwrite when --discard-edits is given."""
+    from dataclasses import replace
+
+    return config.with_overrides(chart=replace(config.chart, hand_edits="overwrite")) if discard else config
+
+
+def given(ctx: click.Context, name: str) -> bool:
+    """True when the parameter `name` was set on the command line or by its environment variable
+    (not left at its default)."""
+    from click.core import ParameterSource
+
+    return ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+
+
+def option_label(ctx: click.Context, name: str) -> str:
+    """How the user wrote the parameter `name`: `--major`, `--no-git`, `WORKFLOWS`."""
+    for param in ctx.command.params:
+        if param.name == name:
+            if isinstance(param, click.Option):
+                return max(param.opts, key=len)
+            return param.human_readable_name
+    return name
+
+
+def refuse_together(ctx: click.Context, *names: str, why: str = "") -> None:
+    """Exit 2 when more than one of the parameters `names` was given: they exclude each other."""
+    from chartgen.errors import UsageError
+
+    both = [option_label(ctx, n) for n in names if given(ctx, n)]
+    if len(both) > 1:
+        listed = " and ".join([", ".join(both[:-1]), both[-1]])
+        raise UsageError(f"{listed} cannot be used together" + (f": {why}" if why else ""), code="usage")
+
+
+INDEX_FORMATS = ("auto", "json", "yaml")
+
+
+def index_format_options(function):
+    """`--index-format auto|json|yaml` (how index.yaml is written) and its old name `--format`,
+    hidden and deprecated: `--format` means the output's format everywhere else."""
+    function = click.option("--format", "old_index_format", type=click.Choice(INDEX_FORMATS), default=None,
+                            hidden=True, help="Deprecated name of --index-format.")(function)
+    return click.option("--index-format", type=click.Choice(INDEX_FORMATS), default=None,
+                        help="index.yaml as JSON (fast, Helm >= 3.13) or YAML; auto keeps the existing format "
+                             "(default: `publish.index_format`).")(function)
+
+
+def index_format(index_format: str | None, old_index_format: str | None) -> str | None:
+    """The index format asked for; the old `--format` still works, with a warning on stderr."""
+    from chartgen.errors import WARNING, UsageError
+
+    if old_index_format is None:
+        return index_format
+    if index_format is not None and index_format != old_index_format:
+        raise UsageError(f"--index-format {index_format} and --format {old_index_format} disagree "
+                         "(--format is the old name of --index-format)", code="usage")
+    emit_findings([Finding("", 0, 0, WARNING, "--format is the old name of --index-format here and goes in "
+                           "the next release: use --index-format", "deprecated-option")],
+                  stream=sys.stderr)
+    return old_index_format
+
+
+def findings_document(findings, *, ok: bool | None = None, **extra) -> str:
+    """The JSON document of a command that reports findings, and of every command that fails
+    with `--format json`: `{"ok": ..., "findings": [...]}` (plus `extra` keys). `ok` is whether
+    the command exits 0; by default, whether no finding is an error."""
+    from chartgen.errors import redact
+
+    ok = not any(f.is_error for f in findings) if ok is None else ok
+    return redact(json.dumps({"ok": ok, "findings": [f.to_dict() for f in findings], **extra}, indent=2)) + "\n"
+
+
 def emit_findings(findings: list[Finding] | tuple[Finding, ...], fmt: str = "text",
-                  stream=None) -> None:
-    """Print findings as `path:line:col: severity: message [code]` lines or a JSON list."""
+                  stream=None, *, ok: bool | None = None) -> None:
+    """Print findings as `path:line:col: severity: message [code]` lines, or as the JSON
+    document `{"ok": ..., "findings": [...]}` (see `findings_document`)."""
     stream = stream or sys.stdout
     if fmt == "json":
-        stream.write(json.dumps([f.to_dict() for f in findings], indent=2) + "\n")
+        stream.write(findings_document(findings, ok=ok))
         return
     for finding in findings:
         stream.write(finding.format() + "\n")
     from chartgen import ci
 
     ci.annotate(findings)
+
+
+def fail(error, fmt: str = "text", **extra):
+    """Report a `ChartgenError` and exit with its status: its findings as lines on stderr, and
+    with `--format json` also `{"ok": false, "findings": [...], **extra}` on stdout."""
+    sys.stderr.write(error.format() + "\n")
+    if fmt == "json":
+        sys.stdout.write(findings_document(error.findings, ok=False, **extra))
+    sys.stdout.flush()
+    sys.exit(error.exit_code)

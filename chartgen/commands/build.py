@@ -7,18 +7,8 @@ import sys
 
 import click
 
-from chartgen.commands._common import check_user_references, load_config
-
-
-def _display_path(folder):
-    """Relative to the current folder when inside it: findings then read workflow_sources/x/..."""
-    from pathlib import Path
-
-    folder = Path(folder)
-    try:
-        return folder.resolve().relative_to(Path.cwd().resolve())
-    except ValueError:
-        return folder
+from chartgen.commands._common import (DISCARD_EDITS_HELP, check_output, check_user_references, discarding_edits,
+                                      display_path, load_config, refuse_together)
 
 
 @click.command(name="build", help="Run every stage for workflows: validate to index (and image, publish, PR).")
@@ -46,6 +36,7 @@ def _display_path(folder):
 @click.option("--base-url", default=None, help="URL the index points archives at (default: publish.url).")
 @click.option("--dry-run", is_flag=True, help="With --pr: show what would be proposed, push nothing.")
 @click.option("--no-cache", is_flag=True, help="Redo every stage even when the inputs did not change.")
+@click.option("--discard-edits", is_flag=True, help=DISCARD_EDITS_HELP)
 @click.option("-j", "--jobs", type=click.IntRange(min=0), default=None,
               help="Workflows built at the same time (default: build.parallelism, 0 = one per core).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
@@ -53,24 +44,27 @@ def _display_path(folder):
               help="Write IMAGE_URL, IMAGE_DIGEST, CHART_VERSION, PR_URL result files into this folder.")
 @click.pass_context
 def command(ctx, workflows, all_, since, until, image, push, builder, registry, image_context, image_digest,
-            publish_target, pr, config_repository, forge, source_commit, base_url, dry_run, no_cache, jobs, fmt,
-            tekton_results):
+            publish_target, pr, config_repository, forge, source_commit, base_url, dry_run, no_cache, discard_edits, jobs,
+            fmt, tekton_results):
     from dataclasses import replace
 
     from chartgen import ci
     from chartgen.build.options import options_from_settings
-    from chartgen.build.output import ci_outputs, format_json, format_text, markdown_summary, tekton_values
-    from chartgen.build.progress import Progress
+    from chartgen.build.output import (ci_outputs, format_json, format_tail, format_text, markdown_summary,
+                                       tekton_values, text_width)
+    from chartgen.build.progress import FinishedLines, Progress
     from chartgen.build.runner import build
     from chartgen.errors import UsageError
     from chartgen.sources import discover, resolve_workflow
 
     check_user_references(source_commit=source_commit, image_digest=image_digest)
-    config = load_config(ctx)
+    config = discarding_edits(load_config(ctx), discard_edits)
     if jobs is not None:
         config = config.with_overrides(build=replace(config.build, parallelism=jobs))
-    if sum(map(bool, (all_, workflows, since))) > 1:
-        raise UsageError("give workflow names, --all or --since REV, not several", code="usage")
+    refuse_together(ctx, "workflows", "all_", "since", why="give workflow names, --all or --since REV")
+    if image and image_digest:
+        raise UsageError("--image and --image-digest cannot be used together: --image-digest names an image "
+                         "built elsewhere, --image builds one here", code="usage")
     if not (all_ or workflows or since):
         raise UsageError("name the workflows to build (e.g. `chartgen build mta`), or pass --all or --since REV",
                          code="usage")
@@ -82,7 +76,7 @@ def command(ctx, workflows, all_, since, until, image, push, builder, registry, 
         folders = [config.resolve(w.folder) for w in plan(config, since).workflows]
     else:
         folders = [resolve_workflow(name, config.sources_dir) for name in workflows]
-    folders = [_display_path(f) for f in folders]
+    folders = [display_path(f) for f in folders]
     if image_context and len(folders) > 1:
         raise UsageError("--image-context takes one workflow", code="usage")
     options = options_from_settings(config.build, config.publish, until=until, image=image, push=push,
@@ -90,19 +84,36 @@ def command(ctx, workflows, all_, since, until, image, push, builder, registry, 
                                     image_digest=image_digest, publish=publish_target, pr=pr,
                                     config_repository=config_repository, forge=forge, source_commit=source_commit,
                                     base_url=base_url, dry_run=dry_run or None, use_cache=not no_cache)
-    progress = None
+    # Every folder the run writes, checked before any work (a run of minutes must not end in
+    # "cannot write" for its last step).
+    from chartgen.build.stages import selected_stages
+
+    selected = selected_stages(options)
+    stages = {s.name for s in selected}
+    if "chart" in stages:
+        check_output(config.charts_dir, "the charts folder (`charts` in chartgen.yaml)")
+    if "package" in stages:
+        check_output(config.dist_dir, "the dist folder (`dist` in chartgen.yaml)")
+    check_output(image_context, "--image-context")
+    check_output(ci.tekton_results_dir(tekton_results), "--tekton-results")
+    progress = finished = None
     interactive = sys.stderr.isatty() and not ci.in_github_actions() and not os.environ.get("CI")
     if interactive and fmt == "text":
-        from chartgen.build.stages import selected_stages
-
-        last = [s.name for s in selected_stages(options) if s.scope == "workflow"][-1:]
+        last = [s.name for s in selected if s.scope == "workflow"][-1:]
         progress = Progress(sorted(f.name for f in folders), sys.stderr, last[0] if last else "")
+    width = text_width([f.name for f in folders], [s.name for s in selected if s.scope == "repository"])
+    if fmt == "text" and not sys.stdout.isatty():
+        # CI logs and pipes: each workflow's line as it finishes, not all of them at the end
+        finished = FinishedLines(sys.stdout, width)
     try:
-        report = build(folders, config, options, progress)
+        report = build(folders, config, options, progress, finished)
     finally:
         if progress is not None:
             progress.close()
-    click.echo(format_json(report) if fmt == "json" else format_text(report), nl=False)
+    if fmt == "json":
+        click.echo(format_json(report), nl=False)
+    else:
+        click.echo(format_tail(report, width) if finished else format_text(report), nl=False)
 
     # Annotations are workflow commands the runner reads from stdout and stderr alike;
     # with --format json they go to stderr so stdout stays one JSON document.

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from chartgen.commands._common import load_config
+from chartgen.commands._common import check_output, load_config
 
 BUILDERS = ("auto", "buildah", "podman", "docker", "kaniko")
 
@@ -46,6 +46,7 @@ def build(ctx, workflow, builder, tags, push, builder_image, runtime_image, cont
     from chartgen.sources import load_workflow, resolve_workflow
 
     config = load_config(ctx)
+    check_output(context_out, "--context-out")
     folder = load_workflow(resolve_workflow(workflow, config.sources_dir), shared_dir=_shared(config))
     echo = None if quiet else (lambda line: click.echo(line, err=True))
     result = build_image(folder, config, builder=builder, tags=list(tags) or None, push=push,

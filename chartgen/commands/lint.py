@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from chartgen.commands._common import emit_findings, load_config
+from chartgen.commands._common import emit_findings, load_config, refuse_together
 
 
 @click.command(name="lint", help="Lint charts (folders or chart names; every chart of the repository when none) "
@@ -21,6 +21,7 @@ from chartgen.commands._common import emit_findings, load_config
 def command(ctx, charts, since, no_git, fmt):
     from chartgen.chart.lint import chart_dirs_of, lint_charts
 
+    refuse_together(ctx, "since", "no_git", why="--no-git skips the version check that --since sets up")
     config = load_config(ctx)
     findings = lint_charts(charts, config, since=None if no_git else since)
     emit_findings(findings, fmt)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from chartgen.commands._common import load_config
+from chartgen.commands._common import check_output, load_config
 
 
 def resolve_charts(config, charts: tuple[str, ...]) -> list[Path]:
@@ -25,8 +25,12 @@ def resolve_charts(config, charts: tuple[str, ...]) -> list[Path]:
         if not (path / "Chart.yaml").is_file() and (config.charts_dir / arg / "Chart.yaml").is_file():
             path = config.charts_dir / arg
         if not (path / "Chart.yaml").is_file():
-            raise UsageError(f"{arg} is not a chart folder (no Chart.yaml) nor a chart under {config.charts_dir}",
-                             path=arg, code="usage")
+            from chartgen.chart.lint import chart_names
+            from chartgen.errors import did_you_mean
+
+            hint = did_you_mean(path.name, chart_names(config.charts_dir))
+            raise UsageError(f"{arg} is not a chart folder (no Chart.yaml) nor a chart under {config.charts_dir}"
+                             + (f"; {hint}" if hint else ""), path=arg, code="usage")
         folders.append(path)
     return folders
 
@@ -48,7 +52,7 @@ def command(ctx, charts, out_dir, published_path, force, fmt):
     from chartgen.repo.package import package_chart
 
     config = load_config(ctx)
-    out = Path(out_dir) if out_dir else config.dist_dir
+    out = check_output(Path(out_dir) if out_dir else config.dist_dir, "--out" if out_dir else "the dist folder (`dist` in chartgen.yaml)")
     published = None
     if published_path:
         published = load_index(published_path)

@@ -7,7 +7,7 @@ import json
 
 import click
 
-from chartgen.commands._common import check_user_references, load_config
+from chartgen.commands._common import check_user_references, fail, load_config
 
 
 @click.command(name="pr")
@@ -72,9 +72,11 @@ def command(ctx, workflows, config_repo, base, forge, dry_run, prune, source_com
         results = open_pull_requests(folders, config, config_repo=config_repo, base=base, forge=forge,
                                      dry_run=dry_run, source_commit=source_commit, source_ref=source_ref,
                                      image_digest=image_digest, image_tag=image_tag, log=log, prune=prune)
-    except PrError as exc:
-        _show(exc.results, fmt)
-        raise
+    except PrError as exc:   # some pull requests failed; the others went through
+        if fmt != "json":
+            _show(exc.results, fmt)
+            raise
+        fail(exc, fmt, results=[r.to_dict() for r in exc.results])
     _show(results, fmt)
 
 

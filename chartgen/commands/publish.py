@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
 
-from chartgen.commands._common import emit_findings, load_config
+from chartgen.commands._common import check_output, emit_findings, index_format_options, load_config
+from chartgen.commands._common import index_format as _index_format
 
 
 @click.command(name="publish", help="Publish charts: --to dir:PATH | git:REMOTE[#BRANCH[:FOLDER]] | oci://REGISTRY/PATH. "
@@ -21,25 +23,29 @@ from chartgen.commands._common import emit_findings, load_config
 @click.option("--force", is_flag=True, help="Replace a published version that has other content.")
 @click.option("--plain-http/--no-plain-http", default=None,
               help="OCI over plain HTTP (default: only for 127.0.0.1/localhost registries).")
-@click.option("--format", "fmt", type=click.Choice(["auto", "json", "yaml"]), default=None,
-              help="index.yaml format (default: `publish.index_format`).")
+@index_format_options
 @click.option("--html/--no-html", default=None, help="Also write index.html (default: `publish.html`).")
 @click.option("--message", default="", help="Commit message for git targets.")
 @click.option("--attempts", default=10, show_default=True, type=click.IntRange(1, 100),
               help="git: push attempts when others publish at the same time.")
 @click.pass_context
-def command(ctx, charts, target, base_url, out_dir, force, plain_http, fmt, html, message, attempts):
+def command(ctx, charts, target, base_url, out_dir, force, plain_http, index_format, old_index_format, html, message,
+            attempts):
     from chartgen.commands.package import resolve_charts
     from chartgen.errors import UsageError
     from chartgen.repo.index import duplicate_warnings
     from chartgen.repo.package import package_chart
-    from chartgen.repo.publish import index_keywords, publish
+    from chartgen.repo.publish import index_keywords, parse_target, publish
 
+    fmt = _index_format(index_format, old_index_format)
     config = load_config(ctx)
     target = target or config.publish.target
     if not target:
         raise UsageError("no target: give --to dir:PATH | git:REMOTE[#BRANCH[:FOLDER]] | oci://REGISTRY/PATH "
                          "or set publish.target in chartgen.yaml", code="usage")
+    where = parse_target(target)
+    if where.kind == "dir":
+        check_output(Path(where.location), "the publish folder")
     dist = Path(out_dir) if out_dir else config.dist_dir
     archives: list[Path] = []
     folders = []
@@ -51,6 +57,7 @@ def command(ctx, charts, target, base_url, out_dir, force, plain_http, fmt, html
         else:
             folders.append(arg)
     if folders:
+        check_output(dist, "--out" if out_dir else "the dist folder (`dist` in chartgen.yaml)")
         archives += [package_chart(folder, dist, force=force).path
                      for folder in resolve_charts(config, tuple(folders))]
     if not charts:
@@ -68,7 +75,7 @@ def command(ctx, charts, target, base_url, out_dir, force, plain_http, fmt, html
         click.echo(f"replaced {name} {version} (--force)")
     for name, version in result.unchanged:
         click.echo(f"already published {name} {version} (same digest)")
-    emit_findings(duplicate_warnings(result.target, result.duplicates), stream=click.get_text_stream("stderr"))
+    emit_findings(duplicate_warnings(result.target, result.duplicates), stream=sys.stderr)
     tries = f" after {result.attempts} attempts" if result.attempts > 1 else ""
     click.echo(f"{result.target}: {len(result.added)} added, {len(result.unchanged)} unchanged{tries}"
                + (f" ({result.location})" if result.location else ""))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from chartgen.commands._common import load_config
+from chartgen.commands._common import check_output, load_config
 
 
 @click.command(name="render")
@@ -32,6 +32,7 @@ def command(ctx, folder, out_dir, profile, image, namespace, persistence, label_
     from chartgen.sources import load_workflow, resolve_workflow
 
     config = load_config(ctx)
+    check_output(out_dir, "--out")
     path = resolve_workflow(folder, config.sources_dir)
     # The repository's shared folder for its own workflows; a sibling shared/ otherwise.
     in_sources = is_inside(path, config.sources_dir) and config.shared_dir.is_dir()

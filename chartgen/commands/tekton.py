@@ -18,11 +18,15 @@ def command():
               help="An image param and its pinned reference; repeatable.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of editing TASK.")
 @click.option("--check", is_flag=True, help="Change nothing; exit 1 when TASK does not already pin these images.")
-def pin(task, images, output, check):
+@click.pass_context
+def pin(ctx, task, images, output, check):
     from pathlib import Path
+
+    from chartgen.commands._common import check_output, refuse_together
 
     from chartgen.tekton import pin_task_file, pin_task_images
 
+    refuse_together(ctx, "check", "output", why="--check changes nothing, --output writes the pinned Task")
     wanted: dict[str, str] = {}
     for item in images:
         param, sep, reference = item.partition("=")
@@ -31,6 +35,8 @@ def pin(task, images, output, check):
         if param in wanted:
             raise click.BadParameter(f"param {param!r} given twice", param_hint="--image")
         wanted[param] = reference
+    if not check:
+        check_output(Path(output or task), "--output" if output else "TASK", folder=False)
     if check:
         _, pins = pin_task_images(Path(task).read_text(encoding="utf-8"), wanted, path=task)
     else:

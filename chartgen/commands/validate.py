@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from chartgen.commands._common import emit_findings, load_config
+from chartgen.commands._common import display_path, emit_findings, load_config
 
 
 def _is_workflow_folder(path: Path) -> bool:
@@ -81,7 +81,7 @@ def command(ctx: click.Context, paths: tuple[str, ...], fmt: str, strict: bool) 
         # elsewhere uses the shared/ (or _shared/) folder next to it, if any.
         inside = config.sources_dir.is_dir() and folder.resolve().parent == config.sources_dir.resolve()
         shared = config.shared_dir if inside and config.shared_dir.is_dir() else (None if inside else True)
-        return load_workflow(_relative(folder), shared_dir=shared)
+        return load_workflow(display_path(folder), shared_dir=shared)
 
     loaded, unreadable = [], {}
     for folder in folders:
@@ -90,7 +90,7 @@ def command(ctx: click.Context, paths: tuple[str, ...], fmt: str, strict: bool) 
         except UsageError:
             raise
         except ChartgenError as exc:  # a folder that cannot even be listed: report, go on
-            unreadable[str(_relative(folder))] = exc.findings
+            unreadable[str(display_path(folder))] = exc.findings
     by_root = {folder.root.resolve() for folder in loaded}
     # The other folders of the repository only contribute their ids (for workflowOptions,
     # subflows and uniqueness), so validating one folder still knows the rest of the repository.
@@ -103,19 +103,12 @@ def command(ctx: click.Context, paths: tuple[str, ...], fmt: str, strict: bool) 
         results[key] = tuple(sorted(results[key] + (extra,), key=lambda f: (f.path, f.line, f.column, f.code)))
     results.update(unreadable)
     findings = [finding for name in results for finding in results[name]]
-    emit_findings(findings, fmt)
-    click.echo(summary(results), err=True)
     errors = any(f.is_error for f in findings)
     warnings = any(not f.is_error for f in findings)
-    sys.exit(1 if errors or (strict and warnings) else 0)
-
-
-def _relative(path: Path) -> Path:
-    """Paths under the current folder are shown relative to it (also what CI annotations need)."""
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve())
-    except (ValueError, OSError):
-        return path
+    failed = errors or (strict and warnings)
+    emit_findings(findings, fmt, ok=not failed)
+    click.echo(summary(results), err=True)
+    sys.exit(1 if failed else 0)
 
 
 def _cross_check_ids(loaded, others, results):
@@ -127,7 +120,7 @@ def _cross_check_ids(loaded, others, results):
     taken = {}
     for root in others:
         for workflow_id in scan_ids(root)[0]:
-            taken.setdefault(workflow_name(workflow_id), _relative(root))
+            taken.setdefault(workflow_name(workflow_id), display_path(root))
     keys = {folder.root: key for folder, key in zip(loaded, results)}
     for folder in loaded:
         name = workflow_name(folder.workflow_id) if folder.workflow_id else ""

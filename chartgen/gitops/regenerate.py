@@ -19,7 +19,7 @@ def remove_chart(run: Run, removal: Removal) -> tuple[ChartChange, ...]:
         shutil.rmtree(root / rel, ignore_errors=True)
     charts = root / run.charts_dir
     layout = run.settings.layout
-    config = run.config.with_overrides(charts=str(charts))
+    config = _in_checkout(run, charts)
     from chartgen.chart.umbrella import generate_umbrella, write_charts_readme
 
     with _standalone_copies(run):
@@ -64,7 +64,7 @@ def regenerate_charts(run: Run, unit: list) -> tuple[ChartChange, ...]:
     root = run.git.cwd
     charts = root / run.charts_dir
     layout = run.settings.layout
-    config = run.config.with_overrides(charts=str(charts))
+    config = _in_checkout(run, charts)
     changes = []
     # umbrella-only layout: every nested chart is copied out while generating, so the umbrella
     # regenerated from <charts>/<name>/ keeps the workflows this unit does not touch
@@ -76,6 +76,9 @@ def regenerate_charts(run: Run, unit: list) -> tuple[ChartChange, ...]:
                 shutil.copytree(nested, standalone)  # so the version policy sees the chart we have
             adopted = [d for d in (standalone, charts / UMBRELLA) if run.settings.adopt_charts and _adopt(d)]
             result = run.generator(folder, config, out_dir=charts, **run.meta)
+            for rel in getattr(result, "discarded_edits", ()):
+                run.log(f"{run.charts_dir}/{getattr(result, 'name', folder.name)}/{rel}: edited by hand in the "
+                        "chart repository; the pull request replaces it with the generated file")
             for chart_dir in adopted:  # a generator that left the folder alone must not leave our mark
                 marker = chart_dir / MARKER
                 if marker.is_file() and marker.read_text() == ADOPTED:
@@ -93,6 +96,14 @@ def regenerate_charts(run: Run, unit: list) -> tuple[ChartChange, ...]:
     if "umbrella" not in layout:
         _reset_to_head(run.git, f"{run.charts_dir}/{UMBRELLA}")
     return tuple(changes)
+
+
+def _in_checkout(run: Run, charts: Path):
+    """The configuration for charts written in the chart repository's checkout. Hand edits there
+    are overwritten, not refused: the pull request shows them going, for review."""
+    from dataclasses import replace
+
+    return run.config.with_overrides(charts=str(charts), chart=replace(run.config.chart, hand_edits="overwrite"))
 
 
 def _adopt(chart_dir: Path) -> bool:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from chartgen.errors import UsageError
 from chartgen.fsutil import sweep_leftovers
 from chartgen.repo.archive import read_archive
 from chartgen.repo.html import render_html
-from chartgen.repo.index import INDEX_NAME, add_archives, empty_index, is_known_archive
+from chartgen.repo.index import INDEX_NAME, add_archives, empty_index, is_known_archive, now_rfc3339
 from chartgen.repo.reading import load_index
 from chartgen.repo.writing import resolve_format, write_repository_files
 from chartgen.settings import PublishSettings
@@ -58,9 +58,12 @@ def update_index(dist_dir: Path, base_url: str, *, merge: Path | None = None, fo
     addition = add_archives(index, fresh, base_url, force=force, now=now, where=str(source))
     changed = bool(addition.added or addition.replaced)
     result = addition.index if changed else index  # nothing new: keep `generated` (a no-op)
+    if not result.generated:   # a new index without archives: Helm refuses one without the time
+        result = replace(result, generated=now or now_rfc3339())
     target = dist_dir / INDEX_NAME
     same_file = source.resolve() == target.resolve()
-    if changed or not same_file or resolve_format(index, fmt) != (index.source_format or "json"):
+    # A folder without archives still gets the (empty) index it is told it has.
+    if changed or not same_file or not target.is_file() or resolve_format(index, fmt) != (index.source_format or "json"):
         write_repository_files(result, dist_dir, fmt=fmt, html=html, title=title, base_url=base_url)
     elif html and not (dist_dir / "index.html").exists():
         from chartgen.fsutil import write_atomic
