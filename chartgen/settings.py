@@ -87,7 +87,7 @@ class ImageSettings:
 
     registry: str = field(default="quay.io/orchestrator", metadata={"convert": lambda v: str(v).rstrip("/")})
     name: str = "serverless-workflow-{name}"
-    tag: str = "latest"
+    tag: str = ""
     builder: str = "auto"
     builder_image: str = field(default="registry.redhat.io/openshift-serverless-1/logic-swf-builder-rhel9:1.37.0-19",
                                metadata=_key("builderImage"))

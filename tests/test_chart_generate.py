@@ -63,7 +63,7 @@ def test_chart_files_and_metadata(project):
     assert (chart / "files/specs/api.yaml").read_bytes() == (project / "workflows/braces-flow/specs/api.yaml").read_bytes()
     readme = (chart / "README.md").read_text()
     assert "```mermaid\nstateDiagram-v2\n" in readme and "s0 --> s1: Known" in readme
-    assert "| image.tag | string | `\"latest\"` |" in readme
+    assert "| image.tag | string | `\"1.2\"` |" in readme and "latest" not in readme
     assert "--set-string secrets.values.quarkus\\.api\\.password=..." in readme
     # the umbrella chart and the matrix come along
     assert (project / "charts" / "workflows" / "charts" / "braces-flow" / "Chart.yaml").is_file()
