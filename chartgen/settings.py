@@ -49,6 +49,12 @@ class ChartSettings:
     maintainers: tuple[tuple[tuple[str, str], ...], ...] = ()
     icon: str = ""
     home: str = ""                          # empty: source_repository (see `homepage`)
+    artifacthub: bool = True
+    license: str = ""
+    # each link: sorted (key, value) pairs of its name and url
+    links: tuple[tuple[tuple[str, str], ...], ...] = ()
+    sign_key_fingerprint: str = field(default="", metadata=_key("sign_key.fingerprint"))
+    sign_key_url: str = field(default="", metadata=_key("sign_key.url"))
     keywords: tuple[str, ...] = ("sonataflow", "serverless-workflow", "orchestrator")
     helm_repository: str = ""
     extras: tuple[tuple[str, tuple[str, ...]], ...] = ()   # chart name -> glob patterns
@@ -78,6 +84,10 @@ class ChartSettings:
 
     def maintainer_list(self) -> list[dict[str, str]]:
         return [{k: v for k, v in m if v} for m in self.maintainers]
+
+    def link_list(self) -> list[tuple[str, str]]:
+        """(name, url) of each `chart.links` entry, in file order."""
+        return [(dict(link).get("name", ""), dict(link).get("url", "")) for link in self.links]
 
 
 @dataclass(frozen=True)

@@ -131,7 +131,7 @@ def draft_chart(folder, config, *, image_tag: str | None = None, image_digest: s
                 settings: ChartSettings | None = None) -> ChartDraft:
     """Every file of the workflow's chart (pure: reads nothing but the loaded folder)."""
     from chartgen import names
-    from chartgen.chart import readme, schema, templates, values
+    from chartgen.chart import artifacthub, civalues, readme, schema, templates, values
     from chartgen.chart.textfiles import render_text
     from chartgen.manifests import render_manifests, render_options
     from chartgen.yamlio import dump_json
@@ -181,6 +181,7 @@ def draft_chart(folder, config, *, image_tag: str | None = None, image_digest: s
     files["values.yaml"] = values.values_yaml(model, header)
     files["values.schema.json"] = dump_json(schema.values_schema(model, f"Values of the {name} chart"))
     files[".helmignore"] = HELMIGNORE
+    files.update(civalues.ci_values_files(secret_keys=built.secret_keys, has_properties=bool(built.props_configmap)))
     files["templates/_helpers.tpl"] = render_text(
         "_helpers.tpl.j2", chart=name, props_configmap=built.props_configmap, props_expr=built.props_expr,
         secret_name=built.secret_name, secret_name_literal=templates.go_string(built.secret_name),
@@ -219,6 +220,8 @@ def draft_chart(folder, config, *, image_tag: str | None = None, image_digest: s
                    A_WORKFLOW_ID: workflow_id, A_WORKFLOW_TYPE: kind, A_SOURCE_PATH: source_path}
     if settings.source_repository:
         annotations[A_SOURCE_REPO] = settings.source_repository
+    annotations.update(artifacthub.content_annotations(
+        settings, images=[(sonataflow.name, image_reference(image, app_version))], source_path=source_path))
     return ChartDraft(name, files, fields, annotations, default_values, sonataflow.name)
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from chartgen.chart.artifacthub import subchart_annotations
+from chartgen.chart.civalues import umbrella_ci_values
 from chartgen.chart.settings import A_OPERATOR, A_UMBRELLA
 from chartgen.chart.writer import ChartResult, write_chart
 from chartgen.fsutil import MARKER
@@ -96,6 +98,7 @@ def generate_umbrella(config, charts_dir: Path | str) -> ChartResult:
     files: dict[str, str | bytes] = {".helmignore": HELMIGNORE, "values.yaml": umbrella_values(rows),
                                      "values.schema.json": dump_json(umbrella_schema(charts_dir, rows)),
                                      "templates/NOTES.txt": render_text("umbrella-NOTES.txt.j2", rows=rows)}
+    files.update(umbrella_ci_values([row.name for row in rows]))
     links: dict[str, Path] = {}
     dependencies = []
     for row in rows:
@@ -121,6 +124,7 @@ def generate_umbrella(config, charts_dir: Path | str) -> ChartResult:
               "keywords": list(settings.keywords), "maintainers": settings.maintainer_list(),
               "dependencies": dependencies}
     annotations = {A_UMBRELLA: "true", A_OPERATOR: settings.operator_versions}
+    annotations.update(subchart_annotations(settings, [charts_dir / Path(row.path).name for row in rows]))
     result = write_chart(charts_dir / settings.umbrella_name, files, fields, annotations, settings,
                          extras=settings.extras_for(settings.umbrella_name), links=links)
     write_charts_readme(config, charts_dir, rows)

@@ -206,6 +206,26 @@ def values_yaml(values: tuple[Value, ...], header: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
+def mapping_yaml(data: dict, header: str = "") -> str:
+    """A plain values file (`# header` lines, then `data` in block style) as yamllint with
+    chart-testing's rules accepts it."""
+    lines: list[str] = [f"# {visible(line, keep='')}".rstrip() for line in header.splitlines()]
+
+    def emit(mapping: dict, indent: int) -> None:
+        pad = "  " * indent
+        for key, value in mapping.items():
+            if isinstance(value, dict) and value:
+                lines.append(pad + _key(key) + ":")
+                emit(value, indent + 1)
+            else:
+                lines.extend(pad + text for text in _scalar_line(key, value))
+
+    emit(data, 0)
+    if not data:
+        lines.append("{}")
+    return "\n".join(lines) + "\n"
+
+
 def _key(key: str) -> str:
     return _scalar(key) or go_string(key)
 
