@@ -160,6 +160,9 @@ class PublishSettings:
     index_format: str = "auto"
     html: bool = True
     title: str = "Helm charts"
+    sign_enabled: bool = field(default=False, metadata=_key("sign.enabled"))
+    sign_key: str = field(default="", metadata=_key("sign.key", path=str))
+    sign_name: str = field(default="", metadata=_key("sign.name"))
 
 
 @dataclass(frozen=True)

@@ -139,7 +139,7 @@ def test_a_workflow_without_version_needs_a_tag(project, capsys):
     with pytest.raises(ChartgenError) as caught:
         _generate(project, make_config(project))
     (finding,) = caught.value.findings
-    assert finding.code == "image-no-tag" and finding.path.endswith("braces-flow") and "version" in finding.message
+    assert finding.code == "no-default-image-tag" and finding.path.endswith("braces-flow") and "version" in finding.message
     assert not (project / "charts" / "braces-flow").exists()
     # image.tag of chartgen.yaml (even `latest`, when someone asks for it) or --image-tag fill in
     assert _image_values(_generate(project, make_config(project, "image: {tag: nightly}\n")).path)["tag"] == "nightly"

@@ -114,8 +114,10 @@ def stage_lint(job: Job) -> tuple[str, dict]:
 
 def stage_package(job: Job) -> tuple[str, dict]:
     from chartgen.repo.package import package_chart
+    from chartgen.repo.provenance import after_packaging, sign_options
 
     result = package_chart(job.config.resolve(job.outputs["chart_path"]), job.config.dist_dir)
+    after_packaging([result], sign_options(job.config.publish))     # publish.sign: <archive>.prov
     archive = relative_path(Path(result.path), job.config.root)
     return archive, {"archive": archive, "archive_digest": result.digest}
 
@@ -176,8 +178,11 @@ def stage_umbrella(config, options: BuildOptions, jobs: list[WorkflowState], ear
         _lint(Path(result.path), config)
     if CORE.index(options.until) >= CORE.index("package"):
         from chartgen.repo.package import package_chart
+        from chartgen.repo.provenance import after_packaging, sign_options
 
-        archive = Path(package_chart(Path(result.path), config.dist_dir).path)
+        packaged = package_chart(Path(result.path), config.dist_dir)
+        after_packaging([packaged], sign_options(config.publish))
+        archive = Path(packaged.path)
         outputs["archive"] = relative_path(archive, config.root)
         message += f" -> {outputs['archive']}"
     return message + gone, outputs

@@ -62,7 +62,7 @@ def image_defaults(config, folder_name: str, image_tag: str | None, image_digest
     if not tag and not image_digest:
         raise UsageError("no default image tag: the workflow has no `version` (a valid image tag) and image.tag "
                          "in chartgen.yaml is empty; set one of them, or pass --image-tag or --image-digest",
-                         code="image-no-tag")
+                         code="no-default-image-tag")
     return {
         "registry": settings.registry,
         "repository": image_repository(folder_name, replace(settings, registry="")),
@@ -77,8 +77,8 @@ def _folder_image_defaults(folder, config, image_tag: str | None, image_digest: 
     try:
         return image_defaults(config, folder.name, image_tag, image_digest, app_version)
     except UsageError as exc:
-        if exc.findings and exc.findings[0].code == "image-no-tag":
-            raise ChartgenError(exc.findings[0].message, path=str(folder.root), code="image-no-tag") from None
+        if exc.code == "no-default-image-tag":
+            raise ChartgenError(exc.findings[0].message, path=str(folder.root), code=exc.code) from None
         try:
             image_defaults(config, "workflow", None, None, "1")
         except UsageError:

@@ -33,6 +33,7 @@ def command(ctx, charts, target, base_url, out_dir, force, plain_http, fmt, html
     from chartgen.errors import UsageError
     from chartgen.repo.index import duplicate_warnings
     from chartgen.repo.package import package_chart
+    from chartgen.repo.provenance import after_packaging, sign_archives, sign_options
     from chartgen.repo.publish import index_keywords, publish
 
     config = load_config(ctx)
@@ -50,14 +51,18 @@ def command(ctx, charts, target, base_url, out_dir, force, plain_http, fmt, html
             archives.append(Path(arg))
         else:
             folders.append(arg)
+    signing = sign_options(config.publish)
     if folders:
-        archives += [package_chart(folder, dist, force=force).path
-                     for folder in resolve_charts(config, tuple(folders))]
+        packaged = [package_chart(folder, dist, force=force) for folder in resolve_charts(config, tuple(folders))]
+        after_packaging(packaged, signing)
+        archives += [p.path for p in packaged]
     if not charts:
         archives = sorted(dist.glob("*.tgz")) if dist.is_dir() else []
         if not archives:
             raise UsageError(f"no chart archives in {dist}; run `chartgen package` first or name charts",
                              path=dist, code="usage")
+    if signing is not None:      # publish.sign.enabled: no archive goes out unsigned
+        sign_archives(archives, signing, only_missing=archives)
     result = publish(archives, target, base_url=(base_url if base_url is not None else config.publish.url) or None,
                      force=force, plain_http=plain_http, message=message, max_attempts=attempts,
                      **index_keywords(config.publish, fmt=fmt, html=html))
