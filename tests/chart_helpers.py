@@ -21,6 +21,17 @@ def repo_config():
     return load_config(CONFIG_PATH)
 
 
+def project_config(root: Path, text: str = "", *, repository: str = "https://example.com/wf.git"):
+    """The Config of a test project in `root`: workflows/ (shared: workflows/shared), charts/,
+    then `text` (more chartgen.yaml)."""
+    from chartgen.config import parse_config
+
+    path = Path(root) / "chartgen.yaml"
+    base = f"sources: workflows\nshared: workflows/shared\ncharts: charts\nrepository: {repository}\n"
+    path.write_text(base + text, encoding="utf-8")
+    return parse_config(path.read_text(), str(path), root)
+
+
 def workflow_source_folders() -> list[Path]:
     from chartgen.sources import discover
 

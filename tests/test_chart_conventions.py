@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chart_helpers import helm_objects
+from chart_helpers import helm_objects, project_config
 from conftest import REPO
 
 FIXTURES = REPO / "tests" / "fixtures" / "chart"
@@ -21,13 +21,7 @@ STANDARD = ("helm.sh/chart", "app.kubernetes.io/name", "app.kubernetes.io/instan
 
 
 def make_config(root: Path, text: str = ""):
-    from chartgen.config import parse_config
-
-    path = root / "chartgen.yaml"
-    base = ("sources: workflows\nshared: workflows/shared\ncharts: charts\n"
-            "repository: https://github.com/acme/flows\n")
-    path.write_text(base + text, encoding="utf-8")
-    return parse_config(path.read_text(), str(path), root)
+    return project_config(root, text, repository="https://github.com/acme/flows")
 
 
 @pytest.fixture

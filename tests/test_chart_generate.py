@@ -7,19 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from chart_helpers import helm_objects
+from chart_helpers import helm_objects, project_config
 from conftest import REPO
 
 FIXTURES = REPO / "tests" / "fixtures" / "chart"
 
 
 def make_config(root: Path, text: str = ""):
-    from chartgen.config import parse_config
-
-    path = root / "chartgen.yaml"
-    base = "sources: workflows\nshared: workflows/shared\ncharts: charts\nrepository: https://example.com/wf.git\n"
-    path.write_text(base + text, encoding="utf-8")
-    return parse_config(path.read_text(), str(path), root)
+    return project_config(root, text)
 
 
 @pytest.fixture
