@@ -278,18 +278,16 @@ def test_ci_values_files_lint_clean_and_cover_the_templates(project):
 
     config = make_config(project)
     chart = _generate(project, config).path
-    assert sorted(p.name for p in (chart / "ci").iterdir()) == [
-        "custom-values.yaml", "default-values.yaml", "persistence-values.yaml"]
+    assert sorted(p.name for p in (chart / "ci").iterdir()) == ["custom-values.yaml", "default-values.yaml"]
     assert lint_chart(chart, config) == []
     custom = yaml.safe_load((chart / "ci" / "custom-values.yaml").read_text())
     objects = helm_objects(chart, custom)
     sonataflow = next(o for o in objects if o["kind"] == "SonataFlow")
     assert sonataflow["spec"]["podTemplate"]["container"]["imagePullPolicy"] == "IfNotPresent"
+    assert sonataflow["spec"]["persistence"]["migrateDBOnStartUp"] is True
     secret = next(o for o in objects if o["kind"] == "Secret")
     assert set(secret["stringData"].values()) == {"ci-placeholder"}
-    persistence = yaml.safe_load((chart / "ci" / "persistence-values.yaml").read_text())
-    sonataflow = next(o for o in helm_objects(chart, persistence) if o["kind"] == "SonataFlow")
-    assert sonataflow["spec"]["persistence"]["migrateDBOnStartUp"] is True
+    assert yaml.safe_load((chart / "ci" / "default-values.yaml").read_text()) == {}
 
 
 def test_lint_runs_helm_with_each_ci_values_file(project):

@@ -3,11 +3,12 @@ installs the chart with, one release per file, so the chart repository works wit
 
 - `default-values.yaml`: no values, what a plain `helm install` deploys;
 - `custom-values.yaml`: every template branch a value opens (replicas, pull policy, resources,
-  extra labels and annotations, an application property, a value for every secret key);
-- `persistence-values.yaml`: PostgreSQL persistence (`ct install` then needs the Orchestrator's
-  PostgreSQL Service and Secret for the workflow to start; the release installs without).
+  extra labels and annotations, an application property, a value for every secret key,
+  PostgreSQL persistence: `ct install` then needs the Orchestrator's PostgreSQL Service and
+  Secret for the workflow to start; the release installs without).
 
-`chartgen lint` runs `helm lint --strict` and yamllint once per file, as `ct lint` does.
+Two files, not one per feature: `chartgen lint` runs `helm lint --strict` once per file that
+gives values (as `ct lint` does), and each run costs as much as the chart's own lint.
 """
 
 from __future__ import annotations
@@ -31,12 +32,12 @@ def ci_values_files(*, secret_keys: tuple[str, ...], has_properties: bool) -> di
         custom["properties"] = {"quarkus.log.level": "INFO"}     # Quarkus' own default: no change
     if secret_keys:
         custom["secrets"] = {"values": {key: "ci-placeholder" for key in secret_keys}}
+    custom["persistence"] = {"enabled": True, "migrateDBOnStartUp": True}
     return {
         "ci/default-values.yaml": mapping_yaml({}, HEADER + "The chart's default values."),
-        "ci/custom-values.yaml": mapping_yaml(custom, HEADER + "A value for every setting a template reads."),
-        "ci/persistence-values.yaml": mapping_yaml(
-            {"persistence": {"enabled": True, "migrateDBOnStartUp": True}},
-            HEADER + "PostgreSQL persistence (the workflow needs the Orchestrator's PostgreSQL to start)."),
+        "ci/custom-values.yaml": mapping_yaml(
+            custom, HEADER + "A value for every setting a template reads (the workflow then needs the "
+            "Orchestrator's PostgreSQL to start)."),
     }
 
 

@@ -161,7 +161,8 @@ def run_helm_lint(chart_dir: Path, ci_values: bool = True) -> list[Finding]:
             values = load_data(values_file.read_bytes(), str(values_file)) or {}
         except ChartgenError as exc:
             return list(exc.findings)
-        runs.append((f" (with {values_file.relative_to(chart_dir).as_posix()})", values))
+        if values:   # no values: the first run already is that run
+            runs.append((f" (with {values_file.relative_to(chart_dir).as_posix()})", values))
     findings = []
     for label, values in runs:
         try:
