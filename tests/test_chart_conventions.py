@@ -258,15 +258,17 @@ def test_artifacthub_annotations_can_be_turned_off(project):
     assert not any(k.startswith("artifacthub.io/") for k in _meta(chart)["annotations"])
 
 
-def test_umbrella_lists_every_image_and_has_ci_values(project):
+def test_umbrella_has_ci_values_and_no_image_list(project):
     from chartgen.chart import generate_charts
 
     shutil.copytree(FIXTURES / "minimal", project / "workflows" / "minimal")
-    config = make_config(project, "image: {tag: nightly}\n")
+    config = make_config(project, "image: {tag: nightly}\nchart: {license: MIT}\n")
     generate_charts([project / "workflows" / "braces-flow", project / "workflows" / "minimal"], config)
     umbrella = project / "charts" / "workflows"
-    images = yaml.safe_load(_meta(umbrella)["annotations"]["artifacthub.io/images"])
-    assert [i["name"] for i in images] == ["braces-flow", "hello"]     # the SonataFlow names
+    annotations = _meta(umbrella)["annotations"]
+    # each workflow chart names its image; the umbrella's index entries must not grow with the repository
+    assert "artifacthub.io/images" not in annotations and annotations["artifacthub.io/license"] == "MIT"
+    assert yaml.safe_load(annotations["artifacthub.io/links"]) == [{"name": "Source", "url": "https://github.com/acme/flows"}]
     assert yaml.safe_load((umbrella / "ci" / "all-values.yaml").read_text()) == {
         "braces-flow": {"enabled": True}, "minimal": {"enabled": True}}
 

@@ -2,7 +2,7 @@
 
 Two kinds:
 - content (hashed with the chart, `content_annotations`): `artifacthub.io/images` (the image
-  the chart deploys by default), `license`, `links` (the workflow's source folder, the
+  a workflow chart deploys by default), `license`, `links` (the workflow's source folder, the
   chart.links setting), `signKey` (chart.sign_key);
 - per version (left out of the content hash, `version_annotations`): `prerelease` (from the
   version) and `changes` (what changed since the chart it replaces, `describe_changes`).
@@ -79,17 +79,11 @@ def content_annotations(settings, *, images: list[tuple[str, str]], source_path:
     return annotations
 
 
-def subchart_annotations(settings, chart_dirs: list[Path]) -> dict[str, str]:
-    """content_annotations of the umbrella chart: the images of every workflow chart."""
-    images: list[tuple[str, str]] = []
-    for chart_dir in chart_dirs:
-        meta = _load((chart_dir / "Chart.yaml").read_bytes(), "Chart.yaml") if (chart_dir / "Chart.yaml").is_file() \
-            else None
-        annotations = meta.get("annotations") if isinstance(meta, dict) else None
-        listed = _load(annotations.get(AH_IMAGES), AH_IMAGES) if isinstance(annotations, dict) else None
-        images += [(str(i["name"]), str(i["image"])) for i in listed or []
-                   if isinstance(i, dict) and i.get("name") and i.get("image")]
-    return content_annotations(settings, images=images)
+def umbrella_annotations(settings) -> dict[str, str]:
+    """content_annotations of the umbrella chart: no images (it installs no workflow by default,
+    and a list of every workflow's image would make each of its index entries grow with the
+    repository; each workflow chart lists its own)."""
+    return content_annotations(settings, images=[])
 
 
 def version_annotations(version: str, changes: list[dict] | None, previous: Mapping[str, Any]) -> dict[str, str]:

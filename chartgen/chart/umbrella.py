@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chartgen.chart.artifacthub import subchart_annotations
+from chartgen.chart.artifacthub import umbrella_annotations
 from chartgen.chart.civalues import umbrella_ci_values
 from chartgen.chart.settings import A_OPERATOR, A_UMBRELLA
 from chartgen.chart.writer import ChartResult, write_chart
@@ -124,7 +124,7 @@ def generate_umbrella(config, charts_dir: Path | str) -> ChartResult:
               "keywords": list(settings.keywords), "maintainers": settings.maintainer_list(),
               "dependencies": dependencies}
     annotations = {A_UMBRELLA: "true", A_OPERATOR: settings.operator_versions}
-    annotations.update(subchart_annotations(settings, [charts_dir / Path(row.path).name for row in rows]))
+    annotations.update(umbrella_annotations(settings))
     result = write_chart(charts_dir / settings.umbrella_name, files, fields, annotations, settings,
                          extras=settings.extras_for(settings.umbrella_name), links=links)
     write_charts_readme(config, charts_dir, rows)
