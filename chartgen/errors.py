@@ -20,7 +20,8 @@ WARNING = "warning"
 # code that handles credentials (git tokens, registry passwords, secret.properties).
 _SECRETS: set[str] = set()
 _SECRET_ENV = ("GITHUB_TOKEN", "GH_TOKEN", "CHARTGEN_TOKEN", "REGISTRY_PASSWORD",
-               "CHARTGEN_REGISTRY_PASSWORD", "HELM_REPO_TOKEN")
+               "CHARTGEN_REGISTRY_PASSWORD", "HELM_REPO_TOKEN", "CHARTGEN_SIGNING_KEY",
+               "CHARTGEN_SIGNING_PASSPHRASE")
 
 
 def register_secret(value: str | None) -> None:

@@ -49,6 +49,12 @@ class ChartSettings:
     maintainers: tuple[tuple[tuple[str, str], ...], ...] = ()
     icon: str = ""
     home: str = ""                          # empty: source_repository (see `homepage`)
+    artifacthub: bool = True
+    license: str = ""
+    # each link: sorted (key, value) pairs of its name and url
+    links: tuple[tuple[tuple[str, str], ...], ...] = ()
+    sign_key_fingerprint: str = field(default="", metadata=_key("sign_key.fingerprint"))
+    sign_key_url: str = field(default="", metadata=_key("sign_key.url"))
     keywords: tuple[str, ...] = ("sonataflow", "serverless-workflow", "orchestrator")
     helm_repository: str = ""
     extras: tuple[tuple[str, tuple[str, ...]], ...] = ()   # chart name -> glob patterns
@@ -80,6 +86,10 @@ class ChartSettings:
     def maintainer_list(self) -> list[dict[str, str]]:
         return [{k: v for k, v in m if v} for m in self.maintainers]
 
+    def link_list(self) -> list[tuple[str, str]]:
+        """(name, url) of each `chart.links` entry, in file order."""
+        return [(dict(link).get("name", ""), dict(link).get("url", "")) for link in self.links]
+
 
 @dataclass(frozen=True)
 class ImageSettings:
@@ -88,7 +98,7 @@ class ImageSettings:
 
     registry: str = field(default="quay.io/orchestrator", metadata={"convert": lambda v: str(v).rstrip("/")})
     name: str = "serverless-workflow-{name}"
-    tag: str = "latest"
+    tag: str = ""
     builder: str = "auto"
     builder_image: str = field(default="registry.redhat.io/openshift-serverless-1/logic-swf-builder-rhel9:1.37.0-19",
                                metadata=_key("builderImage"))
@@ -152,6 +162,9 @@ class PublishSettings:
     html: bool = True
     title: str = "Helm charts"
     oci_settle: float = field(default=3.0, metadata=_key("ociSettle"))
+    sign_enabled: bool = field(default=False, metadata=_key("sign.enabled"))
+    sign_key: str = field(default="", metadata=_key("sign.key", path=str))
+    sign_name: str = field(default="", metadata=_key("sign.name"))
 
 
 @dataclass(frozen=True)

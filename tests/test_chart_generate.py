@@ -7,19 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from chart_helpers import helm_objects
+from chart_helpers import helm_objects, project_config
 from conftest import REPO
 
 FIXTURES = REPO / "tests" / "fixtures" / "chart"
 
 
 def make_config(root: Path, text: str = ""):
-    from chartgen.config import parse_config
-
-    path = root / "chartgen.yaml"
-    base = "sources: workflows\nshared: workflows/shared\ncharts: charts\nrepository: https://example.com/wf.git\n"
-    path.write_text(base + text, encoding="utf-8")
-    return parse_config(path.read_text(), str(path), root)
+    return project_config(root, text)
 
 
 @pytest.fixture
@@ -63,7 +58,7 @@ def test_chart_files_and_metadata(project):
     assert (chart / "files/specs/api.yaml").read_bytes() == (project / "workflows/braces-flow/specs/api.yaml").read_bytes()
     readme = (chart / "README.md").read_text()
     assert "```mermaid\nstateDiagram-v2\n" in readme and "s0 --> s1: Known" in readme
-    assert "| image.tag | string | `\"latest\"` |" in readme
+    assert "| image.tag | string | `\"1.2\"` |" in readme and "latest" not in readme
     assert "--set-string secrets.values.quarkus\\.api\\.password=..." in readme
     # the umbrella chart and the matrix come along
     assert (project / "charts" / "workflows" / "charts" / "braces-flow" / "Chart.yaml").is_file()

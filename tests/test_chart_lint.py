@@ -95,7 +95,7 @@ def test_ci_values_files_are_linted_too(chart):
     from chartgen.chart import lint_charts
 
     path, config = chart
-    (path / "ci").mkdir()
+    (path / "ci").mkdir(exist_ok=True)
     (path / "ci" / "persistence-values.yaml").write_text("persistence:\n  enabled: true\n")
     assert lint_charts([path], config, since=None) == ()
     (path / "ci" / "wrong-values.yaml").write_text("replicas: many\n")

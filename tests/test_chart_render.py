@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from chart_helpers import (corpus_folders, expected_objects, folder_id, generate, helm_objects, renders,
-                           repo_config, secret_values, workflow_source_folders)
+from chart_helpers import (corpus_folders, default_image, expected_objects, folder_id, generate, helm_objects, renders,
+                           repo_config, secret_values, with_chart_labels, workflow_source_folders)
 from conftest import CORPUS, REPO, need
 
 FIXTURE = REPO / "tests" / "fixtures" / "chart" / "braces-flow"
@@ -40,12 +40,6 @@ def charts(tmp_path_factory):
     return get
 
 
-def _default_image(folder: Path) -> str:
-    from chartgen.chart.generate import image_defaults, image_reference
-
-    return image_reference(image_defaults(repo_config(), folder.name, None, None))
-
-
 def _blank_secrets(objects: list[dict]) -> list[dict]:
     for obj in objects:
         if obj["kind"] == "Secret":
@@ -57,7 +51,8 @@ def _blank_secrets(objects: list[dict]) -> list[dict]:
 def test_default_values_give_the_rendered_objects(folder, charts):
     chart = charts(folder)
     got = helm_objects(chart, {}, namespace="team-a")
-    want = _blank_secrets(expected_objects(folder, namespace="team-a", image=_default_image(folder)))
+    want = with_chart_labels(_blank_secrets(expected_objects(folder, namespace="team-a", image=default_image(folder))),
+                             chart)
     assert [(o["kind"], o["metadata"]["name"]) for o in got] == [(o["kind"], o["metadata"]["name"]) for o in want]
     for got_obj, want_obj in zip(got, want):
         assert got_obj == want_obj, f"{got_obj['kind']}/{got_obj['metadata']['name']} differs"
@@ -97,8 +92,7 @@ def _expected_custom(folder: Path) -> list[dict]:
                             persistence=persistence, extra_labels=CUSTOM_LABELS)
     for obj in want:
         meta = obj["metadata"]
-        if "labels" in meta:  # the objects chartgen render labels get the extra annotations too
-            meta["annotations"] = {**meta.get("annotations", {}), "example.com/owner": "team-payments"}
+        meta["annotations"] = {**meta.get("annotations", {}), "example.com/owner": "team-payments"}
         if obj["kind"] == "SonataFlow":
             pod = obj["spec"]["podTemplate"]
             pod["replicas"] = 2
@@ -111,7 +105,7 @@ def _expected_custom(folder: Path) -> list[dict]:
 @pytest.mark.parametrize("folder", FOLDERS, ids=folder_id)
 def test_custom_values_give_the_rendered_objects(folder, charts):
     got = helm_objects(charts(folder), _custom_values(folder), namespace="team-b")
-    want = _expected_custom(folder)
+    want = with_chart_labels(_expected_custom(folder), charts(folder), values_labels=CUSTOM_LABELS)
     assert [(o["kind"], o["metadata"]["name"]) for o in got] == [(o["kind"], o["metadata"]["name"]) for o in want]
     for got_obj, want_obj in zip(got, want):
         assert got_obj == want_obj, f"{got_obj['kind']}/{got_obj['metadata']['name']} differs"

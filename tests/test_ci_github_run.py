@@ -16,7 +16,9 @@ from tests.conftest import REPO, need_tool
 from tests.git_helpers import git as run_git
 from tests.test_ci_github_workflows import WORKFLOWS, load
 
-NO_APP = {"CHARTGEN_GITHUB_APP_ID": "", "CHARTGEN_GITHUB_APP_PRIVATE_KEY": ""}   # the build step's app settings
+# the build step's app settings, and no signing key (publish.sign is off in these repositories)
+NO_APP = {"CHARTGEN_GITHUB_APP_ID": "", "CHARTGEN_GITHUB_APP_PRIVATE_KEY": "", "CHARTGEN_SIGNING_KEY": "",
+          "CHARTGEN_SIGNING_PASSPHRASE": ""}
 
 
 def git(root: Path, *args: str) -> str:

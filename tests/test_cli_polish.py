@@ -131,12 +131,12 @@ def failure_document(stdout: str) -> dict:
 
 @pytest.mark.parametrize("name", sorted(JSON_COMMANDS))
 def test_a_usage_error_is_a_json_document_with_format_json(project, name):
-    proc = chartgen(project, *JSON_COMMANDS[name], "--no-such-option", "--format", "json")
+    proc = chartgen(project, *JSON_COMMANDS[name], "--qqqqqq", "--format", "json")
     assert proc.returncode == 2, proc.stdout + proc.stderr
     document = failure_document(proc.stdout)
-    assert [(f["code"], f["message"]) for f in document["findings"]] == [("usage", "No such option '--no-such-option'.")]
+    assert [(f["code"], f["message"]) for f in document["findings"]] == [("usage", "No such option '--qqqqqq'.")]
     assert "No such option" in proc.stderr              # the human reads stderr as before
-    text = chartgen(project, *JSON_COMMANDS[name], "--no-such-option")
+    text = chartgen(project, *JSON_COMMANDS[name], "--qqqqqq")
     assert text.returncode == 2 and text.stdout == ""   # no JSON without --format json
 
 

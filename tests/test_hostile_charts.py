@@ -25,9 +25,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chart_helpers import object_key, repo_config
+from chart_helpers import default_image, image_tag_for, object_key, repo_config, with_chart_labels
 
-RELEASE = "rel-5d1e"            # must never show: no template prints .Release.Name
+RELEASE = "rel-5d1e"            # shows only as the app.kubernetes.io/instance label (see printed_text)
 NAMESPACE = "ns-8c2f"
 EVALUATED = "injected-a8d3"     # what the payloads print when Helm evaluates them
 PAYLOADS = [
@@ -58,18 +58,12 @@ def make_folder(root: Path, files: dict[str, str | bytes], workflow: dict | None
     return root
 
 
-def _default_image(folder: Path) -> str:
-    from chartgen.chart.generate import image_defaults, image_reference
-
-    return image_reference(image_defaults(repo_config(), folder.name, None, None))
-
-
 def render_texts(folder: Path) -> dict[str, str]:
     """`chartgen render` output: file name -> YAML text (secret values blanked as the chart's defaults)."""
     from chartgen.manifests import render_manifests, render_options
     from chartgen.sources import load_workflow
 
-    options = render_options(repo_config().render, namespace=NAMESPACE, image=_default_image(folder))
+    options = render_options(repo_config().render, namespace=NAMESPACE, image=default_image(folder))
     texts = {}
     for manifest in render_manifests(load_workflow(folder), options):
         if manifest.kind == "Secret":
@@ -121,7 +115,8 @@ def py_yaml(texts: list[str]) -> list:
 def chart_of(folder: Path, out: Path) -> Path:
     from chartgen.chart import generate_charts
 
-    return generate_charts([folder], repo_config(), out_dir=out, umbrella=False)[0].path
+    return generate_charts([folder], repo_config(), out_dir=out, umbrella=False,
+                           image_tag=image_tag_for(folder))[0].path
 
 
 def assert_chart_equals_render(folder: Path, out: Path) -> dict[str, str]:
@@ -132,11 +127,17 @@ def assert_chart_equals_render(folder: Path, out: Path) -> dict[str, str]:
     manifests = [text for name, text in sorted(helm.items()) if name.endswith(".yaml") and text.strip()]
     rendered = list(render_texts(folder).values())
     for reader in (py_yaml, go_yaml):
-        got, want = _objects(manifests, reader), _objects(rendered, reader)
+        got, want = _objects(manifests, reader), with_chart_labels(_objects(rendered, reader), chart, release=RELEASE)
         assert [object_key(o) for o in got] == [object_key(o) for o in want]
         for got_obj, want_obj in zip(got, want):
             assert got_obj == want_obj, f"{reader.__name__}: {object_key(got_obj)} differs"
     return helm
+
+
+def printed_text(helm: dict[str, str]) -> str:
+    """Everything Helm printed, less the one place the release name belongs (the instance
+    label, checked by assert_chart_equals_render), so a payload printing it shows."""
+    return "".join(helm.values()).replace(f"app.kubernetes.io/instance: {RELEASE}", "")
 
 
 def assert_findings_name_a_file(error) -> None:
@@ -193,7 +194,7 @@ def test_no_workflow_text_is_evaluated_by_helm(tmp_path, place, payload):
     except ChartgenError as exc:   # refused (e.g. an id or file name no Kubernetes name can hold)
         assert_findings_name_a_file(exc)
         return
-    printed = "".join(helm.values())
+    printed = printed_text(helm)
     assert EVALUATED not in printed and RELEASE not in printed
 
 
@@ -431,5 +432,5 @@ def test_any_text_is_refused_with_a_finding_or_reaches_the_cluster_exactly(
     except ChartgenError as exc:
         assert_findings_name_a_file(exc)
         return
-    printed = "".join(helm.values())
+    printed = printed_text(helm)
     assert RELEASE not in printed

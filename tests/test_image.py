@@ -183,7 +183,8 @@ def test_unknown_workflow_is_a_usage_error(project):
     assert result.returncode == 2 and "[unknown-workflow]" in result.stderr
 
 
-def test_default_tags_are_the_source_commit_and_latest(project):
+def test_default_tags_are_the_source_commit_and_the_workflow_version(project):
+    """The version is the tag the workflow's chart defaults to; never `latest` by default."""
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.test"]
     subprocess.run(git + ["init", "-q", str(project)], check=True)
     subprocess.run(git + ["-C", str(project), "add", "-A"], check=True)
@@ -194,7 +195,7 @@ def test_default_tags_are_the_source_commit_and_latest(project):
                       "--format", "json", "-q")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert data["tags"] == [head, "latest"]
+    assert data["tags"] == [head, "0.3.1"]
     assert data["reference"] == f"registry.example.test/team/serverless-workflow-orders:{head}"
     assert f'org.opencontainers.image.revision="{head}"' in (project / "ctx" / "Containerfile").read_text()
     assert "uncommitted changes" not in result.stderr

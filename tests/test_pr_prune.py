@@ -176,7 +176,7 @@ def test_removed_workflow_gets_a_removal_pull_request_and_its_stale_one_is_close
         == set(status["D"])
     assert set(status["M"]) <= {"charts/README.md", "charts/workflows/Chart.yaml", "charts/workflows/values.yaml",
                                 "charts/workflows/values.schema.json", "charts/workflows/README.md",
-                                "charts/workflows/templates/NOTES.txt",
+                                "charts/workflows/templates/NOTES.txt", "charts/workflows/ci/all-values.yaml",
                                 "charts/workflows/.chartgen"}   # the marker records the files written
     files = tree(hub.bare, "chartgen/remove-legacy")
     assert dependencies(main_before) == ["greeting", "legacy", "mta", "other"]

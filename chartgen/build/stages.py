@@ -100,8 +100,9 @@ def _lint(chart_dir: Path, config) -> tuple[Finding, ...]:
     from chartgen.chart import lint_charts
 
     # since=None: the "version went up since HEAD" check is for review (chartgen lint),
-    # not for a build that just wrote the version itself.
-    findings = tuple(lint_charts([chart_dir], config, since=None))
+    # not for a build that just wrote the version itself; nor the runs with the ci/*-values.yaml
+    # chartgen wrote with the chart (they double the time of helm lint; `chartgen lint` runs them).
+    findings = tuple(lint_charts([chart_dir], config, since=None, ci_values=False))
     errors = _errors(findings)
     if errors:
         raise StageFailure(findings=errors)
@@ -115,8 +116,10 @@ def stage_lint(job: Job) -> tuple[str, dict]:
 
 def stage_package(job: Job) -> tuple[str, dict]:
     from chartgen.repo.package import package_chart
+    from chartgen.repo.provenance import after_packaging, sign_options
 
     result = package_chart(job.config.resolve(job.outputs["chart_path"]), job.config.dist_dir)
+    after_packaging([result], sign_options(job.config.publish))     # publish.sign: <archive>.prov
     archive = relative_path(Path(result.path), job.config.root)
     return archive, {"archive": archive, "archive_digest": result.digest}
 
@@ -180,8 +183,11 @@ def stage_umbrella(config, options: BuildOptions, jobs: list[WorkflowState], ear
         _lint(Path(result.path), config)
     if CORE.index(options.until) >= CORE.index("package"):
         from chartgen.repo.package import package_chart
+        from chartgen.repo.provenance import after_packaging, sign_options
 
-        archive = Path(package_chart(Path(result.path), config.dist_dir).path)
+        packaged = package_chart(Path(result.path), config.dist_dir)
+        after_packaging([packaged], sign_options(config.publish))
+        archive = Path(packaged.path)
         outputs["archive"] = relative_path(archive, config.root)
         message += f" -> {outputs['archive']}"
     return message + gone, outputs

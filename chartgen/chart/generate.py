@@ -47,28 +47,40 @@ def workflow_type(workflow: dict) -> str:
     return DEFAULT_WORKFLOW_TYPE
 
 
-def image_defaults(config, folder_name: str, image_tag: str | None, image_digest: str | None) -> dict:
-    """Default `image` values: registry and repository as `chartgen image` names the image."""
+def image_defaults(config, folder_name: str, image_tag: str | None, image_digest: str | None,
+                   app_version: str = "") -> dict:
+    """Default `image` values: registry and repository as `chartgen image` names the image; the
+    digest a build pushed, when known; the tag given, else the workflow's version (the chart's
+    appVersion, which `chartgen image build` tags), else `image.tag` of chartgen.yaml. Never
+    `latest` unless chartgen.yaml says so. No tag and no digest: a UsageError."""
     from dataclasses import replace
 
-    from chartgen.image import image_repository
+    from chartgen.image import image_repository, version_tag
 
     settings = config.image if config is not None else ImageSettings()
+    tag = str(image_tag or version_tag(app_version) or settings.tag or "")
+    if not tag and not image_digest:
+        raise UsageError("no default image tag: the workflow has no `version` (a valid image tag) and image.tag "
+                         "in chartgen.yaml is empty; set one of them, or pass --image-tag or --image-digest",
+                         code="no-default-image-tag")
     return {
         "registry": settings.registry,
         "repository": image_repository(folder_name, replace(settings, registry="")),
-        "tag": str(image_tag or settings.tag or "latest"),
+        "tag": tag,
         "digest": str(image_digest or ""),
     }
 
 
-def _folder_image_defaults(folder, config, image_tag: str | None, image_digest: str | None) -> dict:
+def _folder_image_defaults(folder, config, image_tag: str | None, image_digest: str | None,
+                           app_version: str = "") -> dict:
     """image_defaults, with a finding on the folder when its name is what gives no image name."""
     try:
-        return image_defaults(config, folder.name, image_tag, image_digest)
+        return image_defaults(config, folder.name, image_tag, image_digest, app_version)
     except UsageError as exc:
+        if exc.code == "no-default-image-tag":
+            raise ChartgenError(exc.findings[0].message, path=str(folder.root), code=exc.code) from None
         try:
-            image_defaults(config, "workflow", None, None)
+            image_defaults(config, "workflow", None, None, "1")
         except UsageError:
             raise exc from None  # the settings themselves are wrong
         raise ChartgenError(f"the folder name {folder.name!r} gives no valid image name; rename the folder "
@@ -119,7 +131,7 @@ def draft_chart(folder, config, *, image_tag: str | None = None, image_digest: s
                 settings: ChartSettings | None = None) -> ChartDraft:
     """Every file of the workflow's chart (pure: reads nothing but the loaded folder)."""
     from chartgen import names
-    from chartgen.chart import readme, schema, templates, values
+    from chartgen.chart import artifacthub, civalues, readme, schema, templates, values
     from chartgen.chart.textfiles import render_text
     from chartgen.manifests import render_manifests, render_options
     from chartgen.yamlio import dump_json
@@ -146,7 +158,7 @@ def draft_chart(folder, config, *, image_tag: str | None = None, image_digest: s
     version = workflow.get("version") if isinstance(workflow.get("version"), str) else ""
     app_version = helm_metadata_text(version).strip()
     pers = base.persistence or render_options(render, persistence=True).persistence
-    image = _folder_image_defaults(folder, config, image_tag, image_digest)
+    image = _folder_image_defaults(folder, config, image_tag, image_digest, app_version)
 
     model = values.build_values(values.ValuesInput(
         chart=name, profile=base.profile,
@@ -169,9 +181,11 @@ def draft_chart(folder, config, *, image_tag: str | None = None, image_digest: s
     files["values.yaml"] = values.values_yaml(model, header)
     files["values.schema.json"] = dump_json(schema.values_schema(model, f"Values of the {name} chart"))
     files[".helmignore"] = HELMIGNORE
+    files.update(civalues.ci_values_files(secret_keys=built.secret_keys, has_properties=bool(built.props_configmap)))
     files["templates/_helpers.tpl"] = render_text(
         "_helpers.tpl.j2", chart=name, props_configmap=built.props_configmap, props_expr=built.props_expr,
         secret_name=built.secret_name, secret_name_literal=templates.go_string(built.secret_name),
+        workflow_name_literal=templates.go_string(sonataflow.name),
         default_schema=templates.go_string(default_values["persistence"]["postgresql"]["serviceRef"]["databaseSchema"]))
     files["templates/NOTES.txt"] = render_text(
         "NOTES.txt.j2", name=sonataflow.name, workflow_id=workflow_id, workflow_type=kind,
@@ -206,6 +220,8 @@ def draft_chart(folder, config, *, image_tag: str | None = None, image_digest: s
                    A_WORKFLOW_ID: workflow_id, A_WORKFLOW_TYPE: kind, A_SOURCE_PATH: source_path}
     if settings.source_repository:
         annotations[A_SOURCE_REPO] = settings.source_repository
+    annotations.update(artifacthub.content_annotations(
+        settings, images=[(sonataflow.name, image_reference(image, app_version))], source_path=source_path))
     return ChartDraft(name, files, fields, annotations, default_values, sonataflow.name)
 
 

@@ -147,21 +147,22 @@ def run_yamllint(chart_dir: Path, config) -> list[Finding]:
     return findings
 
 
-def run_helm_lint(chart_dir: Path) -> list[Finding]:
+def run_helm_lint(chart_dir: Path, ci_values: bool = True) -> list[Finding]:
     """`helm lint --strict`, once with the chart's values and, as chart-testing does, once per
-    `ci/*-values.yaml` file."""
+    `ci/*-values.yaml` file (unless `ci_values` is false)."""
     import helm_python
 
     from chartgen.errors import ChartgenError
     from chartgen.yamlio import load_data
 
     runs: list[tuple[str, dict | None]] = [("", None)]
-    for values_file in sorted((chart_dir / "ci").glob("*-values.yaml")):
+    for values_file in sorted((chart_dir / "ci").glob("*-values.yaml")) if ci_values else ():
         try:
             values = load_data(values_file.read_bytes(), str(values_file)) or {}
         except ChartgenError as exc:
             return list(exc.findings)
-        runs.append((f" (with {values_file.relative_to(chart_dir).as_posix()})", values))
+        if values:   # no values: the first run already is that run
+            runs.append((f" (with {values_file.relative_to(chart_dir).as_posix()})", values))
     findings = []
     for label, values in runs:
         try:
@@ -351,14 +352,14 @@ def generated_objects(chart_dir: Path, config) -> list[tuple[str, str, str, str]
     return objects
 
 
-def _helm_checks(chart_dir: Path, config=None) -> tuple[list[Finding], list | None]:
+def _helm_checks(chart_dir: Path, config=None, ci_values: bool = True) -> tuple[list[Finding], list | None]:
     """helm lint --strict, then (when it passes) the rendered objects' duplicates."""
     import helm_python
     import yaml
 
     if not (chart_dir / "Chart.yaml").is_file():
         return [], None
-    findings = run_helm_lint(chart_dir)
+    findings = run_helm_lint(chart_dir, ci_values)
     if findings:
         return findings, None
     if dependency_values(chart_dir):
@@ -395,10 +396,11 @@ def lint_chart(chart_dir: Path, config) -> list[Finding]:
 
 
 def lint_charts(paths: Iterable[str | Path], config, *, since: str | None = "HEAD",
-                jobs: int | None = None) -> tuple[Finding, ...]:
+                jobs: int | None = None, ci_values: bool = True) -> tuple[Finding, ...]:
     """Lint chart folders (or chart names; all charts of the repository when empty).
 
-    Returns every finding, errors and warnings, sorted; `since=None` skips the git check.
+    Returns every finding, errors and warnings, sorted; `since=None` skips the git check,
+    `ci_values=False` the helm lint runs with each ci/*-values.yaml.
     Helm runs in worker threads (its Go calls release the GIL) while yamllint and the
     Chart.yaml checks run in this one.
     """
@@ -407,7 +409,7 @@ def lint_charts(paths: Iterable[str | Path], config, *, since: str | None = "HEA
     chart_dirs = chart_dirs_of(paths, config)
     findings: list[Finding] = []
     with ThreadPoolExecutor(max_workers=jobs or max(1, min(4, os.cpu_count() or 1))) as pool:
-        helm_results = [pool.submit(_helm_checks, chart_dir, config) for chart_dir in chart_dirs]
+        helm_results = [pool.submit(_helm_checks, chart_dir, config, ci_values) for chart_dir in chart_dirs]
         for chart_dir in chart_dirs:
             findings += _python_checks(chart_dir, config)
         rendered: dict[str, list | None] = {}

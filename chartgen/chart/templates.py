@@ -216,13 +216,16 @@ def _optional_map_block(chart: str, values_key: str, key: str) -> Callable[[int]
     return block
 
 
-def _metadata_holes(builder: _Builder, meta: dict) -> None:
-    """Labels and annotations of the objects `render` labels (SonataFlow, props ConfigMap, Secret)."""
+def _metadata_holes(builder: _Builder, meta: dict, kind: str) -> None:
+    """Labels and annotations of every object: what `render` gives it (the SonataFlow, props
+    ConfigMap and Secret carry the operator's labels; resource ConfigMaps none), then the
+    chart's standard labels (`<chart>.labels`; `<chart>.workflowLabels` on the SonataFlow,
+    see _helpers.tpl), then `.Values.labels` / `.Values.annotations`."""
     chart, markers = builder.chart, builder.markers
     labels = meta.get("labels")
-    if not isinstance(labels, dict):
-        return
-    meta["labels"] = builder.hole(_Hole(block=_merged_block(chart, _go_dict(labels, markers, chart), "labels")))
+    base = _go_dict(labels, markers, chart) + " " if isinstance(labels, dict) and labels else ""
+    standard = f'(include "{chart}.{"workflowLabels" if kind == "SonataFlow" else "labels"}" . | fromYaml)'
+    meta["labels"] = builder.hole(_Hole(block=_entries_block(chart, f"(list {base}{standard} .Values.labels)")))
     annotations = meta.pop("annotations", None)
     if annotations:
         base = {k: v for k, v in annotations.items() if k != PROFILE_ANNOTATION}
@@ -402,6 +405,6 @@ def build_templates(manifests, chart: str, markers: Markers | None = None) -> Ch
             wrap = ("{{- if not .Values.secrets.existingSecret }}\n", "{{- end }}\n")
         elif manifest.kind == "SonataFlow":
             _sonataflow(builder, obj, result.secret_name, result.files)
-        _metadata_holes(builder, meta)
+        _metadata_holes(builder, meta, manifest.kind)
         result.templates[f"templates/{manifest.filename}"] = builder.render(obj, wrap)
     return result

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from chartgen.chart.artifacthub import umbrella_annotations
+from chartgen.chart.civalues import umbrella_ci_values
 from chartgen.chart.settings import A_OPERATOR, A_UMBRELLA
 from chartgen.chart.writer import ChartResult, write_chart
 from chartgen.fsutil import MARKER
@@ -97,6 +99,7 @@ def generate_umbrella(config, charts_dir: Path | str, *, archived=None) -> Chart
     files: dict[str, str | bytes] = {".helmignore": HELMIGNORE, "values.yaml": umbrella_values(rows),
                                      "values.schema.json": dump_json(umbrella_schema(charts_dir, rows)),
                                      "templates/NOTES.txt": render_text("umbrella-NOTES.txt.j2", rows=rows)}
+    files.update(umbrella_ci_values([row.name for row in rows]))
     links: dict[str, Path] = {}
     dependencies = []
     for row in rows:
@@ -122,6 +125,7 @@ def generate_umbrella(config, charts_dir: Path | str, *, archived=None) -> Chart
               "keywords": list(settings.keywords), "maintainers": settings.maintainer_list(),
               "dependencies": dependencies}
     annotations = {A_UMBRELLA: "true", A_OPERATOR: settings.operator_versions}
+    annotations.update(umbrella_annotations(settings))
     result = write_chart(charts_dir / settings.umbrella_name, files, fields, annotations, settings,
                          extras=settings.extras_for(settings.umbrella_name), links=links,
                          archived=archived(settings.umbrella_name) if archived else None)

@@ -88,7 +88,7 @@ def build_values(inp: ValuesInput) -> tuple[Value, ...]:
                   "empty: the cluster default.",
                   {"type": "string", "enum": ["", "Always", "IfNotPresent", "Never"]}),
         )),
-        _leaf("replicas", None, "(int) Replicas of the workflow deployment; null: the operator default (1).",
+        _leaf("replicas", None, "Replicas of the workflow deployment; null: the operator default (1).",
               {"type": ["integer", "null"], "minimum": 0}),
         _leaf("resources", {},
               "Resources of the workflow container (`requests`/`limits` of cpu and memory).",
@@ -97,9 +97,9 @@ def build_values(inp: ValuesInput) -> tuple[Value, ...]:
                   "limits": {"type": "object", "additionalProperties": {"type": ["string", "number"]}},
                   "claims": {"type": "array", "items": {"type": "object"}}}}),
         _leaf("labels", dict(inp.labels),
-              "Extra labels of the SonataFlow, the properties ConfigMap and the Secret.", _STRING_MAP),
+              "Extra labels of every object of the chart (they win over the chart's own).", _STRING_MAP),
         _leaf("annotations", {},
-              "Extra annotations of the SonataFlow, the properties ConfigMap and the Secret.", _STRING_MAP),
+              "Extra annotations of every object of the chart.", _STRING_MAP),
     ]
     if inp.has_properties:
         items.append(_leaf(
@@ -196,11 +196,33 @@ def values_yaml(values: tuple[Value, ...], header: str = "") -> str:
                 lines.append(pad + _key(item.key) + ":")
                 emit(item.children, indent + 1)
                 continue
-            description = item.description
-            lines.append(f"{pad}# -- {description}")
+            # helm-docs reads the type of a null default from a `(type)` prefix; the table
+            # (table_rows) takes the type from the schema instead.
+            hint = f"({_type_name(item)}) " if item.default is None else ""
+            lines.append(f"{pad}# -- {hint}{item.description}")
             lines.extend(pad + text for text in _scalar_line(item.key, item.default))
 
     emit(values, 0)
+    return "\n".join(lines) + "\n"
+
+
+def mapping_yaml(data: dict, header: str = "") -> str:
+    """A plain values file (`# header` lines, then `data` in block style) as yamllint with
+    chart-testing's rules accepts it."""
+    lines: list[str] = [f"# {visible(line, keep='')}".rstrip() for line in header.splitlines()]
+
+    def emit(mapping: dict, indent: int) -> None:
+        pad = "  " * indent
+        for key, value in mapping.items():
+            if isinstance(value, dict) and value:
+                lines.append(pad + _key(key) + ":")
+                emit(value, indent + 1)
+            else:
+                lines.extend(pad + text for text in _scalar_line(key, value))
+
+    emit(data, 0)
+    if not data:
+        lines.append("{}")
     return "\n".join(lines) + "\n"
 
 

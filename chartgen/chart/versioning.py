@@ -128,6 +128,7 @@ def set_chart_version(text: str, version: str) -> str:
     editor = YAML()
     editor.preserve_quotes = True
     editor.width = 1 << 30
+    from chartgen.chart.artifacthub import AH_PRERELEASE, prerelease_value
     from chartgen.yamlio import check_yaml
 
     check_yaml(text, "Chart.yaml")   # alias expansion and depth bounded, as for every YAML read
@@ -138,6 +139,9 @@ def set_chart_version(text: str, version: str) -> str:
     if not isinstance(data, dict) or "version" not in data:
         raise ChartgenError("Chart.yaml has no top-level `version:` line", code="bad-chart-yaml")
     data["version"] = version
+    annotations = data.get("annotations")
+    if isinstance(annotations, dict) and AH_PRERELEASE in annotations:   # Artifact Hub's flag follows
+        annotations[AH_PRERELEASE] = prerelease_value(version)
     out = io.StringIO()
     editor.dump(data, out)
     return out.getvalue()

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+from chartgen.chart.artifacthub import VERSION_ANNOTATIONS
 from chartgen.chart.recovery import ArchivedVersions, Decision, reconcile
 from chartgen.chart.settings import A_CONTENT_HASH, A_SOURCE_COMMIT, A_UMBRELLA, VERSION_TOKEN
 from chartgen.chart.versioning import content_hash, next_version, parse
@@ -25,6 +26,8 @@ from chartgen.errors import ERROR, ChartgenError, Finding, UsageError
 from chartgen.fsutil import MARKER
 from chartgen.settings import ChartSettings
 
+# Recorded per version, not content: left out of the content hash.
+UNHASHED_ANNOTATIONS = (A_CONTENT_HASH, A_SOURCE_COMMIT, *VERSION_ANNOTATIONS)
 CHART_FIELD_ORDER = ("apiVersion", "name", "description", "type", "version", "appVersion", "kubeVersion",
                      "home", "icon", "sources", "keywords", "maintainers", "dependencies", "annotations")
 
@@ -187,7 +190,7 @@ def _as_written(chart_dir: Path, settings: ChartSettings) -> tuple[dict[str, byt
             data = set_readme_version(data.decode("utf-8", errors="replace"), version, VERSION_TOKEN).encode("utf-8")
         files[rel] = data
     fields = {k: v for k, v in meta.items() if k not in ("version", "annotations")}
-    recorded = {k: v for k, v in annotations.items() if k not in (A_CONTENT_HASH, A_SOURCE_COMMIT)}
+    recorded = {k: v for k, v in annotations.items() if k not in UNHASHED_ANNOTATIONS}
     try:
         files["Chart.yaml"] = chart_yaml(fields, VERSION_TOKEN, recorded).encode("utf-8")
     except ChartgenError:
@@ -343,6 +346,21 @@ def write_chart(target: Path, files: Mapping[str, str | bytes], fields: Mapping,
     final_annotations[A_CONTENT_HASH] = digest
     if commit:
         final_annotations[A_SOURCE_COMMIT] = str(commit)
+    if settings.artifacthub:
+        from chartgen.chart.artifacthub import changes_since, version_annotations
+
+        changes = changes_since(target, previous, content, {**fields, "annotations": annotations},
+                                first=f"First version of the chart {fields.get('name', target.name)}") \
+            if changed else None
+        final_annotations.update(version_annotations(version, changes, previous_annotations))
+    packaged = archived.lookup(version) if archived is not None else None
+    if packaged is not None and packaged.get(A_CONTENT_HASH) == digest:
+        # This version is already packaged with this content: its per-version notes (the
+        # changes since the version before) are part of that archive; keep them as they are.
+        for key in VERSION_ANNOTATIONS:
+            final_annotations.pop(key, None)
+            if key in packaged:
+                final_annotations[key] = packaged[key]
     final: dict[str, str | bytes] = dict(content)
     for rel in versioned_texts:
         if rel in final and rel not in kept and isinstance(final[rel], str):

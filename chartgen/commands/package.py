@@ -42,14 +42,23 @@ def resolve_charts(config, charts: tuple[str, ...]) -> list[Path]:
               help="Index of published charts to check against: a file or the repository URL "
               "(default: OUT/index.yaml if present).")
 @click.option("--force", is_flag=True, help="Replace an archive whose version is already published with other content.")
+@click.option("--sign/--no-sign", default=None,
+              help="Write a Helm provenance file (<archive>.prov) next to each archive "
+              "(default: `publish.sign.enabled`).")
+@click.option("--sign-key", type=click.Path(dir_okay=False),
+              help="Secret key file: a keyring or an ASCII-armored key (default: `publish.sign.key`, "
+              "else the armored key in CHARTGEN_SIGNING_KEY; passphrase: CHARTGEN_SIGNING_PASSPHRASE).")
+@click.option("--sign-name", help="A part of the signing key's user ID (default: `publish.sign.name`, "
+              "else the key's first).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.pass_context
-def command(ctx, charts, out_dir, published_path, force, fmt):
+def command(ctx, charts, out_dir, published_path, force, sign, sign_key, sign_name, fmt):
     import json
 
     from chartgen.repo.index import INDEX_NAME
     from chartgen.repo.reading import load_index
     from chartgen.repo.package import package_chart
+    from chartgen.repo.provenance import after_packaging, provenance_path, sign_options
 
     config = load_config(ctx)
     out = check_output(Path(out_dir) if out_dir else config.dist_dir, "--out" if out_dir else "the dist folder (`dist` in chartgen.yaml)")
@@ -58,11 +67,17 @@ def command(ctx, charts, out_dir, published_path, force, fmt):
         published = load_index(published_path)
     elif (out / INDEX_NAME).is_file():
         published = load_index(out / INDEX_NAME)
+    signing = sign_options(config.publish, sign=sign if sign is not None else (True if sign_key else None),
+                           key_file=sign_key, name=sign_name)
     results = [package_chart(folder, out, force=force, published=published)
                for folder in resolve_charts(config, charts)]
+    signed = set(after_packaging(results, signing))
     if fmt == "json":
         click.echo(json.dumps([{"name": r.name, "version": r.version, "path": str(r.path),
-                                "digest": r.digest, "unchanged": r.unchanged} for r in results], indent=2))
+                                "digest": r.digest, "unchanged": r.unchanged,
+                                "provenance": str(provenance_path(r.path)) if provenance_path(r.path).is_file()
+                                else ""} for r in results], indent=2))
         return
     for r in results:
-        click.echo(f"{r.path}  sha256:{r.digest}" + ("  (unchanged)" if r.unchanged else ""))
+        click.echo(f"{r.path}  sha256:{r.digest}" + ("  (unchanged)" if r.unchanged else "")
+                   + ("  signed" if provenance_path(r.path) in signed else ""))

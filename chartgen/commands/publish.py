@@ -35,6 +35,7 @@ def command(ctx, charts, target, base_url, out_dir, force, plain_http, index_for
     from chartgen.errors import UsageError
     from chartgen.repo.index import duplicate_warnings
     from chartgen.repo.package import package_chart
+    from chartgen.repo.provenance import after_packaging, sign_archives, sign_options
     from chartgen.repo.publish import index_keywords, parse_target, publish
 
     fmt = _index_format(index_format, old_index_format)
@@ -56,15 +57,19 @@ def command(ctx, charts, target, base_url, out_dir, force, plain_http, index_for
             archives.append(Path(arg))
         else:
             folders.append(arg)
+    signing = sign_options(config.publish)
     if folders:
         check_output(dist, "--out" if out_dir else "the dist folder (`dist` in chartgen.yaml)")
-        archives += [package_chart(folder, dist, force=force).path
-                     for folder in resolve_charts(config, tuple(folders))]
+        packaged = [package_chart(folder, dist, force=force) for folder in resolve_charts(config, tuple(folders))]
+        after_packaging(packaged, signing)
+        archives += [p.path for p in packaged]
     if not charts:
         archives = sorted(dist.glob("*.tgz")) if dist.is_dir() else []
         if not archives:
             raise UsageError(f"no chart archives in {dist}; run `chartgen package` first or name charts",
                              path=dist, code="usage")
+    if signing is not None:      # publish.sign.enabled: no archive goes out unsigned
+        sign_archives(archives, signing, only_missing=archives)
     result = publish(archives, target, base_url=(base_url if base_url is not None else config.publish.url) or None,
                      force=force, plain_http=plain_http, message=message, max_attempts=attempts,
                      oci_settle=config.publish.oci_settle,

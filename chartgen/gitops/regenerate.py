@@ -89,7 +89,7 @@ def regenerate_charts(run: Run, unit: list) -> tuple[ChartChange, ...]:
             if "umbrella" in layout and standalone.is_dir() and not nested.is_dir() and (charts / UMBRELLA).is_dir():
                 shutil.copytree(standalone, nested)
             changes.append(ChartChange(name, getattr(result, "previous_version", None), str(result.version),
-                                       _image(run, folder.name)))
+                                       _image(run, folder)))
     if "standalone" not in layout:
         for change in changes:
             _reset_to_head(run.git, f"{run.charts_dir}/{change.name}")
@@ -125,12 +125,18 @@ def _reset_to_head(git: Git, rel: str) -> None:
         git.run("checkout", "HEAD", "--", rel)
 
 
-def _image(run: Run, name: str) -> str:
+def _image(run: Run, folder) -> str:
+    from chartgen.chart.generate import helm_metadata_text
+    from chartgen.image import version_tag
+
     image = run.config.image
     registry = image.registry.rstrip("/")
-    repo = image.name.replace("{name}", name)
+    repo = image.name.replace("{name}", folder.name)
     ref = f"{registry}/{repo}" if registry else repo
-    tag = run.meta.get("image_tag") or image.tag
+    version = (getattr(folder, "workflow", None) or {}).get("version")
+    # the chart's default tag (chart/generate.py image_defaults): the workflow's version before image.tag
+    tag = run.meta.get("image_tag") or version_tag(helm_metadata_text(version).strip() if isinstance(version, str)
+                                                   else "") or image.tag
     ref += f":{tag}" if tag else ""
     digest = run.meta.get("image_digest")
     return f"{ref}@{digest}" if digest else ref

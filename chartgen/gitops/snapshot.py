@@ -222,6 +222,7 @@ def _snapshot(name: str, load, read) -> ChartSnapshot:
             for entry in resources.get("configMaps") or []:
                 if isinstance(entry, dict) and isinstance(entry.get("configMap"), dict):
                     mounts.append((str(entry["configMap"].get("name", "")), str(entry.get("workflowPath") or "")))
+        _drop_chart_version_label(data)
         objects[_unique(objects, f"{kind}/{obj_name}")] = _dump(data)
     resources = {}
     for cm_name, path in mounts:
@@ -284,6 +285,18 @@ def _render(load, name: str) -> list[dict]:
             if isinstance(data, dict) and data.get("kind"):
                 documents.append(data)
     return documents
+
+
+# Helm's chart label (`<chart>-<version>`) changes on every object with every version: it would
+# make every object of every new version look changed, hiding the changes that matter.
+CHART_LABEL = "helm.sh/chart"
+
+
+def _drop_chart_version_label(data: dict) -> None:
+    for meta in (data.get("metadata"), ((data.get("spec") or {}).get("podTemplate") or {}).get("metadata")
+                 if isinstance(data.get("spec"), dict) else None):
+        if isinstance(meta, dict) and isinstance(meta.get("labels"), dict):
+            meta["labels"].pop(CHART_LABEL, None)
 
 
 def _dump(data: dict) -> str:

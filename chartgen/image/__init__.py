@@ -108,8 +108,15 @@ def uncommitted_changes(folder) -> bool:
     return done.returncode == 0 and bool(done.stdout.strip())
 
 
-def default_tags(source_commit: str | None, settings: ImageSettings) -> list[str]:
-    return [t for t in (source_commit, settings.tag) if t]
+def version_tag(version) -> str:
+    """The workflow's `version` as an image tag, or "" when it is none (charts default to it)."""
+    text = version.strip() if isinstance(version, str) else ""
+    return text if _TAG.match(text) else ""
+
+
+def default_tags(source_commit: str | None, settings: ImageSettings, version: str = "") -> list[str]:
+    """The source commit, the workflow's version (the tag its chart defaults to) and image.tag."""
+    return [t for t in (source_commit, version_tag(version), settings.tag) if t]
 
 
 def image_labels(folder, config, source_commit: str | None) -> dict[str, str]:
@@ -215,7 +222,7 @@ def build_image(folder, config, *, builder: str | None = None, tags: list[str] |
                 sleep: Callable[[float], None] = time.sleep) -> ImageResult:
     """Build the image of one workflow folder (sources.WorkflowFolder) and optionally push it.
 
-    tags default to [source commit, image.tag]; source_commit defaults to `git rev-parse HEAD`
+    tags default to [source commit, workflow version, image.tag]; source_commit defaults to `git rev-parse HEAD`
     of the folder's repository. context_out keeps the build context in that folder (kaniko's
     Tekton step reads it). progress receives each builder output line (redacted).
     Raises ChartgenError (one clear message naming the builder log) on any failure; it is
@@ -245,10 +252,10 @@ def _build_image(folder, config, *, builder, tags, push, builder_image, runtime_
     settings = config.image
     repository = image_repository(folder.name, settings)
     commit = source_commit or source_commit_of(folder.root)
-    tag_list = check_tags(list(tags) if tags else default_tags(commit, settings))
+    tag_list = check_tags(list(tags) if tags else default_tags(commit, settings, folder.workflow.get("version")))
     if not tag_list:
-        raise UsageError("no image tag: not in a git repository and image.tag is empty; pass --tag",
-                         code="image-no-tag")
+        raise UsageError("no image tag: not in a git repository, the workflow has no version and image.tag is "
+                         "empty; pass --tag", code="image-no-tag")
     argfile = read_argfile(folder.root)
     spec = ContainerfileSpec(
         workflow=folder.name,
@@ -313,4 +320,4 @@ def _build_image(folder, config, *, builder, tags, push, builder_image, runtime_
 
 
 __all__ = ["ImageResult", "ImageSettings", "build_image", "image_repository", "image_labels",
-           "authfile_for", "source_commit_of", "default_tags", "push_with_retries"]
+           "authfile_for", "source_commit_of", "default_tags", "version_tag", "push_with_retries"]

@@ -127,6 +127,7 @@ def update_folder(folder: Path, archives, options: PublishOptions, *, where: str
     """
     from chartgen.repo.archive import sha256_file
     from chartgen.repo.index import INDEX_NAME, add_archives, empty_index, immutable_error
+    from chartgen.repo.provenance import provenance_path
     from chartgen.repo.reading import load_index
     from chartgen.repo.writing import write_repository_files
 
@@ -141,14 +142,22 @@ def update_folder(folder: Path, archives, options: PublishOptions, *, where: str
             if digest != info.digest:
                 raise immutable_error(info, digest, str(existing))
     addition = add_archives(index, archives, options.base_url, force=options.force, where=where)
-    if (not (addition.added or addition.replaced) and index_path.is_file()
+    # A signed archive's provenance goes next to it (`helm --verify` fetches <archive URL>.prov);
+    # one already published with an unchanged archive stays.
+    signed = {info.file_name: provenance_path(info.path) for info in archives if provenance_path(info.path).is_file()}
+    unsigned_there = {name for name in signed if not provenance_path(folder / name).is_file()}
+    if (not (addition.added or addition.replaced) and index_path.is_file() and not unsigned_there
             and all((folder / info.file_name).is_file() for info in archives)):
         return addition
     folder.mkdir(parents=True, exist_ok=True)
     for info in archives:
-        if (info.name, info.version) in addition.unchanged and (folder / info.file_name).is_file():
-            continue
-        copy_atomic(info.path, folder / info.file_name)
+        kept = (info.name, info.version) in addition.unchanged and (folder / info.file_name).is_file()
+        if signed.get(info.file_name) and (not kept or info.file_name in unsigned_there):
+            copy_atomic(signed[info.file_name], provenance_path(folder / info.file_name))
+        if not kept:
+            copy_atomic(info.path, folder / info.file_name)
+            if not signed.get(info.file_name):      # a replaced archive's old signature would fail
+                provenance_path(folder / info.file_name).unlink(missing_ok=True)
     write_repository_files(addition.index, folder, fmt=options.index_format, html=options.html,
                            title=options.title, base_url=options.base_url)
     return addition

@@ -132,6 +132,7 @@ def publish(archives, target: Target, options: PublishOptions) -> PublishResult:
         work = Path(tmp) / "repo"
         prefix = "/" + target.folder + "/" if target.folder else "/"
         patterns = [prefix + "index.yaml", prefix + "index.html"] + [prefix + a.file_name for a in archives]
+        patterns += [prefix + a.file_name + ".prov" for a in archives]        # provenance, when signed
         _prepare_clone(work, env, remote, patterns)
         last_error = ""
         for attempt in range(1, max(1, options.max_attempts) + 1):

@@ -15,6 +15,37 @@ are shared by every chart of the umbrella.
 {{- end -}}
 {{- end }}
 
+{{/* Chart name and version as the helm.sh/chart label value. */}}
+{{- define "escalation.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end }}
+
+{{/* The labels that tell this workflow's objects of one release apart: the workflow's name
+(as the SonataFlow operator labels the objects it creates) and the release. */}}
+{{- define "escalation.selectorLabels" -}}
+app.kubernetes.io/name: "escalation"
+app.kubernetes.io/instance: {{ .Release.Name | quote }}
+{{- end }}
+
+{{/* Helm's standard labels, on every ConfigMap and Secret of the chart. */}}
+{{- define "escalation.labels" -}}
+helm.sh/chart: {{ include "escalation.chart" . | quote }}
+{{ include "escalation.selectorLabels" . }}
+{{- with regexReplaceAll "[^-A-Za-z0-9_.]+" (toString .Chart.AppVersion) "_" | trunc 63 | trimAll "-_." }}
+app.kubernetes.io/version: {{ . | quote }}
+{{- end }}
+app.kubernetes.io/managed-by: {{ .Release.Service | quote }}
+{{- end }}
+
+{{/* The standard labels of the SonataFlow: those that stay the same on upgrade. The operator
+copies the SonataFlow's labels to the Deployment, its pods and the Service selector it
+creates, so helm.sh/chart and app.kubernetes.io/version (which change with every chart
+version) would make a recreated Service select no pod. */}}
+{{- define "escalation.workflowLabels" -}}
+{{ include "escalation.selectorLabels" . }}
+app.kubernetes.io/managed-by: {{ .Release.Service | quote }}
+{{- end }}
+
 {{/* A list of maps merged left to right (later keys win), as YAML that gives every value back
 exactly: each entry as toYaml writes it where Go's YAML reads that back unchanged and no YAML
 reader can take it otherwise, else as a double-quoted string with escapes (toYaml drops or
