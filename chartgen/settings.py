@@ -150,6 +150,7 @@ class PublishSettings:
     index_format: str = "auto"
     html: bool = True
     title: str = "Helm charts"
+    alias: str = ""
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Iterable
 
 from chartgen.errors import UsageError
-from chartgen.repo.html import render_html
 from chartgen.repo.index import INDEX_NAME, IndexFile
 from chartgen.repo.reading import ENTRIES_LINE, JSON_GENERATED
 
@@ -136,16 +135,23 @@ def resolve_format(index: IndexFile, fmt: str = "auto") -> str:
 def dump_index(index: IndexFile, fmt: str = "auto") -> str:
     return dump_json_index(index) if resolve_format(index, fmt) == "json" else dump_yaml_index(index)
 def write_repository_files(index: IndexFile, folder: Path, *, fmt: str = "auto", html: bool = True,
-                           title: str = "Helm charts", base_url: str | None = None) -> list[Path]:
-    """Write index.yaml (and index.html) into `folder` atomically; returns the paths."""
+                           title: str = "Helm charts", base_url: str | None = None, alias: str = "",
+                           oci: str = "", archives: Iterable = (), previous: Iterable[Path] = ()) -> list[Path]:
+    """Write index.yaml atomically into `folder`, and with `html` the pages: index.html and
+    catalogue.json (cards reused from the folder's or the `previous` catalogue), and a page
+    for each of `archives` (`chartgen.repo.pages`). Returns the paths."""
     from chartgen.fsutil import write_atomic
 
-    written = []
     target = folder / INDEX_NAME
-    write_atomic(target, dump_index(index, fmt))
-    written.append(target)
+    text = dump_index(index, fmt)
+    write_atomic(target, text)
+    written = [target]
     if html:
-        page = folder / "index.html"
-        write_atomic(page, render_html(index, title=title, base_url=base_url))
-        written.append(page)
+        from chartgen.repo.html import PageOptions
+        from chartgen.repo.pages import write_catalogue, write_chart_pages
+        from chartgen.repo.reading import parse_index
+
+        options = PageOptions(title, base_url or "", alias, oci)
+        written += write_chart_pages(folder, archives, options)
+        written += write_catalogue(parse_index(text, str(target)), folder, options, previous=previous)
     return written

@@ -75,6 +75,7 @@ class PublishOptions:
     index_format: str = "auto"     # auto | json | yaml
     html: bool = True
     title: str = "Helm charts"
+    alias: str = ""                 # index.html: the `helm repo add` name
     plain_http: bool | None = None  # OCI: None = automatic for loopback registries
     max_attempts: int = 10          # git: push attempts when someone else published meanwhile
     message: str = ""               # git: commit message
@@ -101,6 +102,7 @@ def index_keywords(settings, *, fmt: str | None = None, html: bool | None = None
     from chartgen.repo.update import index_settings
 
     values = index_settings(settings, fmt=fmt, html=html)
+    values.pop("oci")  # the page of a dir/git target describes that repository
     return {"index_format": values.pop("fmt"), **values}
 
 
@@ -147,8 +149,10 @@ def update_folder(folder: Path, archives, options: PublishOptions, *, where: str
         if (info.name, info.version) in addition.unchanged and (folder / info.file_name).is_file():
             continue
         copy_atomic(info.path, folder / info.file_name)
+    fresh = {*addition.added, *addition.replaced}
     write_repository_files(addition.index, folder, fmt=options.index_format, html=options.html,
-                           title=options.title, base_url=options.base_url)
+                           title=options.title, base_url=options.base_url, alias=options.alias,
+                           archives=[info for info in archives if (info.name, info.version) in fresh])
     return addition
 
 

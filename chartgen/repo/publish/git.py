@@ -131,7 +131,8 @@ def publish(archives, target: Target, options: PublishOptions) -> PublishResult:
     with tempfile.TemporaryDirectory(prefix="chartgen-publish-") as tmp:
         work = Path(tmp) / "repo"
         prefix = "/" + target.folder + "/" if target.folder else "/"
-        patterns = [prefix + "index.yaml", prefix + "index.html"] + [prefix + a.file_name for a in archives]
+        patterns = [prefix + "index.yaml", prefix + "index.html", prefix + "catalogue.json"] + [
+            pattern for a in archives for pattern in (prefix + a.file_name, f"{prefix}{a.name}/{a.version}/")]
         _prepare_clone(work, env, remote, patterns)
         last_error = ""
         for attempt in range(1, max(1, options.max_attempts) + 1):
