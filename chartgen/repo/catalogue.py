@@ -217,9 +217,11 @@ _PLAIN_START = re.compile(r"[^\s'\"\[\]{}&*!|>%@`#,?:-]|[-?:][^\s]")
 
 def _scalar(raw: str) -> str | None:
     """A one-line YAML scalar as text; None when it is not a simple one (then parse)."""
-    text = raw.strip()
+    text = raw.strip(" ")
     if not text:
         return ""
+    if any(char in text for char in "\r\t\x85\u2028\u2029\ufeff"):
+        return None  # line breaks to YAML 1.1 readers, or tabs: let the parser decide
     if text[0] == "'":
         return text[1:-1].replace("''", "'") if len(text) > 1 and text[-1] == "'" and "'" not in text[1:-1].replace("''", "") else None
     if text[0] == '"':
@@ -231,7 +233,7 @@ def _scalar(raw: str) -> str | None:
             return json.loads(text)
         except ValueError:
             return None
-    if not _PLAIN_START.match(text) or " #" in text or ": " in text or "\t" in text:
+    if not _PLAIN_START.match(text) or " #" in text or ": " in text:
         return None
     return text
 

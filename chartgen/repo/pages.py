@@ -100,6 +100,20 @@ def write_catalogue(written: IndexFile, folder: Path, options: PageOptions, *,
         return docs_link(name, version) if target is not None and (target / CHART_PAGE).is_file() else ""
 
     made = build_cards(written, cards, docs=docs)
-    write_atomic(folder / DATA_NAME, dump_catalogue(made, written.generated))
-    write_atomic(folder / PAGE_NAME, render_page(made, options, generated=written.generated))
+    for name, text in ((DATA_NAME, dump_catalogue(made, written.generated)),
+                       (PAGE_NAME, render_page(made, options, generated=written.generated))):
+        _write_if_changed(folder / name, text)
     return [folder / PAGE_NAME, folder / DATA_NAME]
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    """Replace `path` atomically unless it already holds `text` (a no-op run rewrites nothing)."""
+    from chartgen.fsutil import write_atomic
+
+    data = text.encode("utf-8")
+    try:
+        if path.is_file() and not path.is_symlink() and path.stat().st_size == len(data) and path.read_bytes() == data:
+            return
+    except OSError:
+        pass
+    write_atomic(path, data)

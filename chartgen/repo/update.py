@@ -9,7 +9,6 @@ from chartgen.errors import UsageError
 from chartgen.repo.archive import read_archive
 from chartgen.repo.catalogue import DATA_NAME
 from chartgen.repo.index import INDEX_NAME, add_archives, empty_index, is_known_archive
-from chartgen.repo.pages import PAGE_NAME
 from chartgen.repo.reading import load_index
 from chartgen.repo.writing import resolve_format, write_repository_files
 from chartgen.settings import PublishSettings
@@ -66,7 +65,7 @@ def update_index(dist_dir: Path, base_url: str, *, merge: Path | None = None, fo
     if changed or not same_file or resolve_format(index, fmt) != (index.source_format or "json"):
         write_repository_files(result, dist_dir, fmt=fmt, html=html, archives=fresh,
                                previous=[source.parent / DATA_NAME], **presentation)
-    elif html and not all((dist_dir / name).exists() for name in (PAGE_NAME, DATA_NAME)):
+    elif html:  # the index is as it was; the page follows it (carried over, rewritten only if it differs)
         from chartgen.repo.html import PageOptions
         from chartgen.repo.pages import write_catalogue
 
