@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import re
 import zlib
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
@@ -40,7 +40,10 @@ Brief = tuple[str, str, str, str]
 
 @dataclass(frozen=True)
 class Card:
-    """What the page shows of one chart."""
+    """What the page shows of one chart. A card read back from catalogue.json keeps its JSON
+    text (`raw`, written out again as it is) and leaves `older` unread (empty): the page
+    itself shows only `count`, and reading 100,000 older versions back would cost more than
+    everything else a publication does."""
 
     name: str
     version: str
@@ -56,37 +59,46 @@ class Card:
     source: str = ""            # link to the source folder ("" when unknown or unsafe)
     docs: str = ""              # relative link to the latest version's README/values page
     older: tuple[Brief, ...] = ()
+    raw: str = field(default="", compare=False, repr=False)
 
     def to_json(self) -> str:
+        if self.raw:
+            return self.raw
         data = {}
         for item in _FIELDS:
             value = getattr(self, item.name)
-            if value not in ("", (), False) or item.name in ("name", "version", "count"):
+            if item.name != "raw" and (value not in ("", (), False) or item.name in ("name", "version", "count")):
                 data[item.name] = value
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
-    def from_data(cls, data: Mapping) -> "Card":
-        """A card from its JSON form; TypeError/ValueError when it is not one."""
+    def from_data(cls, data: Mapping, raw: str = "") -> "Card":
+        """A card from its JSON form (with `raw`, its text: `older` is then only checked to
+        be a list); TypeError/ValueError when it is not one."""
+        if not isinstance(data, dict):
+            raise TypeError("card")
         kwargs = {}
         for item in _FIELDS:
-            if item.name not in data:
+            if item.name not in data or item.name == "raw":
                 continue
             value = data[item.name]
             if item.name == "older":
+                if raw:
+                    if not isinstance(value, list):
+                        raise TypeError("older")
+                    continue
                 value = tuple(_brief(row) for row in value)
             elif item.name == "count":
-                value = int(value)
-                if value < 1:
+                if type(value) is not int or value < 1:
                     raise ValueError("count")
             elif item.name == "deprecated":
-                value = bool(value)
+                value = value is True
             elif not isinstance(value, str):
                 raise TypeError(item.name)
             kwargs[item.name] = value
         if not kwargs.get("name") or not kwargs.get("version"):
             raise ValueError("name/version")
-        return cls(**kwargs)
+        return cls(**kwargs, raw=raw)
 
     def older_link(self, brief: Brief) -> str:
         """The download link of an older version (its URL, or the default one)."""
@@ -133,13 +145,14 @@ def readable_time(value) -> str:
 
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\\]")  # browsers drop tabs/newlines inside URLs: "java\nscript:"
 
 
 def safe_link(url) -> str:
     """`url` when a browser may follow it from the page: http(s), or a relative path
     (no scheme such as `javascript:`, no `//host`); "" otherwise."""
     text = str(url or "").strip()
-    if not text or any(ord(char) < 0x20 or char in "\\\x7f" for char in text):
+    if not text or _CONTROL.search(text):
         return ""
     if _SCHEME.match(text):
         return text if text.lower().startswith(("https://", "http://")) else ""
@@ -187,10 +200,12 @@ def make_card(name: str, latest: Mapping, older: Iterable[tuple[str, str, str, s
     annotations = latest.get("annotations")
     url = safe_link(first_url(latest))
     briefs = []
+    prefix = url[:url.rfind("/") + 1]
     for version, app_version, created, link in older:
-        link = safe_link(link)
-        if url and link == default_url(url, name, version):
-            link = ""
+        if url and link == f"{prefix}{name}-{version}.tgz":
+            link = ""  # the default: not stored
+        else:
+            link = safe_link(link)
         briefs.append((version, app_version, readable_time(created), link))
     return Card(name=name, version=_text(latest.get("version"), 256), key=key, count=1 + len(briefs),
                 app_version=_text(latest.get("appVersion"), 256), created=readable_time(latest.get("created")),
@@ -215,12 +230,15 @@ _KEY_LINE = re.compile(r"(?:^|\n    )(version|appVersion|created|urls):([^\n]*)(
 _PLAIN_START = re.compile(r"[^\s'\"\[\]{}&*!|>%@`#,?:-]|[-?:][^\s]")
 
 
+_ODD_CHAR = re.compile("[\r\t\x85\u2028\u2029\ufeff]")
+
+
 def _scalar(raw: str) -> str | None:
     """A one-line YAML scalar as text; None when it is not a simple one (then parse)."""
     text = raw.strip(" ")
     if not text:
         return ""
-    if any(char in text for char in "\r\t\x85\u2028\u2029\ufeff"):
+    if _ODD_CHAR.search(text):
         return None  # line breaks to YAML 1.1 readers, or tabs: let the parser decide
     if text[0] == "'":
         return text[1:-1].replace("''", "'") if len(text) > 1 and text[-1] == "'" and "'" not in text[1:-1].replace("''", "") else None
@@ -321,28 +339,42 @@ def _card_from_index(index: IndexFile, name: str, key: str) -> Card | None:
 
 def dump_catalogue(cards: Iterable[Card], generated: str = "") -> str:
     """The cards as JSON, one chart per line (the page loads it for older versions)."""
-    lines = [json.dumps({"format": DATA_FORMAT, "generated": generated}, ensure_ascii=False)[:-1]
-             + ',"charts":{']
+    head = json.dumps({"format": DATA_FORMAT, "generated": generated}, ensure_ascii=False)[:-1] + ',"charts":{'
     rows = [json.dumps(card.name, ensure_ascii=False) + ":" + card.to_json() for card in cards]
-    return "\n".join(lines + [",\n".join(rows), "}}"]) + "\n"
+    return "\n".join([head, ",\n".join(rows), "}}"]) + "\n"
 
 
 def read_catalogue(path: Path) -> dict[str, Card]:
-    """The cards of a previous catalogue.json; {} when it is missing, too large, or not one
-    (then every card is made again: the file is a cache, never trusted for more)."""
+    """The cards of a previous catalogue.json as `dump_catalogue` lays it out; {} when it
+    is missing, too large, or not one (then every card is made again: the file is a
+    cache, never trusted for more). Each line is checked to be a whole card."""
     from chartgen.errors import ChartgenError
     from chartgen.limits import read_file
 
     try:
-        data = json.loads(read_file(path, limit=_MAX_DATA))
-        if not isinstance(data, dict) or data.get("format") != DATA_FORMAT or not isinstance(data.get("charts"), dict):
+        lines = read_file(path, limit=_MAX_DATA).decode("utf-8").split("\n")
+        head = json.loads(lines[0] + "}}")
+        if not isinstance(head, dict) or head.get("format") != DATA_FORMAT or head.get("charts") != {}:
             return {}
-        cards = {}
-        for name, item in data["charts"].items():
-            card = Card.from_data(item)
+        if lines[-2:] != ["}}", ""]:
+            return {}
+        cards: dict[str, Card] = {}
+        body = lines[1:-2]
+        for number, line in enumerate(body):
+            member = line[:-1] if number < len(body) - 1 else line
+            if number < len(body) - 1 and not line.endswith(","):
+                return {}
+            data = json.loads("{" + member + "}")
+            if not isinstance(data, dict) or len(data) != 1:
+                return {}
+            ((name, item),) = data.items()
+            prefix = json.dumps(name, ensure_ascii=False) + ":"
+            if not member.startswith(prefix) or name in cards:
+                return {}
+            card = Card.from_data(item, raw=member[len(prefix):])
             if card.name != name:
                 return {}
             cards[name] = card
         return cards
-    except (ChartgenError, ValueError, TypeError, RecursionError):
+    except (ChartgenError, ValueError, TypeError, RecursionError, UnicodeDecodeError):
         return {}
