@@ -348,3 +348,59 @@ def test_page_without_javascript_lists_every_chart(tmp_path):
                           ("mta", "0.2.0")):
         assert f'id="chart-{name}"' in static and f"helm install {name} charts/{name} --version {version}" in static
     assert "3 older versions" in static and 'href="mta/0.2.0/index.html#readme"' in static
+
+
+def test_chart_pages_are_never_written_through_a_symlink(tmp_path):
+    site, outside = tmp_path / "site", tmp_path / "outside"
+    site.mkdir()
+    outside.mkdir()
+    (site / "hello").symlink_to(outside)
+    publish([package(tmp_path / "s", tmp_path / "d", "hello", "1.0.0")], "dir:" + str(site))
+    assert list(outside.iterdir()) == [] and (site / "hello-1.0.0.tgz").is_file()
+    assert read_catalogue(site / DATA_NAME)["hello"].docs == ""  # no README link to a page not written
+
+
+def test_chart_page_shows_readme_and_values_as_text(tmp_path):
+    from chartgen.repo.package import package_chart
+    from publish_helpers import make_chart
+
+    chart = make_chart(tmp_path / "src", "hello", "1.0.0")
+    (chart / "README.md").write_text("# hello\n<script>window.pwned=1</script>\n")
+    site = tmp_path / "site"
+    publish([package_chart(chart, tmp_path / "dist").path], "dir:" + str(site), base_url="https://e.test/c")
+    page = (site / "hello" / "1.0.0" / "index.html").read_text()
+    assert "&lt;script&gt;window.pwned=1&lt;/script&gt;" in page and page.count("<script") == 0
+    assert 'href="https://e.test/c/hello-1.0.0.tgz"' in page and "helm install hello c/hello --version 1.0.0" in page
+    assert (site / "hello" / "1.0.0" / "values.yaml").read_text() == "greeting: Hello\n"
+
+
+def test_install_lines_for_oci_and_the_settings_that_reach_the_page(tmp_path):
+    from chartgen.repo.html import install_lines
+    from chartgen.repo.update import index_settings
+    from chartgen.settings import PublishSettings
+
+    oci = PageOptions(oci="oci://quay.io/org/charts")
+    assert install_lines(oci, "mta", "1.0.0") == ["helm install mta oci://quay.io/org/charts/mta --version 1.0.0"]
+    both = PageOptions(base_url="https://org.github.io/charts", oci="oci://quay.io/org/charts/")
+    assert install_lines(both, "mta", "1.0.0")[1] == "helm install mta charts/mta --version 1.0.0"
+    page = render_page(build_cards(parse_index(_index_text({"mta": [_entry("mta", "1.0.0")]}))), oci)
+    assert "helm repo add oci" not in page and "helm repo add charts" not in page and "helm install mta oci://quay.io/org/charts/mta --version 1.0.0" in page
+    settings = index_settings(PublishSettings(target="oci://quay.io/org/charts", alias="orchestrator"))
+    assert settings["oci"] == "oci://quay.io/org/charts" and settings["alias"] == "orchestrator"
+    assert index_settings(PublishSettings(target="git:repo.git"))["oci"] == ""
+    dist = tmp_path / "dist"
+    package(tmp_path / "src", dist, "hello", "1.0.0")
+    update_index(dist, "https://e.test/charts", **{k: v for k, v in settings.items() if k != "oci"})
+    assert "helm repo add orchestrator https://e.test/charts" in (dist / "index.html").read_text()
+
+
+def test_an_unchanged_repository_rewrites_no_page(tmp_path):
+    dist = tmp_path / "dist"
+    package(tmp_path / "src", dist, "hello", "1.0.0")
+    update_index(dist, "")
+    files = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in dist.rglob("*") if p.is_file()}
+    update_index(dist, "")
+    assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in dist.rglob("*") if p.is_file()} == files
+    (dist / "index.html").unlink()  # a page lost (or made by an older chartgen) is made again
+    update_index(dist, "")
+    assert (dist / "index.html").read_bytes() == files[dist / "index.html"][0]

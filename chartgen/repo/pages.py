@@ -67,8 +67,10 @@ def write_chart_pages(folder: Path, archives: Iterable[ArchiveInfo], options: Pa
         target = docs_folder(folder, info.name, info.version)
         if target is None or (target / CHART_PAGE).exists():
             continue
+        if target.parent.is_symlink() or target.is_symlink():
+            continue  # a symlink in the published folder: write nothing through it
         target.mkdir(parents=True, exist_ok=True)
-        if not is_inside(target, folder):  # a symlink in the published folder: write nothing there
+        if not is_inside(target, folder):
             continue
         readme, values = _archive_docs(info.path, info.name)
         url = entry_url(options.base_url, info.file_name)
