@@ -325,7 +325,8 @@ def test_catalogue_in_chromium(tmp_path):
         # the README/values page of a version
         page.goto(url + "/" + page.evaluate("document.querySelector('#chart-mta .meta a').getAttribute('href')"))
         assert page.evaluate("document.querySelector('h1').textContent") == "mta 0.2.0"
-        assert "# mta" in page.evaluate("document.querySelector('pre.text').textContent")
+        assert page.evaluate("document.querySelector('.readme h1').textContent") == "mta"
+        assert page.evaluate("document.querySelectorAll('.readme table').length") >= 1  # the values table
         _save(page.screenshot(tmp_path / "chart-page-1280.png"))
 
         phone = browser.page(390, 844, mobile=True)
@@ -365,11 +366,14 @@ def test_chart_page_shows_readme_and_values_as_text(tmp_path):
     from publish_helpers import make_chart
 
     chart = make_chart(tmp_path / "src", "hello", "1.0.0")
-    (chart / "README.md").write_text("# hello\n<script>window.pwned=1</script>\n")
+    (chart / "README.md").write_text("# hello\n<script>window.pwned=1</script>\n[x](javascript:alert(1)) "
+                                     "![pixel](https://track.test/p.png)\n\n| a | b |\n|---|---|\n| 1 | 2 |\n")
     site = tmp_path / "site"
     publish([package_chart(chart, tmp_path / "dist").path], "dir:" + str(site), base_url="https://e.test/c")
     page = (site / "hello" / "1.0.0" / "index.html").read_text()
     assert "&lt;script&gt;window.pwned=1&lt;/script&gt;" in page and page.count("<script") == 0
+    assert "<h1>hello</h1>" in page and "<td>2</td>" in page and 'href="javascript' not in page
+    assert "<img" not in page and '<a href="https://track.test/p.png" rel="nofollow noopener">pixel</a>' in page
     assert 'href="https://e.test/c/hello-1.0.0.tgz"' in page and "helm install hello c/hello --version 1.0.0" in page
     assert (site / "hello" / "1.0.0" / "values.yaml").read_text() == "greeting: Hello\n"
 

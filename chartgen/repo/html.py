@@ -90,11 +90,30 @@ def render_page(cards: Sequence[Card], options: PageOptions = PageOptions(), *, 
                             "data": DATA_NAME}))
 
 
+def render_markdown(text: str):
+    """A README as HTML: CommonMark with tables, raw HTML shown as text, links only where
+    markdown-it allows them (no javascript:, vbscript:, file:, data:), and images as links
+    to them (the page fetches nothing from elsewhere)."""
+    from markdown_it import MarkdownIt
+    from markdown_it.common.utils import escapeHtml
+    from markupsafe import Markup
+
+    def image(renderer, tokens, index, options, env):
+        token = tokens[index]
+        alt = escapeHtml(token.content or "image")
+        return f'<a href="{escapeHtml(token.attrGet("src") or "")}" rel="nofollow noopener">{alt}</a>'
+
+    parser = MarkdownIt("commonmark", {"html": False}).enable("table")
+    parser.add_render_rule("image", image)
+    return Markup(parser.render(text))
+
+
 def render_chart_page(name: str, version: str, *, readme: str, values: str, metadata: dict,
                       options: PageOptions = PageOptions(), archive: str = "", archive_url: str = "") -> str:
-    """The page of one chart version: its README and default values."""
+    """The page of one chart version: its README (rendered) and default values."""
     return environment().get_template("chart.html.j2").render(
-        title=options.title, name=name, version=version, readme=readme, values=values,
+        title=options.title, name=name, version=version, readme=render_markdown(readme) if readme else "",
+        values=values,
         description=str(metadata.get("description") or ""), app_version=str(metadata.get("appVersion") or ""),
         install=install_lines(options, name, version), alias=repo_alias(options), options=options,
         archive=archive, archive_url=archive_url)
