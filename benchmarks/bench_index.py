@@ -229,7 +229,7 @@ def main() -> None:
                   f"| {data_gz / 1e3:,.0f} kB |")
 
         # The command as a user runs it (new interpreter, imports included), JSON case, with html.
-        last = sorted(work.glob("warm-*-JSON"))[-1]
+        last = work / f"warm-{args.sizes.split(',')[-1]}-JSON"
         folder = work / "cli"
         folder.mkdir()
         shutil.copy(archive, folder)

@@ -312,13 +312,12 @@ def test_catalogue_in_chromium(tmp_path):
         page.clear("#operator")
 
         # older versions, loaded from catalogue.json when unfolded
-        page.evaluate("document.querySelector('#chart-greeting details.older').open = true")
+        page.click("#chart-greeting a.older")
         rows = page.wait_for("(t => t && Array.from(t.rows).slice(1).map(r => Array.from(r.cells)"
                              ".map(c => c.textContent)))(document.querySelector('#chart-greeting table.versions'))")
         assert [row[0] for row in rows] == ["0.1.0", "0.1.0-rc.2", "0.1.0-rc.1"]
         link = page.evaluate("document.querySelector('#chart-greeting table.versions a').href")
         assert link == f"{url}/greeting-0.1.0.tgz"
-        page.evaluate("document.querySelector('#chart-greeting details.install').open = true")
         page.evaluate("document.getElementById('chart-greeting').scrollIntoView()")
         _save(page.screenshot(tmp_path / "catalogue-1280-older.png"))
 
@@ -348,7 +347,8 @@ def test_page_without_javascript_lists_every_chart(tmp_path):
     for name, version in (("escalation", "0.2.0"), ("greeting", "0.2.0"), ("move2kube", "0.1.0-rc.1"),
                           ("mta", "0.2.0")):
         assert f'id="chart-{name}"' in static and f"helm install {name} charts/{name} --version {version}" in static
-    assert "3 older versions" in static and 'href="mta/0.2.0/index.html#readme"' in static
+    assert '">3 older versions</a>' in static and 'href="mta/0.2.0/index.html#readme"' in static
+    assert "<details" not in static.split('id="toc"')[1]  # none per chart: Chromium hides thousands slowly
 
 
 def test_chart_pages_are_never_written_through_a_symlink(tmp_path):
