@@ -221,6 +221,8 @@ def test_hostile_index_text_stays_text():
     page = render_page(build_cards(index), PageOptions(title="<b>t</b>", base_url="https://e.test/c"))
     assert page.count("<script") == 2 and "<img" not in page and "javascript:" not in page
     assert "&lt;/script&gt;&lt;script&gt;window.pwned=1" in page and "&lt;b&gt;t&lt;/b&gt;" in page
+    # install lines are pasted into shells: a hostile name is one quoted word
+    assert "helm install &#39;x&#34;&gt;&lt;script&gt;window.pwned=5&lt;/script&gt;&#39; &#39;c/x&#34;" in page
     # catalogue.json is data for JSON.parse and textContent only
     data = json.loads(dump_catalogue(build_cards(index)))
     assert data["charts"]["evil"]["description"] == HOSTILE and "url" not in data["charts"]["evil"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from shlex import quote
 from typing import Sequence
 
 from chartgen.repo.catalogue import DATA_NAME, Card, readable_time
@@ -68,12 +69,13 @@ def environment():
 
 
 def install_lines(options: PageOptions, name: str, version: str) -> list[str]:
-    """The commands that install `name` at `version` from this repository."""
+    """The commands that install `name` at `version` from this repository. Every word from
+    the index is shell-quoted when it needs it: people paste these lines into a shell."""
     lines = []
     if options.oci:
-        lines.append(f"helm install {name} {options.oci.rstrip('/')}/{name} --version {version}")
+        lines.append(f"helm install {quote(name)} {quote(options.oci.rstrip('/') + '/' + name)} --version {quote(version)}")
     if options.base_url or not options.oci:
-        lines.append(f"helm install {name} {repo_alias(options)}/{name} --version {version}")
+        lines.append(f"helm install {quote(name)} {quote(repo_alias(options) + '/' + name)} --version {quote(version)}")
     return lines
 
 
@@ -85,7 +87,7 @@ def render_page(cards: Sequence[Card], options: PageOptions = PageOptions(), *, 
         title=options.title, cards=cards, options=options, alias=repo_alias(options), types=types,
         has_operator=any(card.operator_versions for card in cards), total=total,
         generated=readable_time(generated) if generated else "", data_name=DATA_NAME,
-        install_lines=install_lines,
+        install_lines=install_lines, shell_quote=quote,
         config=script_json({"alias": repo_alias(options), "url": options.base_url, "oci": options.oci,
                             "data": DATA_NAME}))
 
