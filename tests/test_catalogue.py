@@ -410,3 +410,25 @@ def test_an_unchanged_repository_rewrites_no_page(tmp_path):
     (dist / "index.html").unlink()  # a page lost (or made by an older chartgen) is made again
     update_index(dist, "")
     assert (dist / "index.html").read_bytes() == files[dist / "index.html"][0]
+
+
+def test_operator_filter_reads_helm_constraints(tmp_path):
+    """The page's operator-version box evaluates each chart's constraint as Helm reads it."""
+    from browser import chromium_browser
+
+    chromium = need_tool("chromium")
+    constraints = {"between": ">=1.36.0 <1.38.0", "tilde-minor": "~1.36 || ~1.37", "caret": "^1.35.0",
+                   "either": ">=1.37.0, <1.38.0 || >=2.0.0", "wild": "1.37.x", "words": "weird operators"}
+    entries = {name: [_entry(name, "1.0.0", annotations={"chartgen.io/operator-versions": value})]
+               for name, value in constraints.items()}
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text(render_page(build_cards(parse_index(_index_text(entries)))))
+    cases = {"1.37": ["between", "caret", "either", "tilde-minor", "wild"],
+             "1.36.5": ["between", "caret", "tilde-minor"], "2.1": ["either"], "1.35.9": ["caret"],
+             "weird": ["words"]}  # not a version: matched as text
+    with serve_directory(site) as url, chromium_browser(chromium) as browser:
+        page = browser.page(1280, 900)
+        for version, expected in cases.items():
+            page.goto(url + "/index.html?operator=" + version)
+            assert _visible(page) == expected, version
