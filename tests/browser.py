@@ -124,8 +124,9 @@ class Page:
         return self.browser.send(method, params, self.session)
 
     def goto(self, url: str) -> None:
+        self.evaluate("window.__leaving = true")  # gone once the new document is there
         self.send("Page.navigate", {"url": url})
-        self.wait_for("document.readyState === 'complete' && location.href !== 'about:blank'")
+        self.wait_for("!window.__leaving && document.readyState === 'complete'")
 
     def evaluate(self, expression: str) -> Any:
         """The value of a JavaScript expression (promises awaited)."""
