@@ -88,8 +88,6 @@ def write_catalogue(written: IndexFile, folder: Path, options: PageOptions, *,
     """index.html and catalogue.json of `written` (the index as just written into
     `folder`), reusing the cards of the first previous catalogue found (the folder's own,
     then `previous`)."""
-    from chartgen.fsutil import write_atomic
-
     folder = Path(folder)
     cards: dict[str, Card] = {}
     for candidate in [folder / DATA_NAME, *previous]:
