@@ -1,22 +1,31 @@
 #!/usr/bin/env python3
-"""Add one chart to a large existing Helm repository index: Helm vs chartgen.
+"""Add one chart to a large existing Helm repository index: Helm vs chartgen, with and without index.html.
 
-The existing index has 400 charts x 50 versions (20,000 entries, ~8 MB of YAML, laid out
-as `helm repo index` writes it). The job: index a folder holding one new chart archive,
-merging the existing index (`helm repo index DIR --merge INDEX`). Both tools run in this
-process on identical copies: helm-python-sdk's `repo_index_generate(dir, merge=...)`
-(Helm 4 Go SDK) and chartgen's `update_index(dir, url, merge=...)`.
+The existing index has CHARTS x VERSIONS entries (default two sizes: 400 x 50 = 20,000 and
+2,000 x 50 = 100,000), laid out as `helm repo index` writes it (YAML) or as chartgen writes
+it (JSON in index.yaml, which Helm >= 3.13 also reads). The job: index a folder holding one
+new chart archive, merging the existing index (`helm repo index DIR --merge INDEX`):
 
-Two cases: the existing index as Helm's YAML, and as chartgen writes it (JSON in
-index.yaml, which Helm >= 3.13 also reads). The resulting entry sets are checked equal
-(digest, URLs, metadata; `created` compared as instants, except for the new entry).
+- helm: helm-python-sdk's `repo_index_generate(dir, merge=...)` (Helm 4's Go SDK);
+- chartgen: `update_index(dir, url, merge=..., html=False)`;
+- chartgen + html: the same with index.html (the default), the previous run's
+  catalogue.json lying next to the merged index as a publication finds it;
+- html, cold: index.html with no previous catalogue.json (the first run on an index made by
+  another tool: every chart's card is made from its block).
 
-Usage: python3 benchmarks/bench_index.py [--repeat N] [--charts 400] [--versions 50]
+Each run is a fresh Python process (modules imported before the clock starts, on both sides);
+the table gives medians of the call's wall time and the process's peak memory (VmHWM, the
+peak resident set; ru_maxrss would carry the parent's over).
+The entry sets of Helm's and chartgen's results are checked equal (digest, URLs, metadata;
+`created` compared as instants, except for the new entry).
+
+Usage: python3 benchmarks/bench_index.py [--repeat N] [--sizes 400x50,2000x50]
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import hashlib
 import json
 import re
@@ -33,6 +42,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 BASE_URL = "https://charts.example.test"
+NEW_CHART = "workflow-new"
 
 
 def synthetic_entries(charts: int, versions: int) -> dict:
@@ -42,7 +52,8 @@ def synthetic_entries(charts: int, versions: int) -> dict:
         items = []
         for v in range(versions - 1, -1, -1):
             items.append({
-                "annotations": {"orchestrator.io/operator-versions": ">=1.5.0 <1.7.0"},
+                "annotations": {"chartgen.io/operator-versions": ">=1.36.0 <1.38.0",
+                                "chartgen.io/workflow-type": "assessment" if c % 3 == 0 else "infrastructure"},
                 "apiVersion": "v2", "appVersion": f"1.{v}.0",
                 "created": f"2025-{1 + v % 12:02d}-{1 + c % 28:02d}T10:{v % 60:02d}:{c % 60:02d}.{c:03d}{v + 1:03d}Z",
                 "description": f"Serverless workflow {name}",
@@ -93,100 +104,141 @@ def entry_set(path: Path, new_name: str) -> set:
     return result
 
 
-def median_time(fn, repeat: int) -> tuple[float, list[float]]:
-    times = []
-    for _ in range(repeat):
-        setup = fn()
-        start = time.perf_counter()
-        setup()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), times
+# --- one measured run, in its own process -------------------------------------------------
+
+def worker(job: str, folder: str, existing: str) -> None:
+    """Run one job and print {"seconds", "maxrss_mb"} as JSON."""
+    folder_path, existing_path = Path(folder), Path(existing)
+    if job == "helm":
+        import helm_python
+
+        def run():
+            helm_python.repo_index_generate(folder_path, base_url=BASE_URL, merge=existing_path)
+    else:
+        import jinja2  # noqa: F401  (imported before the clock, as helm_python is)
+        import semver  # noqa: F401
+        import yaml  # noqa: F401
+
+        import chartgen.repo.pages  # noqa: F401
+        from chartgen.repo.update import update_index
+
+        def run():
+            update_index(folder_path, BASE_URL, merge=existing_path, html=job != "chartgen")
+    start = time.perf_counter()
+    run()
+    seconds = time.perf_counter() - start
+    print(json.dumps({"seconds": seconds, "maxrss_mb": peak_memory_mb()}))
+
+
+def peak_memory_mb() -> float:
+    """This process's peak resident memory: VmHWM, not ru_maxrss, which Linux carries over
+    from the parent across fork and exec (a large parent would set every child's figure)."""
+    import resource
+
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure(job: str, folder: Path, existing: Path) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--worker", job, str(folder), str(existing)],
+                         check=True, capture_output=True, text=True, cwd=REPO)
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--charts", type=int, default=400)
-    parser.add_argument("--versions", type=int, default=50)
+    parser.add_argument("--sizes", default="400x50,2000x50", help="CHARTSxVERSIONS,... (default: 20k and 100k entries)")
+    parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        worker(*args.worker)
+        return
 
-    import helm_python
-
-    from chartgen.repo.reading import parse_index
-    from chartgen.repo.update import update_index
-    from chartgen.repo.writing import dump_json_index
+    from chartgen.repo.html import PageOptions
     from chartgen.repo.package import package_chart
+    from chartgen.repo.pages import write_catalogue
+    from chartgen.repo.reading import load_index, parse_index
+    from chartgen.repo.writing import dump_json_index
 
     work = Path(tempfile.mkdtemp(prefix="bench-index-"))
+    rows, pages = [], []
     try:
-        entries = synthetic_entries(args.charts, args.versions)
-        existing_yaml = work / "existing.yaml"
-        existing_yaml.write_text(helm_style_yaml(entries, "2025-12-01T00:00:00Z"))
-        existing_json = work / "existing-json.yaml"
-        existing_json.write_text(dump_json_index(parse_index(json.dumps(
-            {"apiVersion": "v1", "entries": entries, "generated": "2025-12-01T00:00:00Z"}))))
-        chart = work / "src" / "workflow-new"
+        chart = work / "src" / NEW_CHART
         shutil.copytree(REPO / "tests" / "fixtures" / "publish" / "charts" / "hello", chart)
-        (chart / "Chart.yaml").write_text((chart / "Chart.yaml").read_text().replace("name: hello", "name: workflow-new"))
+        (chart / "Chart.yaml").write_text((chart / "Chart.yaml").read_text().replace("name: hello", f"name: {NEW_CHART}"))
         archive = package_chart(chart, work / "archive").path
-        total = sum(len(v) for v in entries.values())
-        print(f"existing index: {total} entries ({args.charts} charts x {args.versions} versions); "
-              f"YAML {existing_yaml.stat().st_size / 1e6:.1f} MB, JSON {existing_json.stat().st_size / 1e6:.1f} MB; "
-              f"new archive {archive.name}; {args.repeat} runs each\n")
+        for size in args.sizes.split(","):
+            charts, versions = (int(n) for n in size.split("x"))
+            entries = synthetic_entries(charts, versions)
+            total = charts * versions
+            texts = {"YAML (helm's layout)": helm_style_yaml(entries, "2025-12-01T00:00:00Z"),
+                     "JSON (chartgen's layout)": dump_json_index(parse_index(json.dumps(
+                         {"apiVersion": "v1", "entries": entries, "generated": "2025-12-01T00:00:00Z"})))}
+            del entries
+            for label, text in texts.items():
+                warm, cold = work / f"warm-{size}-{label[:4]}", work / f"cold-{size}-{label[:4]}"
+                for folder in (warm, cold):
+                    folder.mkdir()
+                    (folder / "index.yaml").write_text(text)
+                # the previous run's page data, as a publication finds it next to the index
+                write_catalogue(load_index(warm / "index.yaml"), warm, PageOptions(base_url=BASE_URL))
+                results: dict[str, list[dict]] = {}
+                outputs: dict[str, Path] = {}
+                jobs = (("helm", warm), ("chartgen", warm), ("chartgen-html", warm), ("chartgen-html-cold", cold))
+                for run in range(args.repeat):
+                    for job, existing in jobs:  # interleaved, so that load from others hits all alike
+                        folder = work / f"out-{job}-{size}-{label[:4]}-{run}"
+                        folder.mkdir()
+                        shutil.copy(archive, folder)
+                        results.setdefault(job, []).append(measure(job.replace("-cold", ""), folder,
+                                                                   existing / "index.yaml"))
+                        outputs[job] = folder
+                same = entry_set(outputs["helm"] / "index.yaml", NEW_CHART) == \
+                    entry_set(outputs["chartgen-html"] / "index.yaml", NEW_CHART)
+                med = {job: statistics.median(r["seconds"] for r in runs) for job, runs in results.items()}
+                mem = {job: statistics.median(r["maxrss_mb"] for r in runs) for job, runs in results.items()}
+                rows.append((f"{total:,}", label, len(text) / 1e6, med, mem, same))
+                page = outputs["chartgen-html"]
+                html, data = (page / "index.html").read_bytes(), (page / "catalogue.json").read_bytes()
+                pages.append((f"{total:,}", label, len(html), len(gzip.compress(html)), len(data),
+                              len(gzip.compress(data))))
+                times = {job: " ".join("%.2f" % r["seconds"] for r in runs) for job, runs in results.items()}
+                print(f"{total:,} entries, {label}: " + ", ".join(f"{job} {t} s" for job, t in times.items()), flush=True)
+            del texts
 
-        def fresh_dir(tag: str) -> Path:
-            folder = work / f"run-{tag}-{time.perf_counter_ns()}"
-            folder.mkdir()
-            shutil.copy(archive, folder)
-            return folder
-
-        rows = []
-        for label, existing in (("existing index as YAML (helm's layout)", existing_yaml),
-                                ("existing index as JSON (chartgen's layout)", existing_json)):
-            outputs = {}
-
-            def helm_job(existing=existing, outputs=outputs):
-                folder = fresh_dir("helm")
-                outputs["helm"] = folder
-                return lambda: helm_python.repo_index_generate(folder, base_url=BASE_URL, merge=existing)
-
-            def chartgen_job(existing=existing, outputs=outputs, html=False):
-                folder = fresh_dir("chartgen")
-                outputs["chartgen" + ("-html" if html else "")] = folder
-                return lambda: update_index(folder, BASE_URL, merge=existing, html=html)
-
-            helm_median, helm_times = median_time(helm_job, args.repeat)
-            ours_median, ours_times = median_time(chartgen_job, args.repeat)
-            html_median, _ = median_time(lambda: chartgen_job(html=True), 1 if "YAML" in label else args.repeat)
-            same = entry_set(outputs["helm"] / "index.yaml", "workflow-new") == \
-                entry_set(outputs["chartgen"] / "index.yaml", "workflow-new")
-            rows.append((label, helm_median, ours_median, html_median, same))
-            print(f"{label}\n  helm-python-sdk repo_index_generate: median {helm_median:.3f} s "
-                  f"({', '.join(f'{t:.2f}' for t in helm_times)})\n"
-                  f"  chartgen update_index:               median {ours_median:.3f} s "
-                  f"({', '.join(f'{t:.3f}' for t in ours_times)})\n"
-                  f"  chartgen update_index + index.html:  median {html_median:.3f} s\n"
-                  f"  same entries: {same}; speed-up {helm_median / ours_median:.1f}x\n")
-
-        # The command as a user runs it (new interpreter, imports included), JSON case.
-        folder = fresh_dir("cli")
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "chartgen", "index", str(folder), "--url", BASE_URL,
-                        "--merge", str(existing_json), "--no-html"], check=True, capture_output=True, cwd=work)
-        cli_json = time.perf_counter() - start
-        folder = fresh_dir("cli")
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "chartgen", "index", str(folder), "--url", BASE_URL,
-                        "--merge", str(existing_yaml), "--no-html"], check=True, capture_output=True, cwd=work)
-        cli_yaml = time.perf_counter() - start
-
-        print("| existing index | helm (s) | chartgen (s) | ratio | chartgen + html (s) | same entries |")
+        print("\n| entries | existing index | helm merge | chartgen | ratio | chartgen + index.html | ratio "
+              "| html, no previous catalogue | peak memory helm | peak memory chartgen + html | memory ratio "
+              "| same entries |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for total, label, megabytes, med, mem, same in rows:
+            print(f"| {total} | {label}, {megabytes:.1f} MB | {med['helm']:.2f} s | {med['chartgen']:.2f} s | "
+                  f"{med['helm'] / med['chartgen']:.0f}x | {med['chartgen-html']:.2f} s | "
+                  f"{med['helm'] / med['chartgen-html']:.0f}x | {med['chartgen-html-cold']:.2f} s | "
+                  f"{mem['helm']:.0f} MB | {mem['chartgen-html']:.0f} MB | "
+                  f"1/{mem['helm'] / mem['chartgen-html']:.1f} | {same} |")
+        print("\n| entries | existing index | index.html | gzip | catalogue.json | gzip |")
         print("|---|---|---|---|---|---|")
-        for label, helm_median, ours_median, html_median, same in rows:
-            print(f"| {label} | {helm_median:.3f} | {ours_median:.3f} | {helm_median / ours_median:.1f}x | "
-                  f"{html_median:.3f} | {same} |")
-        print(f"\n`chartgen index` CLI, one run incl. interpreter start: JSON {cli_json:.3f} s, YAML {cli_yaml:.3f} s")
-        if not all(row[4] for row in rows):
+        for total, label, html, html_gz, data, data_gz in pages:
+            print(f"| {total} | {label} | {html / 1e3:,.0f} kB | {html_gz / 1e3:,.0f} kB | {data / 1e3:,.0f} kB "
+                  f"| {data_gz / 1e3:,.0f} kB |")
+
+        # The command as a user runs it (new interpreter, imports included), JSON case, with html.
+        last = work / f"warm-{args.sizes.split(',')[-1]}-JSON"
+        folder = work / "cli"
+        folder.mkdir()
+        shutil.copy(archive, folder)
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "chartgen", "index", str(folder), "--url", BASE_URL,
+                        "--merge", str(last / "index.yaml")], check=True, capture_output=True, cwd=work)
+        print(f"\n`chartgen index --merge` CLI with index.html ({last.name}), one run incl. interpreter start: "
+              f"{time.perf_counter() - start:.2f} s")
+        if not all(row[5] for row in rows):
             sys.exit("entry sets differ")
     finally:
         shutil.rmtree(work, ignore_errors=True)

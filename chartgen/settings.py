@@ -165,6 +165,7 @@ class PublishSettings:
     sign_enabled: bool = field(default=False, metadata=_key("sign.enabled"))
     sign_key: str = field(default="", metadata=_key("sign.key", path=str))
     sign_name: str = field(default="", metadata=_key("sign.name"))
+    alias: str = ""
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,8 @@ def test_publish_to_a_folder_then_serve_it_to_helm(tmp_path):
     first = [package(tmp_path / "src", dist, "hello", "1.0.0"), package(tmp_path / "src", dist, "other", "0.1.0")]
     result = publish(first, "dir:" + str(site))
     assert result.added == (("hello", "1.0.0"), ("other", "0.1.0"))
-    assert sorted(p.name for p in site.iterdir()) == ["hello-1.0.0.tgz", "index.html", "index.yaml", "other-0.1.0.tgz"]
+    assert sorted(p.name for p in site.iterdir()) == ["catalogue.json", "hello", "hello-1.0.0.tgz", "index.html",
+                                                      "index.yaml", "other", "other-0.1.0.tgz"]
     before = (site / "index.yaml").read_bytes()
     again = publish(first, "dir:" + str(site))
     assert again.unchanged == result.added and not again.added
@@ -58,7 +59,10 @@ def test_publish_to_a_folder_then_serve_it_to_helm(tmp_path):
 def test_bad_archives_leave_the_published_folder_unchanged(tmp_path):
     dist, site = tmp_path / "dist", tmp_path / "site"
     publish([package(tmp_path / "src", dist, "hello", "1.0.0")], "dir:" + str(site))
-    snapshot = {p.name: p.read_bytes() for p in site.iterdir()}
+    def files():
+        return {str(p.relative_to(site)): p.read_bytes() for p in site.rglob("*") if p.is_file()}
+
+    snapshot = files()
     good = package(tmp_path / "src", dist, "good", "1.0.0")
     changed = package(tmp_path / "changed", tmp_path / "dist2", "hello", "1.0.0", greeting="Changed")
     for archive, code in ((FIXTURES / "corrupt-1.0.0.tgz", "archive-corrupt"),
@@ -67,7 +71,7 @@ def test_bad_archives_leave_the_published_folder_unchanged(tmp_path):
         with pytest.raises(ChartgenError) as caught:
             publish([good, archive], "dir:" + str(site))
         assert caught.value.code == code
-        assert {p.name: p.read_bytes() for p in site.iterdir()} == snapshot
+        assert files() == snapshot
 
 
 def test_broken_published_index_is_reported_not_overwritten(tmp_path):

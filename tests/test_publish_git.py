@@ -215,5 +215,10 @@ def test_only_the_index_and_the_new_archives_are_downloaded(tmp_path, monkeypatc
     assert not (kept / "repo" / "legacy-9.9.9.tgz").exists()
     names = subprocess.run(["git", "-C", str(bare), "ls-tree", "--name-only", "gh-pages"], capture_output=True,
                            text=True).stdout.split()
-    assert names == ["hello-1.0.0.tgz", "hello-1.1.0.tgz", "index.html", "index.yaml", "legacy-9.9.9.tgz"]
+    assert sorted(names) == ["catalogue.json", "hello", "hello-1.0.0.tgz", "hello-1.1.0.tgz", "index.html", "index.yaml",
+                     "legacy-9.9.9.tgz"]
+    pages = subprocess.run(["git", "-C", str(bare), "ls-tree", "-r", "--name-only", "gh-pages", "hello"],
+                           capture_output=True, text=True).stdout.split()
+    assert pages == ["hello/1.0.0/index.html", "hello/1.0.0/values.yaml", "hello/1.1.0/index.html",
+                     "hello/1.1.0/values.yaml"]  # the earlier version's page is kept, never checked out
     assert [e["version"] for e in branch_index(bare)["entries"]["hello"]] == ["1.1.0", "1.0.0"]

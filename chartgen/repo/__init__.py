@@ -9,7 +9,10 @@ One concept per module:
   published version;
 - `blocks`: the lazily parsed per-chart blocks of a large index;
 - `reading`, `writing`: the index file, JSON or YAML, read and written incrementally;
-- `html`: the static index.html;
+- `catalogue`: the cards behind index.html (one per chart), carried over while a chart's
+  block of the index is unchanged;
+- `html`: rendering index.html and the page of a chart version;
+- `pages`: writing them (index.html, catalogue.json, `<chart>/<version>/`);
 - `update`: `chartgen index DIR` (archives of a folder into its index);
 - `publish`: publish targets, one module per target (`dir`, `git`, `oci`).
 """

@@ -90,7 +90,11 @@ def parse_yaml_block(text: str, start: int, end: int, name: str, path: str) -> t
 
     from chartgen.yamlio import check_yaml
 
-    check_yaml(text[start:end], path, line_offset=text.count("\n", 0, start))
+    try:
+        check_yaml(text[start:end], path)
+    except ChartgenError:  # again with the block's place in the file (counted only now: O(file) per block)
+        check_yaml(text[start:end], path, line_offset=text.count("\n", 0, start))
+        raise
     try:
         data = yaml.load(text[start:end], Loader=yaml.CSafeLoader)
     except yaml.YAMLError as exc:

@@ -8,7 +8,7 @@ from pathlib import Path
 from chartgen.errors import UsageError
 from chartgen.fsutil import sweep_leftovers
 from chartgen.repo.archive import read_archive
-from chartgen.repo.html import render_html
+from chartgen.repo.catalogue import DATA_NAME
 from chartgen.repo.index import INDEX_NAME, add_archives, empty_index, is_known_archive, now_rfc3339
 from chartgen.repo.reading import load_index
 from chartgen.repo.writing import resolve_format, write_repository_files
@@ -30,14 +30,17 @@ class IndexResult:
 
 def index_settings(settings: PublishSettings, *, fmt: str | None = None, html: bool | None = None) -> dict:
     """How the index is written, from chartgen.yaml `publish:` (`config.publish`) with
-    command-line values on top: the keyword arguments of `update_index` (fmt, html, title).
-    One place for every caller."""
+    command-line values on top: the keyword arguments of `update_index` (fmt, html, title,
+    alias, and oci: the OCI repository the page's install lines name when `publish.target`
+    is one). One place for every caller."""
     return {"fmt": fmt or settings.index_format,
             "html": settings.html if html is None else html,
-            "title": settings.title}
+            "title": settings.title,
+            "alias": settings.alias,
+            "oci": settings.target if settings.target.startswith("oci://") else ""}
 def update_index(dist_dir: Path, base_url: str, *, merge: Path | None = None, force: bool = False,
-                 fmt: str = "auto", html: bool = True, title: str = "Helm charts",
-                 now: str | None = None) -> IndexResult:
+                 fmt: str = "auto", html: bool = True, title: str = "Helm charts", alias: str = "",
+                 oci: str = "", now: str | None = None) -> IndexResult:
     """Index the `*.tgz` archives of `dist_dir` into `dist_dir/index.yaml`.
 
     The existing index is `merge` if given, else `dist_dir/index.yaml` if present.
@@ -62,13 +65,16 @@ def update_index(dist_dir: Path, base_url: str, *, merge: Path | None = None, fo
         result = replace(result, generated=now or now_rfc3339())
     target = dist_dir / INDEX_NAME
     same_file = source.resolve() == target.resolve()
+    presentation = {"title": title, "base_url": base_url, "alias": alias, "oci": oci}
     # A folder without archives still gets the (empty) index it is told it has.
     if changed or not same_file or not target.is_file() or resolve_format(index, fmt) != (index.source_format or "json"):
-        write_repository_files(result, dist_dir, fmt=fmt, html=html, title=title, base_url=base_url)
-    elif html and not (dist_dir / "index.html").exists():
-        from chartgen.fsutil import write_atomic
+        write_repository_files(result, dist_dir, fmt=fmt, html=html, archives=fresh,
+                               previous=[source.parent / DATA_NAME], **presentation)
+    elif html:  # the index is as it was; the page follows it (carried over, rewritten only if it differs)
+        from chartgen.repo.html import PageOptions
+        from chartgen.repo.pages import write_catalogue
 
-        write_atomic(dist_dir / "index.html", render_html(result, title=title, base_url=base_url))
+        write_catalogue(result, dist_dir, PageOptions(title, base_url or "", alias, oci))
     page = dist_dir / "index.html" if html else None
     return IndexResult(target, addition.added, addition.unchanged, addition.replaced, len(result),
                        resolve_format(result, fmt), page, known, addition.duplicates)

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Iterable
 
 from chartgen.errors import UsageError
-from chartgen.repo.html import render_html
 from chartgen.repo.index import INDEX_NAME, IndexFile
 from chartgen.repo.reading import ENTRIES_LINE, JSON_GENERATED
 
@@ -136,20 +135,28 @@ def resolve_format(index: IndexFile, fmt: str = "auto") -> str:
 def dump_index(index: IndexFile, fmt: str = "auto") -> str:
     return dump_json_index(index) if resolve_format(index, fmt) == "json" else dump_yaml_index(index)
 def write_repository_files(index: IndexFile, folder: Path, *, fmt: str = "auto", html: bool = True,
-                           title: str = "Helm charts", base_url: str | None = None) -> list[Path]:
-    """Write index.yaml (and index.html) into `folder` atomically; returns the paths.
+                           title: str = "Helm charts", base_url: str | None = None, alias: str = "",
+                           oci: str = "", archives: Iterable = (), previous: Iterable[Path] = ()) -> list[Path]:
+    """Write index.yaml atomically into `folder`, and with `html` the pages: index.html and
+    catalogue.json (cards reused from the folder's or the `previous` catalogue), and a page
+    for each of `archives` (`chartgen.repo.pages`). Returns the paths.
 
     index.yaml goes last: a run killed in between leaves the old index, so the next run
-    sees the archives as new and writes both files again (never a stale page for good)."""
+    sees the archives as new and writes every file again (never a stale page for good)."""
     from chartgen.fsutil import sweep_leftovers, write_atomic
 
     sweep_leftovers(folder)   # temporary files of killed runs
-    written = []
     target = folder / INDEX_NAME
+    text = dump_index(index, fmt)
+    written = []
     if html:
-        page = folder / "index.html"
-        write_atomic(page, render_html(index, title=title, base_url=base_url))
-        written.append(page)
-    write_atomic(target, dump_index(index, fmt))
+        from chartgen.repo.html import PageOptions
+        from chartgen.repo.pages import write_catalogue, write_chart_pages
+        from chartgen.repo.reading import parse_index
+
+        options = PageOptions(title, base_url or "", alias, oci)
+        written += write_chart_pages(folder, archives, options)
+        written += write_catalogue(parse_index(text, str(target)), folder, options, previous=previous)
+    write_atomic(target, text)
     written.insert(0, target)
     return written

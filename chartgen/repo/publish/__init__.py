@@ -75,6 +75,7 @@ class PublishOptions:
     index_format: str = "auto"     # auto | json | yaml
     html: bool = True
     title: str = "Helm charts"
+    alias: str = ""                 # index.html: the `helm repo add` name
     plain_http: bool | None = None  # OCI: None = automatic for loopback registries
     oci_settle: float | None = None  # OCI: seconds before a push is confirmed; None = claims.SETTLE_SECONDS
     max_attempts: int = 10          # git: push attempts when someone else published meanwhile
@@ -102,6 +103,7 @@ def index_keywords(settings, *, fmt: str | None = None, html: bool | None = None
     from chartgen.repo.update import index_settings
 
     values = index_settings(settings, fmt=fmt, html=html)
+    values.pop("oci")  # the page of a dir/git target describes that repository
     return {"index_format": values.pop("fmt"), **values}
 
 
@@ -158,8 +160,10 @@ def update_folder(folder: Path, archives, options: PublishOptions, *, where: str
             copy_atomic(info.path, folder / info.file_name)
             if not signed.get(info.file_name):      # a replaced archive's old signature would fail
                 provenance_path(folder / info.file_name).unlink(missing_ok=True)
+    fresh = {*addition.added, *addition.replaced}
     write_repository_files(addition.index, folder, fmt=options.index_format, html=options.html,
-                           title=options.title, base_url=options.base_url)
+                           title=options.title, base_url=options.base_url, alias=options.alias,
+                           archives=[info for info in archives if (info.name, info.version) in fresh])
     return addition
 
 

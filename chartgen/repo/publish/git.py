@@ -131,7 +131,8 @@ def publish(archives, target: Target, options: PublishOptions) -> PublishResult:
     with temp_directory("chartgen-publish-") as tmp:
         work = Path(tmp) / "repo"
         prefix = "/" + target.folder + "/" if target.folder else "/"
-        patterns = [prefix + "index.yaml", prefix + "index.html"] + [prefix + a.file_name for a in archives]
+        patterns = [prefix + "index.yaml", prefix + "index.html", prefix + "catalogue.json"] + [
+            pattern for a in archives for pattern in (prefix + a.file_name, f"{prefix}{a.name}/{a.version}/")]
         patterns += [prefix + a.file_name + ".prov" for a in archives]        # provenance, when signed
         _prepare_clone(work, env, remote, patterns)
         last_error = ""

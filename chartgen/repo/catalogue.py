@@ -1,0 +1,380 @@
+"""The catalogue behind index.html: one card per chart, built without parsing the whole index.
+
+A card holds what the page shows of a chart: its latest version in full (description,
+workflow type, supported operator versions, links) and its older versions in brief
+(version, appVersion, created, download link). The cards are kept next to the page in
+`catalogue.json` (one chart per line), each with a fingerprint of the index block it was
+made from (CRC-32 of the block's text). The next run carries a card over when its chart's
+block in the new index has the same fingerprint, and makes the card again from that block
+otherwise: a publication re-reads only the charts it changed, whatever the size of the
+index, and a card never outlives the entries it shows (an index edited by another tool
+gets fresh cards for the charts it touched).
+
+Making a card reads only the chart's block: its first version with the full parser, the
+older ones, in a YAML index laid out as Helm writes it, with a line scan that picks out
+four fields (anything irregular falls back to the parser). Every string comes from the
+index and is untrusted: the page escapes it, and links are kept only when they are
+http(s) URLs or plain relative paths.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zlib
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterable, Mapping
+
+from chartgen.repo.index import IndexFile
+
+DATA_NAME = "catalogue.json"
+DATA_FORMAT = 1
+_MAX_DATA = 256 << 20  # a previous catalogue larger than this is ignored (made again)
+
+# Older version in brief: (version, appVersion, created as shown, URL or "" when it is
+# the default `<folder of the latest URL><name>-<version>.tgz`).
+Brief = tuple[str, str, str, str]
+
+
+@dataclass(frozen=True)
+class Card:
+    """What the page shows of one chart. A card read back from catalogue.json keeps its JSON
+    text (`raw`, written out again as it is) and leaves `older` unread (empty): the page
+    itself shows only `count`, and reading 100,000 older versions back would cost more than
+    everything else a publication does."""
+
+    name: str
+    version: str
+    key: str = ""               # fingerprint of the index block the card was made from
+    count: int = 1              # number of versions
+    app_version: str = ""
+    created: str = ""           # readable: "2026-12-04 05:32 UTC"
+    description: str = ""
+    workflow_type: str = ""
+    operator_versions: str = ""
+    deprecated: bool = False
+    url: str = ""               # download link of the latest version ("" when unsafe)
+    source: str = ""            # link to the source folder ("" when unknown or unsafe)
+    docs: str = ""              # relative link to the latest version's README/values page
+    older: tuple[Brief, ...] = ()
+    raw: str = field(default="", compare=False, repr=False)
+
+    def to_json(self) -> str:
+        if self.raw:
+            return self.raw
+        data = {}
+        for item in _FIELDS:
+            value = getattr(self, item.name)
+            if item.name != "raw" and (value not in ("", (), False) or item.name in ("name", "version", "count")):
+                data[item.name] = value
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_data(cls, data: Mapping, raw: str = "") -> "Card":
+        """A card from its JSON form (with `raw`, its text: `older` is then only checked to
+        be a list); TypeError/ValueError when it is not one."""
+        if not isinstance(data, dict):
+            raise TypeError("card")
+        kwargs = {}
+        for item in _FIELDS:
+            if item.name not in data or item.name == "raw":
+                continue
+            value = data[item.name]
+            if item.name == "older":
+                if raw:
+                    if not isinstance(value, list):
+                        raise TypeError("older")
+                    continue
+                value = tuple(_brief(row) for row in value)
+            elif item.name == "count":
+                if type(value) is not int or value < 1:
+                    raise ValueError("count")
+            elif item.name == "deprecated":
+                value = value is True
+            elif not isinstance(value, str):
+                raise TypeError(item.name)
+            kwargs[item.name] = value
+        if not kwargs.get("name") or not kwargs.get("version"):
+            raise ValueError("name/version")
+        return cls(**kwargs, raw=raw)
+
+    def older_link(self, brief: Brief) -> str:
+        """The download link of an older version (its URL, or the default one)."""
+        return brief[3] or (default_url(self.url, self.name, brief[0]) if self.url else "")
+
+
+_FIELDS = fields(Card)
+
+
+def _brief(row) -> Brief:
+    if not isinstance(row, list) or len(row) != 4 or not all(isinstance(item, str) for item in row):
+        raise TypeError("older")
+    return (row[0], row[1], row[2], row[3])
+
+
+def default_url(latest_url: str, name: str, version: str) -> str:
+    return latest_url[:latest_url.rfind("/") + 1] + f"{name}-{version}.tgz"
+
+
+# ---------------------------------------------------------------------------------------
+# Values as shown
+
+_RFC3339 = re.compile(r"(\d{4}-\d\d-\d\d)[Tt ](\d\d:\d\d)(?::\d\d(?:\.\d+)?)?([Zz]|[+-]\d\d:?\d\d)?$")
+
+
+def readable_time(value) -> str:
+    """`2026-12-04T05:32:10.123456789Z` -> `2026-12-04 05:32 UTC` (other zones converted);
+    text that is not a time is shown as it is."""
+    if isinstance(value, datetime):
+        value = value.isoformat()
+    text = str(value or "").strip()
+    match = _RFC3339.match(text)
+    if not match:
+        return text[:64]
+    zone = match.group(3)
+    if zone and zone not in "Zz":
+        try:
+            offset = zone if ":" in zone else zone[:3] + ":" + zone[3:]
+            moment = datetime.fromisoformat(f"{match.group(1)}T{match.group(2)}{offset}")
+        except ValueError:
+            return text[:64]
+        return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return f"{match.group(1)} {match.group(2)} UTC"
+
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\\]")  # browsers drop tabs/newlines inside URLs: "java\nscript:"
+
+
+def safe_link(url) -> str:
+    """`url` when a browser may follow it from the page: http(s), or a relative path
+    (no scheme such as `javascript:`, no `//host`); "" otherwise."""
+    text = str(url or "").strip()
+    if not text or _CONTROL.search(text):
+        return ""
+    if _SCHEME.match(text):
+        return text if text.lower().startswith(("https://", "http://")) else ""
+    return "" if text.startswith("//") else text
+
+
+def _text(value, limit: int = 4096) -> str:
+    if value is None or isinstance(value, (dict, list)):
+        return ""
+    return str(value)[:limit]
+
+
+def _annotation(annotations, suffix: str) -> str:
+    """The annotation whose key ends with `/suffix` (chartgen.io/..., or an older prefix)."""
+    if not isinstance(annotations, dict):
+        return ""
+    for key in sorted(annotations):
+        if str(key).endswith("/" + suffix):
+            return _text(annotations[key], 256)
+    return ""
+
+
+def source_link(annotations) -> str:
+    """The workflow's folder in its source repository, when the repository is an http(s) URL."""
+    repository = safe_link(_annotation(annotations, "source-repository"))
+    if not repository.startswith(("https://", "http://")):
+        return ""
+    path = _annotation(annotations, "source-path").strip("/")
+    commit = _annotation(annotations, "source-commit")
+    base = repository[:-4] if repository.endswith(".git") else repository.rstrip("/")
+    if not path:
+        return base
+    return f"{base}/tree/{commit if re.fullmatch(r'[0-9A-Za-z._/-]{1,200}', commit) else 'HEAD'}/{path}"
+
+
+def first_url(entry: Mapping) -> str:
+    urls = entry.get("urls")
+    return _text(urls[0], 2048) if isinstance(urls, list) and urls else ""
+
+
+def make_card(name: str, latest: Mapping, older: Iterable[tuple[str, str, str, str]], *, key: str = "",
+              docs: str = "") -> Card:
+    """The card of a chart from its newest entry and its older versions as
+    (version, appVersion, created, URL) in index order."""
+    annotations = latest.get("annotations")
+    url = safe_link(first_url(latest))
+    briefs = []
+    prefix = url[:url.rfind("/") + 1]
+    for version, app_version, created, link in older:
+        if url and link == f"{prefix}{name}-{version}.tgz":
+            link = ""  # the default: not stored
+        else:
+            link = safe_link(link)
+        briefs.append((version, app_version, readable_time(created), link))
+    return Card(name=name, version=_text(latest.get("version"), 256), key=key, count=1 + len(briefs),
+                app_version=_text(latest.get("appVersion"), 256), created=readable_time(latest.get("created")),
+                description=_text(latest.get("description")), workflow_type=_annotation(annotations, "workflow-type"),
+                operator_versions=_annotation(annotations, "operator-versions"),
+                deprecated=latest.get("deprecated") is True, url=url, source=source_link(annotations),
+                docs=docs, older=tuple(briefs))
+
+
+def _brief_of(entry: Mapping) -> tuple[str, str, str, str]:
+    return (_text(entry.get("version"), 256), _text(entry.get("appVersion"), 256), _text(entry.get("created"), 64),
+            first_url(entry))
+
+
+# ---------------------------------------------------------------------------------------
+# The older versions of a YAML block, without the parser
+
+# Helm's layout: each version starts with "\n  - ", its keys are at four spaces (the first
+# one on the dash line). Only four keys are needed: version, appVersion, created, urls.
+_ENTRY = "\n  - "
+_KEY_LINE = re.compile(r"(?:^|\n    )(version|appVersion|created|urls):([^\n]*)(?=(\n[^\n]*|))")
+_PLAIN_START = re.compile(r"[^\s'\"\[\]{}&*!|>%@`#,?:-]|[-?:][^\s]")
+
+
+_ODD_CHAR = re.compile("[\r\t\x85\u2028\u2029\ufeff]")
+
+
+def _scalar(raw: str) -> str | None:
+    """A one-line YAML scalar as text; None when it is not a simple one (then parse)."""
+    text = raw.strip(" ")
+    if not text:
+        return ""
+    if _ODD_CHAR.search(text):
+        return None  # line breaks to YAML 1.1 readers, or tabs: let the parser decide
+    if text[0] == "'":
+        return text[1:-1].replace("''", "'") if len(text) > 1 and text[-1] == "'" and "'" not in text[1:-1].replace("''", "") else None
+    if text[0] == '"':
+        if len(text) < 2 or text[-1] != '"' or '"' in text[1:-1].replace('\\"', ""):
+            return None
+        if "\\" not in text:
+            return text[1:-1]
+        try:
+            return json.loads(text)
+        except ValueError:
+            return None
+    if not _PLAIN_START.match(text) or " #" in text or ": " in text:
+        return None
+    return text
+
+
+def scan_yaml_versions(block: str) -> list[tuple[str, str, str, str]] | None:
+    """(version, appVersion, created, first URL) of each version of a chart's YAML block as
+    Helm lays it out, in order; None when anything is irregular (the caller parses)."""
+    chunks = block.split(_ENTRY)
+    result = []
+    for chunk in chunks[1:]:
+        found: dict[str, str] = {}
+        for key, raw, following in _KEY_LINE.findall(chunk):
+            if key in found:
+                return None
+            if key == "urls":
+                if raw.strip() or not following.startswith("\n    - "):
+                    return None
+                value = _scalar(following[7:])
+            else:
+                if following[:6] == "\n     ":  # a continuation line: folded text
+                    return None
+                value = _scalar(raw)
+            if value is None:
+                return None
+            found[key] = value
+        if not found.get("version"):
+            return None
+        result.append((found["version"], found.get("appVersion", ""), found.get("created", ""),
+                       found.get("urls", "")))
+    return result
+
+
+# ---------------------------------------------------------------------------------------
+# Cards of an index, carried over or made again
+
+def fingerprint(text: str, span: tuple[int, int]) -> str:
+    """CRC-32 of a chart's block (trailing space and comma left out: they depend on the
+    block's place in the file)."""
+    block = text[span[0]:span[1]].rstrip().rstrip(",")
+    return f"{zlib.crc32(block.encode('utf-8', 'surrogatepass')):08x}"
+
+
+def build_cards(index: IndexFile, previous: Mapping[str, Card] | None = None, *,
+                docs: Callable[[str, str], str] | None = None) -> list[Card]:
+    """One card per chart of `index`, in name order. `index` is the index as written (so
+    that its blocks are what the next run reads); cards of `previous` whose fingerprint
+    still matches are reused. `docs(name, version)` gives the docs link of a version."""
+    previous = previous or {}
+    text, spans = index._source_text, index._spans
+    cards = []
+    for name in sorted(index.entries):
+        key = fingerprint(text, spans[name]) if name in spans else ""
+        old = previous.get(name)
+        if key and old is not None and old.key == key:
+            cards.append(old)
+            continue
+        card = _card_from_index(index, name, key)
+        if card is None:
+            continue
+        if docs is not None:
+            link = docs(name, card.version)
+            if link:
+                card = replace(card, docs=link)
+        cards.append(card)
+    return cards
+
+
+def _card_from_index(index: IndexFile, name: str, key: str) -> Card | None:
+    head = index.head(name, 1)
+    if not head:
+        return None
+    older = None
+    if index.source_format == "yaml" and name in index._spans:
+        start, end = index._spans[name]
+        older = scan_yaml_versions(index._source_text[start:end])
+        if older is not None and older[:1] and older[0][0] != str(head[0].get("version")):
+            older = None  # the scan and the parser disagree: trust the parser
+    if older is None:
+        older = [_brief_of(entry) for entry in index.versions(name)]
+    return make_card(name, head[0], older[1:], key=key)
+
+
+# ---------------------------------------------------------------------------------------
+# catalogue.json
+
+def dump_catalogue(cards: Iterable[Card], generated: str = "") -> str:
+    """The cards as JSON, one chart per line (the page loads it for older versions)."""
+    head = json.dumps({"format": DATA_FORMAT, "generated": generated}, ensure_ascii=False)[:-1] + ',"charts":{'
+    rows = [json.dumps(card.name, ensure_ascii=False) + ":" + card.to_json() for card in cards]
+    return "\n".join([head, ",\n".join(rows), "}}"]) + "\n"
+
+
+def read_catalogue(path: Path) -> dict[str, Card]:
+    """The cards of a previous catalogue.json as `dump_catalogue` lays it out; {} when it
+    is missing, too large, or not one (then every card is made again: the file is a
+    cache, never trusted for more). Each line is checked to be a whole card."""
+    from chartgen.errors import ChartgenError
+    from chartgen.limits import read_file
+
+    try:
+        lines = read_file(path, limit=_MAX_DATA).decode("utf-8").split("\n")
+        head = json.loads(lines[0] + "}}")
+        if not isinstance(head, dict) or head.get("format") != DATA_FORMAT or head.get("charts") != {}:
+            return {}
+        if lines[-2:] != ["}}", ""]:
+            return {}
+        cards: dict[str, Card] = {}
+        body = lines[1:-2]
+        for number, line in enumerate(body):
+            member = line[:-1] if number < len(body) - 1 else line
+            if number < len(body) - 1 and not line.endswith(","):
+                return {}
+            data = json.loads("{" + member + "}")
+            if not isinstance(data, dict) or len(data) != 1:
+                return {}
+            ((name, item),) = data.items()
+            prefix = json.dumps(name, ensure_ascii=False) + ":"
+            if not member.startswith(prefix) or name in cards:
+                return {}
+            card = Card.from_data(item, raw=member[len(prefix):])
+            if card.name != name:
+                return {}
+            cards[name] = card
+        return cards
+    except (ChartgenError, ValueError, TypeError, RecursionError, UnicodeDecodeError):
+        return {}
