@@ -17,6 +17,8 @@ from chartgen import __version__
 
 # command name -> module in chartgen.commands exposing `command`
 COMMANDS = {
+    "init": "init",
+    "adopt": "adopt",
     "validate": "validate",
     "render": "render",
     "chart": "chart",
@@ -35,6 +37,8 @@ COMMANDS = {
 }
 
 HELP = {
+    "init": "Set up chartgen in a repository: chartgen.yaml, .gitignore, CI workflows.",
+    "adopt": "Continue an existing chart repository's chart names and versions.",
     "validate": "Check workflow folders and report every problem.",
     "render": "Write the Kubernetes manifests of a workflow folder.",
     "chart": "Generate the Helm chart of a workflow and the umbrella chart.",

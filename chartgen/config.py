@@ -103,6 +103,10 @@ class Config:
     def repository(self) -> str:
         return self.settings.repository
 
+    def chart_of(self, workflow: str):
+        """The chart (name, folder) of the workflow folder named `workflow` (`workflows:`)."""
+        return self.settings.chart_of(workflow)
+
     def resolve(self, relative: str) -> Path:
         path = Path(relative)
         return path if path.is_absolute() else self.root / path

@@ -216,6 +216,10 @@ def config_rows(schema: dict, prefix: str = "") -> list[tuple[str, dict]]:
             required = set(items.get("required", ()))
             for item_key, item in items.get("properties", {}).items():
                 rows.append((f"{path}[].{item_key}", dict(item, required=item_key in required)))
+        values = sub.get("additionalProperties")
+        if sub.get("type") == "object" and isinstance(values, dict) and values.get("type") == "object":
+            for value_key, value in values.get("properties", {}).items():   # workflows.<name>.chart
+                rows.append((f"{path}.<name>.{value_key}", value))
     return rows
 
 

@@ -272,9 +272,7 @@ def _extras_owner(config, rel: str, folders: dict) -> str | None:
     chart, _, inside = rel[len(charts.rstrip("/")) + 1:].partition("/")
     if not any(fnmatch.fnmatchcase(inside, pattern) for pattern in extras.get(chart, ())):
         return None
-    from chartgen.chart import chart_name
-
-    return next((name for name in folders if chart_name(name) == chart), None)
+    return next((name for name in folders if config.chart_of(name).folder == chart), None)
 
 
 def _matches(path: str, pattern: str) -> bool:

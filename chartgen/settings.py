@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from chartgen.limits import Limits
+from chartgen.names import chart_name
 
 
 def _key(name: str, **extra: Any) -> dict:
@@ -208,6 +209,28 @@ class ValidateSettings:
 
 
 @dataclass(frozen=True)
+class WorkflowChart:
+    """`workflows.<folder>:`: the chart a workflow folder makes, when not the default."""
+
+    workflow: str                           # the workflow folder's name
+    chart: str = ""                         # "": the folder name made a chart name
+    folder: str = ""                        # "": the chart name
+
+
+@dataclass(frozen=True)
+class ChartPlace:
+    """A workflow's chart: its name and its folder under the charts folder."""
+
+    name: str
+    folder: str
+
+
+def _workflow_charts(value: Mapping[str, Any]) -> tuple[WorkflowChart, ...]:
+    return tuple(WorkflowChart(str(k), str((v or {}).get("chart", "")), str((v or {}).get("folder", "")))
+                 for k, v in sorted(value.items()))
+
+
+@dataclass(frozen=True)
 class Settings:
     """All of chartgen.yaml: the top-level paths and one value per section."""
 
@@ -224,6 +247,18 @@ class Settings:
     render: RenderSettings = field(default=RenderSettings(), metadata={"section": RenderSettings})
     validate: ValidateSettings = field(default=ValidateSettings(), metadata={"section": ValidateSettings})
     limits: Limits = field(default=Limits(), metadata={"section": Limits})
+    workflows: tuple[WorkflowChart, ...] = field(default=(), metadata={"convert": _workflow_charts})
+    # chart name -> newest version published before chartgen (`versionFloors:`)
+    version_floors: tuple[tuple[str, str], ...] = field(default=(), metadata=_key("versionFloors"))
+    # what the published index says, read at run time (chartgen.repo.published), not from the
+    # file: (chart name, newest published version, its chartgen.io/content-hash or "")
+    published: tuple[tuple[str, str, str], ...] = field(default=(), metadata={"derived": True})
+
+    def chart_of(self, workflow: str) -> ChartPlace:
+        """The chart of the workflow folder named `workflow`: `workflows:` or the default."""
+        mapped = next((w for w in self.workflows if w.workflow == workflow), None)
+        name = (mapped.chart if mapped else "") or chart_name(workflow)
+        return ChartPlace(name, (mapped.folder if mapped else "") or name)
 
     def __post_init__(self) -> None:
         # The chart annotations record the top-level `repository:`; an override of it

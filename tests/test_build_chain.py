@@ -40,7 +40,7 @@ def snapshot(root: Path) -> dict[str, tuple[int, bytes]]:
 def test_build_mta_on_a_fresh_machine(fresh):
     result = run(fresh, "mta")
     assert result.exit_code == 0, result.output
-    line = result.output.splitlines()[0]
+    line = result.stdout.splitlines()[0]   # stderr: the one-time note that nothing published is known
     assert line.split()[:7] == ["mta", "ok", "validate", "render", "chart", "lint", "package"], line
     assert "(chart mta " in line
     chart = yaml.safe_load((fresh / "charts/mta/Chart.yaml").read_text())
@@ -62,7 +62,7 @@ def test_second_run_changes_nothing_and_prints_the_same(fresh):
     assert first.exit_code == 0, first.output
     before = snapshot(fresh)
     second = run(fresh, "--all")
-    assert sorted(second.output.splitlines()) == sorted(first.output.splitlines())   # in finishing order
+    assert sorted(second.stdout.splitlines()) == sorted(first.stdout.splitlines())   # in finishing order
     assert snapshot(fresh) == before          # same bytes, not even rewritten
 
 
@@ -99,7 +99,7 @@ def test_pull_request_branch_to_a_bare_chart_repository(fresh, tmp_path):
     assert result.exit_code == 0, result.output
     import json
 
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     stages = [s["stage"] for s in data["workflows"][0]["stages"]]
     assert stages[-1] == "pr"
     branches = git("--git-dir", str(bare), "branch", "--list")

@@ -469,7 +469,8 @@ def test_a_write_refused_later_names_its_path(project, monkeypatch, capsys):
         monkeypatch.setattr("chartgen.chart.generate.generate_charts", refused)
         exit_code, out, err = in_process(capsys, "chart", "greeting", "--format", "json")
         assert exit_code == status, err
-        assert err.startswith("charts/greeting/values.yaml: error: ") and f"[{code}]" in err
+        line = next(line for line in err.splitlines() if ": error: " in line)
+        assert line.startswith("charts/greeting/values.yaml: error: ") and f"[{code}]" in line
         assert [f["code"] for f in failure_document(out)["findings"]] == [code]
 
 

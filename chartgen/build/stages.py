@@ -80,15 +80,18 @@ def stage_chart(job: Job) -> tuple[str, dict]:
     # The workflow's chart only: the umbrella chart and charts/README.md read every chart,
     # so the `umbrella` stage writes them once, after all workflows (no parallel writers).
     from chartgen.chart.generate import draft_chart
+    from chartgen.chart.versioning import version_floor
     from chartgen.chart.writer import write_chart
     from chartgen.repo.archived import archived_versions
 
     options = job.options
     settings = job.config.chart
     draft = draft_chart(job.workflow, job.config, image_digest=options.image_digest, settings=settings)
-    result = write_chart(job.config.charts_dir / draft.name, draft.files, draft.fields, draft.annotations,
-                         settings, source_commit=options.source_commit, extras=settings.extras_for(draft.name),
-                         archived=archived_versions(job.config.dist_dir, draft.name))
+    result = write_chart(job.config.charts_dir / job.config.chart_of(job.workflow.name).folder, draft.files,
+                         draft.fields, draft.annotations, settings, source_commit=options.source_commit,
+                         extras=settings.extras_for(draft.name),
+                         archived=archived_versions(job.config.dist_dir, draft.name),
+                         floor=version_floor(job.config.settings, draft.name))
     path = relative_path(Path(result.path), job.config.root)
     moved = f" (was {result.previous_version})" if result.previous_version and result.changed \
         and result.previous_version != result.version else ""
@@ -165,7 +168,8 @@ def stage_umbrella(config, options: BuildOptions, jobs: list[WorkflowState], ear
     from chartgen.chart.stale import remove_stale_charts
 
     # Charts whose workflow folder is gone leave before the umbrella is made from the rest.
-    removed = remove_stale_charts(config, config.charts_dir)
+    removed = remove_stale_charts(config, config.charts_dir,   # the workflows of this run are never stale
+                                  keep={j.outputs["chart"] for j in jobs if j.outputs.get("chart")})
     gone = "".join(f"{REMOVED_NOTE}{relative_path(c.path, config.root)} ({c.source_path} is gone)" for c in removed)
     if not config.chart.umbrella_enabled:
         write_charts_readme(config, config.charts_dir)
@@ -212,11 +216,16 @@ def stage_publish(config, options: BuildOptions, jobs: list[WorkflowState], earl
     if not options.publish:
         raise UsageError("build.publish is on but publish.target is empty: set it or pass --publish TARGET",
                          code="build-publish-target")
+    from chartgen.gitops.auth import target_credentials
+
     result = publish(sorted(config.resolve(a) for a in archives), options.publish,
                      base_url=options.base_url or None, oci_settle=config.publish.oci_settle,
-                     **index_keywords(config.publish))
+                     **index_keywords(config.publish),
+                     credentials=target_credentials(config.pr, options.publish, options.config_repository or ""))
+    twice = "".join(f"; {name} {version} is listed {count} times in the index (left by an older tool) "
+                    "[index-duplicate]" for name, version, count in result.duplicates[:3])
     return (f"{result.target}: {len(result.added) + len(result.replaced)} added, {len(result.unchanged)} "
-            f"already there" + (f" ({result.location})" if result.location else "")), {}
+            f"already there" + (f" ({result.location})" if result.location else "") + twice), {}
 
 
 def stage_pr(config, options: BuildOptions, jobs: list[WorkflowState], earlier: dict) -> tuple[str, dict]:
@@ -228,6 +237,7 @@ def stage_pr(config, options: BuildOptions, jobs: list[WorkflowState], earlier: 
     folders = [load_workflow(j.folder) for j in jobs]
     digest = options.image_digest or next((j.outputs.get("image_digest") for j in jobs
                                           if j.outputs.get("image_digest")), None)
+    config = _same_versions(config, jobs, earlier)
     failures: list[Finding] = []
     try:
         results = open_pull_requests(folders, config, config_repo=options.config_repository,
@@ -244,7 +254,7 @@ def stage_pr(config, options: BuildOptions, jobs: list[WorkflowState], earlier: 
             per_workflow[name] = {"pr_url": result.url or "", "pr_action": result.action}
             if options.dry_run and result.diff:
                 per_workflow[name]["pr_diff"] = result.diff  # what would be proposed
-            version = proposed.get(name) or proposed.get(_chart_name(name))
+            version = proposed.get(name) or proposed.get(config.chart_of(name).name)
             if version:
                 # The version proposed in the chart repository is the one that counts.
                 per_workflow[name]["chart_version"] = version
@@ -259,10 +269,20 @@ def stage_pr(config, options: BuildOptions, jobs: list[WorkflowState], earlier: 
     return "; ".join([", ".join(actions), *pruned]), {"per_workflow": per_workflow, "failures": unassigned}
 
 
-def _chart_name(folder_name: str) -> str:
-    from chartgen.chart import chart_name
+def _same_versions(config, jobs: list[WorkflowState], earlier: dict):
+    """`config` where each chart this build made continues at the version the build gave it
+    (chart.versioning.SAME_RUN): the pull request proposes the versions that are built and
+    published, though it adds what only it carries (the image digest, the chart repository's
+    umbrella), and a second run proposes the same again."""
+    from chartgen.chart.versioning import SAME_RUN
 
-    return chart_name(folder_name)
+    made = {j.outputs["chart"]: j.outputs["chart_version"] for j in jobs
+            if j.outputs.get("chart") and j.outputs.get("chart_version")}
+    umbrella = earlier.get("umbrella", {})
+    if umbrella.get("chart") and umbrella.get("chart_version"):
+        made[umbrella["chart"]] = umbrella["chart_version"]
+    rows = tuple(row for row in config.settings.published if row[0] not in made)
+    return config.with_overrides(published=rows + tuple((name, version, SAME_RUN) for name, version in made.items()))
 
 
 @dataclass(frozen=True)

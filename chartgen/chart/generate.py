@@ -120,11 +120,15 @@ def helm_metadata_text(text: str) -> str:
 
 
 def _source_path(folder, config) -> str:
+    """The folder relative to the repository root; a folder outside it keeps its `../` path,
+    which marks its chart as never stale (its source cannot be checked from here)."""
+    import os
+
     root = Path(config.root) if config is not None else Path.cwd()
     try:
         return Path(folder.root).resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
-        return folder.name
+        return Path(os.path.relpath(Path(folder.root).resolve(), root.resolve())).as_posix()
 
 
 def draft_chart(folder, config, *, image_tag: str | None = None, image_digest: str | None = None,
@@ -137,7 +141,7 @@ def draft_chart(folder, config, *, image_tag: str | None = None, image_digest: s
     from chartgen.yamlio import dump_json
 
     settings = settings or (config.chart if config is not None else ChartSettings())
-    name = chart_name(folder.name)
+    name = config.chart_of(folder.name).name if config is not None else chart_name(folder.name)
     if name == settings.umbrella_name:
         raise UsageError(f"workflow folder {folder.name!r} would give a chart named like the umbrella chart "
                          f"({name!r}); rename the folder or chart.umbrella.name", path=str(folder.root),
@@ -241,13 +245,15 @@ def generate_charts(folders: Iterable, config, *, out_dir: Path | None = None, s
     `archived(chart name)`: that chart's archives already packaged (`chartgen.chart.recovery`).
     """
     from chartgen.chart.umbrella import generate_umbrella, write_charts_readme
+    from chartgen.chart.versioning import version_floor
     from chartgen.errors import Finding
 
     settings = config.chart
     out = Path(out_dir) if out_dir is not None else config.charts_dir
-    drafts: list[ChartDraft] = []
+    drafts: list[tuple[str, ChartDraft]] = []
     problems: list[Finding] = []
     seen: dict[str, str] = {}
+    places: dict[str, str] = {}              # chart folder -> workflow folder
     for item in folders:
         try:
             folder = _load(item)
@@ -260,14 +266,20 @@ def generate_charts(folders: Iterable, config, *, out_dir: Path | None = None, s
         if draft.name in seen:
             raise UsageError(f"workflow folders {seen[draft.name]} and {folder.root} both give the chart "
                              f"{draft.name!r}", path=str(folder.root), code="chart-name-clash")
-        seen[draft.name] = str(folder.root)
-        drafts.append(draft)
+        place = config.chart_of(folder.name).folder
+        if place in places:
+            raise UsageError(f"workflow folders {places[place]} and {folder.root} both write their chart to "
+                             f"{place!r} (workflows: in chartgen.yaml)", path=str(folder.root),
+                             code="chart-name-clash")
+        seen[draft.name] = places[place] = str(folder.root)
+        drafts.append((place, draft))
     if problems:
         raise ChartgenError(findings=problems)
-    results = tuple(write_chart(out / draft.name, draft.files, draft.fields, draft.annotations, settings,
+    results = tuple(write_chart(out / place, draft.files, draft.fields, draft.annotations, settings,
                                 source_commit=source_commit, extras=settings.extras_for(draft.name),
-                                archived=archived(draft.name) if archived else None)
-                    for draft in drafts)
+                                archived=archived(draft.name) if archived else None,
+                                floor=version_floor(config.settings, draft.name))
+                    for place, draft in drafts)
     if settings.umbrella_enabled if umbrella is None else umbrella:
         generate_umbrella(config, out, archived=archived)
     else:

@@ -55,18 +55,20 @@ def current_chart_names(config) -> frozenset[str] | None:
     if not found:
         return None
     names = {Path(folder).name for folder in found}
-    return frozenset(names | {chart_name(name) for name in names})
+    return frozenset(names | {chart_name(name) for name in names} | {config.chart_of(name).name for name in names})
 
 
-def stale_charts(config, charts_dir: Path) -> list[StaleChart]:
+def stale_charts(config, charts_dir: Path, keep: Collection[str] = ()) -> list[StaleChart]:
     """The stale charts among those chartgen wrote (marker) in `charts_dir`; hand-written
-    charts, the umbrella chart and other repositories' charts are never stale."""
+    charts, the umbrella chart, other repositories' charts and the charts named in `keep`
+    (those this run was asked for, by path too) are never stale."""
     from chartgen.chart.versioning import read_chart_yaml
 
     charts_dir = Path(charts_dir)
     names = current_chart_names(config)
     if names is None or not charts_dir.is_dir():
         return []
+    names = names | frozenset(keep)
     settings = config.chart
     stale = []
     for entry in sorted(charts_dir.iterdir()):
@@ -83,11 +85,12 @@ def stale_charts(config, charts_dir: Path) -> list[StaleChart]:
     return stale
 
 
-def remove_stale_charts(config, charts_dir: Path) -> list[StaleChart]:
-    """Delete the stale charts of `charts_dir`. Each folder is first moved aside in one
-    rename, so an interrupted run leaves either the whole chart or none of it."""
+def remove_stale_charts(config, charts_dir: Path, keep: Collection[str] = ()) -> list[StaleChart]:
+    """Delete the stale charts of `charts_dir` (never those named in `keep`). Each folder is
+    first moved aside in one rename, so an interrupted run leaves either the whole chart or
+    none of it."""
     removed = []
-    for chart in stale_charts(config, charts_dir):
+    for chart in stale_charts(config, charts_dir, keep):
         trash = Path(tempfile.mkdtemp(prefix=temp_prefix(f".{chart.path.name}.removed-"), dir=chart.path.parent))
         chart.path.rename(trash / chart.path.name)
         shutil.rmtree(trash)

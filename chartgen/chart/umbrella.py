@@ -125,9 +125,12 @@ def generate_umbrella(config, charts_dir: Path | str, *, archived=None) -> Chart
               "keywords": list(settings.keywords), "maintainers": settings.maintainer_list(),
               "dependencies": dependencies}
     annotations = {A_UMBRELLA: "true", A_OPERATOR: settings.operator_versions}
+    from chartgen.chart.versioning import version_floor
+
     annotations.update(umbrella_annotations(settings))
     result = write_chart(charts_dir / settings.umbrella_name, files, fields, annotations, settings,
                          extras=settings.extras_for(settings.umbrella_name), links=links,
-                         archived=archived(settings.umbrella_name) if archived else None)
+                         archived=archived(settings.umbrella_name) if archived else None,
+                         floor=version_floor(config.settings, settings.umbrella_name))
     write_charts_readme(config, charts_dir, rows)
     return result

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
@@ -94,6 +95,66 @@ def bump(version: str, part: str, *, prerelease: bool = False, label: str = "rc"
     if not greater(result, version):  # pragma: no cover - every rule above goes up
         raise ChartgenError(f"{result} would not be above {version}", code="version-order")
     return result
+
+
+# A floor whose content hash is this holds whatever this run generates: `chartgen build --pr`
+# proposes each chart at the version the build gave it, though the proposal adds what only
+# the pull request carries (the image digest, the chart repository's umbrella).
+SAME_RUN = "*"
+
+
+@dataclass(frozen=True)
+class Floor:
+    """The lowest version a chart may continue from: what is already published."""
+
+    version: str
+    content_hash: str = ""      # the published chart's chartgen.io/content-hash, when known
+    source: str = ""            # where it was read: `versionFloors` or the published index
+
+
+def _sort_key(version: str):
+    return parse(version[1:] if version[:1] in ("v", "V") else version)
+
+
+def version_floor(settings, chart: str) -> Floor | None:
+    """The floor of `chart`: the higher of its `versionFloors:` entry and the newest version
+    of the published index (Settings.published, read at run time), or None."""
+    floors = [Floor(v, "", "versionFloors") for n, v in settings.version_floors if n == chart]
+    floors += [Floor(v, h, "the published index") for n, v, h in settings.published if n == chart]
+    best = None
+    for floor in floors:
+        try:
+            order = _sort_key(floor.version).compare(_sort_key(best.version) if best else "0.0.0")
+        except ChartgenError:
+            continue                # an unreadable published version is no floor
+        order = 1 if best is None else order
+        if order > 0 or (order == 0 and floor.content_hash and not best.content_hash):
+            best = floor
+    return best
+
+
+def decide_version(previous: str | None, previous_hash: str | None, digest: str, floor: Floor | None,
+                   settings) -> tuple[str, bool]:
+    """The one version rule (`chartgen chart`, `build`, `pr`): (version, changed).
+
+    The chart continues from the higher of its previous version (the chart being replaced:
+    on disk, in git HEAD, or in the chart repository's base) and its floor (what is
+    published). It keeps that version when it holds this very content (same content hash),
+    and otherwise goes one step above it by `chart.version_policy`: never below anything
+    published, never a version published with other content. A chart with neither starts at
+    `chart.initial_version` (0.1.0-rc.1).
+    """
+    top, top_hash = previous, previous_hash
+    if floor is not None and (top is None or _sort_key(floor.version).compare(_sort_key(top)) > 0):
+        top, top_hash = floor.version, floor.content_hash
+    if top is None:
+        return settings.first_version, True
+    if digest and (top_hash == digest or (floor is not None and floor.version == top
+                                         and floor.content_hash in (digest, SAME_RUN))):
+        return top, not (previous == top and previous_hash == digest)
+    if previous is None and settings.initial_version and greater(settings.initial_version, top):
+        return settings.initial_version, True
+    return next_version(top, settings.version_policy, settings.prerelease_label), True
 
 
 def content_hash(files: Mapping[str, str | bytes]) -> str:

@@ -21,7 +21,7 @@ from typing import Mapping
 from chartgen.chart.artifacthub import VERSION_ANNOTATIONS
 from chartgen.chart.recovery import ArchivedVersions, Decision, reconcile
 from chartgen.chart.settings import A_CONTENT_HASH, A_SOURCE_COMMIT, A_UMBRELLA, VERSION_TOKEN
-from chartgen.chart.versioning import content_hash, next_version, parse
+from chartgen.chart.versioning import Floor, content_hash, decide_version, parse
 from chartgen.errors import ERROR, ChartgenError, Finding, UsageError
 from chartgen.fsutil import MARKER
 from chartgen.settings import ChartSettings
@@ -301,7 +301,8 @@ def _refuse_duplicates(built: Path, target: Path) -> None:
 def write_chart(target: Path, files: Mapping[str, str | bytes], fields: Mapping, annotations: Mapping[str, str],
                 settings: ChartSettings, *, source_commit: str | None = None, extras: tuple[str, ...] = (),
                 versioned_texts: tuple[str, ...] = ("README.md",),
-                links: Mapping[str, Path] | None = None, archived: ArchivedVersions | None = None) -> ChartResult:
+                links: Mapping[str, Path] | None = None, archived: ArchivedVersions | None = None,
+                floor: Floor | None = None) -> ChartResult:
     """Decide the version, write `target` atomically, and say what happened.
 
     `files` holds every generated file except Chart.yaml; the texts named in
@@ -309,6 +310,8 @@ def write_chart(target: Path, files: Mapping[str, str | bytes], fields: Mapping,
     `links` (relative path -> file) are hard-linked, not hashed: the umbrella links the
     files of its sub-charts, whose Chart.yaml (with their content hash) is in `files`.
     `archived`: the chart's archives already packaged (`chartgen.chart.recovery`).
+    `floor` is what is published of this chart (chart.versioning.version_floor): the
+    version never goes below it.
     """
     from chartgen.chart.readme import apply_version
     from chartgen.fsutil import atomic_directory, sweep_leftovers
@@ -328,12 +331,8 @@ def write_chart(target: Path, files: Mapping[str, str | bytes], fields: Mapping,
     previous_version = str(previous["version"]) if previous.get("version") not in (None, "") else None
     if previous_version is not None:
         parse(previous_version, path=str(target / "Chart.yaml"))
-    if previous_version is None:
-        version, changed = settings.first_version, True
-    elif previous_annotations.get(A_CONTENT_HASH) == digest:
-        version, changed = previous_version, False
-    else:
-        version, changed = next_version(previous_version, settings.version_policy, settings.prerelease_label), True
+    version, changed = decide_version(previous_version, previous_annotations.get(A_CONTENT_HASH), digest,
+                                      floor, settings)
     commit = source_commit if changed else previous_annotations.get(A_SOURCE_COMMIT)
     if archived is not None:
         decided = reconcile(Decision(version, changed, commit), digest, archived,

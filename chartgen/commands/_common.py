@@ -11,7 +11,9 @@ import click
 from chartgen.errors import Finding
 
 
-def load_config(ctx: click.Context):
+def load_config(ctx: click.Context, *, uses_layout: bool = True):
+    """chartgen.yaml (or the defaults, said once on stderr when the command reads the
+    folders they name: `uses_layout=False` for a command given every path it needs)."""
     from chartgen.config import load_config as _load
 
     from chartgen import limits
@@ -20,6 +22,8 @@ def load_config(ctx: click.Context):
     path = (root.obj or {}).get("config_path") if root.obj else None
     config = _load(path)
     limits.configure(config)   # every read of this command is bounded by chartgen.yaml `limits:`
+    if config.path is None and uses_layout:
+        _say_defaults(config)
     return config
 
 
@@ -139,6 +143,21 @@ def findings_document(findings, *, ok: bool | None = None, **extra) -> str:
     return redact(json.dumps({"ok": ok, "findings": [f.to_dict() for f in findings], **extra}, indent=2)) + "\n"
 
 
+_said_defaults = False
+
+
+def _say_defaults(config) -> None:
+    """Once per process, on stderr: there is no chartgen.yaml, so these defaults apply."""
+    global _said_defaults
+    if _said_defaults:
+        return
+    _said_defaults = True
+    settings = config.settings
+    click.echo(f"chartgen: no chartgen.yaml in {config.root} or above; using the defaults: sources "
+               f"{settings.sources}, shared {settings.shared}, charts {settings.charts}, dist {settings.dist} "
+               "(`chartgen init` writes a chartgen.yaml for this repository)", err=True)
+
+
 def emit_findings(findings: list[Finding] | tuple[Finding, ...], fmt: str = "text",
                   stream=None, *, ok: bool | None = None) -> None:
     """Print findings as `path:line:col: severity: message [code]` lines, or as the JSON
@@ -162,3 +181,19 @@ def fail(error, fmt: str = "text", **extra):
         sys.stdout.write(findings_document(error.findings, ok=False, **extra))
     sys.stdout.flush()
     sys.exit(error.exit_code)
+
+
+def continue_published(config, folder_names, *, target: str | None = None, config_repo: str = "",
+                       warn_new: bool = True, charts_dir=None):
+    """chartgen.repo.published.continue_published with the chart repository's credentials
+    for a git target; its warnings go to stderr (annotations too: stdout may be JSON)."""
+    from chartgen import ci
+    from chartgen.gitops.auth import target_credentials
+    from chartgen.repo.published import continue_published as _continue
+
+    config, warnings = _continue(config, folder_names, target=target, warn_new=warn_new, charts_dir=charts_dir,
+                                 credentials_for=lambda place: target_credentials(config.pr, place, config_repo))
+    for finding in warnings:
+        click.echo(finding.format(), err=True)
+    ci.annotate(warnings, sys.stderr)
+    return config

@@ -7,8 +7,8 @@ import sys
 
 import click
 
-from chartgen.commands._common import (DISCARD_EDITS_HELP, check_output, check_user_references, discarding_edits,
-                                      display_path, load_config, refuse_together)
+from chartgen.commands._common import (DISCARD_EDITS_HELP, check_output, check_user_references, continue_published,
+                                      discarding_edits, display_path, load_config, refuse_together)
 
 
 @click.command(name="build", help="Run every stage for workflows: validate to index (and image, publish, PR).")
@@ -96,6 +96,9 @@ def command(ctx, workflows, all_, since, until, image, push, builder, registry, 
         check_output(config.dist_dir, "the dist folder (`dist` in chartgen.yaml)")
     check_output(image_context, "--image-context")
     check_output(ci.tekton_results_dir(tekton_results), "--tekton-results")
+    if options.until not in ("validate", "render"):   # the run writes chart versions
+        config = continue_published(config, [f.name for f in folders], target=options.publish or None,
+                                    config_repo=options.config_repository or "")
     progress = finished = None
     interactive = sys.stderr.isatty() and not ci.in_github_actions() and not os.environ.get("CI")
     if interactive and fmt == "text":

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from chartgen.commands._common import (DISCARD_EDITS_HELP, check_output, check_user_references, discarding_edits,
-                                      display_path, emit_findings, load_config)
+from chartgen.commands._common import (DISCARD_EDITS_HELP, check_output, check_user_references, continue_published,
+                                      discarding_edits, display_path, emit_findings, load_config)
 
 
 def describe(result, out: Path) -> str:
@@ -52,6 +52,7 @@ def command(ctx, folders, out_dir, source_commit, image_tag, image_digest, no_um
              else discover(config.sources_dir, config.shared_dir))
     if not paths:
         raise click.UsageError(f"no workflow folders in {config.sources_dir}")
+    config = continue_published(config, [Path(p).name for p in paths], charts_dir=out)
     # The archives `chartgen package` left in dist/ keep a lost chart folder's version history.
     def archived(name):
         return archived_versions(config.dist_dir, name)
@@ -62,7 +63,7 @@ def command(ctx, folders, out_dir, source_commit, image_tag, image_digest, no_um
     removed = []
     if not no_umbrella:
         # The charts of deleted workflow folders go before the umbrella is made from the rest.
-        removed = remove_stale_charts(config, out)
+        removed = remove_stale_charts(config, out, keep={r.name for r in results})  # asked for: never stale
         if config.chart.umbrella_enabled:
             results.append(generate_umbrella(config, out, archived=archived))
     emit_findings([Finding(str(display_path(r.path) / rel), 0, 0, WARNING, "hand edit discarded (--discard-edits)",

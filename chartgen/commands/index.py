@@ -27,7 +27,7 @@ def command(ctx, directory, base_url, merge, index_format, old_index_format, htm
     from chartgen.repo.update import index_settings, update_index
 
     fmt = _index_format(index_format, old_index_format)
-    config = load_config(ctx)
+    config = load_config(ctx, uses_layout=directory is None)
     folder = Path(directory) if directory else config.dist_dir
     if os.path.lexists(folder):   # a missing folder is reported as such by update_index
         check_output(folder, "DIRECTORY" if directory else "the dist folder (`dist` in chartgen.yaml)")

@@ -7,7 +7,7 @@ import json
 
 import click
 
-from chartgen.commands._common import check_user_references, fail, load_config
+from chartgen.commands._common import check_user_references, continue_published, fail, load_config
 
 
 @click.command(name="pr")
@@ -63,6 +63,8 @@ def command(ctx, workflows, config_repo, base, forge, dry_run, prune, source_com
         if errors:
             raise ChartgenError(findings=errors)
         folders.append(folder)
+    # The chart repository's base is the history `pr` continues; the published index can be ahead of it.
+    config = continue_published(config, [f.name for f in folders], config_repo=config_repo or "", warn_new=False)
 
     def log(line: str) -> None:
         if fmt == "text":

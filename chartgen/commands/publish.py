@@ -21,6 +21,9 @@ from chartgen.commands._common import index_format as _index_format
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="Where charts given as folders are packaged (default: `dist` setting).")
 @click.option("--force", is_flag=True, help="Replace a published version that has other content.")
+@click.option("--allow-older", is_flag=True,
+              help="Publish a version below the newest one published of that chart (a maintenance release); "
+                   "refused otherwise [version-older].")
 @click.option("--plain-http/--no-plain-http", default=None,
               help="OCI over plain HTTP (default: only for 127.0.0.1/localhost registries).")
 @index_format_options
@@ -29,12 +32,13 @@ from chartgen.commands._common import index_format as _index_format
 @click.option("--attempts", default=10, show_default=True, type=click.IntRange(1, 100),
               help="git: push attempts when others publish at the same time.")
 @click.pass_context
-def command(ctx, charts, target, base_url, out_dir, force, plain_http, index_format, old_index_format, html, message,
-            attempts):
+def command(ctx, charts, target, base_url, out_dir, force, allow_older, plain_http, index_format, old_index_format,
+            html, message, attempts):
     from chartgen.commands.package import resolve_charts
     from chartgen.errors import UsageError
     from chartgen.repo.index import duplicate_warnings
     from chartgen.repo.package import package_chart
+    from chartgen.gitops.auth import target_credentials
     from chartgen.repo.provenance import after_packaging, sign_archives, sign_options
     from chartgen.repo.publish import index_keywords, parse_target, publish
 
@@ -73,6 +77,7 @@ def command(ctx, charts, target, base_url, out_dir, force, plain_http, index_for
     result = publish(archives, target, base_url=(base_url if base_url is not None else config.publish.url) or None,
                      force=force, plain_http=plain_http, message=message, max_attempts=attempts,
                      oci_settle=config.publish.oci_settle,
+                     allow_older=allow_older, credentials=target_credentials(config.pr, target),
                      **index_keywords(config.publish, fmt=fmt, html=html))
     for name, version in result.added:
         click.echo(f"published {name} {version}")

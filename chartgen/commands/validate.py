@@ -97,7 +97,8 @@ def command(ctx: click.Context, paths: tuple[str, ...], fmt: str, strict: bool) 
     others = [folder for folder in repository_folders if folder.resolve() not in by_root]
     from dataclasses import replace
 
-    context = replace(RepositoryContext.scan(others, loaded), umbrella_chart=config.chart.umbrella_name)
+    context = replace(RepositoryContext.scan(others, loaded), umbrella_chart=config.chart.umbrella_name,
+                      charts=tuple((w.workflow, w.chart) for w in config.settings.workflows if w.chart))
     results = validate_repository(loaded, context=context, jq_functions=jq_functions)
     for key, extra in _cross_check_ids(loaded, others, results):
         results[key] = tuple(sorted(results[key] + (extra,), key=lambda f: (f.path, f.line, f.column, f.code)))

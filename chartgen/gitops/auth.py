@@ -338,3 +338,43 @@ def pygithub_auth(credentials: Credentials):
             return "token (removed)"
 
     return CurrentToken()
+
+
+def push_credentials(settings: "PrSettings", remote: str, config_repo: str = "") -> Credentials | None:
+    """The GitHub App's credentials for publishing to the git remote `remote` (`chartgen
+    publish --to git:…`, `build --publish`), or None (CHARTGEN_GIT_TOKEN applies).
+
+    The app is used when its private key is configured, `remote` is an http(s) URL, and
+    `remote` is the chart repository (the repository of `pr.repository`, else of
+    `config_repo` / `pr.configRepo`): its installation token then pushes the gh-pages branch
+    as it pushes the pull request branches. With no chart repository configured, the app is
+    used for the remote when CHARTGEN_GIT_TOKEN is not set."""
+    from urllib.parse import urlsplit
+
+    from chartgen.gitops.github_api import slug
+
+    if urlsplit(remote).scheme not in ("http", "https") or private_key_from_env() is None:
+        return None
+    try:
+        wanted = slug(settings.repository, config_repo or settings.config_repo) \
+            if (settings.repository or config_repo or settings.config_repo) else ""
+        target = slug("", remote)
+    except UsageError:
+        return None
+    if wanted:
+        if wanted.lower() != target.lower():
+            return None
+    elif os.environ.get("CHARTGEN_GIT_TOKEN"):
+        return None
+    from dataclasses import replace
+
+    return credentials_from_env(replace(settings, repository=target), remote)
+
+
+def target_credentials(settings: "PrSettings", target: str, config_repo: str = "") -> Credentials | None:
+    """`push_credentials` for a publish target (`git:REMOTE#…`); None for other targets."""
+    from chartgen.repo.publish import parse_target
+
+    if not str(target or "").startswith("git:"):
+        return None
+    return push_credentials(settings, parse_target(target).location, config_repo)

@@ -43,7 +43,8 @@ def prune_sources(config, folders: list) -> Sources:
                          code="pr-prune-outside-sources")
     names = {Path(f).name for f in found} | {f.name for f in folders}
     return Sources(Path(config.root), repository, frozenset(names),
-                    frozenset(names | {_chart_name(n) for n in names}))
+                    frozenset(names | {_chart_name(n) for n in names}
+                              | {part for n in names for part in (config.chart_of(n).name, config.chart_of(n).folder)}))
 
 
 def prunes_in_build(config, folders: list) -> bool:

@@ -70,8 +70,9 @@ def regenerate_charts(run: Run, unit: list) -> tuple[ChartChange, ...]:
     # regenerated from <charts>/<name>/ keeps the workflows this unit does not touch
     with _standalone_copies(run):
         for folder in unit:
-            standalone = charts / folder.name
-            nested = charts / UMBRELLA / "charts" / folder.name
+            place = config.chart_of(folder.name)      # `workflows:`: the chart repository's name and folder
+            standalone = charts / place.folder
+            nested = charts / UMBRELLA / "charts" / place.name
             if "standalone" not in layout and nested.is_dir() and not standalone.exists():
                 shutil.copytree(nested, standalone)  # so the version policy sees the chart we have
             adopted = [d for d in (standalone, charts / UMBRELLA) if run.settings.adopt_charts and _adopt(d)]
@@ -83,16 +84,15 @@ def regenerate_charts(run: Run, unit: list) -> tuple[ChartChange, ...]:
                 marker = chart_dir / MARKER
                 if marker.is_file() and marker.read_text() == ADOPTED:
                     marker.unlink()
-            name = getattr(result, "name", folder.name)
-            standalone = charts / name
+            name = getattr(result, "name", place.name)
             nested = charts / UMBRELLA / "charts" / name
             if "umbrella" in layout and standalone.is_dir() and not nested.is_dir() and (charts / UMBRELLA).is_dir():
                 shutil.copytree(standalone, nested)
             changes.append(ChartChange(name, getattr(result, "previous_version", None), str(result.version),
                                        _image(run, folder)))
     if "standalone" not in layout:
-        for change in changes:
-            _reset_to_head(run.git, f"{run.charts_dir}/{change.name}")
+        for folder in unit:
+            _reset_to_head(run.git, f"{run.charts_dir}/{config.chart_of(folder.name).folder}")
     if "umbrella" not in layout:
         _reset_to_head(run.git, f"{run.charts_dir}/{UMBRELLA}")
     return tuple(changes)

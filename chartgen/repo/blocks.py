@@ -4,7 +4,8 @@ only when that chart is asked for (see `chartgen.repo.reading` for how blocks ar
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator, Mapping
+import re
+from typing import Any, Callable, Iterator, Mapping
 
 from chartgen.errors import ChartgenError
 
@@ -41,6 +42,27 @@ class LazyBlocks(Mapping):
                 return self[name][:count]
         return self._parse(name, start, cut + 1, truncated=True)[:count]
 
+    def pick(self, name: str, choose: Callable[[list[str]], str | None]) -> dict | None:
+        """The entry of `name` whose version `choose(versions)` names. A YAML block is not
+        parsed for it: the versions are read off the entries' `version:` lines (Helm's layout
+        puts every key of an entry at one indentation) and only the chosen entry is parsed."""
+        if name in self._parsed or self.fmt != "yaml":
+            return _chosen(self[name], choose)
+        start, end = self._spans[name]
+        cuts = [m.start() for m in _ENTRY.finditer(self._text, start, end)] + [end]
+        found: dict[str, tuple[int, int]] = {}
+        for first, last in zip(cuts, cuts[1:]):
+            match = _VERSION_LINE.search(self._text, first, last)
+            if match is None:                       # laid out otherwise: read the whole block
+                return _chosen(self[name], choose)
+            found.setdefault(match.group(1).strip("'\""), (first, last))
+        chosen = choose(list(found))
+        if chosen is None:
+            return None
+        first, last = found[chosen]
+        text = f"\n  {json.dumps(name)}:{self._text[first:last]}"
+        return parse_yaml_block(text, 0, len(text), name, self._path)[0]
+
     def count(self, name: str) -> int:
         if name in self._parsed:
             return len(self._parsed[name])
@@ -55,6 +77,15 @@ class LazyBlocks(Mapping):
 
     def __contains__(self, name) -> bool:
         return name in self._spans
+
+
+_ENTRY = re.compile(r"\n  - ")
+_VERSION_LINE = re.compile(r"\n  (?:- |  )version:[ \t]*([^\n#]*?)[ \t]*(?=\n|$)")
+
+
+def _chosen(versions: tuple[dict, ...], choose) -> dict | None:
+    wanted = choose([str(e.get("version")) for e in versions])
+    return next((e for e in versions if str(e.get("version")) == wanted), None)
 
 
 def check_versions(name: Any, versions: Any, path: str) -> tuple[dict, ...]:

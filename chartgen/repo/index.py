@@ -24,7 +24,7 @@ from typing import Any, Iterable, Mapping
 from chartgen.errors import WARNING, ChartgenError, Finding
 from chartgen.repo.archive import ArchiveInfo, entry_url, make_entry, sha256_file
 from chartgen.repo.blocks import LazyBlocks
-from chartgen.repo.versions import same_version, sort_versions
+from chartgen.repo.versions import parse_version, same_version, sort_versions
 
 
 API_VERSION = "v1"
@@ -93,6 +93,16 @@ class IndexFile:
         """The newest `count` versions of `name` (reads only those from an unparsed block)."""
         blocks = self._blocks(name)
         return blocks.head(name, count) if blocks is not None else self.versions(name)[:count]
+
+    def pick(self, name: str, choose) -> dict | None:
+        """The entry of `name` whose version `choose(list of versions)` names; of an unparsed
+        block only that entry is parsed (LazyBlocks.pick)."""
+        blocks = self._blocks(name)
+        if blocks is not None:
+            return blocks.pick(name, choose)
+        versions = self.versions(name)
+        wanted = choose([str(e.get("version")) for e in versions])
+        return next((e for e in versions if str(e.get("version")) == wanted), None)
 
     def __len__(self) -> int:
         """Number of chart versions; unparsed blocks are counted, not parsed."""
@@ -195,13 +205,34 @@ def immutable_error(info: ArchiveInfo, published_digest: str, where: str) -> Cha
         path=info.path, code="version-immutable")
 
 
+def newest_version(versions: Iterable[dict]) -> str | None:
+    """The highest SemVer version among index entries (unparsable ones left out), or None."""
+    best = None
+    for entry in versions:
+        version = str(entry.get("version"))
+        parsed = parse_version(version)
+        if parsed is not None and (best is None or parsed.compare(best[0]) > 0):
+            best = (parsed, version)
+    return best[1] if best else None
+
+
+def older_error(info: ArchiveInfo, newest: str, where: str) -> ChartgenError:
+    return ChartgenError(
+        f"{info.name} {info.version} is below {newest}, the newest version of {info.name} published in {where}: "
+        "Helm installs and upgrades to the newest version, so nobody would get this one. Bump the chart "
+        "version above it, or pass --allow-older to publish a maintenance release on purpose",
+        path=info.path, code="version-older")
+
+
 def add_archives(index: IndexFile, archives: Iterable[ArchiveInfo], base_url: str | None, *,
-                 force: bool = False, now: str | None = None, where: str = "the index") -> Addition:
+                 force: bool = False, now: str | None = None, where: str = "the index",
+                 refuse_older: bool = False) -> Addition:
     """Add archives to an index, Helm-style, without duplicates.
 
     An archive whose (name, version) is present with the same digest keeps its entry
     (and `created`). A different digest is refused unless `force`, which replaces the
-    entry. Nothing is changed when any archive is refused.
+    entry. With `refuse_older` (publishing), a new version below the newest one already
+    in the index is refused. Nothing is changed when any archive is refused.
     """
     now = now or now_rfc3339()
     added, unchanged, replaced = [], [], []
@@ -225,6 +256,11 @@ def add_archives(index: IndexFile, archives: Iterable[ArchiveInfo], base_url: st
             continue
         if existing is not None and not force:
             raise immutable_error(info, str(existing.get("digest") or "?"), where)
+        if existing is None and refuse_older:
+            newest = newest_version(index.versions(info.name))
+            mine = parse_version(info.version)
+            if newest is not None and mine is not None and parse_version(newest).compare(mine) > 0:
+                raise older_error(info, newest, where)
         url = entry_url(base_url, info.file_name)
         entry = make_entry(info, url, now)
         if existing is not None:

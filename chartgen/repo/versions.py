@@ -47,3 +47,10 @@ def same_version(a: str, b: str) -> bool:
         return True
     pa, pb = parse_version(a), parse_version(b)
     return pa is not None and pb is not None and pa.compare(pb) == 0 and pa.build == pb.build
+
+
+def is_newer(a: str, b: str) -> bool:
+    """True when version `a` sorts above `b` as Helm orders them; an unparsable `a` never does,
+    an unparsable `b` is below any version."""
+    pa, pb = parse_version(a), parse_version(b)
+    return pa is not None and (pb is None or pa.compare(pb) > 0)

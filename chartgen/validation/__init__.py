@@ -47,7 +47,8 @@ def _validate(folder: WorkflowFolder, repository: RepositoryContext | None, jq_f
             secret_values = None
     _guarded_folder(kube.check_folder, folder, findings, secret_values)
     if repository is not None and repository.umbrella_chart:
-        _guarded_folder(kube.check_chart_name, folder, findings, repository.umbrella_chart)
+        _guarded_folder(kube.check_chart_name, folder, findings, repository.umbrella_chart,
+                        dict(repository.charts).get(folder.name))
 
     files = folder_files(folder)
     ids = tuple(workflow_ids(folder))

@@ -24,6 +24,9 @@ class RepositoryContext:
     # The umbrella chart's name (chart.umbrella.name); a workflow folder giving a chart of
     # that name is an error. Empty: not checked.
     umbrella_chart: str = ""
+    # chartgen.yaml `workflows:`: (folder name, chart name) where a folder's chart is not named
+    # after it
+    charts: tuple[tuple[str, str], ...] = ()
 
     def knows(self, workflow_id: str) -> bool:
         return workflow_id in self.workflow_ids

@@ -119,12 +119,13 @@ def _size(findings: FindingList, path: str, what: str, size: int, applied: int) 
                      "configmap-apply-size", WARNING)
 
 
-def check_chart_name(folder: WorkflowFolder, findings: FindingList, umbrella: str) -> None:
-    """The folder's chart must not be named like the umbrella chart (`chartgen chart` refuses it)."""
+def check_chart_name(folder: WorkflowFolder, findings: FindingList, umbrella: str, mapped: str | None = None) -> None:
+    """The folder's chart (`mapped`: the name chartgen.yaml gives it) must not be named like
+    the umbrella chart (`chartgen chart` refuses it)."""
     from chartgen.names import chart_name
 
-    name = chart_name(folder.name)
+    name = mapped or chart_name(folder.name)
     if umbrella and name == umbrella:
         findings.add(str(folder.root), 0, 0, f"workflow folder {folder.name!r} gives the chart {name!r}, the name of "
-                     "the umbrella chart (chart.umbrella.name in chartgen.yaml); rename the folder or the umbrella "
-                     "chart", "chart-name-clash", ERROR)
+                     "the umbrella chart (chart.umbrella.name in chartgen.yaml); rename the folder, map it to another "
+                     "chart (workflows: in chartgen.yaml) or rename the umbrella chart", "chart-name-clash", ERROR)

@@ -81,6 +81,8 @@ class PublishOptions:
     max_attempts: int = 10          # git: push attempts when someone else published meanwhile
     message: str = ""               # git: commit message
     env: Mapping[str, str] | None = field(default=None, repr=False)  # credentials; default os.environ
+    allow_older: bool = False       # publish below the newest published version (a maintenance release)
+    credentials: object = field(default=None, repr=False)  # git: token() and username (a GitHub App)
 
     @property
     def environ(self) -> Mapping[str, str]:
@@ -143,7 +145,8 @@ def update_folder(folder: Path, archives, options: PublishOptions, *, where: str
             digest = sha256_file(existing)
             if digest != info.digest:
                 raise immutable_error(info, digest, str(existing))
-    addition = add_archives(index, archives, options.base_url, force=options.force, where=where)
+    addition = add_archives(index, archives, options.base_url, force=options.force, where=where,
+                            refuse_older=not options.allow_older)
     # A signed archive's provenance goes next to it (`helm --verify` fetches <archive URL>.prov);
     # one already published with an unchanged archive stays.
     signed = {info.file_name: provenance_path(info.path) for info in archives if provenance_path(info.path).is_file()}

@@ -40,9 +40,11 @@ class _PushRejected(Exception):
     pass
 
 
-def git_environment(remote: str, environ: Mapping[str, str]) -> dict[str, str]:
+def git_environment(remote: str, environ: Mapping[str, str], credentials=None) -> dict[str, str]:
     """Environment for git commands: no prompts, a fixed identity, credentials as an
-    http.extraHeader scoped to the remote's origin (never in argv or config files)."""
+    http.extraHeader scoped to the remote's origin (never in argv or config files).
+    `credentials` (`token()` and `username`, e.g. a GitHub App's installation token for the
+    chart repository) take the place of CHARTGEN_GIT_TOKEN."""
     if _has_userinfo(remote):
         raise UsageError("the git remote contains credentials; give the token in "
                          f"{TOKEN_ENV} instead of the URL", code="publish-credentials")
@@ -54,10 +56,12 @@ def git_environment(remote: str, environ: Mapping[str, str]) -> dict[str, str]:
     env.setdefault("GIT_COMMITTER_NAME", env["GIT_AUTHOR_NAME"])
     env.setdefault("GIT_COMMITTER_EMAIL", env["GIT_AUTHOR_EMAIL"])
     config = [("core.hooksPath", "/dev/null"), ("commit.gpgSign", "false"), ("init.defaultBranch", "main")]
-    token = environ.get(TOKEN_ENV)
     parts = urlsplit(remote)
+    token = environ.get(TOKEN_ENV)
+    username = environ.get(USERNAME_ENV) or "x-access-token"
+    if credentials is not None and parts.scheme in ("http", "https"):
+        token, username = credentials.token(), credentials.username
     if token and parts.scheme in ("http", "https"):
-        username = environ.get(USERNAME_ENV) or "x-access-token"
         basic = base64.b64encode(f"{username}:{token}".encode()).decode()
         register_secret(token)
         register_secret(basic)
@@ -123,9 +127,28 @@ def _classify_push(result: subprocess.CompletedProcess) -> None:
                         code="publish-git-rejected")
 
 
+def read_index_file(target: Target, environ: Mapping[str, str], credentials=None) -> bytes | None:
+    """The index.yaml of a git target (its branch and folder), fetched the way publishing
+    fetches it (that one file only); None when the branch or the index does not exist yet."""
+    env = git_environment(target.location, environ, credentials)
+    prefix = "/" + target.folder + "/" if target.folder else "/"
+    with temp_directory("chartgen-published-") as tmp:
+        work = Path(tmp) / "repo"
+        _prepare_clone(work, env, target.location, [prefix + "index.yaml"])
+        try:
+            if not _fetch(work, env, target.location, target.branch):
+                return None
+        except _PushRejected as exc:
+            raise ChartgenError(f"cannot fetch {redact(target.location)}#{target.branch}: {exc}",
+                                code="publish-git-remote") from None
+        _git(work, env, "checkout", "--quiet", "--force", f"refs/remotes/origin/{target.branch}")
+        index = work / target.folder / "index.yaml" if target.folder else work / "index.yaml"
+        return index.read_bytes() if index.is_file() else None
+
+
 def publish(archives, target: Target, options: PublishOptions) -> PublishResult:
     remote, branch = target.location, target.branch
-    env = git_environment(remote, options.environ)
+    env = git_environment(remote, options.environ, options.credentials)
     names = ", ".join(f"{a.name}-{a.version}" for a in archives)
     message = options.message or f"Publish {names}"
     with temp_directory("chartgen-publish-") as tmp:

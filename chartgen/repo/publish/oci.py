@@ -25,7 +25,8 @@ from typing import Mapping
 
 from chartgen.errors import ChartgenError, Finding, redact, register_secret
 from chartgen.fsutil import temp_directory
-from chartgen.repo.index import immutable_error
+from chartgen.repo.index import immutable_error, newest_version, older_error
+from chartgen.repo.versions import parse_version
 from chartgen.repo.publish import PublishOptions, PublishResult, Target
 from chartgen.repo.publish.claims import SETTLE_SECONDS, Registry, claim, confirm
 
@@ -114,6 +115,9 @@ def publish(archives, target: Target, options: PublishOptions) -> PublishResult:
                     continue
                 if seen is not None and not options.force:
                     raise immutable_error(info, seen.archive, reference)
+                newest = None if seen is not None or options.allow_older else newest_tag(client, helm_python, reference)
+                if newest is not None and parse_version(newest).compare(parse_version(info.version)) > 0:
+                    raise older_error(info, newest, reference)
                 plan.append((info, seen))
             # Push each as a claim, then confirm them all (chartgen.repo.publish.claims).
             claims, problems = [], []
@@ -147,3 +151,12 @@ def publish(archives, target: Target, options: PublishOptions) -> PublishResult:
                 raise ChartgenError(findings=[*problems, Finding("", 0, 0, "error", f"{remote}: {note}",
                                                                  problems[0].code)])
     return PublishResult(str(target), tuple(added), tuple(unchanged), tuple(replaced), 1, " ".join(references))
+
+
+def newest_tag(client, helm_python, reference: str) -> str | None:
+    """The highest SemVer tag of a chart repository in the registry (`_` read as `+`), or None."""
+    try:
+        tags = client.tags(reference)
+    except helm_python.HelmError:
+        return None  # no such repository yet
+    return newest_version({"version": str(tag).replace("_", "+")} for tag in tags or ())
