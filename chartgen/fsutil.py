@@ -228,9 +228,19 @@ def owner_is_gone(pid: int, changed: float) -> bool:
     return started is not None and started > changed + _CLOCK_SLACK
 
 
+# How long a dead run's folder may take to remove: a program it started (git clone, fetch)
+# outlives a SIGKILL of chartgen and keeps writing into the folder for a moment.
+_REMOVE_PATIENCE = 5.0
+
+
 def _remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
+        deadline = time.monotonic() + _REMOVE_PATIENCE
+        while True:
+            shutil.rmtree(path, ignore_errors=True)
+            if not os.path.lexists(path) or time.monotonic() > deadline:
+                return
+            time.sleep(0.05)
     else:
         try:
             path.unlink()
@@ -259,6 +269,8 @@ def sweep_leftovers(folder: Path, *, only: str | None = None) -> list[Path]:
             except OSError:
                 break
             if owner_is_gone(int(match.group("pid")), changed):
+                if name.startswith(FOREIGN_WATCH):
+                    swept.extend(_remove_foreign(Path(folder), path, changed))
                 base = Path(folder) / match.group("base") if restore else None
                 if base is not None and not os.path.lexists(base) and (path / MARKER).is_file():
                     try:
@@ -279,6 +291,101 @@ def sweep_leftovers(folder: Path, *, only: str | None = None) -> list[Path]:
                     _remove(path)
                     swept.append(path)
     return swept
+
+
+# ---------------------------------------------- temporary folders that other code names
+
+# Helm's Go code, loaded in-process by helm-python-sdk, makes its own temporary folders
+# (`helm-c-pull-<random>`) in the temporary folder the process's environment named when it
+# started (Go reads the environment once, before Python could change it). Their names carry no
+# process id, so a run killed during a pull leaves one no later run could tell from a live
+# run's. Around such a call chartgen writes a watch file `chartgen-watch-<pid>-XXXX` listing
+# the foreign names that exist already; when the watch of a dead run is swept, the foreign
+# names made since (and not possibly a live run's) go with it.
+FOREIGN_WATCH = "chartgen-watch-"
+FOREIGN_PREFIX = "helm-c-"
+
+
+def startup_temp_dir() -> Path:
+    """The temporary folder Go code in this process uses: $TMPDIR as the process started
+    (/proc/self/environ), else /tmp."""
+    try:
+        with open("/proc/self/environ", "rb") as handle:
+            block = handle.read()
+    except OSError:
+        return Path(os.environ.get("TMPDIR") or "/tmp")
+    for item in block.split(b"\0"):
+        if item.startswith(b"TMPDIR=") and len(item) > 7:
+            return Path(os.fsdecode(item[7:]))
+    return Path("/tmp")
+
+
+def _foreign_names(folder: Path) -> set[str]:
+    try:
+        return {n for n in os.listdir(folder) if n.startswith(FOREIGN_PREFIX)}
+    except OSError:
+        return set()
+
+
+def _watched(watch: Path) -> set[str]:
+    try:
+        return set(watch.read_text(encoding="utf-8", errors="replace").split("\n"))
+    except OSError:
+        return set()
+
+
+def _remove_foreign(folder: Path, watch: Path, started: float) -> list[Path]:
+    """The foreign names the dead run of `watch` may have made: absent when it started
+    watching, made since, and present before every live watch began (so no live run's)."""
+    candidates = _foreign_names(folder) - _watched(watch)
+    for name in os.listdir(folder) if candidates else ():
+        match = _LEFTOVERS[2][0].match(name)
+        if name.startswith(FOREIGN_WATCH) and match and folder / name != watch:
+            try:
+                changed = (folder / name).lstat().st_ctime
+            except OSError:
+                continue
+            if not owner_is_gone(int(match.group("pid")), changed):
+                candidates &= _watched(folder / name)
+    removed = []
+    for name in sorted(candidates):
+        path = folder / name
+        try:
+            made = path.lstat().st_ctime
+        except OSError:
+            continue
+        if made >= started - _CLOCK_SLACK:
+            _remove(path)
+            removed.append(path)
+    return removed
+
+
+def sweep_foreign_watches() -> None:
+    """Remove the watches of dead runs, and what those runs' foreign calls left behind."""
+    for folder in {startup_temp_dir(), Path(tempfile.gettempdir())}:
+        sweep_leftovers(folder, only=FOREIGN_WATCH)
+
+
+@contextmanager
+def foreign_temps_watched() -> Iterator[None]:
+    """Around a call into Helm's Go code that may make temporary folders of its own: the next
+    run removes them if this one is killed meanwhile (see FOREIGN_WATCH)."""
+    sweep_foreign_watches()
+    folder = startup_temp_dir()
+    try:
+        handle, name = tempfile.mkstemp(prefix=temp_prefix(FOREIGN_WATCH), dir=folder)
+    except OSError:
+        yield    # an unwritable temporary folder: Go's own call will say so
+        return
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        out.write("\n".join(sorted(_foreign_names(folder))))
+    try:
+        yield
+    finally:
+        try:
+            os.unlink(name)
+        except OSError:
+            pass
 
 
 def make_temp_dir(prefix: str, *, dir: Path | None = None) -> Path:

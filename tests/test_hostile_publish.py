@@ -263,6 +263,42 @@ def test_a_reused_process_id_does_not_protect_a_leftover():
     assert fsutil.owner_is_gone(dead_pid(), time.time())
 
 
+def test_helms_own_temporary_folders_of_a_killed_run_are_removed(tmp_path, monkeypatch):
+    """Helm's Go code names its temporary folders without a process id (`helm-c-pull-N`): a
+    run killed during a pull leaves one. The watch file of the dead run lets the next run
+    remove what appeared during that run's call, and nothing a live run or anybody else may own."""
+    monkeypatch.setattr(fsutil, "startup_temp_dir", lambda: tmp_path)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    older = tmp_path / "helm-c-pull-111"          # there before the dead run began: not its
+    older.mkdir()
+    dead = tmp_path / f"chartgen-watch-{dead_pid()}-abcd"
+    dead.write_text("helm-c-pull-111")
+    left = tmp_path / "helm-c-pull-222"           # made during the dead run's pull
+    (left / "chart").mkdir(parents=True)
+    live = tmp_path / f"chartgen-watch-{os.getpid()}-efgh"
+    live.write_text("helm-c-pull-111\nhelm-c-pull-222")   # a live run began before helm-c-pull-333
+    maybe_live = tmp_path / "helm-c-pull-333"
+    maybe_live.mkdir()
+    unrelated = tmp_path / "helm-other"
+    unrelated.mkdir()
+    fsutil.sweep_foreign_watches()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [older.name, live.name, maybe_live.name, unrelated.name])
+    live.unlink()
+    with fsutil.foreign_temps_watched():             # a watch of our own while the call runs
+        watches = [p.name for p in tmp_path.iterdir() if p.name.startswith("chartgen-watch-")]
+        assert [w.startswith(f"chartgen-watch-{os.getpid()}-") for w in watches] == [True]
+    assert not any(p.name.startswith("chartgen-watch-") for p in tmp_path.iterdir())
+
+
+def test_startup_temp_dir_is_what_go_code_sees(monkeypatch):
+    """Go reads the environment the process started with; later changes do not reach it."""
+    started = dict(item.split("=", 1) for item in
+                   Path("/proc/self/environ").read_bytes().decode(errors="replace").split("\0") if "=" in item)
+    monkeypatch.setenv("TMPDIR", "/nonexistent-later")
+    assert str(fsutil.startup_temp_dir()) == (started.get("TMPDIR") or "/tmp")
+
+
 def test_temporary_folders_carry_the_process_id(tmp_path):
     with fsutil.temp_directory("chartgen-publish-", dir=tmp_path) as made:
         assert made.name.startswith(f"chartgen-publish-{os.getpid()}-")

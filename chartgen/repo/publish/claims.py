@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chartgen.errors import ChartgenError, Finding, redact
+from chartgen.fsutil import foreign_temps_watched
 from chartgen.repo.archive import ArchiveInfo, sha256_file
 
 SETTLE_SECONDS = 3.0   # default of publish.ociSettle
@@ -72,7 +73,9 @@ class Registry:
             return None
         self.scratch.mkdir(parents=True, exist_ok=True)
         try:
-            self.client.pull(f"{reference}@{manifest}", destination=str(self.scratch), plain_http=self.plain_http)
+            with foreign_temps_watched():
+                self.client.pull(f"{reference}@{manifest}", destination=str(self.scratch),
+                                 plain_http=self.plain_http)
         except self.helm.HelmError as exc:
             raise ChartgenError(f"cannot read back {reference}:{tag_of(version)}: {redact(str(exc))}",
                                 code="publish-oci") from None
