@@ -13,6 +13,23 @@ def main() -> None:
 
         sys.stdout.write(f"chartgen {__version__}\n")
         return
+    settle_temp_dir()
     from chartgen.cli import main as cli_main
 
     cli_main()
+
+
+def settle_temp_dir() -> None:
+    """Choose Python's temporary folder by access checks. Left to itself, `tempfile` finds it
+    by creating and deleting a probe file with a random 8-letter name: a run killed in between
+    (a cancelled CI job) leaves a file no later run can tell from anybody's. Same order as
+    `tempfile`: $TMPDIR, $TEMP, $TMP, /tmp, /var/tmp, /usr/tmp; none usable: `tempfile` decides."""
+    import os
+    import tempfile
+
+    if tempfile.tempdir is not None:
+        return
+    for candidate in [os.environ.get(name) for name in ("TMPDIR", "TEMP", "TMP")] + ["/tmp", "/var/tmp", "/usr/tmp"]:
+        if candidate and os.path.isdir(candidate) and os.access(candidate, os.W_OK | os.X_OK):
+            tempfile.tempdir = os.path.abspath(candidate)
+            return

@@ -291,6 +291,22 @@ def test_helms_own_temporary_folders_of_a_killed_run_are_removed(tmp_path, monke
     assert not any(p.name.startswith("chartgen-watch-") for p in tmp_path.iterdir())
 
 
+def test_the_temporary_folder_is_chosen_without_a_probe_file(tmp_path, monkeypatch):
+    """Python's own choice creates and deletes a randomly named probe file: a run killed in
+    between would leave it. chartgen's entry point chooses by access checks instead."""
+    from chartgen import entry
+
+    def probe():
+        raise AssertionError("tempfile probed the folder with a file")
+
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    monkeypatch.setattr(tempfile, "_get_default_tempdir", probe)
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "missing"))
+    monkeypatch.setenv("TEMP", str(tmp_path))
+    entry.settle_temp_dir()
+    assert tempfile.gettempdir() == str(tmp_path) and list(tmp_path.iterdir()) == []
+
+
 def test_startup_temp_dir_is_what_go_code_sees(monkeypatch):
     """Go reads the environment the process started with; later changes do not reach it."""
     started = dict(item.split("=", 1) for item in
