@@ -404,3 +404,6 @@ def temp_directory(prefix: str, *, dir: Path | None = None) -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+        # Again on the way out: a dead run's name whose process id a short-lived process had
+        # taken over at the start (e.g. a git of this run) can be told apart now.
+        sweep_leftovers(path.parent, only=prefix)
