@@ -147,12 +147,26 @@ def test_publish_killed_at_any_point_recovers_and_leaves_nothing(kind, registry,
     rng = random.Random(7)
     archives = []
     killed = 0
+
+    def publish_args(archive):
+        return ["--config", str(project / "chartgen.yaml"), "publish", str(archive), "--to", target]
+
+    # How long a whole run takes here, with something new and with nothing new: the kills
+    # are spread over that time (a fixed time would miss on a fast machine).
+    first = package(tmp_path / "warm", tmp_path / "dist", "hello", "0.9.0", greeting="warm")
+    durations = []
+    for _ in range(2):
+        started = time.monotonic()
+        assert run_until_killed(publish_args(first), project, env) == 0
+        durations.append(time.monotonic() - started)
+    archives.append(first)
     for trial in range(12):
         archive = package(tmp_path / f"s{trial}", tmp_path / "dist", "hello", f"1.0.{trial // 2}",
                           greeting=f"v{trial // 2}")   # every second run has nothing new
         archives.append(archive)
-        args = ["--config", str(project / "chartgen.yaml"), "publish", str(archive), "--to", target]
-        killed += run_until_killed(args, project, env, kill_after=rng.uniform(0.2, 1.5)) == -9
+        args = publish_args(archive)
+        kill_after = rng.uniform(0.15, 0.9) * durations[trial % 2]
+        killed += run_until_killed(args, project, env, kill_after=kill_after) == -9
         rerun = CliRunner().invoke(cli, args)
         assert rerun.exit_code == 0, (trial, rerun.output)
         assert leftovers(scratch) == [] and not any(scratch.iterdir()), (trial, list(scratch.iterdir()))
