@@ -94,6 +94,7 @@ class IgnoreRules:
             except ValueError as exc:
                 raise ChartgenError(f"{source}: rule {line.strip()!r}: {exc}", path=source,
                                     line=number if number <= len(lines) else 0, code="package-failed") from None
+        self.combined = self._combined()
 
     @classmethod
     def of_chart(cls, chart_dir: Path) -> "IgnoreRules":
@@ -127,11 +128,25 @@ class IgnoreRules:
             base_only = True
         self.rules.append(_Rule(re.compile(_go_pattern(rule) + r"\Z", re.S), negate, must_dir, base_only))
 
+    def _combined(self) -> list[tuple[re.Pattern, bool, bool]] | None:
+        """Without `!` rules the order does not matter: one regular expression per kind of
+        rule (base name or path, folders only or not), tried at once. None with `!` rules."""
+        if any(rule.negate for rule in self.rules):
+            return None
+        groups: dict[tuple[bool, bool], list[str]] = {}
+        for rule in self.rules:
+            groups.setdefault((rule.base_only, rule.must_dir), []).append(f"(?:{rule.regex.pattern})")
+        return [(re.compile("|".join(patterns), re.S), base_only, must_dir)
+                for (base_only, must_dir), patterns in groups.items()]
+
     def ignored(self, path: str, is_dir: bool) -> bool:
         """Whether Helm leaves out `path` (relative to the chart root, `/`-separated)."""
         if path in ("", ".", "./"):
             return False
         base = path.rsplit("/", 1)[-1]
+        if self.combined is not None:
+            return any(regex.match(base if base_only else path) for regex, base_only, must_dir in self.combined
+                       if is_dir or not must_dir)
         for rule in self.rules:
             subject = base if rule.base_only else path
             if rule.negate:

@@ -164,16 +164,53 @@ def _vendor_local_dependencies(folder: Path, prefix: str, metadata: dict, rules:
                                    rules, files, seen + (folder.resolve(),))
 
 
+_CHART_FIELDS = ("apiVersion", "name", "version", "type", "dependencies")
+
+
+def _chart_fields(raw: bytes, path: Path):
+    """The fields of Chart.yaml that packaging needs (`_CHART_FIELDS`); the rest (annotations,
+    maintainers, ...) is only parsed, not turned into Python values. A document that is not a
+    simple YAML mapping is read whole."""
+    import yaml
+
+    from chartgen.yamlio import check_yaml, load_data, looks_like_json
+
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return load_data(raw, str(path))
+    if looks_like_json(text):
+        return load_data(text, str(path))
+    check_yaml(text, str(path))
+    loader = yaml.CSafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if not isinstance(node, yaml.MappingNode):
+            return load_data(text, str(path))
+        fields = {}
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.value == "<<":
+                return load_data(text, str(path))       # a merge key: as the whole document reads
+            if isinstance(key, yaml.ScalarNode) and key.value in _CHART_FIELDS:
+                if key.value in fields:
+                    return load_data(text, str(path))   # duplicate keys: as the whole document reads
+                fields[key.value] = loader.construct_object(value, deep=True)
+        return fields
+    except (yaml.YAMLError, RecursionError):
+        return load_data(text, str(path))   # the full reader reports the error with its place
+    finally:
+        loader.dispose()
+
+
 def _chart_metadata(files: dict[str, bytes], prefix: str, where: Path) -> dict:
     """Chart.yaml of the chart at `prefix`, checked as Helm's loader checks it."""
     from chartgen.repo.versions import parse_version
-    from chartgen.yamlio import load_data
 
     path = where / "Chart.yaml"
     raw = files.get(prefix + "Chart.yaml")
     if raw is None:
         raise ChartgenError(f"{where} is not a chart (no Chart.yaml)", path=where, code="chart-missing")
-    metadata = load_data(raw, str(path))
+    metadata = _chart_fields(raw, path)
     if not isinstance(metadata, dict):
         raise ChartgenError("Chart.yaml is not a mapping", path=path, line=1, code="chart-invalid")
     name, version = metadata.get("name"), metadata.get("version")
@@ -275,8 +312,8 @@ def _archive_chart_name(data: bytes, path: Path) -> str:
 
 
 def chart_files(chart_dir: Path) -> tuple[dict, dict[str, bytes]]:
-    """(Chart.yaml metadata, relative path -> content) of what goes into the archive of the
-    chart at `chart_dir`, checked as `helm package` checks it."""
+    """(Chart.yaml's `_CHART_FIELDS`, relative path -> content) of what goes into the archive
+    of the chart at `chart_dir`, checked as `helm package` checks it."""
     chart_dir = Path(chart_dir)
     if not (chart_dir / "Chart.yaml").is_file():
         raise ChartgenError(f"{chart_dir} is not a chart (no Chart.yaml)", path=chart_dir, code="chart-missing")
