@@ -338,3 +338,17 @@ def test_a_leftover_of_a_killed_run_is_swept(tmp_path):
     leftover.write_bytes(b"half an archive")
     package_chart(make_chart(tmp_path / "src"), dist)
     assert sorted(p.name for p in dist.iterdir()) == ["hello-1.0.0.tgz"]
+
+
+def test_todays_archive_gives_way_to_the_published_older_layout(tmp_path):
+    from chartgen.repo.package import _helm_archive
+
+    chart = make_chart(tmp_path / "src")
+    older = _helm_archive(chart, tmp_path / "work")
+    dist = tmp_path / "dist"
+    today = package_chart(chart, dist)
+    assert today.digest != read_archive(older).digest
+    index = IndexFile({"hello": (make_entry(read_archive(older), "hello-1.0.0.tgz", "2025-01-01T00:00:00Z"),)},
+                      path="index.yaml")
+    result = package_chart(chart, dist, published=index)
+    assert not result.unchanged and result.path.read_bytes() == older.read_bytes()

@@ -432,7 +432,9 @@ def package_chart(chart_dir: Path, out_dir: Path, *, force: bool = False,
         existing = sha256_file(target)
         if existing == digest or older_layout(existing):
             return PackageResult(name, version, target, existing, True)
-        if not force:
+        # (an archive of this content in today's layout, where the index holds the older
+        # layout, is replaced by the published bytes)
+        if existing != info.digest and not force:
             raise immutable_error(info, existing, str(target))
     write_atomic(target, data)
     return PackageResult(name, version, target, digest)
