@@ -352,3 +352,29 @@ def test_todays_archive_gives_way_to_the_published_older_layout(tmp_path):
                       path="index.yaml")
     result = package_chart(chart, dist, published=index)
     assert not result.unchanged and result.path.read_bytes() == older.read_bytes()
+
+
+def test_publishing_again_over_an_older_chartgens_archive_keeps_it(tmp_path):
+    """A folder or branch published by an older chartgen holds Helm's bytes: the same chart
+    packaged today is already published (the older archive and its entry stay), a changed one
+    is still refused."""
+    from chartgen.repo.archive import same_chart_content
+    from chartgen.repo.package import _helm_archive
+    from chartgen.repo.publish import publish
+
+    chart = make_chart(tmp_path / "src")
+    older = _helm_archive(chart, tmp_path / "work")
+    site = tmp_path / "site"
+    publish([older], f"dir:{site}")
+    index_before = (site / "index.yaml").read_bytes()
+    today = package_chart(chart, tmp_path / "dist")
+    assert today.digest != read_archive(older).digest and same_chart_content(older, today.path)
+    again = publish([today.path], f"dir:{site}")
+    assert again.unchanged == (("hello", "1.0.0"),) and not again.added
+    assert (site / "hello-1.0.0.tgz").read_bytes() == older.read_bytes()
+    assert (site / "index.yaml").read_bytes() == index_before
+    changed = package_chart(make_chart(tmp_path / "changed", greeting="Changed"), tmp_path / "dist2")
+    assert not same_chart_content(older, changed.path)
+    with pytest.raises(ChartgenError) as caught:
+        publish([changed.path], f"dir:{site}")
+    assert caught.value.code == "version-immutable"
