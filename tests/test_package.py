@@ -295,11 +295,16 @@ def test_odd_chart_folders_are_clear_errors(tmp_path):
     with pytest.raises(ChartgenError, match="missing in charts/ directory: absent"):
         package_chart(chart, tmp_path / "out")
 
+    chart = make_chart(tmp_path / "deplist")
+    (chart / "Chart.yaml").write_text((chart / "Chart.yaml").read_text() + "dependencies: 5\n")
+    with pytest.raises(ChartgenError, match="dependencies is not a list"):
+        package_chart(chart, tmp_path / "out")
+
     chart = make_chart(tmp_path / "schema")
     (chart / "values.schema.json").write_text("{not json")
     with pytest.raises(ChartgenError, match="values.schema.json"):
         package_chart(chart, tmp_path / "out")
-    assert not list((tmp_path / "out").glob("*")) if (tmp_path / "out").exists() else True
+    assert not list((tmp_path / "out").glob("*.tgz"))   # nothing written for any of them
 
 
 def test_symlinked_files_and_folders_are_packaged_with_their_content(tmp_path):

@@ -225,6 +225,8 @@ def _chart_metadata(files: dict[str, bytes], prefix: str, where: Path) -> dict:
                             code="archive-version")
     if not metadata.get("apiVersion"):
         raise _failed("Chart.yaml: apiVersion is required", path)
+    if not isinstance(metadata.get("dependencies") or [], list):
+        raise _failed("Chart.yaml: dependencies is not a list", path)
     if str(metadata.get("type") or "") not in _CHART_TYPES:
         raise _failed(f"Chart.yaml: chart type {metadata.get('type')!r} is not application or library", path)
     return metadata
