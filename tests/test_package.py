@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tarfile
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +13,7 @@ from chartgen.errors import ChartgenError
 from chartgen.repo.archive import make_entry, read_archive
 from chartgen.repo.index import IndexFile
 from chartgen.repo.package import ARCHIVE_EPOCH, package_chart
+from conftest import REPO
 from publish_helpers import make_chart
 
 
@@ -164,3 +166,220 @@ def test_umbrella_with_several_subcharts_gives_one_digest(tmp_path):
     with tarfile.open(next((tmp_path / "dist0").glob("*.tgz"))) as tar:
         names = [m.name for m in tar.getmembers()]
     assert names == sorted(names) and "workflows/charts/foxtrot/Chart.yaml" in names
+
+
+# ------------------------------------------------------------- chartgen's own archive writer
+
+GREETING = REPO / "charts" / "greeting"
+
+
+def _members(archive):
+    with tarfile.open(archive) as tar:
+        return [(m, tar.extractfile(m).read()) for m in tar.getmembers()]
+
+
+def _helm_view(archive) -> dict:
+    """What Helm loads from an archive: metadata, values, schema, templates and files."""
+    import helm_python
+
+    with helm_python.Chart.load(archive) as chart:
+        return {"metadata": chart.metadata, "values": chart.values,
+                "schema": chart.schema,
+                "files": {f["name"]: f["data"] for f in chart.templates + chart.files}}
+
+
+def test_a_generated_chart_gives_the_same_bytes_in_every_run(tmp_path):
+    chart = tmp_path / "greeting"
+    shutil.copytree(GREETING, chart)
+    runs = [package_chart(chart, tmp_path / f"dist{i}") for i in range(3)]
+    assert len({r.path.read_bytes() for r in runs}) == 1
+    assert len({r.digest for r in runs}) == 1 and not any(r.unchanged for r in runs)
+    members = _members(runs[0].path)
+    names = [m.name for m, _ in members]
+    assert names == sorted(names) and all(m.isfile() for m, _ in members)   # no folder entries
+    assert {(m.mode, m.mtime, m.uid, m.gid, m.uname, m.gname) for m, _ in members} == {(0o644, ARCHIVE_EPOCH, 0, 0, "", "")}
+    assert runs[0].path.read_bytes()[:10] == b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # no time, no name
+    # the archive holds the folder's files as they are (Chart.yaml too), minus the marker
+    on_disk = {str(p.relative_to(chart)): p.read_bytes() for p in chart.rglob("*") if p.is_file()}
+    on_disk.pop(".chartgen", None)
+    assert {m.name[len("greeting/"):]: data for m, data in members} == on_disk
+
+
+def test_helm_loads_the_archive_as_it_loads_the_chart_folder(tmp_path):
+    import helm_python
+
+    chart = tmp_path / "greeting"
+    shutil.copytree(GREETING, chart)
+    result = package_chart(chart, tmp_path / "dist")
+    ours = _helm_view(result.path)
+    folder = _helm_view(chart)
+    assert ours == folder and ours["files"] and ours["metadata"]["name"] == "greeting"
+    # and as it loads its own archive of the folder: the same chart
+    assert _helm_view(helm_python.package(chart, destination=tmp_path / "helm")) == ours
+    with helm_python.Chart.load(result.path) as loaded:
+        assert loaded.render(name="demo")
+
+
+def test_helmignore_leaves_out_what_helm_leaves_out(tmp_path):
+    import helm_python
+
+    chart = make_chart(tmp_path / "src")
+    (chart / ".helmignore").write_text(
+        "# comment\n\n*.swp\n/top-only.txt\nsecrets/\ndocs/*.draft\n[a-c]?.tmp\ntemplates/skip-?.yaml\n")
+    extra = {"notes.swp": "x", "sub/deep.swp": "x", "top-only.txt": "x", "sub/top-only.txt": "kept",
+             "secrets/key": "x", "other/secrets": "file, not a folder", "docs/a.draft": "x",
+             "docs/a.md": "kept", "templates/.hidden.yaml": "x", "templates/sub/.hidden": "kept",
+             "templates/skip-1.yaml": "x", "templates/skip-10.yaml": "kept", "b1.tmp": "x", "d1.tmp": "kept"}
+    for rel, text in extra.items():
+        (chart / rel).parent.mkdir(parents=True, exist_ok=True)
+        (chart / rel).write_text(text)
+    ours = {m.name for m, _ in _members(package_chart(chart, tmp_path / "dist").path)}
+    helms = {m.name for m, _ in _members(helm_python.package(chart, destination=tmp_path / "helm"))}
+    assert ours == helms
+    assert {f"hello/{rel}" for rel, text in extra.items() if text != "x"} <= ours
+    assert not {f"hello/{rel}" for rel, text in extra.items() if text == "x"} & ours
+
+
+def test_an_archive_of_an_older_chartgen_with_the_same_content_is_kept(tmp_path):
+    """Before chartgen wrote archives itself they were Helm's: the same content under the
+    same version is no changed chart (in dist/, nor in a published index)."""
+    from chartgen.repo.package import _helm_archive
+
+    chart = make_chart(tmp_path / "src")
+    older = _helm_archive(chart, tmp_path / "work")
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    shutil.copy(older, dist / older.name)
+    kept = package_chart(chart, dist)
+    assert kept.unchanged and kept.digest == read_archive(dist / older.name).digest
+    assert (dist / older.name).read_bytes() == older.read_bytes()
+    index = IndexFile({"hello": (make_entry(read_archive(older), "hello-1.0.0.tgz", "2025-01-01T00:00:00Z"),)},
+                      path="index.yaml")
+    fresh = package_chart(chart, tmp_path / "fresh", published=index)
+    assert fresh.digest == kept.digest and fresh.path.read_bytes() == older.read_bytes()
+    with pytest.raises(ChartgenError) as caught:     # other content is still refused
+        package_chart(make_chart(tmp_path / "other", greeting="Other"), dist)
+    assert caught.value.code == "version-immutable"
+
+
+def test_odd_chart_folders_are_clear_errors(tmp_path):
+    chart = make_chart(tmp_path / "loop")
+    (chart / "templates" / "again").symlink_to(chart)
+    with pytest.raises(ChartgenError, match="loops back") as caught:
+        package_chart(chart, tmp_path / "out")
+    assert caught.value.code == "package-failed"
+
+    chart = make_chart(tmp_path / "fifo")
+    os.mkfifo(chart / "templates" / "pipe")
+    with pytest.raises(ChartgenError, match="not a regular file"):
+        package_chart(chart, tmp_path / "out")
+
+    chart = make_chart(tmp_path / "broken")
+    (chart / "dangling").symlink_to(tmp_path / "nowhere")
+    with pytest.raises(ChartgenError, match="broken symbolic link"):
+        package_chart(chart, tmp_path / "out")
+
+    chart = make_chart(tmp_path / "bytes")
+    with open(os.fsencode(chart / "templates") + b"/caf\xe9.yaml", "wb") as handle:
+        handle.write(b"x: 1\n")
+    with pytest.raises(ChartgenError, match="not UTF-8"):
+        package_chart(chart, tmp_path / "out")
+
+    chart = make_chart(tmp_path / "escape")
+    (chart / "Chart.yaml").write_text((chart / "Chart.yaml").read_text().replace("name: hello", "name: ../up"))
+    with pytest.raises(ChartgenError, match="not a valid file name"):
+        package_chart(chart, tmp_path / "out")
+
+    chart = make_chart(tmp_path / "deps")
+    (chart / "Chart.yaml").write_text((chart / "Chart.yaml").read_text() + "dependencies:\n- name: absent\n  version: 1.0.0\n")
+    with pytest.raises(ChartgenError, match="missing in charts/ directory: absent"):
+        package_chart(chart, tmp_path / "out")
+
+    chart = make_chart(tmp_path / "deplist")
+    (chart / "Chart.yaml").write_text((chart / "Chart.yaml").read_text() + "dependencies: 5\n")
+    with pytest.raises(ChartgenError, match="dependencies is not a list"):
+        package_chart(chart, tmp_path / "out")
+
+    chart = make_chart(tmp_path / "schema")
+    (chart / "values.schema.json").write_text("{not json")
+    with pytest.raises(ChartgenError, match="values.schema.json"):
+        package_chart(chart, tmp_path / "out")
+    assert not list((tmp_path / "out").glob("*.tgz"))   # nothing written for any of them
+
+
+def test_symlinked_files_and_folders_are_packaged_with_their_content(tmp_path):
+    shared = tmp_path / "shared"
+    (shared / "inner").mkdir(parents=True)
+    (shared / "inner" / "data.txt").write_text("shared data\n")
+    chart = make_chart(tmp_path / "src")
+    (chart / "files").mkdir()
+    (chart / "files" / "linked").symlink_to(shared)
+    (chart / "LICENSE").symlink_to(shared / "inner" / "data.txt")
+    members = dict((m.name, data) for m, data in _members(package_chart(chart, tmp_path / "dist").path))
+    assert members["hello/files/linked/inner/data.txt"] == members["hello/LICENSE"] == b"shared data\n"
+
+
+def test_long_and_non_ascii_names_survive(tmp_path):
+    chart = make_chart(tmp_path / "src")
+    long_name = "files/" + "d" * 120 + "/" + "f" * 90 + ".txt"
+    for rel in (long_name, "files/naïve-café.txt"):
+        (chart / rel).parent.mkdir(parents=True, exist_ok=True)
+        (chart / rel).write_text(rel)
+    result = package_chart(chart, tmp_path / "dist")
+    members = dict((m.name, data) for m, data in _members(result.path))
+    assert members[f"hello/{long_name}"] == long_name.encode()
+    assert members["hello/files/naïve-café.txt"] == "files/naïve-café.txt".encode()
+    assert {f for f in _helm_view(result.path)["files"]} >= {long_name, "files/naïve-café.txt"}
+
+
+def test_a_leftover_of_a_killed_run_is_swept(tmp_path):
+    import subprocess
+
+    process = subprocess.Popen(["true"])
+    process.wait()
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    leftover = dist / f".hello-1.0.0.tgz.tmp-{process.pid}-k2j3"
+    leftover.write_bytes(b"half an archive")
+    package_chart(make_chart(tmp_path / "src"), dist)
+    assert sorted(p.name for p in dist.iterdir()) == ["hello-1.0.0.tgz"]
+
+
+def test_todays_archive_gives_way_to_the_published_older_layout(tmp_path):
+    from chartgen.repo.package import _helm_archive
+
+    chart = make_chart(tmp_path / "src")
+    older = _helm_archive(chart, tmp_path / "work")
+    dist = tmp_path / "dist"
+    today = package_chart(chart, dist)
+    assert today.digest != read_archive(older).digest
+    index = IndexFile({"hello": (make_entry(read_archive(older), "hello-1.0.0.tgz", "2025-01-01T00:00:00Z"),)},
+                      path="index.yaml")
+    result = package_chart(chart, dist, published=index)
+    assert not result.unchanged and result.path.read_bytes() == older.read_bytes()
+
+
+def test_publishing_again_over_an_older_chartgens_archive_keeps_it(tmp_path):
+    """A folder or branch published by an older chartgen holds Helm's bytes: the same chart
+    packaged today is already published (the older archive and its entry stay), a changed one
+    is still refused."""
+    from chartgen.repo.archive import same_chart_content
+    from chartgen.repo.package import _helm_archive
+    from chartgen.repo.publish import publish
+
+    chart = make_chart(tmp_path / "src")
+    older = _helm_archive(chart, tmp_path / "work")
+    site = tmp_path / "site"
+    publish([older], f"dir:{site}")
+    index_before = (site / "index.yaml").read_bytes()
+    today = package_chart(chart, tmp_path / "dist")
+    assert today.digest != read_archive(older).digest and same_chart_content(older, today.path)
+    again = publish([today.path], f"dir:{site}")
+    assert again.unchanged == (("hello", "1.0.0"),) and not again.added
+    assert (site / "hello-1.0.0.tgz").read_bytes() == older.read_bytes()
+    assert (site / "index.yaml").read_bytes() == index_before
+    changed = package_chart(make_chart(tmp_path / "changed", greeting="Changed"), tmp_path / "dist2")
+    assert not same_chart_content(older, changed.path)
+    with pytest.raises(ChartgenError) as caught:
+        publish([changed.path], f"dir:{site}")
+    assert caught.value.code == "version-immutable"

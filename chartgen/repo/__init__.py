@@ -2,7 +2,8 @@
 
 One concept per module:
 
-- `package`: reproducible chart archives (helm-python-sdk);
+- `package`: reproducible chart archives, written from the chart folder (`helmignore`: the
+  files Helm leaves out);
 - `versions`: chart version order, as Helm reads versions;
 - `archive`: a chart archive read and checked, and the index entry Helm writes for it;
 - `index`: the index model (`IndexFile`) and adding archives to it, never rewriting a

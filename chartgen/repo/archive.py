@@ -93,6 +93,50 @@ def read_archive(path: Path) -> ArchiveInfo:
     return ArchiveInfo(path, name, version, sha256_file(path), kept)
 
 
+_MAX_COMPARED = 100 << 20   # Helm's own limit on a chart's decompressed size
+
+
+def _contents(path: Path) -> dict[str, bytes] | None:
+    """name -> content of the regular files of an archive, a UTF-8 BOM removed as Helm's
+    loader removes it; None when it is unreadable, holds links or is larger than Helm reads."""
+    contents, total = {}, 0
+    try:
+        with tarfile.open(path, "r:gz") as tar:
+            for member in tar:
+                if member.isdir():
+                    continue
+                total += member.size
+                if not member.isfile() or total > _MAX_COMPARED or member.name in contents:
+                    return None
+                contents[member.name] = tar.extractfile(member).read().removeprefix(b"\xef\xbb\xbf")
+    except (tarfile.TarError, EOFError, OSError, ValueError):
+        return None
+    return contents
+
+
+def same_chart_content(a: Path, b: Path) -> bool:
+    """Whether two archives hold the same chart although their bytes differ: the same files
+    with the same content, each chart's Chart.yaml compared as data (`helm package` rewrites
+    Chart.yaml, chartgen keeps it as written). This is how an archive of an older chartgen
+    (Helm's layout) is told from a changed chart. False when in doubt."""
+    from chartgen.yamlio import load_data
+
+    first, second = _contents(Path(a)), _contents(Path(b))
+    if first is None or second is None or first.keys() != second.keys():
+        return False
+    for name, data in first.items():
+        if data == second[name]:
+            continue
+        parts = name.split("/")
+        is_chart_yaml = parts[-1] == "Chart.yaml" and (len(parts) == 2 or (len(parts) > 3 and parts[-3] == "charts"))
+        try:
+            if not is_chart_yaml or load_data(data, f"{a}!{name}") != load_data(second[name], f"{b}!{name}"):
+                return False
+        except ChartgenError:
+            return False
+    return True
+
+
 def make_entry(info: ArchiveInfo, url: str, created: str) -> dict:
     """The index entry Helm would write for this archive."""
     entry = dict(info.metadata)

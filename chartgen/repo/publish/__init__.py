@@ -129,7 +129,7 @@ def update_folder(folder: Path, archives, options: PublishOptions, *, where: str
     Everything is checked before anything is written, so a refused archive leaves the
     folder (and its index) exactly as it was. Returns the `Addition`.
     """
-    from chartgen.repo.archive import sha256_file
+    from chartgen.repo.archive import read_archive, same_chart_content, sha256_file
     from chartgen.repo.index import INDEX_NAME, add_archives, empty_index, immutable_error
     from chartgen.repo.provenance import provenance_path
     from chartgen.repo.reading import load_index
@@ -139,12 +139,17 @@ def update_folder(folder: Path, archives, options: PublishOptions, *, where: str
     sweep_leftovers(folder)   # temporary files of killed publishers (dir: we hold the folder's lock)
     index_path = folder / INDEX_NAME
     index = load_index(index_path) if index_path.is_file() else empty_index()
+    kept_as_published = []
     for info in archives:
         existing = folder / info.file_name
         if existing.is_file() and not options.force:
             digest = sha256_file(existing)
             if digest != info.digest:
-                raise immutable_error(info, digest, str(existing))
+                if not same_chart_content(existing, info.path):
+                    raise immutable_error(info, digest, str(existing))
+                info = read_archive(existing)   # an older chartgen's bytes of this content: kept
+        kept_as_published.append(info)
+    archives = kept_as_published
     addition = add_archives(index, archives, options.base_url, force=options.force, where=where,
                             refuse_older=not options.allow_older)
     # A signed archive's provenance goes next to it (`helm --verify` fetches <archive URL>.prov);
