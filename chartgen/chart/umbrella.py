@@ -40,30 +40,36 @@ def umbrella_values(rows) -> str:
 def umbrella_schema(charts_dir: Path, rows) -> dict:
     """values.schema.json of the umbrella: each workflow's own schema under its name, and no
     other key, so `--set mtaa.enabled=true` or a misspelt value of a disabled workflow fails
-    instead of silently installing nothing (Helm checks only enabled sub-charts' schemas)."""
-    import copy
+    instead of silently installing nothing (Helm checks only enabled sub-charts' schemas).
+
+    At scale the copies would outgrow Helm's 5 MiB limit of a chart file (~8 KB a workflow):
+    each sub-chart key is a `$ref` into `definitions`, where every distinct object schema is
+    kept once (`shared_definitions`), without the annotations (description, default) that
+    validation ignores; each workflow's own chart keeps its full schema."""
     import json
 
-    from chartgen.chart.schema import DRAFT7
+    from chartgen.chart.schema import DRAFT7, shared_definitions
 
     properties: dict = {"global": {"type": "object", "description": "Values shared with every workflow chart."}}
+    schemas: dict = {}
     for row in rows:
         path = charts_dir / Path(row.path).name / "values.schema.json"
         try:
             schema = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             schema = {"type": "object"}
-        schema = copy.deepcopy(schema) if isinstance(schema, dict) else {"type": "object"}
+        schema = dict(schema) if isinstance(schema, dict) else {"type": "object"}
         for key in ("$schema", "$id", "title"):
             schema.pop(key, None)
-        enabled = schema.setdefault("properties", {}).setdefault("enabled", {"type": "boolean"})
+        schema["properties"] = dict(schema.get("properties") or {})
+        enabled = schema["properties"].setdefault("enabled", {"type": "boolean"})
         if isinstance(enabled, dict):
-            enabled["default"] = False
-            enabled["description"] = f"Install {row.name} (workflow {row.workflow_id})."
-        schema["description"] = f"Values of the {row.name} chart {row.version}."
-        properties[row.name] = schema
+            schema["properties"]["enabled"] = {**enabled, "type": "boolean"}
+        schemas[row.name] = schema
+    definitions, refs = shared_definitions(schemas)
+    properties.update(refs)
     return {"$schema": DRAFT7, "title": "Values of the umbrella chart", "type": "object",
-            "additionalProperties": False, "properties": properties}
+            "additionalProperties": False, "properties": properties, "definitions": definitions}
 
 
 def write_charts_readme(config, charts_dir: Path, rows=None) -> None:
