@@ -13,27 +13,15 @@ import hashlib
 import json
 import os
 from dataclasses import replace
-from functools import lru_cache
 from pathlib import Path
 
-from chartgen import __version__, limits
+from chartgen import limits
+from chartgen.build.fingerprint import generator_fingerprint  # noqa: F401 (part of this module's API)
 from chartgen.build.options import FAILED, BuildOptions, StageResult
 from chartgen.build.stages import REMOVED_NOTE
 from chartgen.errors import ChartgenError
 
 CACHE_VERSION = 1
-
-
-@lru_cache(maxsize=1)
-def generator_fingerprint() -> str:
-    """chartgen's version and the bytes of its own code and data: a new generator rebuilds."""
-    digest = hashlib.sha256(__version__.encode())
-    package = Path(__file__).resolve().parents[1]   # the chartgen package
-    for path in sorted(package.rglob("*")):
-        if path.is_file() and path.suffix not in (".pyc",) and "__pycache__" not in path.parts:
-            digest.update(path.relative_to(package).as_posix().encode() + b"\0")
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 def _hash_tree(root: Path, digest, *, skip_hidden: bool = True) -> None:
@@ -77,11 +65,21 @@ def _stat_tree(root: Path, digest) -> None:
             digest.update(f"{path[skip:]}\0{info.st_size}\0{info.st_mtime_ns}\0".encode())
 
 
-def input_hash(folder: Path, config, options: BuildOptions, shared_index) -> str:
+def common_key(config, options: BuildOptions) -> str:
+    """What every workflow's input hash shares (generator, settings, options with the
+    repository's workflow ids): hashed once per build, not once per workflow."""
     digest = hashlib.sha256()
     digest.update(generator_fingerprint().encode())
     digest.update(_settings_json(config).encode())
     digest.update(json.dumps(options.cache_key(), sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def input_hash(folder: Path, config, options: BuildOptions, shared_index, common: str | None = None) -> str:
+    """Hash of what the per-workflow stages read for `folder`; `common`: `common_key(config,
+    options)`, computed once by a caller hashing many folders."""
+    digest = hashlib.sha256()
+    digest.update((common or common_key(config, options)).encode())
     _hash_tree(folder, digest)
     for target in shared_index.uses(folder):
         disk = shared_index.shared_dir / target.split("/", 1)[1] if shared_index.shared_dir else None

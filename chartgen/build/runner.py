@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from chartgen import limits
-from chartgen.build.cache import BuildCache, input_hash, replayable, repository_key, repository_output_hash
+from chartgen.build.cache import BuildCache, common_key, input_hash, replayable, repository_key, repository_output_hash
 from chartgen.build.ids import repository_ids
 from chartgen.build.options import FAILED, OK, SKIPPED, BuildOptions, BuildReport, StageResult, WorkflowReport
 from chartgen.build.stages import STAGE_BY_NAME, Job, Stage, WorkflowState, relative_path, selected_stages
@@ -256,8 +256,9 @@ def build(folders: list[Path], config, options: BuildOptions = BuildOptions(),
     leading_names = tuple(leading)
     keys: dict[str, str] = {}
     if leading_names:
+        common = common_key(config, options)
         for state in states:
-            keys[state.name] = input_hash(state.folder, config, options, shared)
+            keys[state.name] = input_hash(state.folder, config, options, shared, common)
             hit = cache.lookup(state.name, keys[state.name], config, leading_names) if cache.path else None
             if hit is not None:
                 state.stages, state.outputs = list(hit[0]), dict(hit[1])

@@ -99,13 +99,25 @@ def stage_chart(job: Job) -> tuple[str, dict]:
                                                       "chart_path": path}
 
 
-def _lint(chart_dir: Path, config) -> tuple[Finding, ...]:
-    from chartgen.chart import lint_charts
+def lint_cache(config, options: BuildOptions):
+    """Lint results by content hash, next to the build cache (`.chartgen/lint/`); kept nowhere
+    when the build cache is off."""
+    from chartgen.build.fingerprint import generator_fingerprint
+    from chartgen.chart.lintcache import LintCache, lint_salt
+
+    folder = config.resolve(config.build.cache).parent / "lint" if (config.build.cache and options.use_cache) \
+        else None
+    return LintCache(folder, lint_salt(config, generator_fingerprint()))
+
+
+def _lint(chart_dir: Path, config, options: BuildOptions) -> tuple[Finding, ...]:
+    from chartgen.chart.lintcache import lint_charts_cached
 
     # since=None: the "version went up since HEAD" check is for review (chartgen lint),
     # not for a build that just wrote the version itself; nor the runs with the ci/*-values.yaml
     # chartgen wrote with the chart (they double the time of helm lint; `chartgen lint` runs them).
-    findings = tuple(lint_charts([chart_dir], config, since=None, ci_values=False))
+    # Results are kept by content hash: an unchanged chart (or part of the umbrella) is not linted again.
+    findings = lint_charts_cached([chart_dir], config, lint_cache(config, options), ci_values=False)
     errors = _errors(findings)
     if errors:
         raise StageFailure(findings=errors)
@@ -113,7 +125,7 @@ def _lint(chart_dir: Path, config) -> tuple[Finding, ...]:
 
 
 def stage_lint(job: Job) -> tuple[str, dict]:
-    findings = _lint(job.config.resolve(job.outputs["chart_path"]), job.config)
+    findings = _lint(job.config.resolve(job.outputs["chart_path"]), job.config, job.options)
     return "clean" if not findings else f"{len(findings)} warnings", {}
 
 
@@ -184,7 +196,7 @@ def stage_umbrella(config, options: BuildOptions, jobs: list[WorkflowState], ear
         outputs["removed"] = " ".join(c.name for c in removed)
     message = f"{result.name} {result.version}"
     if CORE.index(options.until) >= CORE.index("lint"):
-        _lint(Path(result.path), config)
+        _lint(Path(result.path), config, options)
     if CORE.index(options.until) >= CORE.index("package"):
         from chartgen.repo.package import package_chart
         from chartgen.repo.provenance import after_packaging, sign_options
