@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,16 +26,77 @@ from chartgen.errors import ChartgenError
 CACHE_VERSION = 1
 
 
+# Content hashes of files by (size, mtime, inode), kept in the cache (`files`): a rerun reads
+# only the files that changed. A file modified in the last seconds is read every time (its
+# time could still be shared by an edit to come: the "racy" case git knows).
+_MEMO: dict[str, list] = {}
+_SEEN: dict[str, list] = {}
+_SETTLED_NS = 2_000_000_000
+
+
+def use_file_memo(memo: dict | None) -> dict:
+    """Start a build with the file hashes recorded by the last one; returns the dict that
+    collects this build's (what the cache saves: only files that still exist)."""
+    _MEMO.clear()
+    _MEMO.update(memo or {})
+    _SEEN.clear()
+    return _SEEN
+
+
+def _scan(top: str, skip_hidden: bool):
+    """(relative path, os.stat_result) of every file under `top`, sorted by path parts."""
+    found = []
+
+    def walk(folder: str, prefix: str) -> None:
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            return
+        files, dirs = [], []
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            if is_dir:
+                if not (skip_hidden and entry.name.startswith(".")):
+                    dirs.append(entry)
+            else:
+                files.append(entry)
+        for entry in files:                  # as os.walk: a folder's files before its sub-folders
+            try:
+                found.append((prefix + entry.name, entry.path, entry.stat()))
+            except OSError:
+                found.append((prefix + entry.name, entry.path, None))
+        for entry in dirs:
+            if not entry.is_symlink():
+                walk(entry.path, prefix + entry.name + "/")
+
+    walk(top, "")
+    return found
+
+
 def _hash_tree(root: Path, digest, *, skip_hidden: bool = True) -> None:
     if not root.is_dir():
         digest.update(b"<missing>")
         return
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not (skip_hidden and d.startswith(".")))
-        for name in sorted(filenames):
-            path = Path(dirpath) / name
-            digest.update(os.fsencode(path.relative_to(root).as_posix()) + b"\0")
-            digest.update(_content(path))
+    for rel, path, info in _scan(os.fspath(root), skip_hidden):
+        digest.update(os.fsencode(rel) + b"\0")
+        digest.update(_content_hash(path, info))
+
+
+def _content_hash(path: str, info) -> bytes:
+    if info is None or not stat.S_ISREG(info.st_mode):
+        return hashlib.sha256(_content(Path(path))).hexdigest().encode()
+    stamp = [info.st_size, info.st_mtime_ns, info.st_ino]
+    known = _MEMO.get(path)
+    if known and known[:3] == stamp:
+        _SEEN[path] = known
+        return known[3].encode()
+    sha = hashlib.sha256(_content(Path(path))).hexdigest()
+    if time.time_ns() - info.st_mtime_ns > _SETTLED_NS:
+        _SEEN[path] = stamp + [sha]
+    return sha.encode()
 
 
 def _content(path: Path) -> bytes:
@@ -52,17 +115,8 @@ def _stat_tree(root: Path, digest) -> None:
     if not root.is_dir():
         digest.update(b"<missing>")
         return
-    top = os.fspath(root)
-    skip = len(top) + 1
-    for dirpath, dirnames, filenames in os.walk(top):
-        dirnames.sort()
-        for name in sorted(filenames):
-            path = dirpath + "/" + name
-            try:
-                info = os.stat(path)
-            except OSError:
-                continue
-            digest.update(f"{path[skip:]}\0{info.st_size}\0{info.st_mtime_ns}\0".encode())
+    digest.update("".join(f"{rel}\0{info.st_size}\0{info.st_mtime_ns}\0"
+                          for rel, _, info in _scan(os.fspath(root), False) if info is not None).encode())
 
 
 def common_key(config, options: BuildOptions) -> str:
