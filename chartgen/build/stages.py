@@ -331,9 +331,14 @@ def selected_stages(options: BuildOptions) -> tuple[Stage, ...]:
         raise UsageError(f"--until {options.until!r}: expected one of {', '.join(CORE)}", code="build-until")
     last = CORE.index(options.until)
     wanted = {"image": options.image, "publish": bool(options.publish), "pr": options.pr}
-    return tuple(s for s in STAGES if (s.name in CORE and CORE.index(s.name) <= last)
-                 or (s.name == "umbrella" and last >= CORE.index("chart"))
-                 or (s.optional and wanted[s.name]))
+    chosen = tuple(s for s in STAGES if (s.name in CORE and CORE.index(s.name) <= last)
+                   or (s.name == "umbrella" and last >= CORE.index("chart"))
+                   or (s.optional and wanted[s.name]))
+    if options.part == "workflows":        # a shard: the assembly makes umbrella and index
+        return tuple(s for s in chosen if s.scope == "workflow")
+    if options.part == "repository":
+        return tuple(s for s in chosen if s.name in ("umbrella", "index"))
+    return chosen
 
 
 def relative_path(path: Path, root: Path) -> str:
