@@ -322,6 +322,9 @@ def build(folders: list[Path], config, options: BuildOptions = BuildOptions(),
         tell(state, last_own)
     if cache.path:
         cache.data["files"] = dict(sorted(files_seen.items()))
+        from chartgen.chart.lintcache import prune
+
+        prune(cache.path.parent / "lint")     # where the lint stages keep their results
         try:
             cache.save()
         except OSError:

@@ -52,10 +52,13 @@ class LintCache:
     def get(self, key: str):
         if self.folder is None:
             return None
+        path = self.folder / f"{key}.json"
         try:
-            return json.loads((self.folder / f"{key}.json").read_text(encoding="utf-8"))
+            data = json.loads(path.read_text(encoding="utf-8"))
+            os.utime(path)             # used: `prune` keeps it
         except (OSError, ValueError):
             return None
+        return data
 
     def put(self, key: str, data) -> None:
         if self.folder is None:
@@ -67,6 +70,23 @@ class LintCache:
             write_atomic(self.folder / f"{key}.json", json.dumps(data, sort_keys=True))
         except OSError:
             pass    # a cache that cannot be written only costs the next lint
+
+
+def prune(folder: Path, *, days: int = 30) -> None:
+    """Remove the results not used for `days` days (charts long gone or changed since)."""
+    import time
+
+    limit = time.time() - days * 86400
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if entry.name.endswith(".json") and entry.stat().st_mtime < limit:
+                os.unlink(entry.path)
+        except OSError:
+            pass
 
 
 def lint_salt(config, extra: str = "") -> str:
