@@ -33,10 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from synthetic import make_repository  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
+SNAPSHOT: Path | None = None   # a frozen copy of the package: edits made meanwhile do not count
 
 
 def chartgen(root: Path, *args: str, check: bool = True) -> tuple[float, subprocess.CompletedProcess]:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PYTHONPATH": str(SNAPSHOT or REPO)}
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "chartgen", *args], cwd=root, capture_output=True, text=True,
                           env=env)
@@ -92,7 +93,7 @@ def bench_assembly(tmp: Path, root: Path, shards: int = 3) -> dict:
     for number, entry in enumerate(matrix["include"]):
         copy = tmp / f"shard-{number}"
         shutil.copytree(root, copy)
-        elapsed, proc = chartgen(copy, "build", *entry["folders"].split(), "--until", "package")
+        elapsed, proc = chartgen(copy, "build", "--shard", *entry["folders"].split())
         shard_times.append(elapsed)
         outputs.append(copy)
     for copy in outputs:
@@ -108,7 +109,18 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--assembly", action="store_true", help="also time sharded builds and the assembly")
     args = parser.parse_args()
-    rows = [bench_size(int(n), args.repeat, args.assembly) for n in args.sizes.split(",")]
+    global SNAPSHOT
+    with tempfile.TemporaryDirectory(prefix="bench-scale-code-") as code:
+        SNAPSHOT = Path(code)
+        shutil.copytree(REPO / "chartgen", SNAPSHOT / "chartgen", ignore=shutil.ignore_patterns("__pycache__"))
+        run(args)
+
+
+def run(args) -> None:
+    rows = []
+    for n in args.sizes.split(","):
+        rows.append(bench_size(int(n), args.repeat, args.assembly))
+        print(f"measured {n}: {rows[-1]}", file=sys.stderr, flush=True)
     print(f"{'workflows':>9}  {'cold s':>8}  {'s/wf':>6}  {'no-op s':>8}  {'1 change s':>10}  umbrella's largest files")
     for r in rows:
         flag = lambda ok: "" if ok else " FAILED"

@@ -40,11 +40,25 @@ def use_file_memo(memo: dict | None) -> dict:
     _MEMO.clear()
     _MEMO.update(memo or {})
     _SEEN.clear()
+    forget_scans()
     return _SEEN
 
 
+_SCANS: dict[tuple[str, bool], list] = {}
+
+
+def forget_scans() -> None:
+    """Folders were written since they were scanned: look again (see `_scan`)."""
+    _SCANS.clear()
+
+
 def _scan(top: str, skip_hidden: bool):
-    """(relative path, os.stat_result) of every file under `top`, sorted by path parts."""
+    """(relative path, os.stat_result) of every file under `top`, sorted by path parts.
+    Remembered until `forget_scans()`: the runner calls it whenever a stage ran, so a run
+    with nothing to do looks at each chart once, not once per question."""
+    known = _SCANS.get((top, skip_hidden))
+    if known is not None:
+        return known
     found = []
 
     def walk(folder: str, prefix: str) -> None:
@@ -73,6 +87,7 @@ def _scan(top: str, skip_hidden: bool):
                 walk(entry.path, prefix + entry.name + "/")
 
     walk(top, "")
+    _SCANS[(top, skip_hidden)] = found
     return found
 
 
@@ -259,7 +274,12 @@ def repository_key(stage: str, config, options: BuildOptions, *, content: bool =
         dist = config.dist_dir
         for archive in sorted(dist.glob("*.tgz")) if dist.is_dir() else ():
             if content:
-                digest.update(f"{archive.name}\0{_file_hash(archive)}\0".encode())
+                path = os.fspath(archive)
+                try:
+                    info = os.stat(path)
+                except OSError:
+                    info = None
+                digest.update(archive.name.encode() + b"\0" + _content_hash(path, info) + b"\0")
             else:
                 info = archive.stat()
                 digest.update(f"{archive.name}\0{info.st_size}\0{info.st_mtime_ns}\0".encode())

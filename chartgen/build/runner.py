@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Callable
 
 from chartgen import limits
-from chartgen.build.cache import BuildCache, common_key, input_hash, use_file_memo, replayable, repository_key, repository_output_hash
+from chartgen.build.cache import (BuildCache, common_key, forget_scans, input_hash, replayable, repository_key,
+                                  repository_output_hash, use_file_memo)
 from chartgen.build.ids import repository_ids
 from chartgen.build.options import FAILED, OK, SKIPPED, BuildOptions, BuildReport, StageResult, WorkflowReport
 from chartgen.build.stages import STAGE_BY_NAME, Job, Stage, WorkflowState, relative_path, selected_stages
@@ -280,6 +281,8 @@ def build(folders: list[Path], config, options: BuildOptions = BuildOptions(),
             batch_names = tuple(batch)
             pending = [s for s in states if not s.cached or batch_names != leading_names]
             _run_batch(pending, batch_names, config, options, progress, lambda s, end=index - 1: tell(s, end))
+            if pending:
+                forget_scans()                      # the stages wrote charts and archives
             if batch_names == leading_names and cache.path:
                 for state in states:
                     if not state.cached:
@@ -303,6 +306,7 @@ def build(folders: list[Path], config, options: BuildOptions = BuildOptions(),
                 continue
         earlier = {r.stage: dict(r.outputs) for r in repository_results}
         result = _run_repository_stage(stage, states, config, options, progress, earlier)
+        forget_scans()
         repository_results.append(result)
         for state in states:
             tell(state, index - 1)

@@ -12,6 +12,7 @@ stage takes (config, options, the still-healthy workflows, earlier repository ou
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -344,6 +345,11 @@ def selected_stages(options: BuildOptions) -> tuple[Stage, ...]:
 def relative_path(path: Path, root: Path) -> str:
     path, root = Path(path), Path(root)
     try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
+        return path.resolve().relative_to(_resolved(root)).as_posix()
     except ValueError:
         return str(path)
+
+
+@lru_cache(maxsize=8)
+def _resolved(root: Path) -> Path:
+    return root.resolve()
