@@ -191,11 +191,14 @@ class BuildCache:
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self.data: dict = {"version": CACHE_VERSION, "workflows": {}, "repository": {}}
+        self._saved = None       # what the file holds: a run that changed nothing does not rewrite it
         if path is not None and path.is_file():
             try:
-                loaded = json.loads(path.read_text(encoding="utf-8"))
+                text = path.read_text(encoding="utf-8")
+                loaded = json.loads(text)
                 if loaded.get("version") == CACHE_VERSION:
                     self.data = loaded
+                    self._saved = json.loads(text)
             except (OSError, ValueError):
                 pass  # a broken cache only costs a rebuild
 
@@ -231,7 +234,10 @@ class BuildCache:
         from chartgen.fsutil import sweep_leftovers, write_atomic
 
         sweep_leftovers(self.path.parent, only=f".{self.path.name}.")   # a killed run's temporary file
+        if self.data == self._saved and self.path.is_file():
+            return
         write_atomic(self.path, json.dumps(self.data, indent=1, sort_keys=True) + "\n")
+        self._saved = None
 
 
 def replayable(result: StageResult) -> StageResult:

@@ -186,11 +186,19 @@ def _shell(umbrella: Path, into: Path) -> Path:
             (shell / "charts" / sub.name).mkdir(parents=True)
             for name in SHELL_FILES:
                 if (sub / name).is_file():
-                    shutil.copyfile(sub / name, shell / "charts" / sub.name / name)
+                    _link(sub / name, shell / "charts" / sub.name / name)
         elif sub.is_file():                      # a packaged dependency: Helm reads all of it
             (shell / "charts").mkdir(parents=True, exist_ok=True)
             shutil.copyfile(sub, shell / "charts" / sub.name)
     return shell
+
+
+def _link(source: Path, target: Path) -> None:
+    """A hard link (the shell is read, never written, and only lives for one lint), else a copy."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
 
 
 def _shell_key_bytes(umbrella: Path) -> bytes:
