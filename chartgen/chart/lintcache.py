@@ -127,10 +127,13 @@ def _tree_bytes(root: Path, *, skip_top: Iterable[str] = ()) -> bytes:
     return digest.digest()
 
 
-def _stat_bytes(root: Path) -> bytes:
+def _stat_bytes(root: Path, skip: tuple[str, ...] = ()) -> bytes:
+    """Names, sizes, times and inodes of the files under `root` (top-level `skip` left out)."""
     digest = hashlib.sha256()
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()
+        if dirpath == os.fspath(root):
+            filenames = [f for f in filenames if f not in skip]
         for name in sorted(filenames):
             path = os.path.join(dirpath, name)
             try:
@@ -233,11 +236,18 @@ def _umbrella_helm(umbrella: Path, config, cache: LintCache) -> list[Finding]:
 
 
 def _subchart_objects(sub: Path, config, cache: LintCache) -> list | None:
-    key = cache.key("objects", str(sub.resolve()), _stat_bytes(sub))
+    # The umbrella writes each sub-chart's Chart.yaml anew (its bytes count, not its time); the
+    # other files are links to the workflow chart's, whose own files `generated_objects` reads.
+    own = config.charts_dir / sub.name
+    try:
+        chart_yaml = (sub / "Chart.yaml").read_bytes()
+    except OSError:
+        chart_yaml = b"<missing>"
+    key = cache.key("objects", str(sub.resolve()), hashlib.sha256(chart_yaml).digest(),
+                    _stat_bytes(sub, skip=("Chart.yaml",)), _stat_bytes(own))
     hit = cache.get(key)
     if hit is not None:
         return [tuple(o) for o in hit["objects"]] if hit["objects"] is not None else None
-    own = config.charts_dir / sub.name      # the embedded copy's original: it keeps chartgen's marker
     objects = generated_objects(own, config) if (own / "Chart.yaml").is_file() and \
         (own / "Chart.yaml").read_bytes() == (sub / "Chart.yaml").read_bytes() else None
     if objects is not None:

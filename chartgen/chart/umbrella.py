@@ -17,13 +17,20 @@ from chartgen.fsutil import MARKER
 
 
 def _chart_files(chart_dir: Path) -> dict[str, Path]:
+    import os
+
     files = {}
-    for path in sorted(chart_dir.rglob("*")):
-        if path.is_file() and not path.is_symlink():
-            rel = path.relative_to(chart_dir).as_posix()
-            if rel != MARKER:
-                files[rel] = path
-    return files
+    top = os.fspath(chart_dir)
+    for dirpath, dirnames, filenames in os.walk(top):
+        dirnames.sort()
+        rel_dir = os.path.relpath(dirpath, top)
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            if os.path.isfile(path) and not os.path.islink(path):
+                rel = name if rel_dir == "." else f"{rel_dir}/{name}".replace(os.sep, "/")
+                if rel != MARKER:
+                    files[rel] = Path(path)
+    return dict(sorted(files.items()))
 
 
 def umbrella_values(rows) -> str:
