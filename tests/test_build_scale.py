@@ -186,3 +186,19 @@ def test_split_build_of_many_workflows_equals_one_machine(tmp_path):
     proc = _chartgen(one, "build", "--all")
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     _same_build(one, split)
+
+
+def test_failed_umbrella_is_replayed_until_something_changes(tmp_path):
+    root = tmp_path / "repo"
+    make_repository(root, 2)
+    assert _chartgen(root, "build", "--all").returncode == 0
+    values = root / "charts" / "workflows" / "values.yaml"
+    values.write_text(values.read_text() + "# edited by hand\n")
+    first = _chartgen(root, "build", "--all", "--format", "json")
+    assert first.returncode == 1 and "chart-hand-edit" in first.stdout
+    cache = json.loads((root / ".chartgen" / "cache.json").read_text())
+    assert cache["repository"]["umbrella"]["result"]["status"] == "failed"
+    again = _chartgen(root, "build", "--all", "--format", "json")
+    assert again.returncode == 1 and json.loads(again.stdout) == json.loads(first.stdout)
+    fixed = _chartgen(root, "build", "--all", "--discard-edits")
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
