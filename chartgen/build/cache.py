@@ -34,14 +34,18 @@ _SEEN: dict[str, list] = {}
 _SETTLED_NS = 2_000_000_000
 
 
-def use_file_memo(memo: dict | None) -> dict:
-    """Start a build with the file hashes recorded by the last one; returns the dict that
-    collects this build's (what the cache saves: only files that still exist)."""
+def use_file_memo(memo: dict | None, uses: dict | None = None) -> tuple[dict, dict]:
+    """Start a build with the file hashes (and shared files used per folder) recorded by the
+    last one; returns the dicts that collect this build's (what the cache saves)."""
     _MEMO.clear()
     _MEMO.update(memo or {})
     _SEEN.clear()
+    _USES.clear()
+    _USES.update(uses or {})
+    _USES_SEEN.clear()
+    _SHARED_TREES.clear()
     forget_scans()
-    return _SEEN
+    return _SEEN, _USES_SEEN
 
 
 _SCANS: dict[tuple[str, bool], list] = {}
@@ -149,12 +153,38 @@ def input_hash(folder: Path, config, options: BuildOptions, shared_index, common
     options)`, computed once by a caller hashing many folders."""
     digest = hashlib.sha256()
     digest.update((common or common_key(config, options)).encode())
-    _hash_tree(folder, digest)
-    for target in shared_index.uses(folder):
+    tree = hashlib.sha256()
+    _hash_tree(folder, tree)
+    digest.update(tree.digest())
+    for target in _uses(folder, tree.hexdigest(), shared_index):
         disk = shared_index.shared_dir / target.split("/", 1)[1] if shared_index.shared_dir else None
         digest.update(target.encode() + b"\0")
         digest.update(_content(disk) if disk is not None and disk.is_file() else b"<missing>")
     return digest.hexdigest()
+
+
+_USES: dict[str, list] = {}        # folder -> [its files' hash, the shared folder's hash, shared files it uses]
+_USES_SEEN: dict[str, list] = {}
+_SHARED_TREES: dict[str, str] = {}
+
+
+def _uses(folder: Path, tree: str, shared_index) -> tuple[str, ...]:
+    """`shared_index.uses(folder)`, remembered while neither the folder's files nor the shared
+    folder's changed (finding the references reads every file of the folder)."""
+    shared_dir = os.fspath(shared_index.shared_dir) if shared_index.shared_dir else ""
+    if shared_dir not in _SHARED_TREES:
+        digest = hashlib.sha256()
+        if shared_dir:
+            _hash_tree(Path(shared_dir), digest)
+        _SHARED_TREES[shared_dir] = digest.hexdigest()
+    key = os.fspath(folder)
+    known = _USES.get(key)
+    if known and known[:2] == [tree, _SHARED_TREES[shared_dir]]:
+        _USES_SEEN[key] = known
+        return tuple(known[2])
+    found = shared_index.uses(folder)
+    _USES_SEEN[key] = [tree, _SHARED_TREES[shared_dir], list(found)]
+    return found
 
 
 def _settings_json(config) -> str:

@@ -235,7 +235,8 @@ def build(folders: list[Path], config, options: BuildOptions = BuildOptions(),
 
     cache_setting = config.build.cache
     cache = BuildCache(config.resolve(cache_setting) if (cache_setting and options.use_cache) else None)
-    files_seen = use_file_memo(cache.data.get("files") if cache.path else None)
+    files_seen, uses_seen = use_file_memo(cache.data.get("files") if cache.path else None,
+                                          cache.data.get("uses") if cache.path else None)
     if options.repository_ids is None:
         try:
             everything = discover(config.sources_dir, config.shared_dir if config.shared_dir.is_dir() else None)
@@ -326,6 +327,7 @@ def build(folders: list[Path], config, options: BuildOptions = BuildOptions(),
         tell(state, last_own)
     if cache.path:
         cache.data["files"] = dict(sorted(files_seen.items()))
+        cache.data["uses"] = dict(sorted(uses_seen.items()))
         from chartgen.chart.lintcache import prune
 
         prune(cache.path.parent / "lint")     # where the lint stages keep their results
