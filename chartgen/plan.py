@@ -68,9 +68,19 @@ class Plan:
         return {"since": self.since, "changed": list(self.changed), "all": self.everything,
                 "workflows": [w.to_dict() for w in self.workflows], "removed": list(self.removed)}
 
-    def github_matrix(self) -> dict:
-        """For `strategy.matrix`. GitHub rejects an empty `include`; callers test `count`."""
-        return {"include": [{"workflow": w.name, "folder": w.folder} for w in self.workflows]}
+    def github_matrix(self, shards: int = 0) -> dict:
+        """For `strategy.matrix`. GitHub rejects an empty `include`; callers test `count`.
+
+        `shards` > 0: at most that many entries, each a share of the workflows (dealt in
+        turn, by name: neighbours, often alike, land in different shards), with their
+        names and folders space-separated (`chartgen build --shard $folders`)."""
+        if shards <= 0:
+            return {"include": [{"workflow": w.name, "folder": w.folder} for w in self.workflows]}
+        ordered = sorted(self.workflows, key=lambda w: w.name)
+        parts = [ordered[i::shards] for i in range(min(shards, len(ordered)))]
+        return {"include": [{"shard": f"{number}/{len(parts)}", "workflows": " ".join(w.name for w in part),
+                             "folders": " ".join(w.folder for w in part)}
+                            for number, part in enumerate(parts, 1)]}
 
 
 # --------------------------------------------------------------------------- git
@@ -349,6 +359,11 @@ def _everything(config, since: str, reason: str) -> Plan:
     folders = discover(config.sources_dir, config.shared_dir if config.shared_dir.exists() else None)
     return Plan(since, (), tuple(AffectedWorkflow(f.name, f.resolve().relative_to(root).as_posix(), (reason,))
                                  for f in folders), (), True)
+
+
+def plan_all(config) -> Plan:
+    """Every workflow of the repository (`chartgen plan --all`: a full build, in shards)."""
+    return _everything(config, "", "all: --all")
 
 
 def plan(config, since: str, *, committed_only: bool = False, unknown: str = "error") -> Plan:

@@ -12,11 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
+import time
 from dataclasses import replace
-from functools import lru_cache
 from pathlib import Path
 
-from chartgen import __version__, limits
+from chartgen import limits
+from chartgen.build.fingerprint import generator_fingerprint  # noqa: F401 (part of this module's API)
 from chartgen.build.options import FAILED, BuildOptions, StageResult
 from chartgen.build.stages import REMOVED_NOTE
 from chartgen.errors import ChartgenError
@@ -24,28 +26,96 @@ from chartgen.errors import ChartgenError
 CACHE_VERSION = 1
 
 
-@lru_cache(maxsize=1)
-def generator_fingerprint() -> str:
-    """chartgen's version and the bytes of its own code and data: a new generator rebuilds."""
-    digest = hashlib.sha256(__version__.encode())
-    package = Path(__file__).resolve().parents[1]   # the chartgen package
-    for path in sorted(package.rglob("*")):
-        if path.is_file() and path.suffix not in (".pyc",) and "__pycache__" not in path.parts:
-            digest.update(path.relative_to(package).as_posix().encode() + b"\0")
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
+# Content hashes of files by (size, mtime, inode), kept in the cache (`files`): a rerun reads
+# only the files that changed. A file modified in the last seconds is read every time (its
+# time could still be shared by an edit to come: the "racy" case git knows).
+_MEMO: dict[str, list] = {}
+_SEEN: dict[str, list] = {}
+_SETTLED_NS = 2_000_000_000
+
+
+def use_file_memo(memo: dict | None, uses: dict | None = None) -> tuple[dict, dict]:
+    """Start a build with the file hashes (and shared files used per folder) recorded by the
+    last one; returns the dicts that collect this build's (what the cache saves)."""
+    _MEMO.clear()
+    _MEMO.update(memo or {})
+    _SEEN.clear()
+    _USES.clear()
+    _USES.update(uses or {})
+    _USES_SEEN.clear()
+    _SHARED_TREES.clear()
+    forget_scans()
+    return _SEEN, _USES_SEEN
+
+
+_SCANS: dict[tuple[str, bool], list] = {}
+
+
+def forget_scans() -> None:
+    """Folders were written since they were scanned: look again (see `_scan`)."""
+    _SCANS.clear()
+
+
+def _scan(top: str, skip_hidden: bool):
+    """(relative path, os.stat_result) of every file under `top`, sorted by path parts.
+    Remembered until `forget_scans()`: the runner calls it whenever a stage ran, so a run
+    with nothing to do looks at each chart once, not once per question."""
+    known = _SCANS.get((top, skip_hidden))
+    if known is not None:
+        return known
+    found = []
+
+    def walk(folder: str, prefix: str) -> None:
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            return
+        files, dirs = [], []
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            if is_dir:
+                if not (skip_hidden and entry.name.startswith(".")):
+                    dirs.append(entry)
+            else:
+                files.append(entry)
+        for entry in files:                  # as os.walk: a folder's files before its sub-folders
+            try:
+                found.append((prefix + entry.name, entry.path, entry.stat()))
+            except OSError:
+                found.append((prefix + entry.name, entry.path, None))
+        for entry in dirs:
+            if not entry.is_symlink():
+                walk(entry.path, prefix + entry.name + "/")
+
+    walk(top, "")
+    _SCANS[(top, skip_hidden)] = found
+    return found
 
 
 def _hash_tree(root: Path, digest, *, skip_hidden: bool = True) -> None:
     if not root.is_dir():
         digest.update(b"<missing>")
         return
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not (skip_hidden and d.startswith(".")))
-        for name in sorted(filenames):
-            path = Path(dirpath) / name
-            digest.update(os.fsencode(path.relative_to(root).as_posix()) + b"\0")
-            digest.update(_content(path))
+    for rel, path, info in _scan(os.fspath(root), skip_hidden):
+        digest.update(os.fsencode(rel) + b"\0")
+        digest.update(_content_hash(path, info))
+
+
+def _content_hash(path: str, info) -> bytes:
+    if info is None or not stat.S_ISREG(info.st_mode):
+        return hashlib.sha256(_content(Path(path))).hexdigest().encode()
+    stamp = [info.st_size, info.st_mtime_ns, info.st_ino]
+    known = _MEMO.get(path)
+    if known and known[:3] == stamp:
+        _SEEN[path] = known
+        return known[3].encode()
+    sha = hashlib.sha256(_content(Path(path))).hexdigest()
+    if time.time_ns() - info.st_mtime_ns > _SETTLED_NS:
+        _SEEN[path] = stamp + [sha]
+    return sha.encode()
 
 
 def _content(path: Path) -> bytes:
@@ -64,30 +134,57 @@ def _stat_tree(root: Path, digest) -> None:
     if not root.is_dir():
         digest.update(b"<missing>")
         return
-    top = os.fspath(root)
-    skip = len(top) + 1
-    for dirpath, dirnames, filenames in os.walk(top):
-        dirnames.sort()
-        for name in sorted(filenames):
-            path = dirpath + "/" + name
-            try:
-                info = os.stat(path)
-            except OSError:
-                continue
-            digest.update(f"{path[skip:]}\0{info.st_size}\0{info.st_mtime_ns}\0".encode())
+    digest.update("".join(f"{rel}\0{info.st_size}\0{info.st_mtime_ns}\0"
+                          for rel, _, info in _scan(os.fspath(root), False) if info is not None).encode())
 
 
-def input_hash(folder: Path, config, options: BuildOptions, shared_index) -> str:
+def common_key(config, options: BuildOptions) -> str:
+    """What every workflow's input hash shares (generator, settings, options with the
+    repository's workflow ids): hashed once per build, not once per workflow."""
     digest = hashlib.sha256()
     digest.update(generator_fingerprint().encode())
     digest.update(_settings_json(config).encode())
     digest.update(json.dumps(options.cache_key(), sort_keys=True).encode())
-    _hash_tree(folder, digest)
-    for target in shared_index.uses(folder):
+    return digest.hexdigest()
+
+
+def input_hash(folder: Path, config, options: BuildOptions, shared_index, common: str | None = None) -> str:
+    """Hash of what the per-workflow stages read for `folder`; `common`: `common_key(config,
+    options)`, computed once by a caller hashing many folders."""
+    digest = hashlib.sha256()
+    digest.update((common or common_key(config, options)).encode())
+    tree = hashlib.sha256()
+    _hash_tree(folder, tree)
+    digest.update(tree.digest())
+    for target in _uses(folder, tree.hexdigest(), shared_index):
         disk = shared_index.shared_dir / target.split("/", 1)[1] if shared_index.shared_dir else None
         digest.update(target.encode() + b"\0")
         digest.update(_content(disk) if disk is not None and disk.is_file() else b"<missing>")
     return digest.hexdigest()
+
+
+_USES: dict[str, list] = {}        # folder -> [its files' hash, the shared folder's hash, shared files it uses]
+_USES_SEEN: dict[str, list] = {}
+_SHARED_TREES: dict[str, str] = {}
+
+
+def _uses(folder: Path, tree: str, shared_index) -> tuple[str, ...]:
+    """`shared_index.uses(folder)`, remembered while neither the folder's files nor the shared
+    folder's changed (finding the references reads every file of the folder)."""
+    shared_dir = os.fspath(shared_index.shared_dir) if shared_index.shared_dir else ""
+    if shared_dir not in _SHARED_TREES:
+        digest = hashlib.sha256()
+        if shared_dir:
+            _hash_tree(Path(shared_dir), digest)
+        _SHARED_TREES[shared_dir] = digest.hexdigest()
+    key = os.fspath(folder)
+    known = _USES.get(key)
+    if known and known[:2] == [tree, _SHARED_TREES[shared_dir]]:
+        _USES_SEEN[key] = known
+        return tuple(known[2])
+    found = shared_index.uses(folder)
+    _USES_SEEN[key] = [tree, _SHARED_TREES[shared_dir], list(found)]
+    return found
 
 
 def _settings_json(config) -> str:
@@ -124,11 +221,14 @@ class BuildCache:
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self.data: dict = {"version": CACHE_VERSION, "workflows": {}, "repository": {}}
+        self._saved = None       # what the file holds: a run that changed nothing does not rewrite it
         if path is not None and path.is_file():
             try:
-                loaded = json.loads(path.read_text(encoding="utf-8"))
+                text = path.read_text(encoding="utf-8")
+                loaded = json.loads(text)
                 if loaded.get("version") == CACHE_VERSION:
                     self.data = loaded
+                    self._saved = json.loads(text)
             except (OSError, ValueError):
                 pass  # a broken cache only costs a rebuild
 
@@ -164,7 +264,10 @@ class BuildCache:
         from chartgen.fsutil import sweep_leftovers, write_atomic
 
         sweep_leftovers(self.path.parent, only=f".{self.path.name}.")   # a killed run's temporary file
+        if self.data == self._saved and self.path.is_file():
+            return
         write_atomic(self.path, json.dumps(self.data, indent=1, sort_keys=True) + "\n")
+        self._saved = None
 
 
 def replayable(result: StageResult) -> StageResult:
@@ -207,7 +310,12 @@ def repository_key(stage: str, config, options: BuildOptions, *, content: bool =
         dist = config.dist_dir
         for archive in sorted(dist.glob("*.tgz")) if dist.is_dir() else ():
             if content:
-                digest.update(f"{archive.name}\0{_file_hash(archive)}\0".encode())
+                path = os.fspath(archive)
+                try:
+                    info = os.stat(path)
+                except OSError:
+                    info = None
+                digest.update(archive.name.encode() + b"\0" + _content_hash(path, info) + b"\0")
             else:
                 info = archive.stat()
                 digest.update(f"{archive.name}\0{info.st_size}\0{info.st_mtime_ns}\0".encode())

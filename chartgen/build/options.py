@@ -34,6 +34,10 @@ class BuildOptions:
     base_url: str = ""
     dry_run: bool = False
     use_cache: bool = True
+    # "all"; "workflows": only the per-workflow stages (a shard of a split build);
+    # "repository": only umbrella and index, over the charts and archives already there
+    # (the assembly of the shards' outputs)
+    part: str = "all"
     # workflow id -> folder names of the whole repository (cross-workflow validation rules)
     repository_ids: dict | None = None
 

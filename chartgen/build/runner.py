@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Callable
 
 from chartgen import limits
-from chartgen.build.cache import BuildCache, input_hash, replayable, repository_key, repository_output_hash
+from chartgen.build.cache import (BuildCache, common_key, forget_scans, input_hash, replayable, repository_key,
+                                  repository_output_hash, use_file_memo)
 from chartgen.build.ids import repository_ids
 from chartgen.build.options import FAILED, OK, SKIPPED, BuildOptions, BuildReport, StageResult, WorkflowReport
 from chartgen.build.stages import STAGE_BY_NAME, Job, Stage, WorkflowState, relative_path, selected_stages
@@ -234,6 +235,8 @@ def build(folders: list[Path], config, options: BuildOptions = BuildOptions(),
 
     cache_setting = config.build.cache
     cache = BuildCache(config.resolve(cache_setting) if (cache_setting and options.use_cache) else None)
+    files_seen, uses_seen = use_file_memo(cache.data.get("files") if cache.path else None,
+                                          cache.data.get("uses") if cache.path else None)
     if options.repository_ids is None:
         try:
             everything = discover(config.sources_dir, config.shared_dir if config.shared_dir.is_dir() else None)
@@ -256,8 +259,9 @@ def build(folders: list[Path], config, options: BuildOptions = BuildOptions(),
     leading_names = tuple(leading)
     keys: dict[str, str] = {}
     if leading_names:
+        common = common_key(config, options)
         for state in states:
-            keys[state.name] = input_hash(state.folder, config, options, shared)
+            keys[state.name] = input_hash(state.folder, config, options, shared, common)
             hit = cache.lookup(state.name, keys[state.name], config, leading_names) if cache.path else None
             if hit is not None:
                 state.stages, state.outputs = list(hit[0]), dict(hit[1])
@@ -278,6 +282,8 @@ def build(folders: list[Path], config, options: BuildOptions = BuildOptions(),
             batch_names = tuple(batch)
             pending = [s for s in states if not s.cached or batch_names != leading_names]
             _run_batch(pending, batch_names, config, options, progress, lambda s, end=index - 1: tell(s, end))
+            if pending:
+                forget_scans()                      # the stages wrote charts and archives
             if batch_names == leading_names and cache.path:
                 for state in states:
                     if not state.cached:
@@ -292,15 +298,23 @@ def build(folders: list[Path], config, options: BuildOptions = BuildOptions(),
             if not same and recorded.get("content") == repository_key(stage.name, config, options, content=True):
                 same, recorded["key"] = True, key     # inputs rewritten with the same bytes
             if same:
-                repository_results.append(StageResult.from_dict(recorded["result"]))
+                replayed = StageResult.from_dict(recorded["result"])
+                repository_results.append(replayed)
+                if replayed.status == FAILED:      # the same failure, told again without redoing it
+                    for state in states:
+                        tell(state, index - 1)
+                    break
                 continue
         earlier = {r.stage: dict(r.outputs) for r in repository_results}
         result = _run_repository_stage(stage, states, config, options, progress, earlier)
+        forget_scans()
         repository_results.append(result)
         for state in states:
             tell(state, index - 1)
-        if key and result.status != FAILED:
+        if key:
             # Keyed on what the stage reads *after* it ran (it may have written part of it).
+            # A failure is kept too: a rerun with nothing changed says it again at once
+            # (`--no-cache` tries again).
             cache.data["repository"][stage.name] = {
                 "key": repository_key(stage.name, config, options),
                 "content": repository_key(stage.name, config, options, content=True),
@@ -312,6 +326,11 @@ def build(folders: list[Path], config, options: BuildOptions = BuildOptions(),
     for state in states:        # the rest, after a repository stage failed
         tell(state, last_own)
     if cache.path:
+        cache.data["files"] = dict(sorted(files_seen.items()))
+        cache.data["uses"] = dict(sorted(uses_seen.items()))
+        from chartgen.chart.lintcache import prune
+
+        prune(cache.path.parent / "lint")     # where the lint stages keep their results
         try:
             cache.save()
         except OSError:

@@ -12,6 +12,7 @@ stage takes (config, options, the still-healthy workflows, earlier repository ou
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -99,13 +100,25 @@ def stage_chart(job: Job) -> tuple[str, dict]:
                                                       "chart_path": path}
 
 
-def _lint(chart_dir: Path, config) -> tuple[Finding, ...]:
-    from chartgen.chart import lint_charts
+def lint_cache(config, options: BuildOptions):
+    """Lint results by content hash, next to the build cache (`.chartgen/lint/`); kept nowhere
+    when the build cache is off."""
+    from chartgen.build.fingerprint import generator_fingerprint
+    from chartgen.chart.lintcache import LintCache, lint_salt
+
+    folder = config.resolve(config.build.cache).parent / "lint" if (config.build.cache and options.use_cache) \
+        else None
+    return LintCache(folder, lint_salt(config, generator_fingerprint()))
+
+
+def _lint(chart_dir: Path, config, options: BuildOptions) -> tuple[Finding, ...]:
+    from chartgen.chart.lintcache import lint_charts_cached
 
     # since=None: the "version went up since HEAD" check is for review (chartgen lint),
     # not for a build that just wrote the version itself; nor the runs with the ci/*-values.yaml
     # chartgen wrote with the chart (they double the time of helm lint; `chartgen lint` runs them).
-    findings = tuple(lint_charts([chart_dir], config, since=None, ci_values=False))
+    # Results are kept by content hash: an unchanged chart (or part of the umbrella) is not linted again.
+    findings = lint_charts_cached([chart_dir], config, lint_cache(config, options), ci_values=False)
     errors = _errors(findings)
     if errors:
         raise StageFailure(findings=errors)
@@ -113,7 +126,7 @@ def _lint(chart_dir: Path, config) -> tuple[Finding, ...]:
 
 
 def stage_lint(job: Job) -> tuple[str, dict]:
-    findings = _lint(job.config.resolve(job.outputs["chart_path"]), job.config)
+    findings = _lint(job.config.resolve(job.outputs["chart_path"]), job.config, job.options)
     return "clean" if not findings else f"{len(findings)} warnings", {}
 
 
@@ -184,7 +197,7 @@ def stage_umbrella(config, options: BuildOptions, jobs: list[WorkflowState], ear
         outputs["removed"] = " ".join(c.name for c in removed)
     message = f"{result.name} {result.version}"
     if CORE.index(options.until) >= CORE.index("lint"):
-        _lint(Path(result.path), config)
+        _lint(Path(result.path), config, options)
     if CORE.index(options.until) >= CORE.index("package"):
         from chartgen.repo.package import package_chart
         from chartgen.repo.provenance import after_packaging, sign_options
@@ -319,14 +332,24 @@ def selected_stages(options: BuildOptions) -> tuple[Stage, ...]:
         raise UsageError(f"--until {options.until!r}: expected one of {', '.join(CORE)}", code="build-until")
     last = CORE.index(options.until)
     wanted = {"image": options.image, "publish": bool(options.publish), "pr": options.pr}
-    return tuple(s for s in STAGES if (s.name in CORE and CORE.index(s.name) <= last)
-                 or (s.name == "umbrella" and last >= CORE.index("chart"))
-                 or (s.optional and wanted[s.name]))
+    chosen = tuple(s for s in STAGES if (s.name in CORE and CORE.index(s.name) <= last)
+                   or (s.name == "umbrella" and last >= CORE.index("chart"))
+                   or (s.optional and wanted[s.name]))
+    if options.part == "workflows":        # a shard: the assembly makes umbrella and index
+        return tuple(s for s in chosen if s.scope == "workflow")
+    if options.part == "repository":
+        return tuple(s for s in chosen if s.name in ("umbrella", "index"))
+    return chosen
 
 
 def relative_path(path: Path, root: Path) -> str:
     path, root = Path(path), Path(root)
     try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
+        return path.resolve().relative_to(_resolved(root)).as_posix()
     except ValueError:
         return str(path)
+
+
+@lru_cache(maxsize=8)
+def _resolved(root: Path) -> Path:
+    return root.resolve()

@@ -17,13 +17,20 @@ from chartgen.fsutil import MARKER
 
 
 def _chart_files(chart_dir: Path) -> dict[str, Path]:
+    import os
+
     files = {}
-    for path in sorted(chart_dir.rglob("*")):
-        if path.is_file() and not path.is_symlink():
-            rel = path.relative_to(chart_dir).as_posix()
-            if rel != MARKER:
-                files[rel] = path
-    return files
+    top = os.fspath(chart_dir)
+    for dirpath, dirnames, filenames in os.walk(top):
+        dirnames.sort()
+        rel_dir = os.path.relpath(dirpath, top)
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            if os.path.isfile(path) and not os.path.islink(path):
+                rel = name if rel_dir == "." else f"{rel_dir}/{name}".replace(os.sep, "/")
+                if rel != MARKER:
+                    files[rel] = Path(path)
+    return dict(sorted(files.items()))
 
 
 def umbrella_values(rows) -> str:
@@ -40,30 +47,36 @@ def umbrella_values(rows) -> str:
 def umbrella_schema(charts_dir: Path, rows) -> dict:
     """values.schema.json of the umbrella: each workflow's own schema under its name, and no
     other key, so `--set mtaa.enabled=true` or a misspelt value of a disabled workflow fails
-    instead of silently installing nothing (Helm checks only enabled sub-charts' schemas)."""
-    import copy
+    instead of silently installing nothing (Helm checks only enabled sub-charts' schemas).
+
+    At scale the copies would outgrow Helm's 5 MiB limit of a chart file (~8 KB a workflow):
+    each sub-chart key is a `$ref` into `definitions`, where every distinct object schema is
+    kept once (`shared_definitions`), without the annotations (description, default) that
+    validation ignores; each workflow's own chart keeps its full schema."""
     import json
 
-    from chartgen.chart.schema import DRAFT7
+    from chartgen.chart.schema import DRAFT7, shared_definitions
 
     properties: dict = {"global": {"type": "object", "description": "Values shared with every workflow chart."}}
+    schemas: dict = {}
     for row in rows:
         path = charts_dir / Path(row.path).name / "values.schema.json"
         try:
             schema = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             schema = {"type": "object"}
-        schema = copy.deepcopy(schema) if isinstance(schema, dict) else {"type": "object"}
+        schema = dict(schema) if isinstance(schema, dict) else {"type": "object"}
         for key in ("$schema", "$id", "title"):
             schema.pop(key, None)
-        enabled = schema.setdefault("properties", {}).setdefault("enabled", {"type": "boolean"})
+        schema["properties"] = dict(schema.get("properties") or {})
+        enabled = schema["properties"].setdefault("enabled", {"type": "boolean"})
         if isinstance(enabled, dict):
-            enabled["default"] = False
-            enabled["description"] = f"Install {row.name} (workflow {row.workflow_id})."
-        schema["description"] = f"Values of the {row.name} chart {row.version}."
-        properties[row.name] = schema
+            schema["properties"]["enabled"] = {**enabled, "type": "boolean"}
+        schemas[row.name] = schema
+    definitions, refs = shared_definitions(schemas)
+    properties.update(refs)
     return {"$schema": DRAFT7, "title": "Values of the umbrella chart", "type": "object",
-            "additionalProperties": False, "properties": properties}
+            "additionalProperties": False, "properties": properties, "definitions": definitions}
 
 
 def write_charts_readme(config, charts_dir: Path, rows=None) -> None:

@@ -167,15 +167,30 @@ def content_hash(files: Mapping[str, str | bytes]) -> str:
     return "sha256:" + digest.hexdigest()
 
 
+_CHART_YAMLS: dict[str, tuple] = {}   # path -> (size, mtime, inode, data): a build reads each many times
+
+
 def read_chart_yaml(chart_dir: Path) -> dict:
+    import copy
+    import os
+
     from chartgen.yamlio import load_data
 
     path = Path(chart_dir) / "Chart.yaml"
+    key = os.fspath(path)
     try:
+        info = os.stat(key)
+        known = _CHART_YAMLS.get(key)
+        if known is not None and known[:3] == (info.st_size, info.st_mtime_ns, info.st_ino):
+            return copy.deepcopy(known[3])
         data = load_data(path.read_bytes(), str(path))
     except OSError:
         return {}
-    return data if isinstance(data, dict) else {}
+    data = data if isinstance(data, dict) else {}
+    if len(_CHART_YAMLS) > 8192:
+        _CHART_YAMLS.clear()
+    _CHART_YAMLS[key] = (info.st_size, info.st_mtime_ns, info.st_ino, copy.deepcopy(data))
+    return data
 
 
 def set_chart_version(text: str, version: str) -> str:

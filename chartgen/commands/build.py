@@ -35,6 +35,12 @@ from chartgen.commands._common import (DISCARD_EDITS_HELP, check_output, check_u
 @click.option("--source-commit", default=None, help="Commit the sources come from (image tag, PR message).")
 @click.option("--base-url", default=None, help="URL the index points archives at (default: publish.url).")
 @click.option("--dry-run", is_flag=True, help="With --pr: show what would be proposed, push nothing.")
+@click.option("--shard", is_flag=True,
+              help="One share of a split build (`chartgen plan --shards N`): only the per-workflow stages; "
+                   "`--assemble` makes the umbrella and the index once every shard's charts and archives are in.")
+@click.option("--assemble", is_flag=True,
+              help="Only the umbrella chart and the index, from the charts and archives already in the "
+                   "charts and dist folders (the shards' outputs, gathered); no workflow names.")
 @click.option("--no-cache", is_flag=True, help="Redo every stage even when the inputs did not change.")
 @click.option("--discard-edits", is_flag=True, help=DISCARD_EDITS_HELP)
 @click.option("-j", "--jobs", type=click.IntRange(min=0), default=None,
@@ -44,8 +50,8 @@ from chartgen.commands._common import (DISCARD_EDITS_HELP, check_output, check_u
               help="Write IMAGE_URL, IMAGE_DIGEST, CHART_VERSION, PR_URL result files into this folder.")
 @click.pass_context
 def command(ctx, workflows, all_, since, until, image, push, builder, registry, image_context, image_digest,
-            publish_target, pr, config_repository, forge, source_commit, base_url, dry_run, no_cache, discard_edits, jobs,
-            fmt, tekton_results):
+            publish_target, pr, config_repository, forge, source_commit, base_url, dry_run, shard, assemble, no_cache,
+            discard_edits, jobs, fmt, tekton_results):
     from dataclasses import replace
 
     from chartgen import ci
@@ -65,6 +71,14 @@ def command(ctx, workflows, all_, since, until, image, push, builder, registry, 
     if image and image_digest:
         raise UsageError("--image and --image-digest cannot be used together: --image-digest names an image "
                          "built elsewhere, --image builds one here", code="usage")
+    refuse_together(ctx, "shard", "assemble", why="a shard builds workflows, the assembly what comes after")
+    if assemble and (workflows or since):
+        raise UsageError("--assemble takes no workflow names: it makes the umbrella chart and the index of every "
+                         "chart already built", code="usage")
+    if assemble and (image or pr or publish_target):
+        raise UsageError("--assemble makes the umbrella chart and the index only: no --image, --pr or --publish",
+                         code="usage")
+    all_ = all_ or assemble
     if not (all_ or workflows or since):
         raise UsageError("name the workflows to build (e.g. `chartgen build mta`), or pass --all or --since REV",
                          code="usage")
@@ -83,7 +97,8 @@ def command(ctx, workflows, all_, since, until, image, push, builder, registry, 
                                     builder=builder, registry=registry, image_context=image_context,
                                     image_digest=image_digest, publish=publish_target, pr=pr,
                                     config_repository=config_repository, forge=forge, source_commit=source_commit,
-                                    base_url=base_url, dry_run=dry_run or None, use_cache=not no_cache)
+                                    base_url=base_url, dry_run=dry_run or None, use_cache=not no_cache,
+                                    part="workflows" if shard else "repository" if assemble else None)
     # Every folder the run writes, checked before any work (a run of minutes must not end in
     # "cannot write" for its last step).
     from chartgen.build.stages import selected_stages

@@ -10,21 +10,31 @@ from chartgen.commands._common import load_config
 
 
 @click.command(name="plan", help="List the workflows a change affects.")
-@click.option("--since", required=True, metavar="REV",
+@click.option("--since", default=None, metavar="REV",
               help="Compare REV...HEAD (the changes since this branch left REV), plus uncommitted work.")
+@click.option("--all", "all_", is_flag=True, help="Every workflow (a full build, e.g. split with --shards).")
+@click.option("--shards", type=click.IntRange(min=1), default=None, metavar="N",
+              help="github-matrix: N entries, each a share of the workflows (`chartgen build --shard`), "
+                   "instead of one per workflow.")
 @click.option("--format", "fmt", type=click.Choice(["lines", "json", "github-matrix"]), default="lines",
               show_default=True, help="One name per line, a JSON report, or a GitHub Actions matrix.")
 @click.option("--committed-only", is_flag=True, help="Ignore uncommitted changes and untracked files.")
 @click.option("--if-unknown", "unknown", type=click.Choice(["error", "all"]), default="error", show_default=True,
               help="When REV is not in the history (a force-push): fail, or plan every workflow.")
 @click.pass_context
-def command(ctx, since, fmt, committed_only, unknown):
+def command(ctx, since, all_, shards, fmt, committed_only, unknown):
     from chartgen import ci
-    from chartgen.plan import format_lines, plan
+    from chartgen.commands._common import refuse_together
+    from chartgen.errors import UsageError
+    from chartgen.plan import format_lines, plan, plan_all
 
+    refuse_together(ctx, "since", "all_", why="give --since REV or --all")
+    if not (since or all_):
+        raise UsageError("give --since REV (the workflows a change affects) or --all", code="usage")
     config = load_config(ctx)
-    result = plan(config, since, committed_only=committed_only, unknown=unknown)
-    matrix = json.dumps(result.github_matrix(), separators=(",", ":"))
+    result = plan_all(config) if all_ else plan(config, since, committed_only=committed_only, unknown=unknown)
+    since = since or "--all"
+    matrix = json.dumps(result.github_matrix(shards or 0), separators=(",", ":"))
     if fmt == "lines":
         click.echo(format_lines(result), nl=False)
     elif fmt == "json":

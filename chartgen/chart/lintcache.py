@@ -1,0 +1,294 @@
+"""Lint results kept by content hash, so that a build lints only what changed.
+
+`LintCache` is a folder (the build's `.chartgen/lint/`), one small JSON file per result,
+named by the hash of what was linted (every file of the chart) and of what judges it
+(`salt`: chartgen's code and settings, the yamllint configuration, Helm's version): parallel
+workers never write the same file, and a changed byte anywhere is a new key.
+
+The umbrella chart is linted in parts whose results are each kept:
+- its own files (Chart.yaml, values, schema, templates) by yamllint and the Python checks;
+- `helm lint --strict` of a "shell": the umbrella with, for each sub-chart, only what Helm
+  reads of a disabled dependency (Chart.yaml, values.yaml, values.schema.json). Every
+  sub-chart is off by default, so Helm renders none of their templates either way, and each
+  sub-chart was linted on its own (its own lint stage);
+- the duplicate-object check across sub-charts, from each sub-chart's objects, kept per
+  sub-chart (keyed on its files' names, sizes, times and inodes: the umbrella's copies are
+  hard links to the workflow charts).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Iterable
+
+from chartgen.chart.lint import (_helm_checks, _python_checks, _umbrella_duplicates, chart_dirs_of, generated_objects,
+                                 run_helm_lint, yamllint_config_path)
+from chartgen.chart.objects import check_duplicates, dependency_values, display_path, rendered_objects
+from chartgen.errors import Finding
+
+CACHE_FORMAT = "1"
+SHELL_FILES = ("Chart.yaml", "values.yaml", "values.schema.json")
+
+
+class LintCache:
+    """`folder`/<hash>.json; `salt`: what else the results depend on (see `lint_salt`)."""
+
+    def __init__(self, folder: Path | None, salt: str = "") -> None:
+        self.folder = Path(folder) if folder is not None else None
+        self.salt = salt
+
+    def key(self, kind: str, *parts: bytes | str) -> str:
+        digest = hashlib.sha256(f"{CACHE_FORMAT}\0{kind}\0{self.salt}\0".encode())
+        for part in parts:
+            digest.update(part.encode() if isinstance(part, str) else part)
+        return digest.hexdigest()
+
+    def get(self, key: str):
+        if self.folder is None:
+            return None
+        path = self.folder / f"{key}.json"
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            os.utime(path)             # used: `prune` keeps it
+        except (OSError, ValueError):
+            return None
+        return data
+
+    def put(self, key: str, data) -> None:
+        if self.folder is None:
+            return
+        from chartgen.fsutil import write_atomic
+
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            write_atomic(self.folder / f"{key}.json", json.dumps(data, sort_keys=True))
+        except OSError:
+            pass    # a cache that cannot be written only costs the next lint
+
+
+def prune(folder: Path, *, days: int = 30) -> None:
+    """Remove the results not used for `days` days (charts long gone or changed since)."""
+    import time
+
+    limit = time.time() - days * 86400
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if entry.name.endswith(".json") and entry.stat().st_mtime < limit:
+                os.unlink(entry.path)
+        except OSError:
+            pass
+
+
+def lint_salt(config, extra: str = "") -> str:
+    """What lint results depend on besides the chart: settings, yamllint rules, Helm."""
+    import helm_python
+
+    from chartgen import __version__
+
+    digest = hashlib.sha256(f"{__version__}\0{extra}\0".encode())
+    digest.update(json.dumps(config.settings.to_data(), sort_keys=True, default=str).encode())
+    try:
+        digest.update(Path(yamllint_config_path(config)).read_bytes())
+    except OSError:
+        digest.update(b"<no yamllint config>")
+    digest.update(str(helm_python.helm_sdk_version()).encode())
+    return digest.hexdigest()
+
+
+def _tree_bytes(root: Path, *, skip_top: Iterable[str] = ()) -> bytes:
+    """Every file under `root` (name and bytes), in order; top-level entries `skip_top` left out."""
+    digest = hashlib.sha256()
+    skip = set(skip_top)
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel_dir = os.path.relpath(dirpath, root)
+        if rel_dir == ".":
+            dirnames[:] = [d for d in dirnames if d not in skip]
+            filenames = [f for f in filenames if f not in skip]
+        dirnames.sort()
+        for name in sorted(filenames):
+            path = os.path.join(dirpath, name)
+            digest.update(os.fsencode(os.path.relpath(path, root)) + b"\0")
+            try:
+                with open(path, "rb") as handle:
+                    digest.update(handle.read())
+            except OSError:
+                digest.update(b"<unreadable>")
+            digest.update(b"\1")
+    return digest.digest()
+
+
+def _stat_bytes(root: Path, skip: tuple[str, ...] = ()) -> bytes:
+    """Names, sizes, times and inodes of the files under `root` (top-level `skip` left out)."""
+    digest = hashlib.sha256()
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        if dirpath == os.fspath(root):
+            filenames = [f for f in filenames if f not in skip]
+        for name in sorted(filenames):
+            path = os.path.join(dirpath, name)
+            try:
+                info = os.stat(path)
+            except OSError:
+                continue
+            digest.update(f"{os.path.relpath(path, root)}\0{info.st_size}\0{info.st_mtime_ns}\0{info.st_ino}\0"
+                          .encode())
+    return digest.digest()
+
+
+def _dump(findings: Iterable[Finding]) -> list:
+    return [asdict(f) for f in findings]
+
+
+def _load(data: list) -> list[Finding]:
+    return [Finding(**f) for f in data]
+
+
+def _where(chart_dir: Path) -> str:
+    """Findings name files relative to the working folder: part of the key."""
+    return display_path(chart_dir)
+
+
+def lint_chart_cached(chart_dir: Path, config, cache: LintCache, *, ci_values: bool = False) -> list[Finding]:
+    """The checks `lint_charts` runs on one chart (all but the git version check)."""
+    if dependency_values(chart_dir):
+        return lint_umbrella(chart_dir, config, cache)
+    key = cache.key("chart", _where(chart_dir), str(ci_values), _tree_bytes(chart_dir))
+    hit = cache.get(key)
+    if hit is not None:
+        return _load(hit["findings"])
+    helm_findings, _ = _helm_checks(chart_dir, config, ci_values)
+    findings = _python_checks(chart_dir, config) + helm_findings
+    cache.put(key, {"findings": _dump(findings)})
+    return findings
+
+
+def _shell(umbrella: Path, into: Path) -> Path:
+    """A copy of `umbrella` whose sub-charts hold only what Helm reads of a disabled one."""
+    shell = into / umbrella.name
+    for entry in umbrella.iterdir():
+        if entry.name == "charts":
+            continue
+        if entry.is_dir():
+            shutil.copytree(entry, shell / entry.name, symlinks=True)
+        elif entry.is_file():
+            shell.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(entry, shell / entry.name)
+    charts = umbrella / "charts"
+    for sub in sorted(charts.iterdir()) if charts.is_dir() else ():
+        if sub.is_dir():
+            (shell / "charts" / sub.name).mkdir(parents=True)
+            for name in SHELL_FILES:
+                if (sub / name).is_file():
+                    _link(sub / name, shell / "charts" / sub.name / name)
+        elif sub.is_file():                      # a packaged dependency: Helm reads all of it
+            (shell / "charts").mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(sub, shell / "charts" / sub.name)
+    return shell
+
+
+def _link(source: Path, target: Path) -> None:
+    """A hard link (the shell is read, never written, and only lives for one lint), else a copy."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
+def _shell_key_bytes(umbrella: Path) -> bytes:
+    digest = hashlib.sha256(_tree_bytes(umbrella, skip_top=("charts",)))
+    charts = umbrella / "charts"
+    for sub in sorted(charts.iterdir()) if charts.is_dir() else ():
+        digest.update(sub.name.encode() + b"\0")
+        for name in SHELL_FILES if sub.is_dir() else ("",):
+            path = sub / name if name else sub
+            digest.update(name.encode() + b"\0")
+            try:
+                digest.update(path.read_bytes())
+            except OSError:
+                digest.update(b"<missing>")
+    return digest.digest()
+
+
+def _umbrella_helm(umbrella: Path, config, cache: LintCache) -> list[Finding]:
+    key = cache.key("umbrella-helm", _where(umbrella), _shell_key_bytes(umbrella))
+    hit = cache.get(key)
+    if hit is not None:
+        return _load(hit["findings"])
+    real = _where(umbrella)
+    with tempfile.TemporaryDirectory(prefix=".chartgen-lint-", dir=umbrella.parent) as tmp:
+        shell = _shell(umbrella, Path(tmp))
+        shown = _where(shell)
+        findings = [Finding(real + f.path[len(shown):] if f.path.startswith(shown) else f.path, f.line, f.column,
+                            f.severity, f.message.replace(str(shell), str(umbrella)).replace(shown, real), f.code)
+                    for f in run_helm_lint(shell, ci_values=False)]
+    cache.put(key, {"findings": _dump(findings)})
+    return findings
+
+
+def _subchart_objects(sub: Path, config, cache: LintCache) -> list | None:
+    # The umbrella writes each sub-chart's Chart.yaml anew (its bytes count, not its time); the
+    # other files are links to the workflow chart's, whose own files `generated_objects` reads.
+    own = config.charts_dir / sub.name
+    try:
+        chart_yaml = (sub / "Chart.yaml").read_bytes()
+    except OSError:
+        chart_yaml = b"<missing>"
+    key = cache.key("objects", str(sub.resolve()), hashlib.sha256(chart_yaml).digest(),
+                    _stat_bytes(sub, skip=("Chart.yaml",)), _stat_bytes(own))
+    hit = cache.get(key)
+    if hit is not None:
+        return [tuple(o) for o in hit["objects"]] if hit["objects"] is not None else None
+    objects = generated_objects(own, config) if (own / "Chart.yaml").is_file() and \
+        (own / "Chart.yaml").read_bytes() == (sub / "Chart.yaml").read_bytes() else None
+    if objects is not None:
+        objects = [(f"{sub.name}/{template.split('/', 1)[-1]}", *rest) for template, *rest in objects]
+    else:
+        import helm_python
+        import yaml
+
+        try:
+            objects = rendered_objects(sub)
+        except (helm_python.HelmError, yaml.YAMLError):
+            objects = None
+    cache.put(key, {"objects": objects})
+    return objects
+
+
+def lint_umbrella(umbrella: Path, config, cache: LintCache) -> list[Finding]:
+    """The umbrella's checks, each part from the cache when what it reads is unchanged."""
+    key = cache.key("umbrella-own", _where(umbrella), _tree_bytes(umbrella, skip_top=("charts",)))
+    hit = cache.get(key)
+    if hit is not None:
+        findings = _load(hit["findings"])
+    else:
+        findings = _python_checks(umbrella, config)
+        cache.put(key, {"findings": _dump(findings)})
+    helm_findings = _umbrella_helm(umbrella, config, cache)
+    if helm_findings:
+        return findings + helm_findings
+    rendered: dict = {}
+    for sub in sorted((umbrella / "charts").glob("*")):
+        if (sub / "Chart.yaml").is_file():
+            rendered[sub.name] = _subchart_objects(sub, config, cache)
+    if any(objects is None for objects in rendered.values()):
+        return findings + check_duplicates(umbrella)
+    return findings + _umbrella_duplicates(umbrella, rendered)
+
+
+def lint_charts_cached(paths: Iterable[str | Path], config, cache: LintCache, *,
+                       ci_values: bool = False) -> tuple[Finding, ...]:
+    """`lint_charts(paths, config, since=None)` with each result kept in `cache`."""
+    findings: list[Finding] = []
+    for chart_dir in chart_dirs_of(paths, config):
+        findings += lint_chart_cached(chart_dir, config, cache, ci_values=ci_values)
+    return tuple(sorted(set(findings), key=lambda f: (f.path, f.line, f.column, f.code, f.message)))
