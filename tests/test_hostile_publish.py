@@ -329,6 +329,19 @@ def test_startup_temp_dir_is_what_go_code_sees(monkeypatch):
     assert str(fsutil.startup_temp_dir()) == (started.get("TMPDIR") or "/tmp")
 
 
+def test_the_lint_cache_sheds_a_killed_runs_temporary_files(tmp_path):
+    from chartgen.chart.lintcache import prune
+
+    lint = tmp_path / ".chartgen" / "lint"
+    lint.mkdir(parents=True)
+    stale = lint / f".{'a' * 64}.json.tmp-{dead_pid()}-w9fm3b0i"
+    stale.write_text("{")
+    kept = lint / f"{'b' * 64}.json"
+    kept.write_text("{}")
+    prune(lint)
+    assert [p.name for p in lint.iterdir()] == [kept.name]
+
+
 def test_temporary_folders_carry_the_process_id(tmp_path):
     with fsutil.temp_directory("chartgen-publish-", dir=tmp_path) as made:
         assert made.name.startswith(f"chartgen-publish-{os.getpid()}-")

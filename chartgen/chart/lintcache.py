@@ -73,9 +73,13 @@ class LintCache:
 
 
 def prune(folder: Path, *, days: int = 30) -> None:
-    """Remove the results not used for `days` days (charts long gone or changed since)."""
+    """Remove the results not used for `days` days (charts long gone or changed since), and
+    the temporary files of runs killed while writing one."""
     import time
 
+    from chartgen.fsutil import sweep_leftovers
+
+    sweep_leftovers(folder)
     limit = time.time() - days * 86400
     try:
         entries = list(os.scandir(folder))

@@ -118,7 +118,15 @@ def claim(registry: Registry, reference: str, info: ArchiveInfo, seen: Tagged | 
             return None
         if current is not None and not force:
             raise ChartgenError(findings=[taken_error(info, reference, current.archive)])
-    push()
+    try:
+        push()
+    except ChartgenError:
+        # Two publishers of the same archive at once: the registry may fail one upload of the
+        # shared blobs. The tag holding our very archive is the same as having pushed it.
+        current = registry.read(reference, info.version)
+        if current is not None and current.archive == info.digest:
+            return None
+        push()     # a transient failure; a second one is reported
     pushed_at = time.monotonic()
     after = registry.read(reference, info.version)
     if after is None or after.archive != info.digest:
