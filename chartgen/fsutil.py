@@ -174,7 +174,7 @@ _RANDOM = r"[A-Za-z0-9_]+"
 _LEFTOVERS = (
     (re.compile(r"^\.(?P<base>.+)\.old-(?P<pid>\d+)$"), True),
     (re.compile(rf"^\.(?P<base>.+)\.(?:tmp|removed)-(?P<pid>\d+)-{_RANDOM}$"), False),
-    (re.compile(rf"^(?:\.chartgen-package|chartgen-[a-z]+)-(?P<pid>\d+)-{_RANDOM}$"), False),
+    (re.compile(rf"^\.?chartgen-[a-z]+-(?P<pid>\d+)-{_RANDOM}$"), False),
 )
 _LEGACY = (   # distinctive enough not to be anybody's own file (`.index.yaml.original` is kept)
     re.compile(r"^\.(?P<base>.+)\.(?:tmp-|removed\.)[a-z0-9_]{8}$"),

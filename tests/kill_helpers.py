@@ -28,7 +28,7 @@ COUNT_ENV = "CHARTGEN_TEST_KILL_AT"
 REPORT_ENV = "CHARTGEN_TEST_KILL_REPORT"
 # Every temporary name chartgen makes: `.<name>.tmp-<pid>-X`, `.<name>.old-<pid>`,
 # `.<name>.removed-<pid>-X`, `.chartgen-package-<pid>-X`, `chartgen-<what>-<pid>-X`.
-LEFTOVER = re.compile(r"^(?:\..+\.(?:tmp|removed)-\d+-\w+|\..+\.old-\d+|\.chartgen-package-.+|chartgen-[a-z]+-.+)$")
+LEFTOVER = re.compile(r"^(?:\..+\.(?:tmp|removed)-\d+-\w+|\..+\.old-\d+|\.chartgen-[a-z]+-.+|chartgen-[a-z]+-.+)$")
 
 _BOOT = f"""
 import os, signal, sys, builtins, shutil

@@ -22,7 +22,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Iterable
@@ -224,12 +223,14 @@ def _shell_key_bytes(umbrella: Path) -> bytes:
 
 
 def _umbrella_helm(umbrella: Path, config, cache: LintCache) -> list[Finding]:
+    from chartgen.fsutil import temp_directory
+
     key = cache.key("umbrella-helm", _where(umbrella), _shell_key_bytes(umbrella))
     hit = cache.get(key)
     if hit is not None:
         return _load(hit["findings"])
     real = _where(umbrella)
-    with tempfile.TemporaryDirectory(prefix=".chartgen-lint-", dir=umbrella.parent) as tmp:
+    with temp_directory(".chartgen-lint-", dir=umbrella.parent) as tmp:   # swept if killed
         shell = _shell(umbrella, Path(tmp))
         shown = _where(shell)
         findings = [Finding(real + f.path[len(shown):] if f.path.startswith(shown) else f.path, f.line, f.column,
