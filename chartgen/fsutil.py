@@ -69,7 +69,7 @@ def unwritable(path: Path, *, folder: bool = True) -> str | None:
     if not existing.is_dir():
         return f"cannot be created: {existing} is {_kind(existing)}, not a folder"
     try:
-        fd, probe = tempfile.mkstemp(prefix=".chartgen-probe-", dir=existing)
+        fd, probe = tempfile.mkstemp(prefix=temp_prefix(".chartgen-probe-"), dir=existing)
     except OSError as exc:
         return f"cannot be written: {existing}: {exc.strerror or exc}"
     os.close(fd)

@@ -60,7 +60,7 @@ def _archive_docs(path: Path, name: str) -> tuple[str, str]:
 def write_chart_pages(folder: Path, archives: Iterable[ArchiveInfo], options: PageOptions) -> list[Path]:
     """The page of each archive's chart version in `folder/<name>/<version>/`. Published
     versions are immutable, so an existing page is left as it is."""
-    from chartgen.fsutil import is_inside, write_atomic
+    from chartgen.fsutil import is_inside, sweep_leftovers, write_atomic
 
     written = []
     for info in archives:
@@ -72,6 +72,7 @@ def write_chart_pages(folder: Path, archives: Iterable[ArchiveInfo], options: Pa
         target.mkdir(parents=True, exist_ok=True)
         if not is_inside(target, folder):
             continue
+        sweep_leftovers(target)     # a run killed while writing this page
         readme, values = _archive_docs(info.path, info.name)
         url = entry_url(options.base_url, info.file_name)
         page = render_chart_page(info.name, info.version, readme=readme, values=values, metadata=dict(info.metadata),
