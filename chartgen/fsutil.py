@@ -169,12 +169,14 @@ _CLOCK_SLACK = 2.0
 # they are this old (no live run keeps a temporary name that long).
 _LEGACY_AGE = 3600.0
 _RANDOM = r"[A-Za-z0-9_]+"
+# chartgen's own temporary files and folders: `[.]chartgen-<what>-<pid>-XXXX`.
+_TEMPORARY = re.compile(rf"^\.?chartgen-[a-z]+-(?P<pid>\d+)-{_RANDOM}$")
 # (pattern, restore): `base` is the name the entry stands for; `restore` entries are put
 # back under that name when it is missing (a swap interrupted between its two renames).
 _LEFTOVERS = (
     (re.compile(r"^\.(?P<base>.+)\.old-(?P<pid>\d+)$"), True),
     (re.compile(rf"^\.(?P<base>.+)\.(?:tmp|removed)-(?P<pid>\d+)-{_RANDOM}$"), False),
-    (re.compile(rf"^\.?chartgen-[a-z]+-(?P<pid>\d+)-{_RANDOM}$"), False),
+    (_TEMPORARY, False),
 )
 _LEGACY = (   # distinctive enough not to be anybody's own file (`.index.yaml.original` is kept)
     re.compile(r"^\.(?P<base>.+)\.(?:tmp-|removed\.)[a-z0-9_]{8}$"),
@@ -338,9 +340,11 @@ def _remove_foreign(folder: Path, watch: Path, started: float) -> list[Path]:
     """The foreign names the dead run of `watch` may have made: absent when it started
     watching, made since, and present before every live watch began (so no live run's)."""
     candidates = _foreign_names(folder) - _watched(watch)
-    for name in os.listdir(folder) if candidates else ():
-        match = _LEFTOVERS[2][0].match(name)
-        if name.startswith(FOREIGN_WATCH) and match and folder / name != watch:
+    if not candidates:
+        return []
+    for name in os.listdir(folder):
+        match = _TEMPORARY.match(name)
+        if name.startswith(FOREIGN_WATCH) and match and name != watch.name:
             try:
                 changed = (folder / name).lstat().st_ctime
             except OSError:

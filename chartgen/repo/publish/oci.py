@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Mapping
 
 from chartgen.errors import ChartgenError, Finding, redact, register_secret
-from chartgen.fsutil import foreign_temps_watched, sweep_foreign_watches, temp_directory
+from chartgen.fsutil import foreign_temps_watched, temp_directory
 from chartgen.repo.index import immutable_error, newest_version, older_error
 from chartgen.repo.versions import parse_version
 from chartgen.repo.publish import PublishOptions, PublishResult, Target
@@ -83,7 +83,6 @@ def publish(archives, target: Target, options: PublishOptions) -> PublishResult:
     plain_http = is_loopback(host) if options.plain_http is None else options.plain_http
     remote = f"oci://{host}/{path}"
     settle = SETTLE_SECONDS if options.oci_settle is None else options.oci_settle
-    sweep_foreign_watches()
     added, unchanged, replaced, references = [], [], [], []
     with temp_directory("chartgen-oci-") as tmp:
         try:
