@@ -166,9 +166,58 @@ def parse_config(text: str, path: str, root: Path) -> Config:
     errors = [f for f in document.findings if f.is_error]
     if not isinstance(data, dict):
         raise UsageError("chartgen.yaml must be a mapping of settings", path=path, line=1, code="config-type")
+    schema = config_schema()
+    token = _validation_token(text, schema)
+    if token is None or not _validated_before(token):
+        errors.extend(_schema_errors(data, schema, document, path))
+        if not errors and token is not None:
+            _remember_valid(token)
+    errors.extend(_outside_repository(data, document, path, root))
+    if errors:
+        raise UsageError(findings=errors)
+    return _config(root, Path(path), _apply_defaults(schema, data))
+
+
+# chartgen.yaml texts found valid before, by hash, in the user's cache folder (never the
+# repository's, whose content anyone may write): importing jsonschema is a third of the
+# time of a build with nothing to do.
+def _validation_token(text: str, schema: dict) -> str | None:
+    import hashlib
+
+    from chartgen import __version__
+
+    digest = hashlib.sha256(f"{__version__}\0".encode())
+    digest.update(json.dumps(schema, sort_keys=True).encode() + b"\0" + text.encode("utf-8"))
+    return digest.hexdigest()
+
+
+def _memo_dir() -> Path | None:
+    base = os.environ.get("XDG_CACHE_HOME") or (os.path.join(os.path.expanduser("~"), ".cache")
+                                                 if os.path.expanduser("~") != "~" else "")
+    return Path(base) / "chartgen" / "valid-configs" if base and os.path.isabs(base) else None
+
+
+def _validated_before(token: str) -> bool:
+    folder = _memo_dir()
+    return folder is not None and (folder / token).is_file()
+
+
+def _remember_valid(token: str) -> None:
+    folder = _memo_dir()
+    if folder is None:
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / token).touch()
+    except OSError:
+        pass    # an unwritable cache only costs the next validation
+
+
+def _schema_errors(data: dict, schema: dict, document, path: str) -> list[Finding]:
     import jsonschema
 
-    validator = jsonschema.Draft7Validator(config_schema())
+    errors: list[Finding] = []
+    validator = jsonschema.Draft7Validator(schema)
     for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
         pointer = tuple(error.absolute_path)
         line, col = document.where(pointer)
@@ -183,10 +232,7 @@ def parse_config(text: str, path: str, root: Path) -> Config:
             continue
         where = ".".join(map(str, pointer)) or "chartgen.yaml"
         errors.append(Finding(path, line, col, "error", f"{where}: {error.message}", "config-invalid"))
-    errors.extend(_outside_repository(data, document, path, root))
-    if errors:
-        raise UsageError(findings=errors)
-    return _config(root, Path(path), _apply_defaults(config_schema(), data))
+    return errors
 
 
 # Folders chartgen reads workflow content from: they must stay inside the repository, or

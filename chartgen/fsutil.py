@@ -22,7 +22,7 @@ import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, Mapping
+from typing import Callable, Iterable, Iterator, Mapping
 
 from chartgen.errors import ChartgenError, UsageError
 
@@ -90,20 +90,28 @@ def check_replaceable(target: Path, *, marker: str = MARKER) -> None:
 
 
 @contextmanager
-def atomic_directory(target: Path, *, marker: str = MARKER, marker_text: str = "") -> Iterator[Path]:
+def atomic_directory(target: Path, *, marker: str = MARKER, marker_text: str = "",
+                     reuse: Iterable[str] = ()) -> Iterator[Path]:
     """Yield a fresh temp directory; on success it replaces `target` in one swap.
 
     On any exception the temp directory is removed and `target` is left as it was.
+    `reuse`: folders of `target` (relative paths) that the new directory holds unchanged:
+    they are moved in just before the swap instead of being written again (the umbrella
+    chart's copies of a thousand sub-charts). A journal next to `target` lists them until
+    the swap is done, so an interrupted run moves them back (here, or the next run's
+    `sweep_leftovers` after a kill): `target` is never left without them.
     """
     target = Path(target)
     sweep_leftovers(target.parent)   # first: it may put back a `target` a killed run moved aside
     check_replaceable(target, marker=marker)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(f".{target.name}.tmp-"), dir=target.parent))
+    journal: Path | None = None
     try:
         yield tmp
         (tmp / marker).write_text(marker_text or "written by chartgen; the whole directory is regenerated\n")
         os.chmod(tmp, 0o755)
+        journal = _move_in(target, tmp, sorted(set(reuse))) if target.is_dir() else None
         old = None
         if target.exists():
             old = target.parent / f".{target.name}.old-{os.getpid()}"
@@ -114,11 +122,66 @@ def atomic_directory(target: Path, *, marker: str = MARKER, marker_text: str = "
             if old is not None:
                 os.rename(old, target)  # put the previous output back
             raise
+        if journal is not None:
+            journal.unlink()
+            journal = None
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     except BaseException:
+        if journal is not None:
+            _move_back(journal)
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+# Next to a folder being replaced: `.<name>.reused-<pid>-XXXX`, the temp folder's name then
+# the folders moved from the old folder into it, one JSON string a line.
+_REUSED = "reused"
+
+
+def _move_in(target: Path, tmp: Path, reuse: list[str]) -> Path | None:
+    import json
+
+    reuse = [rel for rel in reuse if (target / rel).is_dir() and not (target / rel).is_symlink()
+             and not os.path.lexists(tmp / rel)]
+    if not reuse:
+        return None
+    fd, name = tempfile.mkstemp(prefix=temp_prefix(f".{target.name}.{_REUSED}-"), dir=target.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write("".join(json.dumps(line) + "\n" for line in [tmp.name, *reuse]))
+    for rel in reuse:
+        (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+        os.rename(target / rel, tmp / rel)
+    return Path(name)
+
+
+def _move_back(journal: Path) -> None:
+    """Put back what the journal says was moved into a temp folder that never took the place
+    of its target; then drop the journal."""
+    import json
+
+    try:
+        lines = [json.loads(line) for line in journal.read_text(encoding="utf-8").splitlines()]
+    except (OSError, ValueError):
+        lines = []
+    match = re.match(rf"^\.(?P<base>.+)\.{_REUSED}-\d+-{_RANDOM}$", journal.name)
+    if match and lines and isinstance(lines[0], str) and \
+            re.fullmatch(rf"\.{re.escape(match.group('base'))}\.tmp-\d+-{_RANDOM}", lines[0]):
+        target, tmp = journal.parent / match.group("base"), journal.parent / lines[0]
+        for rel in lines[1:]:
+            if not isinstance(rel, str) or not rel or rel.startswith("/") or \
+                    {"..", ".", ""} & set(rel.split("/")) or not tmp.is_dir() or not target.is_dir():
+                continue   # only what this journal's own run could have moved
+            if os.path.isdir(tmp / rel) and not os.path.lexists(target / rel):
+                try:
+                    (target / rel).parent.mkdir(parents=True, exist_ok=True)
+                    os.rename(tmp / rel, target / rel)
+                except OSError:
+                    pass
+    try:
+        journal.unlink()
+    except FileNotFoundError:
+        pass
 
 
 def write_tree(root: Path, files: Mapping[str, str | bytes]) -> None:
@@ -175,7 +238,7 @@ _TEMPORARY = re.compile(rf"^\.?chartgen-[a-z]+-(?P<pid>\d+)-{_RANDOM}$")
 # back under that name when it is missing (a swap interrupted between its two renames).
 _LEFTOVERS = (
     (re.compile(r"^\.(?P<base>.+)\.old-(?P<pid>\d+)$"), True),
-    (re.compile(rf"^\.(?P<base>.+)\.(?:tmp|removed)-(?P<pid>\d+)-{_RANDOM}$"), False),
+    (re.compile(rf"^\.(?P<base>.+)\.(?:tmp|removed|reused)-(?P<pid>\d+)-{_RANDOM}$"), False),
     (_TEMPORARY, False),
 )
 _LEGACY = (   # distinctive enough not to be anybody's own file (`.index.yaml.original` is kept)
@@ -260,6 +323,9 @@ def sweep_leftovers(folder: Path, *, only: str | None = None) -> list[Path]:
         return []
     now = time.time()
     swept: list[Path] = []
+    # A folder moved aside comes back first, then what a journal says was moved out of it,
+    # and only then are the temp folders removed.
+    names.sort(key=lambda n: (0 if ".old-" in n else 1 if f".{_REUSED}-" in n else 2, n))
     for name in names:
         path = Path(folder) / name
         for pattern, restore in _LEFTOVERS:
@@ -273,6 +339,10 @@ def sweep_leftovers(folder: Path, *, only: str | None = None) -> list[Path]:
             if owner_is_gone(int(match.group("pid")), changed):
                 if name.startswith(FOREIGN_WATCH):
                     swept.extend(_remove_foreign(Path(folder), path, changed))
+                if f".{_REUSED}-" in name and not restore and path.is_file():
+                    _move_back(path)
+                    swept.append(path)
+                    break
                 base = Path(folder) / match.group("base") if restore else None
                 if base is not None and not os.path.lexists(base) and (path / MARKER).is_file():
                     try:

@@ -95,6 +95,52 @@ def test_umbrella_follows_workflow_chart_versions(two_charts):
     assert embedded.read_text().endswith("changed=yes\n")
 
 
+def _tree(folder):
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_changed_workflow_rewrites_only_its_copy_in_the_umbrella(two_charts, tmp_path):
+    """The unchanged sub-chart copies are moved into the new umbrella folder as they are (their
+    files keep their inodes); the changed one links the new files; the result is what a
+    generation from scratch gives."""
+    from chartgen.chart import generate_chart
+    from chartgen.chart.umbrella import generate_umbrella
+
+    root, config = two_charts
+    umbrella = root / "charts" / "workflows"
+    kept = (umbrella / "charts" / "second-flow" / "values.yaml").stat().st_ino
+    with (root / "workflows" / "braces-flow" / "application.properties").open("a") as handle:
+        handle.write("\nchanged=yes\n")
+    generate_chart(root / "workflows" / "braces-flow", config)
+    assert (umbrella / "charts" / "second-flow" / "values.yaml").stat().st_ino == kept
+    mine = umbrella / "charts" / "braces-flow" / "values.yaml"
+    assert mine.stat().st_ino == (root / "charts" / "braces-flow" / "values.yaml").stat().st_ino
+    incremental = _tree(umbrella)
+    scratch = tmp_path / "scratch"
+    shutil.copytree(root / "charts", scratch, ignore=shutil.ignore_patterns("workflows"))
+    shutil.copytree(umbrella, scratch / "workflows")   # same version history, then regenerated whole
+    shutil.rmtree(scratch / "workflows" / "charts")
+    generate_umbrella(config, scratch)
+    assert _tree(scratch / "workflows") == incremental
+    assert sorted(p.name for p in root.joinpath("charts").iterdir()) == sorted(
+        p.name for p in scratch.iterdir())
+
+
+def test_a_copy_edited_in_the_umbrella_is_replaced(two_charts):
+    """A sub-chart copy that is no longer links to the workflow chart (a file replaced or added
+    by hand) is written again."""
+    from chartgen.chart.umbrella import generate_umbrella
+
+    root, config = two_charts
+    copy = root / "charts" / "workflows" / "charts" / "second-flow"
+    (copy / "values.yaml").unlink()
+    (copy / "values.yaml").write_text("tampered: true\n")
+    (copy / "extra.txt").write_text("added")
+    generate_umbrella(config, root / "charts")
+    assert (copy / "values.yaml").read_bytes() == (root / "charts" / "second-flow" / "values.yaml").read_bytes()
+    assert not (copy / "extra.txt").exists()
+
+
 def test_umbrella_lints_clean(two_charts):
     from chartgen.chart import lint_charts
 

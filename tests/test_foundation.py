@@ -400,6 +400,84 @@ class TestAtomicDirectory:
         assert (target / "kept.yaml").exists()
 
 
+def _dead_pid() -> int:
+    import subprocess
+
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
+
+
+class TestReusedFolders:
+    """atomic_directory(reuse=...): unchanged sub-folders move into the new folder; they are
+    never lost, whether the swap fails or the run is killed."""
+
+    def _first(self, target):
+        with fsutil.atomic_directory(target) as work:
+            for name in ("a", "b"):
+                (work / "charts" / name).mkdir(parents=True)
+                (work / "charts" / name / "f.txt").write_text(name)
+            (work / "top.txt").write_text("1")
+
+    def test_reused_folders_are_moved_not_copied(self, tmp_path):
+        target = tmp_path / "out"
+        self._first(target)
+        inode = (target / "charts" / "a" / "f.txt").stat().st_ino
+        with fsutil.atomic_directory(target, reuse=["charts/a"]) as work:
+            (work / "charts" / "b").mkdir(parents=True)
+            (work / "charts" / "b" / "f.txt").write_text("b2")
+            (work / "top.txt").write_text("2")
+        assert (target / "charts" / "a" / "f.txt").stat().st_ino == inode
+        assert (target / "charts" / "b" / "f.txt").read_text() == "b2"
+        assert (target / "top.txt").read_text() == "2"
+        assert os.listdir(tmp_path) == ["out"]
+
+    def test_a_failed_swap_puts_them_back(self, tmp_path):
+        target = tmp_path / "out"
+        self._first(target)
+        real_rename = os.rename
+
+        def rename(src, dst):
+            if Path(dst) == target and ".tmp-" in Path(src).name:   # the swap itself
+                raise OSError(28, "No space left on device")
+            return real_rename(src, dst)
+
+        with mock.patch("chartgen.fsutil.os.rename", rename), pytest.raises(OSError):
+            with fsutil.atomic_directory(target, reuse=["charts/a", "charts/b"]) as work:
+                (work / "top.txt").write_text("2")
+        assert sorted(os.listdir(target / "charts")) == ["a", "b"]
+        assert (target / "top.txt").read_text() == "1"
+        assert os.listdir(tmp_path) == ["out"]
+
+    @pytest.mark.parametrize("moved_aside", [False, True])
+    def test_the_next_run_puts_back_what_a_killed_run_moved(self, tmp_path, moved_aside):
+        target = tmp_path / "out"
+        self._first(target)
+        pid = _dead_pid()
+        # What a run killed after moving `charts/a` into its new folder leaves (and, moved_aside,
+        # killed between the two renames of the swap).
+        tmp = tmp_path / f".out.tmp-{pid}-x1y2"
+        (tmp / "charts").mkdir(parents=True)
+        os.rename(target / "charts" / "a", tmp / "charts" / "a")
+        (tmp_path / f".out.reused-{pid}-z9w8").write_text('".out.tmp-%d-x1y2"\n"charts/a"\n' % pid)
+        if moved_aside:
+            os.rename(target, tmp_path / f".out.old-{pid}")
+        fsutil.sweep_leftovers(tmp_path)
+        assert sorted(os.listdir(tmp_path)) == ["out"]
+        assert sorted(os.listdir(target / "charts")) == ["a", "b"]
+        assert (target / "charts" / "a" / "f.txt").read_text() == "a"
+
+    def test_a_journal_never_moves_anything_outside(self, tmp_path):
+        target = tmp_path / "out"
+        self._first(target)
+        pid = _dead_pid()
+        (tmp_path / "elsewhere").mkdir()
+        (tmp_path / f".out.reused-{pid}-z9w8").write_text('"elsewhere"\n"../../x"\n"/etc"\n')
+        fsutil.sweep_leftovers(tmp_path)
+        assert sorted(os.listdir(tmp_path)) == ["elsewhere", "out"]
+        assert sorted(os.listdir(target / "charts")) == ["a", "b"]
+
+
 class TestFileHelpers:
     def test_write_tree_and_atomic(self, tmp_path):
         fsutil.write_tree(tmp_path, {"a/b.txt": "text", "c.bin": b"\x00\x01"})

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 import os
 import stat
 import time
@@ -64,24 +65,24 @@ def _scan(top: str, skip_hidden: bool):
     if known is not None:
         return known
     found = []
+    by_name = operator.attrgetter("name")
 
     def walk(folder: str, prefix: str) -> None:
         try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=by_name)
         except OSError:
             return
-        files, dirs = [], []
-        for entry in entries:
+        dirs = []
+        for entry in entries:              # as os.walk: a folder's files before its sub-folders
             try:
                 is_dir = entry.is_dir()
             except OSError:
                 is_dir = False
             if is_dir:
-                if not (skip_hidden and entry.name.startswith(".")):
+                if not (skip_hidden and entry.name[:1] == "."):
                     dirs.append(entry)
-            else:
-                files.append(entry)
-        for entry in files:                  # as os.walk: a folder's files before its sub-folders
+                continue
             try:
                 found.append((prefix + entry.name, entry.path, entry.stat()))
             except OSError:
@@ -194,10 +195,53 @@ def _settings_json(config) -> str:
     return json.dumps(settings, sort_keys=True, default=str)
 
 
+def _umbrella_stat_tree(root: Path, charts_dir: Path, digest) -> None:
+    """`_stat_tree` of the umbrella chart without a stat of its thousands of sub-chart files:
+    those are hard links to the workflow charts' files (which each workflow's own check
+    looks at), so their names and inode numbers, from the folder listings, tell a removed,
+    added or replaced file; a file that is not such a link (a checkout makes copies) is
+    looked at as any other."""
+    from chartgen.chart.writer import file_inodes
+
+    top = os.fspath(root)
+    subs = os.path.join(top, "charts")
+    try:
+        names = sorted(e.name for e in os.scandir(subs) if e.is_dir(follow_symlinks=False))
+    except OSError:
+        names = []
+    prune = {f"charts/{name}" for name in names}
+    own = file_inodes(root, prune=prune)
+    if own is None:
+        digest.update(b"<missing>")
+        return
+    parts = [_stamp(top, rel) for rel in sorted(own)]
+    for name in names:
+        copy = file_inodes(Path(subs) / name) or {}
+        source = {rel: info.st_ino for rel, _, info in _scan(os.fspath(charts_dir / name), False)
+                  if info is not None}
+        parts.append(f"charts/{name}/\1")
+        for rel in sorted(copy):
+            same = copy[rel] == source.get(rel) and copy[rel] != -1
+            parts.append(f"{rel}\0{copy[rel]}\0" if same else _stamp(top, f"charts/{name}/{rel}"))
+    digest.update("".join(parts).encode())
+
+
+def _stamp(top: str, rel: str) -> str:
+    try:
+        info = os.lstat(os.path.join(top, rel))
+    except OSError:
+        return f"{rel}\0<missing>\0"
+    return f"{rel}\0{info.st_size}\0{info.st_mtime_ns}\0"
+
+
 def output_hash(outputs: dict[str, str], config) -> str:
     digest = hashlib.sha256()
     if "chart_path" in outputs:
-        _stat_tree(config.resolve(outputs["chart_path"]), digest)
+        chart = config.resolve(outputs["chart_path"])
+        if outputs.get("chart") == config.chart.umbrella_name and config.chart.umbrella_embed:
+            _umbrella_stat_tree(chart, config.charts_dir, digest)
+        else:
+            _stat_tree(chart, digest)
     if "archive" in outputs:
         archive = config.resolve(outputs["archive"])
         try:

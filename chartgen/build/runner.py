@@ -203,13 +203,25 @@ def _run_repository_stage(stage: Stage, states: list[WorkflowState], config, opt
     return result
 
 
+def _identity(folder) -> tuple[int, int] | str:
+    """Which folder `folder` is (device and inode: one stat, where resolving a path costs one
+    per part of it)."""
+    try:
+        info = os.stat(folder)
+        return info.st_dev, info.st_ino
+    except OSError:
+        return os.path.abspath(folder)
+
+
 def build(folders: list[Path], config, options: BuildOptions = BuildOptions(),
           progress: Callable[[str, str, str], None] | None = None,
-          finished: Callable[[WorkflowReport], None] | None = None) -> BuildReport:
+          finished: Callable[[WorkflowReport], None] | None = None,
+          everything: list[Path] | None = None) -> BuildReport:
     """Build `folders` (workflow folders) through the selected stages. Never raises for bad
     input in one workflow: its report says where it stopped. `finished(report)` is called once
     per workflow, as soon as no stage will add to its report (it failed, or its last stage
-    ran), in the order they finish."""
+    ran), in the order they finish. `everything`: every workflow folder of the repository when
+    the caller found them already (`--all`), else they are looked for here."""
     from chartgen.plan import SharedIndex
     from chartgen.sources import discover
 
@@ -226,8 +238,10 @@ def build(folders: list[Path], config, options: BuildOptions = BuildOptions(),
 
     names_seen: dict[str, Path] = {}
     for folder in folders:
-        name = Path(folder).resolve().name
-        if name in names_seen and names_seen[name].resolve() != Path(folder).resolve():
+        name = Path(folder).name
+        if name in ("", ".", "..") or os.path.islink(folder):
+            name = Path(folder).resolve().name
+        if name in names_seen and not os.path.samefile(names_seen[name], folder):
             raise UsageError(f"two workflow folders named {name!r}: {names_seen[name]} and {folder}",
                              code="build-duplicate-name")
         names_seen[name] = Path(folder)
@@ -238,11 +252,12 @@ def build(folders: list[Path], config, options: BuildOptions = BuildOptions(),
     files_seen, uses_seen = use_file_memo(cache.data.get("files") if cache.path else None,
                                           cache.data.get("uses") if cache.path else None)
     if options.repository_ids is None:
-        try:
-            everything = discover(config.sources_dir, config.shared_dir if config.shared_dir.is_dir() else None)
-        except UsageError:
-            everything = []
-        known = {Path(f).resolve(): Path(f) for f in [*everything, *folders]}
+        if everything is None:
+            try:
+                everything = discover(config.sources_dir, config.shared_dir if config.shared_dir.is_dir() else None)
+            except UsageError:
+                everything = []
+        known = {_identity(f): Path(f) for f in [*everything, *folders]}
         memo = cache.data.get("ids", {}) if cache.path else None
         seen: dict = {}
         options = replace(options, repository_ids=repository_ids(sorted(known.values()), memo, seen))

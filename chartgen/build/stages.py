@@ -11,6 +11,8 @@ stage takes (config, options, the still-healthy workflows, earlier repository ou
 
 from __future__ import annotations
 
+import os
+
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -344,10 +346,22 @@ def selected_stages(options: BuildOptions) -> tuple[Stage, ...]:
 
 def relative_path(path: Path, root: Path) -> str:
     path, root = Path(path), Path(root)
+    plain, top = os.path.abspath(path), os.path.abspath(root)
+    if plain.startswith(top + os.sep) and not any(os.path.islink(p) for p in _between(plain, top)):
+        return Path(os.path.relpath(plain, top)).as_posix()   # no link on the way: no resolving
     try:
         return path.resolve().relative_to(_resolved(root)).as_posix()
     except ValueError:
         return str(path)
+
+
+def _between(path: str, top: str) -> list[str]:
+    """The folders from `top` (excluded) down to `path` (included)."""
+    found = []
+    while path != top and len(path) > len(top):
+        found.append(path)
+        path = os.path.dirname(path)
+    return found
 
 
 @lru_cache(maxsize=8)

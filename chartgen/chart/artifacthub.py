@@ -275,18 +275,14 @@ def changes_since(target: Path, previous: Mapping[str, Any], new_files: Mapping[
     """`describe_changes` against the chart folder `target` being replaced; `first` is the
     entry of a chart that had no earlier version; without its files on disk (the chart came
     from git HEAD only), one line."""
-    from chartgen.fsutil import MARKER
 
     if not previous:
         return [{"kind": "added", "description": _one_line(first)}]
     if not (target / "Chart.yaml").is_file():
         return [{"kind": "changed", "description": f"Regenerated after version {previous.get('version', '')}"}]
-    old_paths: set[str] = set()
-    for path in target.rglob("*"):
-        rel = path.relative_to(target).as_posix()
-        if path.is_file() and rel != MARKER and (not rel.startswith("charts/") or rel.count("/") == 2
-                                                 and rel.endswith("/Chart.yaml")):
-            old_paths.add(rel)
+    from chartgen.chart.writer import chart_file_names
+
+    old_paths = {rel for rel in chart_file_names(target, umbrella=True) if not (target / rel).is_symlink()}
 
     def read(rel: str) -> bytes | None:
         try:

@@ -131,7 +131,10 @@ def _yamllint_problems(text: str, conf, path: str):
     return problems
 
 
-def run_yamllint(chart_dir: Path, config) -> list[Finding]:
+def run_yamllint(chart_dir: Path, config, memo=None) -> list[Finding]:
+    """yamllint's findings for the YAML files of a chart. `memo` (optional): a store with
+    `get(text, path)` / `put(text, path, findings)` of each file's findings by its content (the
+    umbrella's files at scale: one changed workflow leaves most of them as they were)."""
     conf = _yamllint_config(yamllint_config_path(config))
     findings = []
     files = [chart_dir / name for name in YAMLLINT_FILES]
@@ -140,10 +143,19 @@ def run_yamllint(chart_dir: Path, config) -> list[Finding]:
         if not path.is_file():
             continue
         display = display_path(path)
-        for problem in _yamllint_problems(path.read_text(encoding="utf-8"), conf, str(path)):
+        text = path.read_text(encoding="utf-8")
+        known = memo.get(text, display) if memo is not None else None
+        if known is not None:
+            findings += known
+            continue
+        mine = []
+        for problem in _yamllint_problems(text, conf, str(path)):
             severity = ERROR if problem.level == "error" else WARNING
-            findings.append(Finding(display, problem.line, problem.column, severity,
-                                    f"{problem.desc} ({problem.rule})", "yamllint"))
+            mine.append(Finding(display, problem.line, problem.column, severity,
+                                f"{problem.desc} ({problem.rule})", "yamllint"))
+        if memo is not None:
+            memo.put(text, display, mine)
+        findings += mine
     return findings
 
 
@@ -289,7 +301,7 @@ def chart_names(charts_dir: Path) -> list[str]:
         return []
 
 
-def _python_checks(chart_dir: Path, config) -> list[Finding]:
+def _python_checks(chart_dir: Path, config, yamllint_memo=None) -> list[Finding]:
     findings = check_chart_yaml(chart_dir)
     # A folder that chartgen.yaml maps to this chart name (`workflows:`, the chart repository's
     # layout kept on purpose) is not a mismatch.
@@ -302,7 +314,7 @@ def _python_checks(chart_dir: Path, config) -> list[Finding]:
             findings = [f for f in findings if f.code != "chart-dir-name"]
     if any(f.code == "no-chart-yaml" for f in findings):
         return findings
-    return findings + run_yamllint(chart_dir, config) + check_schema(chart_dir)
+    return findings + run_yamllint(chart_dir, config, yamllint_memo) + check_schema(chart_dir)
 
 
 _GENERATED_TEMPLATE = re.compile(r"^\d\d-[a-z0-9]+_[a-z0-9.-]+\.yaml$")

@@ -222,6 +222,37 @@ def _shell_key_bytes(umbrella: Path) -> bytes:
     return digest.digest()
 
 
+class _YamllintMemo:
+    """yamllint's findings for one file, kept in the lint cache by the file's bytes and name."""
+
+    def __init__(self, cache: LintCache) -> None:
+        self.cache = cache
+
+    def _key(self, text: str, path: str) -> str:
+        return self.cache.key("yamllint", path, b"\0", text.encode("utf-8"))
+
+    def get(self, text: str, path: str) -> list[Finding] | None:
+        hit = self.cache.get(self._key(text, path))
+        return _load(hit["findings"]) if hit is not None else None
+
+    def put(self, text: str, path: str, findings: list[Finding]) -> None:
+        self.cache.put(self._key(text, path), {"findings": _dump(findings)})
+
+
+def _links_of(copy: Path, chart: Path) -> bool:
+    """Whether the umbrella's `copy` of a sub-chart holds, besides its Chart.yaml, exactly hard
+    links to the files of `chart` (the folder listings' inode numbers: no file is opened)."""
+    from chartgen.chart.writer import file_inodes
+
+    mine, theirs = file_inodes(copy), file_inodes(chart)
+    if mine is None or theirs is None:
+        return False
+    for listing in (mine, theirs):
+        listing.pop("Chart.yaml", None)
+    theirs.pop(".chartgen", None)
+    return mine == theirs and -1 not in mine.values()
+
+
 def _umbrella_helm(umbrella: Path, config, cache: LintCache) -> list[Finding]:
     from chartgen.fsutil import temp_directory
 
@@ -248,8 +279,12 @@ def _subchart_objects(sub: Path, config, cache: LintCache) -> list | None:
         chart_yaml = (sub / "Chart.yaml").read_bytes()
     except OSError:
         chart_yaml = b"<missing>"
-    key = cache.key("objects", str(sub.resolve()), hashlib.sha256(chart_yaml).digest(),
-                    _stat_bytes(sub, skip=("Chart.yaml",)), _stat_bytes(own))
+    if _links_of(sub, own):   # (the usual case) the same files: stat them once
+        key = cache.key("objects", str(sub.resolve()), hashlib.sha256(chart_yaml).digest(), b"linked",
+                        _stat_bytes(own))
+    else:
+        key = cache.key("objects", str(sub.resolve()), hashlib.sha256(chart_yaml).digest(),
+                        _stat_bytes(sub, skip=("Chart.yaml",)), _stat_bytes(own))
     hit = cache.get(key)
     if hit is not None:
         return [tuple(o) for o in hit["objects"]] if hit["objects"] is not None else None
@@ -276,7 +311,7 @@ def lint_umbrella(umbrella: Path, config, cache: LintCache) -> list[Finding]:
     if hit is not None:
         findings = _load(hit["findings"])
     else:
-        findings = _python_checks(umbrella, config)
+        findings = _python_checks(umbrella, config, _YamllintMemo(cache))
         cache.put(key, {"findings": _dump(findings)})
     helm_findings = _umbrella_helm(umbrella, config, cache)
     if helm_findings:

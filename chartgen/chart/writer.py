@@ -16,7 +16,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Container, Mapping
 
 from chartgen.chart.artifacthub import VERSION_ANNOTATIONS
 from chartgen.chart.recovery import ArchivedVersions, Decision, reconcile
@@ -123,27 +123,129 @@ def collect_extras(target: Path, patterns: tuple[str, ...]) -> dict[str, bytes]:
     return kept
 
 
-def _on_disk_equal(target: Path, files: Mapping[str, str | bytes], links: Mapping[str, Path], marker: str) -> bool:
+def chart_file_names(chart_dir: Path, umbrella: bool = False) -> list[str]:
+    """Relative paths of the files of a chart folder (regular files and symbolic links, the
+    marker left out). For an umbrella, of each `charts/<sub>/` folder only its Chart.yaml: the rest
+    are links to the sub-chart's own files, not the umbrella's to hash or report."""
+    found: list[str] = []
+    stack = [("", os.fspath(chart_dir))]
+    while stack:
+        prefix, folder = stack.pop()
+        try:
+            with os.scandir(folder) as entries:
+                listed = list(entries)
+        except OSError:
+            continue
+        for entry in listed:
+            rel = prefix + entry.name
+            if entry.is_dir(follow_symlinks=False):
+                if umbrella and prefix == "charts/":
+                    if os.path.isfile(os.path.join(entry.path, "Chart.yaml")) and \
+                            not os.path.islink(os.path.join(entry.path, "Chart.yaml")):
+                        found.append(rel + "/Chart.yaml")
+                    continue
+                stack.append((rel + "/", entry.path))
+            elif rel != MARKER and (entry.is_file(follow_symlinks=False) or entry.is_symlink()):
+                if not (umbrella and prefix == "charts/"):
+                    found.append(rel)    # a link added by hand is reported, never followed
+    return sorted(found)
+
+
+def _linked_files(source: Path) -> dict[str, tuple[str, int]]:
+    """What an umbrella links of the sub-chart at `source`: relative path -> (file, inode
+    number as the folder listing gives it), every regular file but Chart.yaml and the marker."""
+    found: dict[str, tuple[Path, int]] = {}
+    stack = [("", os.fspath(source))]
+    while stack:
+        prefix, folder = stack.pop()
+        with os.scandir(folder) as entries:
+            listed = list(entries)
+        for entry in listed:
+            rel = prefix + entry.name
+            if entry.is_dir(follow_symlinks=False):
+                stack.append((rel + "/", entry.path))
+            elif entry.is_file(follow_symlinks=False) and rel not in (MARKER, "Chart.yaml"):
+                found[rel] = (entry.path, entry.inode())
+    return found
+
+
+def file_inodes(folder: Path, prune: Container[str] = ()) -> dict[str, int] | None:
+    """Relative path -> inode number of everything under `folder` (-1: not a regular file),
+    without descending into the folders named in `prune`; None when it cannot be listed."""
+    found: dict[str, int] = {}
+    stack = [("", os.fspath(folder))]
+    while stack:
+        prefix, path = stack.pop()
+        try:
+            with os.scandir(path) as entries:
+                listed = list(entries)
+        except OSError:
+            return None
+        for entry in listed:
+            rel = prefix + entry.name
+            if entry.is_dir(follow_symlinks=False):
+                if rel not in prune:
+                    stack.append((rel + "/", entry.path))
+            else:
+                found[rel] = entry.inode() if entry.is_file(follow_symlinks=False) else -1
+    return found
+
+
+def _subtree_current(copy: Path, linked: Mapping[str, tuple[str, int]], chart_yaml_bytes: bytes | None) -> bool:
+    """Whether the umbrella's copy of a sub-chart holds exactly its Chart.yaml and links to the
+    sub-chart's files (same inode numbers: nothing to read). A checkout turns links into copies:
+    those are linked again once, with the same content."""
+    present = file_inodes(copy)
+    if present is None or present.pop("Chart.yaml", None) is None:
+        return False
+    if {rel: inode for rel, (_, inode) in linked.items()} != present:
+        return False
+    try:
+        return (copy / "Chart.yaml").read_bytes() == chart_yaml_bytes
+    except OSError:
+        return False
+
+
+def _on_disk_equal(target: Path, files: Mapping[str, str | bytes], subtrees: Mapping[str, object],
+                   current: set[str], marker: str) -> bool:
+    """Whether `target` already holds `files` and, of `subtrees`, only copies that are `current`."""
     try:
         if (target / MARKER).read_text(encoding="utf-8") != marker:
             return False
     except (OSError, UnicodeDecodeError):
         return False
-    present = {p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file()}
-    present.discard(MARKER)
-    if present != set(files) | set(links):
+    if set(subtrees) != current:
         return False
-    for rel, source in links.items():
-        if not os.path.samefile(source, target / rel) and source.read_bytes() != (target / rel).read_bytes():
-            return False  # (a checkout turns links into copies: equal bytes are as good)
-    for rel, content in files.items():
+    present = file_inodes(target, prune=subtrees)
+    if present is None:
+        return False
+    present.pop(MARKER, None)
+    if -1 in present.values():
+        return False     # a symbolic link or a device where chartgen writes files
+    own = set(present)
+    wanted = {rel for rel in files if not _roots(rel, subtrees)}
+    if own != wanted:
+        return False
+    for rel in wanted:
+        content = files[rel]
         data = content.encode("utf-8") if isinstance(content, str) else content
         if (target / rel).read_bytes() != data:
             return False
     return True
 
 
-def write_files(root: Path, files: Mapping[str, str | bytes], links: Mapping[str, Path] = {}) -> None:
+def _bytes(content: str | bytes | None) -> bytes | None:
+    return content.encode("utf-8") if isinstance(content, str) else content
+
+
+def _roots(rel: str, subtrees: Container[str]) -> tuple[str, ...]:
+    """The subtree folder `rel` lies in (at most one: subtrees are `charts/<name>`), as a tuple."""
+    parts = rel.split("/", 2)
+    root = "/".join(parts[:2])
+    return (root,) if len(parts) > 2 and root in subtrees else ()
+
+
+def write_files(root: Path, files: Mapping[str, str | bytes], links: Mapping[str, str | Path] = {}) -> None:
     """Write `files` under `root` (one mkdir per folder) and hard-link `links` (a copy where
     the file system cannot link). Every write goes to a fresh temp folder, so links never
     let a later write change another chart."""
@@ -178,14 +280,11 @@ def _as_written(chart_dir: Path, settings: ChartSettings) -> tuple[dict[str, byt
     extras = settings.extras_for(str(meta.get("name", "")))
     umbrella = annotations.get(A_UMBRELLA) == "true"
     files: dict[str, bytes] = {}
-    for path in chart_dir.rglob("*"):
-        if not path.is_file():
+    for rel in chart_file_names(chart_dir, umbrella):
+        if rel == "Chart.yaml":
             continue
-        rel = path.relative_to(chart_dir).as_posix()
-        parts = rel.split("/")
-        if rel == MARKER or rel == "Chart.yaml" or (umbrella and parts[0] == "charts" and parts[2:] != ["Chart.yaml"]):
-            continue
-        data = path.read_bytes()
+        path = chart_dir / rel
+        data = b"symbolic link: " + os.fsencode(os.readlink(path)) if path.is_symlink() else path.read_bytes()
         if rel == "README.md" and not any(fnmatch.fnmatchcase(rel, p) for p in extras):
             data = set_readme_version(data.decode("utf-8", errors="replace"), version, VERSION_TOKEN).encode("utf-8")
         files[rel] = data
@@ -301,14 +400,16 @@ def _refuse_duplicates(built: Path, target: Path) -> None:
 def write_chart(target: Path, files: Mapping[str, str | bytes], fields: Mapping, annotations: Mapping[str, str],
                 settings: ChartSettings, *, source_commit: str | None = None, extras: tuple[str, ...] = (),
                 versioned_texts: tuple[str, ...] = ("README.md",),
-                links: Mapping[str, Path] | None = None, archived: ArchivedVersions | None = None,
+                subtrees: Mapping[str, Path] | None = None, archived: ArchivedVersions | None = None,
                 floor: Floor | None = None) -> ChartResult:
     """Decide the version, write `target` atomically, and say what happened.
 
     `files` holds every generated file except Chart.yaml; the texts named in
     `versioned_texts` carry the version token, replaced here by the real version.
-    `links` (relative path -> file) are hard-linked, not hashed: the umbrella links the
-    files of its sub-charts, whose Chart.yaml (with their content hash) is in `files`.
+    `subtrees` (folder -> sub-chart folder): the umbrella's copies of its sub-charts, whose
+    Chart.yaml (with their content hash) is in `files`; their other files are hard links to
+    the sub-chart's, not hashed. A copy already current is moved into the new folder as it
+    is, so a change of one sub-chart costs one sub-chart, not a thousand.
     `archived`: the chart's archives already packaged (`chartgen.chart.recovery`).
     `floor` is what is published of this chart (chart.versioning.version_floor): the
     version never goes below it.
@@ -316,7 +417,7 @@ def write_chart(target: Path, files: Mapping[str, str | bytes], fields: Mapping,
     from chartgen.chart.readme import apply_version
     from chartgen.fsutil import atomic_directory, sweep_leftovers
 
-    links = dict(links or {})
+    subtrees = dict(subtrees or {})
 
     target = Path(target)
     sweep_leftovers(target.parent)   # first: it puts back a folder a killed run left moved aside
@@ -367,12 +468,17 @@ def write_chart(target: Path, files: Mapping[str, str | bytes], fields: Mapping,
     final["Chart.yaml"] = chart_yaml(fields, version, final_annotations)
     discarded: tuple[str, ...] = ()
     marker = marker_text(hashed, umbrella=annotations.get(A_UMBRELLA) == "true")
-    if not _on_disk_equal(target, final, links, marker):
+    linked = {rel: _linked_files(source) for rel, source in subtrees.items()}
+    current = {rel for rel in subtrees if _subtree_current(target / rel, linked[rel], _bytes(final.get(f"{rel}/Chart.yaml")))}
+    if not _on_disk_equal(target, final, subtrees, current, marker):
         discarded = hand_edits(target, settings) or ()
         if discarded and settings.hand_edits != "overwrite":
             refuse_hand_edits(target, discarded)
-        with atomic_directory(target, marker_text=marker) as tmp:
-            write_files(tmp, final, links)
+        links = {f"{rel}/{inner}": path for rel in sorted(set(subtrees) - current)
+                 for inner, (path, _) in linked[rel].items()}
+        written = {rel: data for rel, data in final.items() if not _roots(rel, current)}
+        with atomic_directory(target, marker_text=marker, reuse=current) as tmp:
+            write_files(tmp, written, links)
             if any(rel.startswith("templates/") for rel in kept):
                 _refuse_duplicates(tmp, target)
     name = str(fields.get("name", target.name))
