@@ -67,6 +67,25 @@ def test_umbrella_schema_shares_definitions_and_stays_small(built, tmp_path):
     assert not validator.is_valid({"flow-0001": {"image": {"tag": 1}}})
 
 
+def test_umbrella_schema_is_the_same_from_its_memo(built, tmp_path):
+    """The parts kept by schema bytes (one changed workflow costs one) give the same schema,
+    byte for byte, as computing every part."""
+    from chartgen.chart.lintcache import LintCache
+    from chartgen.chart.umbrella import umbrella_schema
+    from chartgen.yamlio import dump_json
+
+    charts = built / "charts"
+    rows = [row for chart in sorted(charts.iterdir()) if (chart / "values.schema.json").is_file()
+            for row in _rows(chart, 1)]
+    rows = [SimpleNamespace(**{**vars(row), "name": f"{row.name}-{i}"}) for i, row in enumerate(rows)]
+    plain = dump_json(umbrella_schema(charts, rows))
+    memo = LintCache(tmp_path / "memo", "salt")
+    assert dump_json(umbrella_schema(charts, rows, memo)) == plain        # filling the memo
+    assert len(list((tmp_path / "memo").iterdir())) == len({(Path(r.path) / "values.schema.json").read_bytes()
+                                                            for r in rows})
+    assert dump_json(umbrella_schema(charts, rows, memo)) == plain        # reading it
+
+
 def test_helm_checks_values_against_the_shared_schema(built):
     import helm_python
 

@@ -192,7 +192,8 @@ def stage_umbrella(config, options: BuildOptions, jobs: list[WorkflowState], ear
     from chartgen.repo.archived import archived_versions
 
     result = generate_umbrella(config, config.charts_dir,
-                               archived=lambda name: archived_versions(config.dist_dir, name))
+                               archived=lambda name: archived_versions(config.dist_dir, name),
+                               memo=lint_cache(config, options))
     outputs = {"chart": result.name, "chart_version": result.version,
                "chart_path": relative_path(Path(result.path), config.root)}
     if removed:

@@ -12,8 +12,9 @@ The umbrella chart is linted in parts whose results are each kept:
   sub-chart is off by default, so Helm renders none of their templates either way, and each
   sub-chart was linted on its own (its own lint stage);
 - the duplicate-object check across sub-charts, from each sub-chart's objects, kept per
-  sub-chart (keyed on its files' names, sizes, times and inodes: the umbrella's copies are
-  hard links to the workflow charts).
+  sub-chart: keyed on its Chart.yaml when that is the workflow chart's (whose content hash
+  covers every file, as generated; the copy was made from it in the same stage), else on
+  its files' names, sizes, times and inodes.
 """
 
 from __future__ import annotations
@@ -239,20 +240,6 @@ class _YamllintMemo:
         self.cache.put(self._key(text, path), {"findings": _dump(findings)})
 
 
-def _links_of(copy: Path, chart: Path) -> bool:
-    """Whether the umbrella's `copy` of a sub-chart holds, besides its Chart.yaml, exactly hard
-    links to the files of `chart` (the folder listings' inode numbers: no file is opened)."""
-    from chartgen.chart.writer import file_inodes
-
-    mine, theirs = file_inodes(copy), file_inodes(chart)
-    if mine is None or theirs is None:
-        return False
-    for listing in (mine, theirs):
-        listing.pop("Chart.yaml", None)
-    theirs.pop(".chartgen", None)
-    return mine == theirs and -1 not in mine.values()
-
-
 def _umbrella_helm(umbrella: Path, config, cache: LintCache) -> list[Finding]:
     from chartgen.fsutil import temp_directory
 
@@ -279,17 +266,22 @@ def _subchart_objects(sub: Path, config, cache: LintCache) -> list | None:
         chart_yaml = (sub / "Chart.yaml").read_bytes()
     except OSError:
         chart_yaml = b"<missing>"
-    if _links_of(sub, own):   # (the usual case) the same files: stat them once
-        key = cache.key("objects", str(sub.resolve()), hashlib.sha256(chart_yaml).digest(), b"linked",
-                        _stat_bytes(own))
+    try:
+        own_chart_yaml = (own / "Chart.yaml").read_bytes()
+    except OSError:
+        own_chart_yaml = None
+    if own_chart_yaml == chart_yaml:
+        # The usual case. Within the build's umbrella stage the copy was just made from the
+        # workflow chart, whose files are as chartgen generated them (a hand edit fails its
+        # chart stage first), and Chart.yaml carries the hash of all of them.
+        key = cache.key("objects", os.path.abspath(sub), hashlib.sha256(chart_yaml).digest(), b"as-generated")
     else:
         key = cache.key("objects", str(sub.resolve()), hashlib.sha256(chart_yaml).digest(),
                         _stat_bytes(sub, skip=("Chart.yaml",)), _stat_bytes(own))
     hit = cache.get(key)
     if hit is not None:
         return [tuple(o) for o in hit["objects"]] if hit["objects"] is not None else None
-    objects = generated_objects(own, config) if (own / "Chart.yaml").is_file() and \
-        (own / "Chart.yaml").read_bytes() == (sub / "Chart.yaml").read_bytes() else None
+    objects = generated_objects(own, config) if own_chart_yaml == chart_yaml else None
     if objects is not None:
         objects = [(f"{sub.name}/{template.split('/', 1)[-1]}", *rest) for template, *rest in objects]
     else:

@@ -28,7 +28,7 @@ def umbrella_values(rows) -> str:
     return "\n".join(lines) + "\n"
 
 
-def umbrella_schema(charts_dir: Path, rows) -> dict:
+def umbrella_schema(charts_dir: Path, rows, memo=None) -> dict:
     """values.schema.json of the umbrella: each workflow's own schema under its name, and no
     other key, so `--set mtaa.enabled=true` or a misspelt value of a disabled workflow fails
     instead of silently installing nothing (Helm checks only enabled sub-charts' schemas).
@@ -36,31 +36,53 @@ def umbrella_schema(charts_dir: Path, rows) -> dict:
     At scale the copies would outgrow Helm's 5 MiB limit of a chart file (~8 KB a workflow):
     each sub-chart key is a `$ref` into `definitions`, where every distinct object schema is
     kept once (`shared_definitions`), without the annotations (description, default) that
-    validation ignores; each workflow's own chart keeps its full schema."""
+    validation ignores; each workflow's own chart keeps its full schema.
+
+    `memo` (optional, a content-keyed store as `chartgen.chart.lintcache.LintCache`): each
+    sub-chart's part by the bytes of its schema, so one changed workflow costs one."""
+    import hashlib
     import json
 
     from chartgen.chart.schema import DRAFT7, shared_definitions
 
     properties: dict = {"global": {"type": "object", "description": "Values shared with every workflow chart."}}
-    schemas: dict = {}
+    definitions: dict = {}
     for row in rows:
         path = charts_dir / Path(row.path).name / "values.schema.json"
         try:
-            schema = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            schema = {"type": "object"}
-        schema = dict(schema) if isinstance(schema, dict) else {"type": "object"}
-        for key in ("$schema", "$id", "title"):
-            schema.pop(key, None)
-        schema["properties"] = dict(schema.get("properties") or {})
-        enabled = schema["properties"].setdefault("enabled", {"type": "boolean"})
-        if isinstance(enabled, dict):
-            schema["properties"]["enabled"] = {**enabled, "type": "boolean"}
-        schemas[row.name] = schema
-    definitions, refs = shared_definitions(schemas)
-    properties.update(refs)
+            raw = path.read_bytes()
+        except OSError:
+            raw = b""
+        key = memo.key("umbrella-schema", hashlib.sha256(raw).digest()) if memo is not None else None
+        known = memo.get(key) if key is not None else None
+        if known is None:
+            mine, refs = shared_definitions({"x": _enabled_schema(raw)})
+            known = {"ref": refs["x"], "definitions": mine}
+            if key is not None:
+                memo.put(key, known)
+        properties[row.name] = known["ref"]
+        definitions.update(known["definitions"])
+    definitions = dict(sorted(definitions.items()))
     return {"$schema": DRAFT7, "title": "Values of the umbrella chart", "type": "object",
             "additionalProperties": False, "properties": properties, "definitions": definitions}
+
+
+def _enabled_schema(raw: bytes) -> dict:
+    """A workflow chart's schema as the umbrella holds it: with `enabled`, without its own id."""
+    import json
+
+    try:
+        schema = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        schema = {"type": "object"}
+    schema = dict(schema) if isinstance(schema, dict) else {"type": "object"}
+    for key in ("$schema", "$id", "title"):
+        schema.pop(key, None)
+    schema["properties"] = dict(schema.get("properties") or {})
+    enabled = schema["properties"].setdefault("enabled", {"type": "boolean"})
+    if isinstance(enabled, dict):
+        schema["properties"]["enabled"] = {**enabled, "type": "boolean"}
+    return schema
 
 
 def write_charts_readme(config, charts_dir: Path, rows=None) -> None:
@@ -79,9 +101,10 @@ def write_charts_readme(config, charts_dir: Path, rows=None) -> None:
         write_atomic(target, text)
 
 
-def generate_umbrella(config, charts_dir: Path | str, *, archived=None) -> ChartResult:
+def generate_umbrella(config, charts_dir: Path | str, *, archived=None, memo=None) -> ChartResult:
     """Regenerate `<charts_dir>/<umbrella name>/` from the workflow charts in `charts_dir`.
-    `archived(chart name)`: its archives already packaged (`chartgen.chart.recovery`)."""
+    `archived(chart name)`: its archives already packaged (`chartgen.chart.recovery`).
+    `memo`: a content-keyed store for the parts of the schema (`umbrella_schema`)."""
     from chartgen.chart.compat import compat_matrix
     from chartgen.chart.textfiles import HELMIGNORE
     from chartgen.chart.readme import umbrella_readme
@@ -94,7 +117,7 @@ def generate_umbrella(config, charts_dir: Path | str, *, archived=None) -> Chart
     from chartgen.yamlio import dump_json
 
     files: dict[str, str | bytes] = {".helmignore": HELMIGNORE, "values.yaml": umbrella_values(rows),
-                                     "values.schema.json": dump_json(umbrella_schema(charts_dir, rows)),
+                                     "values.schema.json": dump_json(umbrella_schema(charts_dir, rows, memo)),
                                      "templates/NOTES.txt": render_text("umbrella-NOTES.txt.j2", rows=rows)}
     files.update(umbrella_ci_values([row.name for row in rows]))
     subtrees: dict[str, Path] = {}

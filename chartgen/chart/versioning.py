@@ -167,12 +167,25 @@ def content_hash(files: Mapping[str, str | bytes]) -> str:
     return "sha256:" + digest.hexdigest()
 
 
-_CHART_YAMLS: dict[str, tuple] = {}   # path -> (size, mtime, inode, data): a build reads each many times
+# path -> [size, mtime, inode, data as JSON]: a build reads each Chart.yaml many times, and
+# the build cache keeps them for the next build (`chart_yaml_memo`).
+_CHART_YAMLS: dict[str, list] = {}
+_CHART_YAMLS_SEEN: dict[str, list] = {}
+
+
+def chart_yaml_memo(recorded: dict | None) -> dict:
+    """Start with the Chart.yaml data a previous build recorded; returns the dict collecting
+    what this one reads (what the build cache saves)."""
+    _CHART_YAMLS.clear()
+    _CHART_YAMLS.update(recorded or {})
+    _CHART_YAMLS_SEEN.clear()
+    return _CHART_YAMLS_SEEN
 
 
 def read_chart_yaml(chart_dir: Path) -> dict:
-    import copy
+    import json
     import os
+    import time
 
     from chartgen.yamlio import load_data
 
@@ -180,16 +193,26 @@ def read_chart_yaml(chart_dir: Path) -> dict:
     key = os.fspath(path)
     try:
         info = os.stat(key)
+        stamp = [info.st_size, info.st_mtime_ns, info.st_ino]
         known = _CHART_YAMLS.get(key)
-        if known is not None and known[:3] == (info.st_size, info.st_mtime_ns, info.st_ino):
-            return copy.deepcopy(known[3])
+        if known is not None and known[:3] == stamp:
+            _CHART_YAMLS_SEEN[key] = known
+            return json.loads(known[3])     # a fresh copy for the caller to change
         data = load_data(path.read_bytes(), str(path))
     except OSError:
         return {}
     data = data if isinstance(data, dict) else {}
-    if len(_CHART_YAMLS) > 8192:
+    try:
+        text = json.dumps(data)     # key order kept: Chart.yaml is written back in it
+    except (TypeError, ValueError):
+        return data          # a YAML date or the like: not kept
+    if json.loads(text) != data:
+        return data
+    if len(_CHART_YAMLS) > 65536:
         _CHART_YAMLS.clear()
-    _CHART_YAMLS[key] = (info.st_size, info.st_mtime_ns, info.st_ino, copy.deepcopy(data))
+    _CHART_YAMLS[key] = stamp + [text]
+    if time.time_ns() - info.st_mtime_ns > 2_000_000_000:
+        _CHART_YAMLS_SEEN[key] = _CHART_YAMLS[key]   # settled: an edit to come changes its time
     return data
 
 
