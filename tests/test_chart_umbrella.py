@@ -141,6 +141,29 @@ def test_a_copy_edited_in_the_umbrella_is_replaced(two_charts):
     assert not (copy / "extra.txt").exists()
 
 
+def test_umbrella_helm_lint_is_kept_across_new_versions_only(two_charts, tmp_path, monkeypatch):
+    """`helm lint` of the umbrella (its slowest check at a thousand workflows) runs again when
+    what it judges changed, not when a sub-chart only got a new version."""
+    from chartgen.chart import generate_chart, lintcache
+
+    root, config = two_charts
+    umbrella = root / "charts" / "workflows"
+    runs = []
+    real = lintcache.run_helm_lint
+    monkeypatch.setattr(lintcache, "run_helm_lint", lambda chart, **kw: runs.append(chart) or real(chart, **kw))
+    cache = lintcache.LintCache(tmp_path / "lint", "salt")
+    assert lintcache.lint_umbrella(umbrella, config, cache) == []
+    with (root / "workflows" / "braces-flow" / "application.properties").open("a") as handle:
+        handle.write("\nchanged=yes\n")
+    generate_chart(root / "workflows" / "braces-flow", config)      # new versions: sub-chart and umbrella
+    assert lintcache.lint_umbrella(umbrella, config, cache) == []
+    assert len(runs) == 1
+    values = umbrella / "values.yaml"
+    values.write_text(values.read_text().replace("enabled: false", "enabled: nope", 1))
+    findings = lintcache.lint_umbrella(umbrella, config, cache)
+    assert len(runs) == 2 and any("enabled" in f.message and f.path.endswith("values.yaml") for f in findings)
+
+
 def test_umbrella_lints_clean(two_charts):
     from chartgen.chart import lint_charts
 

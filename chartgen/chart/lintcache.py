@@ -10,7 +10,8 @@ The umbrella chart is linted in parts whose results are each kept:
 - `helm lint --strict` of a "shell": the umbrella with, for each sub-chart, only what Helm
   reads of a disabled dependency (Chart.yaml, values.yaml, values.schema.json). Every
   sub-chart is off by default, so Helm renders none of their templates either way, and each
-  sub-chart was linted on its own (its own lint stage);
+  sub-chart was linted on its own (its own lint stage); its Chart.yaml files are normalised
+  (versions and annotations), so a new version of a sub-chart alone does not run it again;
 - the duplicate-object check across sub-charts, from each sub-chart's objects, kept per
   sub-chart: keyed on its Chart.yaml when that is the workflow chart's (whose content hash
   covers every file, as generated; the copy was made from it in the same stage), else on
@@ -22,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 from dataclasses import asdict
 from pathlib import Path
 from typing import Iterable
@@ -184,51 +184,80 @@ def lint_chart_cached(chart_dir: Path, config, cache: LintCache, *, ci_values: b
     return findings
 
 
-def _shell(umbrella: Path, into: Path) -> Path:
-    """A copy of `umbrella` whose sub-charts hold only what Helm reads of a disabled one."""
-    shell = into / umbrella.name
-    for entry in umbrella.iterdir():
-        if entry.name == "charts":
-            continue
-        if entry.is_dir():
-            shutil.copytree(entry, shell / entry.name, symlinks=True)
-        elif entry.is_file():
-            shell.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(entry, shell / entry.name)
+# Left out of the umbrella's shell: files Helm's lint never reads.
+_SHELL_SKIPS = ("charts", "README.md", ".chartgen")
+_NORMAL_VERSION = "0.0.0"
+
+
+def _shell_files(umbrella: Path) -> dict[str, bytes]:
+    """What `helm lint` of the umbrella reads, as relative path -> bytes: its own files, and of
+    each sub-chart only what Helm reads of a disabled dependency (every sub-chart is off by
+    default, and was linted on its own).
+
+    The Chart.yaml files are normalised: versions (the umbrella's, each sub-chart's and the
+    dependencies' that match them) become one placeholder and the annotations (content hash,
+    source commit, changes) are dropped. Those change with every workflow change and Helm's
+    lint of the umbrella says nothing about them that the sub-charts' own lints and chartgen's
+    version checks do not; so the result is kept across such changes and the ~1 s `helm lint`
+    of a thousand-workflow umbrella runs again only when what it judges changed."""
+    files: dict[str, bytes] = {}
+    top = os.fspath(umbrella)
+    for dirpath, dirnames, filenames in os.walk(top):
+        rel_dir = os.path.relpath(dirpath, top)
+        if rel_dir == ".":
+            dirnames[:] = [d for d in dirnames if d not in _SHELL_SKIPS]
+            filenames = [f for f in filenames if f not in _SHELL_SKIPS]
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            if os.path.isfile(path) and not os.path.islink(path):
+                with open(path, "rb") as handle:
+                    files[os.path.relpath(path, top).replace(os.sep, "/")] = handle.read()
     charts = umbrella / "charts"
+    versions: dict[str, str] = {}
     for sub in sorted(charts.iterdir()) if charts.is_dir() else ():
         if sub.is_dir():
-            (shell / "charts" / sub.name).mkdir(parents=True)
             for name in SHELL_FILES:
-                if (sub / name).is_file():
-                    _link(sub / name, shell / "charts" / sub.name / name)
-        elif sub.is_file():                      # a packaged dependency: Helm reads all of it
-            (shell / "charts").mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(sub, shell / "charts" / sub.name)
-    return shell
+                if (sub / name).is_file() and not (sub / name).is_symlink():
+                    files[f"charts/{sub.name}/{name}"] = (sub / name).read_bytes()
+            chart_yaml = files.get(f"charts/{sub.name}/Chart.yaml")
+            if chart_yaml is not None:
+                files[f"charts/{sub.name}/Chart.yaml"], version = _normal_chart_yaml(chart_yaml, {})
+                if version is not None:
+                    versions[sub.name] = version
+        elif sub.is_file() and not sub.is_symlink():   # a packaged dependency: Helm reads all of it
+            files[f"charts/{sub.name}"] = sub.read_bytes()
+    if "Chart.yaml" in files:
+        files["Chart.yaml"], _ = _normal_chart_yaml(files["Chart.yaml"], versions)
+    return files
 
 
-def _link(source: Path, target: Path) -> None:
-    """A hard link (the shell is read, never written, and only lives for one lint), else a copy."""
+def _normal_chart_yaml(data: bytes, dependency_versions: dict[str, str]) -> tuple[bytes, str | None]:
+    """(normalised Chart.yaml, the version it had) — see `_shell_files`; a Chart.yaml chartgen
+    cannot read, or whose version is not SemVer, is kept as it is for Helm to judge."""
+    import semver
+
+    from chartgen.errors import ChartgenError
+    from chartgen.yamlio import dump_yaml, load_data
+
     try:
-        os.link(source, target)
-    except OSError:
-        shutil.copyfile(source, target)
-
-
-def _shell_key_bytes(umbrella: Path) -> bytes:
-    digest = hashlib.sha256(_tree_bytes(umbrella, skip_top=("charts",)))
-    charts = umbrella / "charts"
-    for sub in sorted(charts.iterdir()) if charts.is_dir() else ():
-        digest.update(sub.name.encode() + b"\0")
-        for name in SHELL_FILES if sub.is_dir() else ("",):
-            path = sub / name if name else sub
-            digest.update(name.encode() + b"\0")
-            try:
-                digest.update(path.read_bytes())
-            except OSError:
-                digest.update(b"<missing>")
-    return digest.digest()
+        meta = load_data(data, "Chart.yaml")
+    except ChartgenError:      # Helm reports it, on the bytes as they are
+        return data, None
+    version = meta.get("version") if isinstance(meta, dict) else None
+    if not isinstance(version, str) or not semver.Version.is_valid(version):
+        return data, None
+    meta = dict(meta)
+    meta["version"] = _NORMAL_VERSION
+    meta.pop("annotations", None)
+    dependencies = meta.get("dependencies")
+    if isinstance(dependencies, list):
+        meta["dependencies"] = [
+            {**d, "version": _NORMAL_VERSION} if isinstance(d, dict) and d.get("name") in dependency_versions
+            and str(d.get("version")) == dependency_versions[d["name"]] else d for d in dependencies]
+    try:
+        return dump_yaml(meta, sort_keys=False).encode("utf-8"), version
+    except (ValueError, TypeError, ChartgenError):     # a value YAML cannot write back
+        return data, None
 
 
 class _YamllintMemo:
@@ -251,13 +280,20 @@ class _YamllintMemo:
 def _umbrella_helm(umbrella: Path, config, cache: LintCache) -> list[Finding]:
     from chartgen.fsutil import temp_directory
 
-    key = cache.key("umbrella-helm", _where(umbrella), _shell_key_bytes(umbrella))
+    files = _shell_files(umbrella)
+    digest = hashlib.sha256()
+    for rel, data in sorted(files.items()):
+        digest.update(rel.encode("utf-8") + b"\0" + hashlib.sha256(data).digest())
+    key = cache.key("umbrella-helm", _where(umbrella), digest.digest())
     hit = cache.get(key)
     if hit is not None:
         return _load(hit["findings"])
     real = _where(umbrella)
     with temp_directory(".chartgen-lint-", dir=umbrella.parent) as tmp:   # swept if killed
-        shell = _shell(umbrella, Path(tmp))
+        shell = Path(tmp) / umbrella.name
+        from chartgen.chart.writer import write_files
+
+        write_files(shell, files)
         shown = _where(shell)
         findings = [Finding(real + f.path[len(shown):] if f.path.startswith(shown) else f.path, f.line, f.column,
                             f.severity, f.message.replace(str(shell), str(umbrella)).replace(shown, real), f.code)
