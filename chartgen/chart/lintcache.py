@@ -232,32 +232,43 @@ def _shell_files(umbrella: Path) -> dict[str, bytes]:
 
 
 def _normal_chart_yaml(data: bytes, dependency_versions: dict[str, str]) -> tuple[bytes, str | None]:
-    """(normalised Chart.yaml, the version it had) — see `_shell_files`; a Chart.yaml chartgen
-    cannot read, or whose version is not SemVer, is kept as it is for Helm to judge."""
+    """(normalised Chart.yaml, the version it had) — see `_shell_files`. Line by line, on the
+    layout chartgen writes (a thousand YAML parses would cost more than the lint they save);
+    a Chart.yaml of another layout, or whose version is not SemVer, is kept as it is."""
     import semver
 
-    from chartgen.errors import ChartgenError
-    from chartgen.yamlio import dump_yaml, load_data
-
     try:
-        meta = load_data(data, "Chart.yaml")
-    except ChartgenError:      # Helm reports it, on the bytes as they are
+        lines = data.decode("utf-8").split("\n")
+    except UnicodeDecodeError:
         return data, None
-    version = meta.get("version") if isinstance(meta, dict) else None
-    if not isinstance(version, str) or not semver.Version.is_valid(version):
+    version = None
+    out: list[str] = []
+    block = ""             # the top-level key whose indented lines follow
+    dependency = None      # the name of the dependency being read
+    for line in lines:
+        if line and not line.startswith((" ", "-")):
+            block = line.split(":", 1)[0]
+            dependency = None
+            if block == "version":
+                value = line[len("version:"):].strip().strip("'\"")
+                if version is not None or not semver.Version.is_valid(value):
+                    return data, None
+                version = value
+                out.append(f"version: {_NORMAL_VERSION}")
+                continue
+        if block == "annotations":
+            continue
+        if block == "dependencies":
+            if line.startswith("- name: "):
+                dependency = line[len("- name: "):].strip()
+            elif line.startswith("  version: ") and dependency in dependency_versions \
+                    and line[len("  version: "):].strip().strip("'\"") == dependency_versions[dependency]:
+                out.append(f"  version: {_NORMAL_VERSION}")
+                continue
+        out.append(line)
+    if version is None:
         return data, None
-    meta = dict(meta)
-    meta["version"] = _NORMAL_VERSION
-    meta.pop("annotations", None)
-    dependencies = meta.get("dependencies")
-    if isinstance(dependencies, list):
-        meta["dependencies"] = [
-            {**d, "version": _NORMAL_VERSION} if isinstance(d, dict) and d.get("name") in dependency_versions
-            and str(d.get("version")) == dependency_versions[d["name"]] else d for d in dependencies]
-    try:
-        return dump_yaml(meta, sort_keys=False).encode("utf-8"), version
-    except (ValueError, TypeError, ChartgenError):     # a value YAML cannot write back
-        return data, None
+    return "\n".join(out).encode("utf-8"), version
 
 
 class _YamllintMemo:
