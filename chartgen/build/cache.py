@@ -17,6 +17,7 @@ import stat
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Iterable
 
 from chartgen import limits
 from chartgen.build.fingerprint import generator_fingerprint  # noqa: F401 (part of this module's API)
@@ -52,9 +53,16 @@ def use_file_memo(memo: dict | None, uses: dict | None = None) -> tuple[dict, di
 _SCANS: dict[tuple[str, bool], list] = {}
 
 
-def forget_scans() -> None:
-    """Folders were written since they were scanned: look again (see `_scan`)."""
-    _SCANS.clear()
+def forget_scans(under: Iterable[Path | str] | None = None) -> None:
+    """Folders were written since they were scanned: look again (see `_scan`). `under`: only
+    the folders at or below these paths were written (one changed workflow's chart, not the
+    thousand others)."""
+    if under is None:
+        _SCANS.clear()
+        return
+    tops = [os.fspath(path) for path in under]
+    for key in [key for key in _SCANS if any(key[0] == top or key[0].startswith(top + os.sep) for top in tops)]:
+        del _SCANS[key]
 
 
 def _scan(top: str, skip_hidden: bool):

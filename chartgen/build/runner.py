@@ -300,8 +300,8 @@ def build(folders: list[Path], config, options: BuildOptions = BuildOptions(),
             batch_names = tuple(batch)
             pending = [s for s in states if not s.cached or batch_names != leading_names]
             _run_batch(pending, batch_names, config, options, progress, lambda s, end=index - 1: tell(s, end))
-            if pending:
-                forget_scans()                      # the stages wrote charts and archives
+            if pending:                             # the stages wrote these charts (and archives)
+                forget_scans(config.resolve(s.outputs["chart_path"]) for s in pending if s.outputs.get("chart_path"))
             if batch_names == leading_names and cache.path:
                 for state in states:
                     if not state.cached:
@@ -325,7 +325,9 @@ def build(folders: list[Path], config, options: BuildOptions = BuildOptions(),
                 continue
         earlier = {r.stage: dict(r.outputs) for r in repository_results}
         result = _run_repository_stage(stage, states, config, options, progress, earlier)
-        forget_scans()
+        # The umbrella stage writes the umbrella and removes the charts of deleted workflows
+        # (which no later look visits); the others write no chart.
+        forget_scans([config.charts_dir / config.chart.umbrella_name] if stage.name == "umbrella" else [])
         repository_results.append(result)
         for state in states:
             tell(state, index - 1)
