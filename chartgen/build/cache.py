@@ -209,7 +209,7 @@ def _umbrella_stat_tree(root: Path, charts_dir: Path, digest) -> None:
     looks at), so their names and inode numbers, from the folder listings, tell a removed,
     added or replaced file; a file that is not such a link (a checkout makes copies) is
     looked at as any other."""
-    from chartgen.chart.writer import file_inodes
+    from chartgen.chart.tree import file_inodes
 
     top = os.fspath(root)
     subs = os.path.join(top, "charts")

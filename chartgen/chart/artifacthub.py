@@ -280,7 +280,7 @@ def changes_since(target: Path, previous: Mapping[str, Any], new_files: Mapping[
         return [{"kind": "added", "description": _one_line(first)}]
     if not (target / "Chart.yaml").is_file():
         return [{"kind": "changed", "description": f"Regenerated after version {previous.get('version', '')}"}]
-    from chartgen.chart.writer import chart_file_names
+    from chartgen.chart.tree import chart_file_names
 
     old_paths = {rel for rel in chart_file_names(target, umbrella=True) if not (target / rel).is_symlink()}
 

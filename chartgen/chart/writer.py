@@ -21,6 +21,7 @@ from typing import Container, Mapping
 from chartgen.chart.artifacthub import VERSION_ANNOTATIONS
 from chartgen.chart.recovery import ArchivedVersions, Decision, reconcile
 from chartgen.chart.settings import A_CONTENT_HASH, A_SOURCE_COMMIT, A_UMBRELLA, VERSION_TOKEN
+from chartgen.chart.tree import chart_file_names, file_inodes, linked_files
 from chartgen.chart.versioning import Floor, content_hash, decide_version, parse
 from chartgen.errors import ERROR, ChartgenError, Finding, UsageError
 from chartgen.fsutil import MARKER
@@ -121,66 +122,6 @@ def collect_extras(target: Path, patterns: tuple[str, ...]) -> dict[str, bytes]:
         if any(fnmatch.fnmatchcase(rel, pattern) for pattern in patterns):
             kept[rel] = path.read_bytes()
     return kept
-
-
-def _entries(folder: Path, descend=None, *, skip_unreadable: bool = False):
-    """(relative path, os.DirEntry) of every entry under `folder` but folders, links never
-    followed; `descend(rel, entry)` says whether to look into a folder (default: always). A
-    folder that cannot be listed raises OSError, or is passed over with `skip_unreadable`."""
-    stack = [("", os.fspath(folder))]
-    while stack:
-        prefix, path = stack.pop()
-        try:
-            with os.scandir(path) as listing:
-                listed = list(listing)
-        except OSError:
-            if skip_unreadable:
-                continue
-            raise
-        for entry in listed:
-            rel = prefix + entry.name
-            if not entry.is_dir(follow_symlinks=False):
-                yield rel, entry
-            elif descend is None or descend(rel, entry):
-                stack.append((rel + "/", entry.path))
-
-
-def chart_file_names(chart_dir: Path, umbrella: bool = False) -> list[str]:
-    """Relative paths of the files of a chart folder (regular files and symbolic links, the
-    marker left out). For an umbrella, of each `charts/<sub>/` folder only its Chart.yaml: the rest
-    are links to the sub-chart's own files, not the umbrella's to hash or report."""
-    found: list[str] = []
-
-    def descend(rel: str, entry) -> bool:
-        if umbrella and rel.count("/") == 1 and rel.startswith("charts/"):
-            inner = os.path.join(entry.path, "Chart.yaml")
-            if os.path.isfile(inner) and not os.path.islink(inner):
-                found.append(rel + "/Chart.yaml")
-            return False
-        return True
-
-    for rel, entry in _entries(chart_dir, descend, skip_unreadable=True):
-        if rel != MARKER and (entry.is_file(follow_symlinks=False) or entry.is_symlink()) and \
-                not (umbrella and rel.count("/") == 1 and rel.startswith("charts/")):
-            found.append(rel)    # a link added by hand is reported, never followed
-    return sorted(found)
-
-
-def _linked_files(source: Path) -> dict[str, tuple[str, int]]:
-    """What an umbrella links of the sub-chart at `source`: relative path -> (file, inode
-    number as the folder listing gives it), every regular file but Chart.yaml and the marker."""
-    return {rel: (entry.path, entry.inode()) for rel, entry in _entries(source)
-            if entry.is_file(follow_symlinks=False) and rel not in (MARKER, "Chart.yaml")}
-
-
-def file_inodes(folder: Path, prune: Container[str] = ()) -> dict[str, int] | None:
-    """Relative path -> inode number of everything under `folder` (-1: not a regular file),
-    without descending into the folders named in `prune`; None when it cannot be listed."""
-    try:
-        return {rel: entry.inode() if entry.is_file(follow_symlinks=False) else -1
-                for rel, entry in _entries(folder, lambda rel, entry: rel not in prune)}
-    except OSError:
-        return None
 
 
 def _subtree_current(copy: Path, linked: Mapping[str, tuple[str, int]], chart_yaml_bytes: bytes | None) -> bool:
@@ -460,7 +401,7 @@ def write_chart(target: Path, files: Mapping[str, str | bytes], fields: Mapping,
     final["Chart.yaml"] = chart_yaml(fields, version, final_annotations)
     discarded: tuple[str, ...] = ()
     marker = marker_text(hashed, umbrella=annotations.get(A_UMBRELLA) == "true")
-    linked = {rel: _linked_files(source) for rel, source in subtrees.items()}
+    linked = {rel: linked_files(source) for rel, source in subtrees.items()}
     current = {rel for rel in subtrees if _subtree_current(target / rel, linked[rel], _bytes(final.get(f"{rel}/Chart.yaml")))}
     if not _on_disk_equal(target, final, subtrees, current, marker):
         discarded = hand_edits(target, settings) or ()
