@@ -108,9 +108,13 @@ def lint_cache(config, options: BuildOptions):
     from chartgen.build.fingerprint import generator_fingerprint
     from chartgen.chart.lintcache import LintCache, lint_salt
 
-    folder = config.resolve(config.build.cache).parent / "lint" if (config.build.cache and options.use_cache) \
-        else None
-    return LintCache(folder, lint_salt(config, generator_fingerprint()))
+    return LintCache(cache_folder(config, "lint", use_cache=options.use_cache), lint_salt(config, generator_fingerprint()))
+
+
+def cache_folder(config, name: str, *, use_cache: bool = True) -> Path | None:
+    """`.chartgen/<name>/`, next to the build cache (`lint`: lint results; `package`: the
+    members of a large umbrella's sub-charts); None when the build cache is off."""
+    return config.resolve(config.build.cache).parent / name if (config.build.cache and use_cache) else None
 
 
 def _lint(chart_dir: Path, config, options: BuildOptions) -> tuple[Finding, ...]:
@@ -205,7 +209,7 @@ def stage_umbrella(config, options: BuildOptions, jobs: list[WorkflowState], ear
         from chartgen.repo.package import package_chart
         from chartgen.repo.provenance import after_packaging, sign_options
 
-        packaged = package_chart(Path(result.path), config.dist_dir)
+        packaged = package_chart(Path(result.path), config.dist_dir, cache=cache_folder(config, "package", use_cache=options.use_cache))
         after_packaging([packaged], sign_options(config.publish))
         archive = Path(packaged.path)
         outputs["archive"] = relative_path(archive, config.root)

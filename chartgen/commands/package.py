@@ -57,6 +57,7 @@ def command(ctx, charts, out_dir, published_path, force, sign, sign_key, sign_na
 
     from chartgen.repo.index import INDEX_NAME
     from chartgen.repo.reading import load_index
+    from chartgen.build.stages import cache_folder
     from chartgen.repo.package import package_chart
     from chartgen.repo.provenance import after_packaging, provenance_path, sign_options
 
@@ -69,7 +70,8 @@ def command(ctx, charts, out_dir, published_path, force, sign, sign_key, sign_na
         published = load_index(out / INDEX_NAME)
     signing = sign_options(config.publish, sign=sign if sign is not None else (True if sign_key else None),
                            key_file=sign_key, name=sign_name)
-    results = [package_chart(folder, out, force=force, published=published)
+    cache = cache_folder(config, "package")      # a large umbrella's sub-charts, kept as the build keeps them
+    results = [package_chart(folder, out, force=force, published=published, cache=cache)
                for folder in resolve_charts(config, charts)]
     signed = set(after_packaging(results, signing))
     if fmt == "json":

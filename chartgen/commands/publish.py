@@ -37,6 +37,7 @@ def command(ctx, charts, target, base_url, out_dir, force, allow_older, plain_ht
     from chartgen.commands.package import resolve_charts
     from chartgen.errors import UsageError
     from chartgen.repo.index import duplicate_warnings
+    from chartgen.build.stages import cache_folder
     from chartgen.repo.package import package_chart
     from chartgen.gitops.auth import target_credentials
     from chartgen.repo.provenance import after_packaging, sign_archives, sign_options
@@ -64,7 +65,9 @@ def command(ctx, charts, target, base_url, out_dir, force, allow_older, plain_ht
     signing = sign_options(config.publish)
     if folders:
         check_output(dist, "--out" if out_dir else "the dist folder (`dist` in chartgen.yaml)")
-        packaged = [package_chart(folder, dist, force=force) for folder in resolve_charts(config, tuple(folders))]
+        cache = cache_folder(config, "package")
+        packaged = [package_chart(folder, dist, force=force, cache=cache)
+                    for folder in resolve_charts(config, tuple(folders))]
         after_packaging(packaged, signing)
         archives += [p.path for p in packaged]
     if not charts:

@@ -21,10 +21,12 @@ from chartgen.errors import ChartgenError
 
 HELMIGNORE = ".helmignore"
 DEFAULT_RULES = ("templates/.?*",)
+_MAX_REMEMBERED = 1 << 16
 
 
 @dataclass(frozen=True)
 class _Rule:
+    pattern: str       # the Go pattern, without `!`, a leading or trailing `/`
     regex: re.Pattern
     negate: bool
     must_dir: bool
@@ -95,6 +97,12 @@ class IgnoreRules:
                 raise ChartgenError(f"{source}: rule {line.strip()!r}: {exc}", path=source,
                                     line=number if number <= len(lines) else 0, code="package-failed") from None
         self.combined = self._combined()
+        # Without `!` rules: the base-name rules' answer depends on the base name and whether
+        # it is a folder alone, remembered (an umbrella repeats its sub-charts' file names a
+        # thousand times); the path rules, each with the literal start a path needs to match.
+        self._by_base: tuple[dict[str, bool], dict[str, bool]] = ({}, {})
+        self._path_rules = [(re.split(r"[*?\[\\]", rule.pattern, maxsplit=1)[0], rule.regex, rule.must_dir)
+                            for rule in self.rules if not rule.base_only]
 
     @classmethod
     def of_chart(cls, chart_dir: Path) -> "IgnoreRules":
@@ -126,7 +134,7 @@ class IgnoreRules:
             rule = rule[1:]
         elif "/" not in rule:
             base_only = True
-        self.rules.append(_Rule(re.compile(_go_pattern(rule) + r"\Z", re.S), negate, must_dir, base_only))
+        self.rules.append(_Rule(rule, re.compile(_go_pattern(rule) + r"\Z", re.S), negate, must_dir, base_only))
 
     def _combined(self) -> list[tuple[re.Pattern, bool, bool]] | None:
         """Without `!` rules the order does not matter: one regular expression per kind of
@@ -139,14 +147,37 @@ class IgnoreRules:
         return [(re.compile("|".join(patterns), re.S), base_only, must_dir)
                 for (base_only, must_dir), patterns in groups.items()]
 
+    def by_name(self, folder: str) -> tuple[dict[str, bool], dict[str, bool]] | None:
+        """For the entries of `folder` (a relative path ending in `/`, or "" for the chart's
+        own), when their base names alone decide (no `!` rule, no path rule that can match
+        under `folder`): the answers remembered by base name, (files, folders). A name not
+        in them yet is asked of `ignored`, which adds it. None when the path decides."""
+        if self.combined is None:
+            return None
+        for start, _regex, _must_dir in self._path_rules:
+            if start.startswith(folder) or folder.startswith(start):
+                return None
+        return self._by_base[False], self._by_base[True]
+
     def ignored(self, path: str, is_dir: bool) -> bool:
         """Whether Helm leaves out `path` (relative to the chart root, `/`-separated)."""
         if path in ("", ".", "./"):
             return False
-        base = path.rsplit("/", 1)[-1]
+        base = path[path.rfind("/") + 1:]
         if self.combined is not None:
-            return any(regex.match(base if base_only else path) for regex, base_only, must_dir in self.combined
-                       if is_dir or not must_dir)
+            remembered = self._by_base[is_dir]
+            known = remembered.get(base)
+            if known is None:
+                if len(remembered) > _MAX_REMEMBERED:
+                    remembered.clear()
+                known = remembered[base] = any(regex.match(base) for regex, base_only, must_dir in self.combined
+                                               if base_only and (is_dir or not must_dir))
+            if known:
+                return True
+            for start, regex, must_dir in self._path_rules:
+                if path.startswith(start) and (is_dir or not must_dir) and regex.match(path):
+                    return True
+            return False
         for rule in self.rules:
             subject = base if rule.base_only else path
             if rule.negate:

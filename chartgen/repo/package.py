@@ -5,45 +5,47 @@ whole chart in memory twice; chartgen writes the archive directly from the chart
 the files Helm would take (`.helmignore` honoured, `file://` dependencies vendored into
 `charts/<name>/` as `helm dependency build` does), as a tar sorted by name whose members all
 carry one fixed time (`ARCHIVE_EPOCH`), mode 0644 and no owner, gzip'd with a fixed header
-(no time, no name). The archive is a function of the content alone: same content, same
-bytes, same SHA-256 digest, on any machine (with the reference zlib, see docs/performance.md).
-The chart is checked as `helm package` checks it first (Chart.yaml metadata, values.yaml,
-values.schema.json, dependencies present), and Helm reads the result like any archive.
+(no time, no name; `chartgen.repo.tarball`). The archive is a function of the content alone:
+same content, same bytes, same SHA-256 digest, on any machine (with the reference zlib, see
+docs/performance.md). The chart is checked as `helm package` checks it first (Chart.yaml
+metadata, values.yaml, values.schema.json, dependencies present), and Helm reads the result
+like any archive.
+
+A large umbrella chart is written one gzip member per sub-chart (`chartgen.repo.tarball`);
+given a cache folder (`chartgen.repo.packcache`, the build's `.chartgen/package/`) the
+members and checks of unchanged sub-charts are kept, and their files not read again: with
+one workflow changed out of a thousand, only its sub-chart is read, checked and compressed.
+The bytes are the same with or without the cache.
 
 A version that is already published (in a given index, or as an archive in the output
 folder) with other content is refused: published versions are immutable. An archive
-written by an older chartgen (Helm's layout) with the same content is recognised as such
-and kept (`_legacy_archive`).
+written by an older chartgen with the same content is recognised as such and kept: one
+written as a single gzip member (`_single_member`), or in Helm's layout (`_legacy_archive`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
-import struct
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator, Mapping
 
 from chartgen.errors import ChartgenError
 from chartgen.fsutil import MARKER, sweep_leftovers, temp_directory, write_atomic
 from chartgen.repo.archive import ArchiveInfo, sha256_file
+from chartgen.repo.chartcheck import chart_metadata, check_chart, failed
 from chartgen.repo.helmignore import IgnoreRules
 from chartgen.repo.index import IndexFile, immutable_error
+from chartgen.repo.tarball import (ARCHIVE_EPOCH, END_BLOCKS, gzip_bytes, segment_length, is_segmented, runs,
+                                   sub_chart_of, tar_bytes, tar_entry)
 
-# 1980-01-01T00:00:00Z: a fixed, obviously synthetic time (the ZIP epoch); 0 would make
-# some tools treat the time as unset.
-ARCHIVE_EPOCH = 315532800
+__all__ = ["ARCHIVE_EPOCH", "PackageResult", "archive_bytes", "chart_files", "find_charts", "gzip_bytes",
+           "package_chart", "read_chart_identity", "tar_bytes"]
+
 # Never put into the archive: chartgen's own marker and VCS metadata.
 _SKIP_NAMES = {MARKER, ".git", ".hg", ".svn"}
-# zlib's default level: within 1% of level 9's size at half its time.
-_GZIP_LEVEL = 6
-# gzip header: deflate, no flags, mtime 0, no extra flags, OS "unknown" (fixed, unlike the
-# OS byte zlib's own gzip wrapper writes).
-_GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
-_CHART_TYPES = ("", "application", "library")
 
 
 @dataclass(frozen=True)
@@ -74,47 +76,94 @@ def read_chart_identity(chart_dir: Path) -> tuple[str, str]:
 
 # ------------------------------------------------------------------ the files Helm would take
 
-def _failed(message: str, path: Path | str) -> ChartgenError:
-    return ChartgenError(message, path=path, code="package-failed")
-
-
-def _walk(folder: str, prefix: str, rules: IgnoreRules, files: dict[str, bytes], active: frozenset) -> None:
-    """Add the files under `folder` as `prefix` + relative path, in Helm's way: symbolic links
-    followed, ignored folders not entered, anything but regular files and folders refused."""
+def _check_no_loop(link: str, above: tuple[str, ...]) -> None:
+    """Refuse a symbolic link to a folder that leads back to one of the folders `above` it
+    (only a link can: a folder is not stat'ed unless a link leads to it)."""
     try:
-        status = os.stat(folder)
-        if (status.st_dev, status.st_ino) in active:
-            raise _failed(f"{folder}: a symbolic link loops back to a folder above it", folder)
-        active = active | {(status.st_dev, status.st_ino)}
+        target = os.stat(link)
+        for folder in above:
+            status = os.stat(folder)
+            if (status.st_dev, status.st_ino) == (target.st_dev, target.st_ino):
+                raise failed(f"{link}: a symbolic link loops back to a folder above it", link)
+    except OSError as exc:
+        raise failed(f"cannot read {link}: {exc.strerror or exc}", link) from None
+
+
+class _Files(Mapping):
+    """relative path -> content of the files going into the archive, each read when first
+    asked for, so that a kept sub-chart's files are never read. `entries`: relative path ->
+    (path on disk, os.stat_result, the sub-chart folder `charts/<name>/` holding it or None)
+    as the walk found them."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, tuple[str, os.stat_result, str | None]] = {}
+        self.read: dict[str, bytes] = {}
+
+    def __getitem__(self, rel: str) -> bytes:
+        data = self.read.get(rel)
+        if data is None:
+            path = self.entries[rel][0]
+            try:
+                with open(path, "rb") as handle:
+                    data = self.read[rel] = handle.read()
+            except OSError as exc:
+                raise failed(f"cannot read {path}: {exc.strerror or exc}", path) from None
+        return data
+
+    def __contains__(self, rel) -> bool:
+        return rel in self.entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+
+def _walk(folder: str, prefix: str, rules: IgnoreRules, files: _Files, above: tuple[str, ...] = (),
+          group: str | None = None) -> None:
+    """Add the files under `folder` as `prefix` + relative path, in Helm's way: symbolic links
+    followed, ignored folders not entered, anything but regular files and folders refused.
+    `above`: the folders walked into to get here; `group`: the sub-chart folder
+    (`chartgen.repo.tarball.sub_chart_of`) `folder` lies in."""
+    try:
         entries = list(os.scandir(folder))
     except OSError as exc:
-        raise _failed(f"cannot read {folder}: {exc.strerror or exc}", folder) from None
+        raise failed(f"cannot read {folder}: {exc.strerror or exc}", folder) from None
+    above = above + (folder,)
+    by_name = rules.by_name(prefix)       # (files, folders): whether a name is ignored here
+    found = files.entries
     for entry in entries:
         name = entry.name
         if name in _SKIP_NAMES:
             continue
         rel = prefix + name
-        try:
-            rel.encode("utf-8")
-        except UnicodeEncodeError:
-            raise _failed(f"file name {name.encode('utf-8', 'surrogateescape')!r} is not UTF-8; "
-                          "chart archives hold UTF-8 names only", entry.path) from None
-        if entry.is_dir():
-            if not rules.ignored(rel, True):
-                _walk(entry.path, rel + "/", rules, files, active)
-        elif rules.ignored(rel, False):
+        if not name.isascii():
+            try:
+                rel.encode("utf-8")
+            except UnicodeEncodeError:
+                raise failed(f"file name {name.encode('utf-8', 'surrogateescape')!r} is not UTF-8; "
+                             "chart archives hold UTF-8 names only", entry.path) from None
+        is_dir = entry.is_dir()
+        ignored = by_name[is_dir].get(name) if by_name is not None else None
+        if ignored is None:
+            ignored = rules.ignored(rel, is_dir)
+        if ignored:
             continue
+        if is_dir:
+            if entry.is_symlink():
+                _check_no_loop(entry.path, above)
+            _walk(entry.path, rel + "/", rules, files, above, group if group is not None else sub_chart_of(rel + "/"))
         elif entry.is_file():
             try:
-                with open(entry.path, "rb") as handle:
-                    files[rel] = handle.read()
+                found[rel] = (entry.path, entry.stat(), group)
             except OSError as exc:
-                raise _failed(f"cannot read {entry.path}: {exc.strerror or exc}", entry.path) from None
+                raise failed(f"cannot read {entry.path}: {exc.strerror or exc}", entry.path) from None
         elif entry.is_symlink() and not os.path.exists(entry.path):
-            raise _failed(f"{rel} is a broken symbolic link", entry.path)
+            raise failed(f"{rel} is a broken symbolic link", entry.path)
         else:
-            raise _failed(f"{rel} is not a regular file (a device, pipe or socket); "
-                          "Helm cannot package it", entry.path)
+            raise failed(f"{rel} is not a regular file (a device, pipe or socket); "
+                         "Helm cannot package it", entry.path)
 
 
 def _local_dependencies(folder: Path, metadata: dict, seen: tuple[Path, ...]):
@@ -148,7 +197,7 @@ def _local_dependencies(folder: Path, metadata: dict, seen: tuple[Path, ...]):
 
 
 def _vendor_local_dependencies(folder: Path, prefix: str, metadata: dict, rules: IgnoreRules,
-                               files: dict[str, bytes], seen: tuple[Path, ...] = ()) -> None:
+                               files: _Files, seen: tuple[Path, ...] = ()) -> None:
     """What `helm dependency build` does for `file://` dependencies: each referenced chart
     folder goes into `charts/<name>/` (Chart.yaml stays untouched, so the archive does not
     depend on where the checkout is)."""
@@ -158,233 +207,131 @@ def _vendor_local_dependencies(folder: Path, prefix: str, metadata: dict, rules:
         where = f"{prefix}charts/{name}"
         if rules.ignored(f"{prefix}charts", True) or rules.ignored(where, True):
             continue  # .helmignore leaves it out: reported as missing below, as Helm does
-        _walk(str(source), where + "/", rules, files, frozenset())
+        _walk(str(source), where + "/", rules, files, (), sub_chart_of(where + "/"))
         sub_metadata = load_data(files[f"{where}/Chart.yaml"], str(source / "Chart.yaml")) or {}
         _vendor_local_dependencies(source, where + "/", sub_metadata if isinstance(sub_metadata, dict) else {},
                                    rules, files, seen + (folder.resolve(),))
 
 
-_CHART_FIELDS = ("apiVersion", "name", "version", "type", "dependencies")
-
-
-def _chart_fields(raw: bytes, path: Path):
-    """The fields of Chart.yaml that packaging needs (`_CHART_FIELDS`); the rest (annotations,
-    maintainers, ...) is only parsed, not turned into Python values. A document that is not a
-    simple YAML mapping is read whole."""
-    import yaml
-
-    from chartgen.yamlio import check_yaml, load_data, looks_like_json
-
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return load_data(raw, str(path))
-    if looks_like_json(text):
-        return load_data(text, str(path))
-    check_yaml(text, str(path))
-    loader = yaml.CSafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        if not isinstance(node, yaml.MappingNode):
-            return load_data(text, str(path))
-        fields = {}
-        for key, value in node.value:
-            if isinstance(key, yaml.ScalarNode) and key.value == "<<":
-                return load_data(text, str(path))       # a merge key: as the whole document reads
-            if isinstance(key, yaml.ScalarNode) and key.value in _CHART_FIELDS:
-                if key.value in fields:
-                    return load_data(text, str(path))   # duplicate keys: as the whole document reads
-                fields[key.value] = loader.construct_object(value, deep=True)
-        return fields
-    except (yaml.YAMLError, RecursionError):
-        return load_data(text, str(path))   # the full reader reports the error with its place
-    finally:
-        loader.dispose()
-
-
-def _chart_metadata(files: dict[str, bytes], prefix: str, where: Path) -> dict:
-    """Chart.yaml of the chart at `prefix`, checked as Helm's loader checks it."""
-    from chartgen.repo.versions import parse_version
-
-    path = where / "Chart.yaml"
-    raw = files.get(prefix + "Chart.yaml")
-    if raw is None:
-        raise ChartgenError(f"{where} is not a chart (no Chart.yaml)", path=where, code="chart-missing")
-    metadata = _chart_fields(raw, path)
-    if not isinstance(metadata, dict):
-        raise ChartgenError("Chart.yaml is not a mapping", path=path, line=1, code="chart-invalid")
-    name, version = metadata.get("name"), metadata.get("version")
-    if not name or not isinstance(name, str):
-        raise ChartgenError("Chart.yaml has no name", path=path, line=1, code="chart-invalid")
-    if not version:
-        raise ChartgenError("Chart.yaml has no version", path=path, line=1, code="chart-invalid")
-    if "/" in name or "\\" in name or "\0" in name or name in (".", ".."):
-        raise _failed(f"Chart.yaml: chart name {name!r} is not a valid file name", path)
-    if parse_version(str(version)) is None:
-        raise ChartgenError(f"Chart.yaml: chart version {version!r} is not SemVer", path=path,
-                            code="archive-version")
-    if not metadata.get("apiVersion"):
-        raise _failed("Chart.yaml: apiVersion is required", path)
-    if not isinstance(metadata.get("dependencies") or [], list):
-        raise _failed("Chart.yaml: dependencies is not a list", path)
-    if str(metadata.get("type") or "") not in _CHART_TYPES:
-        raise _failed(f"Chart.yaml: chart type {metadata.get('type')!r} is not application or library", path)
-    return metadata
-
-
-def _check_values(text: bytes, path: Path) -> None:
-    """values.yaml is YAML holding a mapping (or nothing), as Helm needs; composed, not
-    constructed (libyaml does the work), after the alias and depth guard."""
-    import yaml
-
-    from chartgen.yamlio import _syntax_error, check_yaml
-
-    try:
-        decoded = text.decode("utf-8")
-        check_yaml(decoded, str(path))
-        node = yaml.compose(decoded, Loader=yaml.CSafeLoader)
-    except UnicodeDecodeError as exc:
-        raise _failed(f"values.yaml is not UTF-8 text (byte {exc.start})", path) from None
-    except ChartgenError as exc:
-        raise _failed(f"values.yaml: {exc}", path) from None
-    except (yaml.YAMLError, RecursionError) as exc:
-        error = _syntax_error(str(path), exc)
-        raise ChartgenError(f"values.yaml: {error}", path=path, line=error.findings[0].line,
-                            code="package-failed") from None
-    empty = node is None or (isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null")
-    if not empty and not isinstance(node, yaml.MappingNode):
-        raise _failed("values.yaml is not a mapping of values", path)
-
-
-def _check_chart(files: dict[str, bytes], prefix: str, where: Path, metadata: dict | None = None) -> dict:
-    """What `helm package` checks before it writes anything: Chart.yaml, values.yaml (a YAML
-    mapping), values.schema.json (JSON), sub-charts, and every dependency present in charts/."""
-    if metadata is None:
-        metadata = _chart_metadata(files, prefix, where)
-    values = files.get(prefix + "values.yaml")
-    if values is not None:
-        _check_values(values, where / "values.yaml")
-    schema = files.get(prefix + "values.schema.json")
-    if schema is not None:
-        try:
-            json.loads(schema)
-        except ValueError as exc:
-            raise _failed(f"values.schema.json is not valid JSON: {exc}", where / "values.schema.json") from None
-    present = set()
-    groups: dict[str, bool] = {}
-    start = prefix + "charts/"
-    for key in files:
-        if key.startswith(start):
-            rest = key[len(start):]
-            group, _, inner = rest.partition("/")
-            if group[:1] in ("_", ".") or (not inner and not group.endswith(".tgz")):
-                continue  # Helm skips these (and a plain file's .prov)
-            groups[group] = bool(inner)
-    for group, is_dir in sorted(groups.items()):
-        if is_dir:
-            present.add(str(_check_chart(files, f"{start}{group}/", where / "charts" / group)["name"]))
-        else:
-            present.add(_archive_chart_name(files[start + group], where / "charts" / group))
-    missing = [str(d.get("name")) for d in metadata.get("dependencies") or []
-               if isinstance(d, dict) and str(d.get("name")) not in present]
-    if missing:
-        raise _failed(f"found in Chart.yaml, but missing in charts/ directory: {', '.join(missing)}",
-                      where / "Chart.yaml")
-    return metadata
-
-
-def _archive_chart_name(data: bytes, path: Path) -> str:
-    """The chart name inside a vendored sub-chart archive (charts/<x>.tgz)."""
-    import io
-    import tarfile
-
-    from chartgen.yamlio import load_data
-
-    try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-            for member in tar:
-                parts = member.name.split("/")
-                if len(parts) == 2 and parts[1] == "Chart.yaml" and member.isfile():
-                    metadata = load_data(tar.extractfile(member).read(), f"{path}!{member.name}")
-                    if isinstance(metadata, dict) and metadata.get("name"):
-                        return str(metadata["name"])
-    except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
-        raise _failed(f"{path.name} is not a readable chart archive: {exc}", path) from None
-    raise _failed(f"{path.name} holds no Chart.yaml with a name", path)
+def _chart_walk(chart_dir: Path) -> tuple[dict, _Files]:
+    """(Chart.yaml's `_CHART_FIELDS`, the files going into the archive, not read yet)."""
+    if not (chart_dir / "Chart.yaml").is_file():
+        raise ChartgenError(f"{chart_dir} is not a chart (no Chart.yaml)", path=chart_dir, code="chart-missing")
+    rules = IgnoreRules.of_chart(chart_dir)
+    files = _Files()
+    _walk(str(chart_dir), "", rules, files)
+    metadata = chart_metadata(files, "", chart_dir)
+    _vendor_local_dependencies(chart_dir, "", metadata, rules, files)
+    return metadata, files
 
 
 def chart_files(chart_dir: Path) -> tuple[dict, dict[str, bytes]]:
     """(Chart.yaml's `_CHART_FIELDS`, relative path -> content) of what goes into the archive
     of the chart at `chart_dir`, checked as `helm package` checks it."""
     chart_dir = Path(chart_dir)
-    if not (chart_dir / "Chart.yaml").is_file():
-        raise ChartgenError(f"{chart_dir} is not a chart (no Chart.yaml)", path=chart_dir, code="chart-missing")
-    rules = IgnoreRules.of_chart(chart_dir)
-    files: dict[str, bytes] = {}
-    _walk(str(chart_dir), "", rules, files, frozenset())
-    metadata = _chart_metadata(files, "", chart_dir)
-    _vendor_local_dependencies(chart_dir, "", metadata, rules, files)
-    return _check_chart(files, "", chart_dir, metadata), files
+    metadata, files = _chart_walk(chart_dir)
+    check_chart(files, "", chart_dir, metadata)
+    return metadata, {rel: files[rel] for rel in files}
 
 
 # ------------------------------------------------------------------ the archive
 
-def _tar_header(name: bytes, size: int, kind: bytes = b"0") -> bytes:
-    """One ustar header: mode 0644, owner 0 with no names, ARCHIVE_EPOCH."""
-    header = bytearray(512)
-    header[0:len(name)] = name
-    header[100:124] = b"0000644\x000000000\x000000000\x00"
-    header[124:136] = b"%011o\x00" % size
-    header[136:148] = b"%011o\x00" % ARCHIVE_EPOCH
-    header[148:156] = b"        "
-    header[156:157] = kind
-    header[257:265] = b"ustar\x0000"
-    header[329:345] = b"0000000\x000000000\x00"
-    header[148:156] = b"%06o\x00 " % sum(header)
-    return bytes(header)
+def _identify(files: _Files, cache) -> tuple[dict[str, int], dict[str, str]]:
+    """(size, SHA-256) of every file; with a cache (`PackageCache`) the SHA-256 of the
+    sub-charts' files (kept by size, time and inode) for their members' keys, the others
+    read. Sizes are the lengths of the content the archive holds, so that whether it is cut
+    into members depends on that content alone."""
+    sizes: dict[str, int] = {}
+    shas: dict[str, str] = {}
+    known = cache.files if cache is not None else {}
+    seen = cache.seen if cache is not None else {}
+    for rel, (_path, info, group) in files.entries.items():
+        if cache is None or group is None:
+            sizes[rel] = len(files[rel])
+            continue
+        key = f"{rel}\t{info.st_size}\t{info.st_mtime_ns}\t{info.st_ino}"      # see PackageCache.files
+        sha = known.get(key)
+        if sha is None:
+            data = files[rel]
+            sha = hashlib.sha256(data).hexdigest()
+            cache.learn(key, rel, info, data, sha)
+            sizes[rel] = len(data)
+        else:
+            seen[key] = sha
+            sizes[rel] = info.st_size
+        shas[rel] = sha
+    return sizes, shas
 
 
-def _pax_record(key: str, value: bytes) -> bytes:
-    body = b" " + key.encode("ascii") + b"=" + value + b"\n"
-    length = len(body) + 1
-    while len(b"%d" % length) + len(body) != length:
-        length += 1
-    return b"%d" % length + body
+def _members(top: str, chart_dir: Path, metadata: dict, files: _Files, sizes: dict[str, int],
+             shas: dict[str, str], cache) -> bytes:
+    """The archive as one gzip member per run (`chartgen.repo.tarball.runs`), the chart
+    checked; with a cache, the members (and checks) of unchanged sub-charts are the kept ones."""
+    from chartgen.repo.packcache import segment_id
+
+    layout = runs({rel: entry[2] for rel, entry in files.entries.items()})
+    checked: dict[str, str] = {}
+    kept: dict[str, bytes] = {}
+    ids: dict[str, str] = {}
+    if cache is not None:
+        for group, rels in layout:
+            if group is not None:
+                ids[group] = segment_id(top, rels, shas)
+                hit = cache.member(ids[group], segment_length(top, rels, sizes))
+                if hit is not None:
+                    checked[group], kept[group] = hit
+    check_chart(files, "", chart_dir, metadata, checked=checked,
+                keys=[rel for rel, entry in files.entries.items() if entry[2] not in checked])
+    compressed = iter(_compress([b"".join([tar_entry(f"{top}/{rel}", files[rel]) for rel in rels])
+                                 for group, rels in layout if group not in kept]))
+    members: list[bytes] = []
+    fresh: dict[str, bytes] = {}
+    for group, _rels in layout:
+        member = kept[group] if group in kept else next(compressed)
+        members.append(member)
+        if group is not None and group not in kept:
+            fresh[group] = member
+    members.append(gzip_bytes(END_BLOCKS))
+    if cache is not None:
+        cache.save({ids[g]: (checked[g], kept[g] if g in kept else fresh[g]) for g in ids}, {ids[g] for g in fresh})
+    return b"".join(members)
 
 
-def tar_bytes(top: str, files: dict[str, bytes]) -> bytes:
-    """The uncompressed tar of `files` under `top/`, sorted by name; a name longer than ustar's
-    100 bytes or not ASCII goes into a PAX `path` record (as Python's tarfile and Go's
-    archive/tar write it)."""
-    out = []
-    for rel in sorted(files):
-        data = files[rel]
-        name = f"{top}/{rel}"
-        encoded = name.encode("utf-8")
-        if len(encoded) > 100 or not name.isascii():
-            record = _pax_record("path", encoded)
-            out.append(_tar_header(b"././@PaxHeader", len(record), b"x"))
-            out.append(record + b"\x00" * (-len(record) % 512))
-            encoded = name.encode("ascii", "replace")[:100]
-        out.append(_tar_header(encoded, len(data)))
-        out.append(data)
-        out.append(b"\x00" * (-len(data) % 512))
-    out.append(b"\x00" * 1024)
-    return b"".join(out)
+# Compressing this many bytes or more: on several threads (zlib lets go of the interpreter lock).
+_PARALLEL_FROM = 4 << 20
 
 
-def gzip_bytes(raw: bytes) -> bytes:
-    """`raw` gzip'd with a fixed header (no time, no name, OS unknown)."""
-    compressor = zlib.compressobj(_GZIP_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS, 8, zlib.Z_DEFAULT_STRATEGY)
-    body = compressor.compress(raw) + compressor.flush()
-    return _GZIP_HEADER + body + struct.pack("<II", zlib.crc32(raw), len(raw) & 0xFFFFFFFF)
+def _compress(segments: list[bytes]) -> list[bytes]:
+    """`gzip_bytes` of each segment, in order."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    if cores < 2 or len(segments) < 2 or sum(map(len, segments)) < _PARALLEL_FROM:
+        return [gzip_bytes(segment) for segment in segments]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(min(cores, 4)) as pool:
+        return list(pool.map(gzip_bytes, segments))
 
 
-def archive_bytes(chart_dir: Path) -> tuple[str, str, bytes]:
-    """(name, version, archive bytes) of the chart at `chart_dir`."""
-    metadata, files = chart_files(chart_dir)
-    name = str(metadata["name"])
-    return name, str(metadata["version"]), gzip_bytes(tar_bytes(name, files))
+def archive_bytes(chart_dir: Path, cache: Path | None = None) -> tuple[str, str, bytes]:
+    """(name, version, archive bytes) of the chart at `chart_dir`; `cache`: a folder where
+    the members of a large umbrella's sub-charts are kept between runs (`chartgen.repo.packcache`)."""
+    chart_dir = Path(chart_dir)
+    metadata, files = _chart_walk(chart_dir)
+    name, version = str(metadata["name"]), str(metadata["version"])
+    groups = {entry[2] for entry in files.entries.values()} - {None}
+    store = None
+    if cache is not None and groups:
+        from chartgen.repo.packcache import PackageCache
+
+        store = PackageCache.open(Path(cache), chart_dir)
+    sizes, shas = _identify(files, store)
+    if not is_segmented(sum(sizes.values()), groups):
+        check_chart(files, "", chart_dir, metadata)
+        return name, version, gzip_bytes(tar_bytes(name, files))
+    return name, version, _members(name, chart_dir, metadata, files, sizes, shas, store)
 
 
 # ------------------------------------------------------------------ packaging
@@ -402,31 +349,38 @@ def _sweep_once(folder: Path) -> None:
 
 
 def package_chart(chart_dir: Path, out_dir: Path, *, force: bool = False,
-                  published: IndexFile | None = None) -> PackageResult:
+                  published: IndexFile | None = None, cache: Path | None = None) -> PackageResult:
     """Package one chart reproducibly into `out_dir/<name>-<version>.tgz`.
 
     Refuses (ChartgenError `version-immutable`) when `published` or an archive already
     in `out_dir` holds this name and version with a different digest, unless `force`.
-    An archive with the same digest is left as it is (`unchanged`).
+    An archive with the same digest is left as it is (`unchanged`), as is one an older
+    chartgen wrote with the same content. `cache`: see `archive_bytes`.
     """
     chart_dir, out_dir = Path(chart_dir), Path(out_dir)
-    name, version, data = archive_bytes(chart_dir)
+    name, version, data = archive_bytes(chart_dir, cache)
     digest = hashlib.sha256(data).hexdigest()
     info = ArchiveInfo(chart_dir, name, version, digest)
-    legacy: list[tuple[str, bytes] | None] = []   # made at most once, only when a digest differs
+    ours = data
+    makers = (lambda: _single_member(ours), lambda: _legacy_archive(chart_dir))
+    layouts: list[tuple[str, bytes] | None] = []   # made in turn, only when a digest differs
 
-    def older_layout(other: str) -> bool:
-        """Whether `other` is the digest of this content as an older chartgen wrote it."""
-        if not legacy:
-            legacy.append(_legacy_archive(chart_dir))
-        return legacy[0] is not None and legacy[0][0] == other
+    def older_layout(other: str) -> tuple[str, bytes] | None:
+        """(digest, bytes) of this content as an older chartgen wrote it, if `other` is that digest."""
+        for number, make in enumerate(makers):
+            if len(layouts) == number:
+                layouts.append(make())
+            if layouts[number] is not None and layouts[number][0] == other:
+                return layouts[number]
+        return None
 
     if published is not None and not force:
         wanted = published.digest_of(name, version)
         if wanted and wanted != digest:
-            if not older_layout(wanted):
+            older = older_layout(wanted)
+            if older is None:
                 raise immutable_error(info, wanted, published.path or "the published index")
-            digest, data = legacy[0]   # the published bytes: same content, the older layout
+            digest, data = older   # the published bytes: same content, an older layout
     out_dir.mkdir(parents=True, exist_ok=True)
     _sweep_once(out_dir)
     target = out_dir / f"{name}-{version}.tgz"
@@ -434,12 +388,22 @@ def package_chart(chart_dir: Path, out_dir: Path, *, force: bool = False,
         existing = sha256_file(target)
         if existing == digest or older_layout(existing):
             return PackageResult(name, version, target, existing, True)
-        # (an archive of this content in today's layout, where the index holds the older
+        # (an archive of this content in today's layout, where the index holds an older
         # layout, is replaced by the published bytes)
         if existing != info.digest and not force:
             raise immutable_error(info, existing, str(target))
     write_atomic(target, data)
     return PackageResult(name, version, target, digest)
+
+
+def _single_member(data: bytes) -> tuple[str, bytes] | None:
+    """(digest, bytes) of the archive `data` (several gzip members) as one gzip member, as
+    chartgen wrote every archive before it cut large umbrellas into members; None when `data`
+    is one member already."""
+    import gzip
+
+    single = gzip_bytes(gzip.decompress(data))
+    return None if single == data else (hashlib.sha256(single).hexdigest(), single)
 
 
 def find_charts(root: Path) -> list[Path]:

@@ -1,0 +1,213 @@
+"""What packaging a large umbrella chart keeps between runs (the build's `.chartgen/package/`).
+
+The umbrella's archive is one gzip member per embedded sub-chart (`chartgen.repo.tarball`).
+Kept here, per chart folder:
+- the members, by a key (`segment_id`) hashing everything a member and the checks of its
+  sub-chart depend on: the archive names and SHA-256 of its files, chartgen's version, zlib's
+  version and level. A member is kept only after its sub-chart passed `helm package`'s checks,
+  with the chart name found, so a kept one is neither compressed nor checked again;
+- the SHA-256 of each sub-chart file by (size, modification time, inode), so an unchanged
+  file is not read again: the umbrella's sub-chart files are hard links to the workflow charts
+  and keep all three while unchanged. A file modified in the last seconds is read every time
+  (its time could still be shared by an edit to come: the "racy" case git knows).
+
+Members live in packs, `pack-<random>.gz`: the members one run compressed, concatenated, written
+once and never changed (a first run writes one pack, a run with one sub-chart changed a pack of
+one member). When a chart's members are spread over more than `MAX_PACKS` packs, or its packs
+hold as many bytes of members no longer used as of used ones, its members are written into
+one new pack. `files-<chart>.memo` names, per member, its pack, place and chart name, and holds
+the file hashes (text, one line each).
+
+Every write is atomic (a killed run leaves at most a temporary name, swept by the next run);
+a member is checked before use (gzip header, length in its trailer) and a memo line that does
+not read is ignored: a broken cache only costs time. After a run, packs no memo names are
+removed (unless written in the last hour: a concurrent run may not have recorded its own
+yet), and memos not used for 30 days: the folder holds about one archive's worth per chart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chartgen.fsutil import sweep_leftovers, write_atomic
+
+CACHE_FORMAT = "2"
+MAX_PACKS = 16
+_SETTLED_NS = 2_000_000_000
+_MEMO_DAYS = 30
+_UNNAMED_GRACE = 3600.0
+_MEMO_HEAD = "chartgen package memo " + CACHE_FORMAT
+_UNSAFE = ("\t", "\n", "\r")
+
+
+def segment_id(top: str, rels: list[str], shas: dict[str, str]) -> str:
+    """The key of the member holding files `rels` (their SHA-256 `shas`) under `top/`."""
+    import zlib
+
+    from chartgen import __version__
+    from chartgen.repo.tarball import GZIP_LEVEL
+
+    digest = hashlib.sha256(f"{CACHE_FORMAT}\0{__version__}\0{zlib.ZLIB_RUNTIME_VERSION}\0{GZIP_LEVEL}\0{top}\0"
+                            .encode())
+    digest.update("\0".join(rels).encode())      # names hold no NUL; each SHA-256 is 64 characters
+    digest.update("".join([shas[rel] for rel in rels]).encode())
+    return digest.hexdigest()
+
+
+@dataclass
+class PackageCache:
+    """The cache folder, opened for one chart folder."""
+
+    folder: Path
+    chart_dir: Path
+    # "path\tsize\tmtime_ns\tinode" -> SHA-256 of the file's content, as the last run saw them
+    files: dict[str, str] = field(default_factory=dict)
+    members: dict[str, tuple[str, int, int, str]] = field(default_factory=dict)  # id -> pack, offset, length, name
+    seen: dict[str, str] = field(default_factory=dict)       # this run's `files` (those used, those learnt)
+    packs: dict[str, bytes | None] = field(default_factory=dict)   # packs read
+
+    @classmethod
+    def open(cls, folder: Path, chart_dir: Path) -> "PackageCache":
+        cache = cls(Path(folder), Path(chart_dir))
+        try:
+            lines = cache.memo_path.read_bytes().decode("utf-8").split("\n")
+        except (OSError, UnicodeDecodeError):
+            return cache    # no memo, or one that does not read: every file is read
+        if lines[0] != f"{_MEMO_HEAD}\t{os.path.realpath(chart_dir)}":
+            return cache
+        first = 1
+        for first, line in enumerate(lines[1:], start=1):
+            if not line.startswith("m\t"):
+                break
+            parts = line.split("\t")
+            if len(parts) == 6 and parts[3].isdigit() and parts[4].isdigit():
+                cache.members[parts[1]] = (parts[2], int(parts[3]), int(parts[4]), parts[5])
+        try:                   # then one line a file: "f\tpath\tsize\tmtime_ns\tinode\tsha256"
+            cache.files = dict(line[2:].rsplit("\t", 1) for line in lines[first:] if line)
+        except ValueError:
+            cache.files = {}
+        return cache
+
+    @property
+    def memo_path(self) -> Path:
+        key = hashlib.sha256(os.fsencode(os.path.realpath(self.chart_dir))).hexdigest()[:24]
+        return self.folder / f"files-{key}.memo"
+
+    def learn(self, key: str, rel: str, info: os.stat_result, data: bytes, sha: str) -> None:
+        """Remember the SHA-256 of a file read (`key`: as in `files`), if it settled before
+        this run read it."""
+        if (len(data) == info.st_size and time.time_ns() - info.st_mtime_ns > _SETTLED_NS
+                and not any(c in rel for c in _UNSAFE)):
+            self.seen[key] = sha
+
+    def _pack(self, name: str) -> bytes | None:
+        if name not in self.packs:
+            try:
+                self.packs[name] = (self.folder / name).read_bytes() if _is_pack(name) else None
+            except OSError:
+                self.packs[name] = None
+        return self.packs[name]
+
+    def member(self, member_id: str, length: int) -> tuple[str, bytes] | None:
+        """(chart name, gzip member of `length` uncompressed bytes) kept under `member_id`, if whole."""
+        from chartgen.repo.tarball import looks_like_member
+
+        entry = self.members.get(member_id)
+        pack = self._pack(entry[0]) if entry is not None else None
+        if pack is None:
+            return None
+        data = pack[entry[1]:entry[1] + entry[2]]
+        return (entry[3], data) if looks_like_member(data, length) else None
+
+    def save(self, used: dict[str, tuple[str, bytes]], fresh: set[str]) -> None:
+        """Record this run: `used`, member id -> (chart name, member) of every sub-chart;
+        `fresh`: the ids compressed in this run (the others were read from their packs).
+        Then prune the folder."""
+        members = {i: self.members[i] for i in used if i not in fresh}
+        old_packs = {entry[0] for entry in members.values()}
+        used_bytes = sum(entry[2] for entry in members.values())
+        pack_bytes = sum(len(self.packs.get(p) or b"") for p in old_packs)
+        if len(old_packs) + bool(fresh) > MAX_PACKS or pack_bytes > 2 * used_bytes:
+            fresh, members = set(used), {}        # one pack of them all
+        fresh_ids = sorted(i for i in fresh if not any(c in used[i][0] for c in _UNSAFE))
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            if fresh_ids:
+                pack = f"pack-{secrets.token_hex(16)}.gz"
+                write_atomic(self.folder / pack, b"".join(used[i][1] for i in fresh_ids))
+                offset = 0
+                for i in fresh_ids:
+                    members[i] = (pack, offset, len(used[i][1]), used[i][0])
+                    offset += len(used[i][1])
+            if self.seen != self.files or members != self.members:
+                lines = [f"{_MEMO_HEAD}\t{os.path.realpath(self.chart_dir)}\n"]
+                lines += [f"m\t{i}\t{p}\t{o}\t{n}\t{name}\n" for i, (p, o, n, name) in sorted(members.items())]
+                lines += [f"f\t{key}\t{sha}\n" for key, sha in self.seen.items()]
+                write_atomic(self.memo_path, "".join(lines))
+            else:
+                os.utime(self.memo_path)     # used: `prune` keeps it
+        except OSError:
+            return    # a cache that cannot be written only costs the next run
+        prune(self.folder, {self.memo_path.name: {entry[0] for entry in members.values()}})
+
+
+def _is_pack(name: str) -> bool:
+    return name.startswith("pack-") and name.endswith(".gz") and "/" not in name
+
+
+_swept: set[str] = set()
+
+
+def _memo_packs(path: str) -> set[str]:
+    """The packs a memo names (its member lines come first)."""
+    packs = set()
+    with open(path, "rb") as handle:
+        handle.readline()
+        for line in handle:
+            if not line.startswith(b"m\t"):
+                break
+            parts = line.split(b"\t")
+            if len(parts) > 2:
+                packs.add(parts[2].decode("utf-8", "replace"))
+    return packs
+
+
+def prune(folder: Path, known: dict[str, set[str]] | None = None) -> None:
+    """Remove what no run needs: memos not used for 30 days, packs no memo names (written
+    more than an hour ago), temporary files of killed runs. `known`: memo name -> packs, for
+    the memos the caller holds already (not read again)."""
+    key = os.path.realpath(folder)
+    if key not in _swept:
+        sweep_leftovers(folder)
+        _swept.add(key)
+    known = dict(known or {})
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    now = time.time()
+    named: set[str] = set()
+    packs = []
+    for entry in entries:
+        if _is_pack(entry.name):
+            packs.append(entry)
+        elif entry.name.startswith("files-") and entry.name.endswith(".memo"):
+            try:
+                if entry.stat().st_mtime < now - _MEMO_DAYS * 86400:
+                    os.unlink(entry.path)
+                    continue
+                named |= known[entry.name] if entry.name in known else _memo_packs(entry.path)
+            except OSError:
+                continue
+    for entry in packs:
+        if entry.name not in named:
+            try:
+                if entry.stat().st_mtime < now - _UNNAMED_GRACE:
+                    os.unlink(entry.path)
+            except OSError:
+                pass
