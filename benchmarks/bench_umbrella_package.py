@@ -43,7 +43,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 SOURCE = REPO / "charts" / "greeting"
 UMBRELLA = "workflows"
 OLD = time.time() - 86400
@@ -124,8 +123,14 @@ def worker(job: str, umbrella: str, out: str, cache: str) -> None:
             Path(out).mkdir(parents=True, exist_ok=True)
             return hashlib.sha256(Path(helm_python.package(umbrella, destination=out)).read_bytes()).hexdigest()
     else:
-        import yaml  # noqa: F401  (imported before the clock, as helm_python is)
+        import importlib
 
+        # imported before the clock, as helm_python is (a build has them loaded when it packages)
+        for module in ("yaml", "chartgen.yamlio", "chartgen.repo.versions", "chartgen.repo.packcache"):
+            try:
+                importlib.import_module(module)
+            except ImportError:
+                pass       # an older chartgen (--before) has no package cache
         from chartgen.repo.package import package_chart
 
         def run():
@@ -164,8 +169,9 @@ def main() -> None:
     parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(*args.worker)
+        worker(*args.worker)      # chartgen from PYTHONPATH: this checkout's, or --before's
         return
+    sys.path.insert(0, str(REPO))
 
     work = Path(tempfile.mkdtemp(prefix="bench-umbrella-", dir=args.folder))
     try:

@@ -86,8 +86,26 @@ def chart_metadata(files: Mapping[str, bytes], prefix: str, where: Path) -> dict
     return metadata
 
 
+def _mapping_or_nothing(decoded: str) -> bool:
+    """True when `decoded` (guarded already) is one YAML document holding a mapping, or no
+    document: read as libyaml's events, each checked by the parser, without building nodes.
+    False when in doubt (anchors or aliases, another root, a second document): `yaml.compose`
+    decides then, and reports what it finds wrong as it always did."""
+    import yaml
+
+    if "&" in decoded or "*" in decoded:
+        return False
+    root = None
+    for event in yaml.parse(decoded, Loader=yaml.CSafeLoader):
+        if isinstance(event, yaml.DocumentStartEvent) and root is not None:
+            return False
+        if root is None and isinstance(event, yaml.NodeEvent):
+            root = event
+    return root is None or isinstance(root, yaml.MappingStartEvent)
+
+
 def _check_values(text: bytes, path: Path) -> None:
-    """values.yaml is YAML holding a mapping (or nothing), as Helm needs; composed, not
+    """values.yaml is YAML holding a mapping (or nothing), as Helm needs; parsed, not
     constructed (libyaml does the work), after the alias and depth guard."""
     import yaml
 
@@ -96,6 +114,8 @@ def _check_values(text: bytes, path: Path) -> None:
     try:
         decoded = text.decode("utf-8")
         check_yaml(decoded, str(path))
+        if _mapping_or_nothing(decoded):
+            return
         node = yaml.compose(decoded, Loader=yaml.CSafeLoader)
     except UnicodeDecodeError as exc:
         raise failed(f"values.yaml is not UTF-8 text (byte {exc.start})", path) from None

@@ -38,7 +38,7 @@ from chartgen.repo.archive import ArchiveInfo, sha256_file
 from chartgen.repo.chartcheck import chart_metadata, check_chart, failed
 from chartgen.repo.helmignore import IgnoreRules
 from chartgen.repo.index import IndexFile, immutable_error
-from chartgen.repo.tarball import (ARCHIVE_EPOCH, END_BLOCKS, gzip_bytes, segment_length, is_segmented, runs,
+from chartgen.repo.tarball import (ARCHIVE_EPOCH, END_BLOCKS, gzip_bytes, is_segmented, runs,
                                    sub_chart_of, tar_bytes, tar_entry)
 
 __all__ = ["ARCHIVE_EPOCH", "PackageResult", "archive_bytes", "chart_files", "find_charts", "gzip_bytes",
@@ -89,6 +89,24 @@ def _check_no_loop(link: str, above: tuple[str, ...]) -> None:
         raise failed(f"cannot read {link}: {exc.strerror or exc}", link) from None
 
 
+def _read(path: str, size: int) -> bytes:
+    """The content of the file at `path`, `size` bytes long when it was stat'ed: one read
+    when it still is (a short read of a regular file is its end), more when it grew."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        data = os.read(fd, size + 1)
+        if len(data) <= size:
+            return data
+        chunks = [data]
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+
+
 class _Files(Mapping):
     """relative path -> content of the files going into the archive, each read when first
     asked for, so that a kept sub-chart's files are never read. `entries`: relative path ->
@@ -102,10 +120,9 @@ class _Files(Mapping):
     def __getitem__(self, rel: str) -> bytes:
         data = self.read.get(rel)
         if data is None:
-            path = self.entries[rel][0]
+            path, info, _group = self.entries[rel]
             try:
-                with open(path, "rb") as handle:
-                    data = self.read[rel] = handle.read()
+                data = self.read[rel] = _read(path, info.st_size)
             except OSError as exc:
                 raise failed(f"cannot read {path}: {exc.strerror or exc}", path) from None
         return data
@@ -271,29 +288,33 @@ def _members(top: str, chart_dir: Path, metadata: dict, files: _Files, sizes: di
 
     layout = runs({rel: entry[2] for rel, entry in files.entries.items()})
     checked: dict[str, str] = {}
-    kept: dict[str, bytes] = {}
+    kept: dict[str, tuple[str, bytes, int]] = {}     # group -> (chart name, member, uncompressed length)
     ids: dict[str, str] = {}
     if cache is not None:
         for group, rels in layout:
             if group is not None:
                 ids[group] = segment_id(top, rels, shas)
-                hit = cache.member(ids[group], segment_length(top, rels, sizes))
+                hit = cache.member(ids[group])
                 if hit is not None:
-                    checked[group], kept[group] = hit
+                    checked[group], kept[group] = hit[0], hit
     check_chart(files, "", chart_dir, metadata, checked=checked,
                 keys=[rel for rel, entry in files.entries.items() if entry[2] not in checked])
-    compressed = iter(_compress([b"".join([tar_entry(f"{top}/{rel}", files[rel]) for rel in rels])
-                                 for group, rels in layout if group not in kept]))
+    segments = [b"".join([tar_entry(f"{top}/{rel}", files[rel]) for rel in rels])
+                for group, rels in layout if group not in kept]
+    made = iter(zip(_compress(segments), map(len, segments)))
     members: list[bytes] = []
-    fresh: dict[str, bytes] = {}
+    fresh: dict[str, tuple[str, bytes, int]] = {}
     for group, _rels in layout:
-        member = kept[group] if group in kept else next(compressed)
+        if group in kept:
+            members.append(kept[group][1])
+            continue
+        member, length = next(made)
         members.append(member)
-        if group is not None and group not in kept:
-            fresh[group] = member
+        if group is not None:
+            fresh[group] = (checked[group], member, length)
     members.append(gzip_bytes(END_BLOCKS))
     if cache is not None:
-        cache.save({ids[g]: (checked[g], kept[g] if g in kept else fresh[g]) for g in ids}, {ids[g] for g in fresh})
+        cache.save({ids[g]: entry for g, entry in {**kept, **fresh}.items()}, {ids[g] for g in fresh})
     return b"".join(members)
 
 

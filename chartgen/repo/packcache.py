@@ -67,7 +67,8 @@ class PackageCache:
     chart_dir: Path
     # "path\tsize\tmtime_ns\tinode" -> SHA-256 of the file's content, as the last run saw them
     files: dict[str, str] = field(default_factory=dict)
-    members: dict[str, tuple[str, int, int, str]] = field(default_factory=dict)  # id -> pack, offset, length, name
+    # member id -> (pack, offset, length, uncompressed length, chart name)
+    members: dict[str, tuple[str, int, int, int, str]] = field(default_factory=dict)
     seen: dict[str, str] = field(default_factory=dict)       # this run's `files` (those used, those learnt)
     packs: dict[str, bytes | None] = field(default_factory=dict)   # packs read
 
@@ -85,8 +86,8 @@ class PackageCache:
             if not line.startswith("m\t"):
                 break
             parts = line.split("\t")
-            if len(parts) == 6 and parts[3].isdigit() and parts[4].isdigit():
-                cache.members[parts[1]] = (parts[2], int(parts[3]), int(parts[4]), parts[5])
+            if len(parts) == 7 and parts[3].isdigit() and parts[4].isdigit() and parts[5].isdigit():
+                cache.members[parts[1]] = (parts[2], int(parts[3]), int(parts[4]), int(parts[5]), parts[6])
         try:                   # then one line a file: "f\tpath\tsize\tmtime_ns\tinode\tsha256"
             cache.files = dict(line[2:].rsplit("\t", 1) for line in lines[first:] if line)
         except ValueError:
@@ -113,8 +114,8 @@ class PackageCache:
                 self.packs[name] = None
         return self.packs[name]
 
-    def member(self, member_id: str, length: int) -> tuple[str, bytes] | None:
-        """(chart name, gzip member of `length` uncompressed bytes) kept under `member_id`, if whole."""
+    def member(self, member_id: str) -> tuple[str, bytes, int] | None:
+        """(chart name, gzip member, its uncompressed length) kept under `member_id`, if whole."""
         from chartgen.repo.tarball import looks_like_member
 
         entry = self.members.get(member_id)
@@ -122,10 +123,10 @@ class PackageCache:
         if pack is None:
             return None
         data = pack[entry[1]:entry[1] + entry[2]]
-        return (entry[3], data) if looks_like_member(data, length) else None
+        return (entry[4], data, entry[3]) if looks_like_member(data, entry[3]) else None
 
-    def save(self, used: dict[str, tuple[str, bytes]], fresh: set[str]) -> None:
-        """Record this run: `used`, member id -> (chart name, member) of every sub-chart;
+    def save(self, used: dict[str, tuple[str, bytes, int]], fresh: set[str]) -> None:
+        """Record this run: `used`, member id -> (chart name, member, uncompressed length) of every sub-chart;
         `fresh`: the ids compressed in this run (the others were read from their packs).
         Then prune the folder."""
         members = {i: self.members[i] for i in used if i not in fresh}
@@ -142,11 +143,11 @@ class PackageCache:
                 write_atomic(self.folder / pack, b"".join(used[i][1] for i in fresh_ids))
                 offset = 0
                 for i in fresh_ids:
-                    members[i] = (pack, offset, len(used[i][1]), used[i][0])
+                    members[i] = (pack, offset, len(used[i][1]), used[i][2], used[i][0])
                     offset += len(used[i][1])
             if self.seen != self.files or members != self.members:
                 lines = [f"{_MEMO_HEAD}\t{os.path.realpath(self.chart_dir)}\n"]
-                lines += [f"m\t{i}\t{p}\t{o}\t{n}\t{name}\n" for i, (p, o, n, name) in sorted(members.items())]
+                lines += [f"m\t{i}\t{p}\t{o}\t{n}\t{raw}\t{name}\n" for i, (p, o, n, raw, name) in members.items()]
                 lines += [f"f\t{key}\t{sha}\n" for key, sha in self.seen.items()]
                 write_atomic(self.memo_path, "".join(lines))
             else:

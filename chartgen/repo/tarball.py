@@ -35,18 +35,30 @@ END_BLOCKS = b"\x00" * 1024
 SEGMENTED_FROM = 1 << 20
 
 
-def _tar_header(name: bytes, size: int, kind: bytes = b"0") -> bytes:
-    """One ustar header: mode 0644, owner 0 with no names, ARCHIVE_EPOCH."""
+def _header_template() -> tuple[bytes, int]:
+    """A ustar header with every field but the name, size, kind and checksum filled in (mode
+    0644, owner 0 with no names, ARCHIVE_EPOCH), and the sum of its bytes with the checksum
+    field as spaces."""
     header = bytearray(512)
-    header[0:len(name)] = name
     header[100:124] = b"0000644\x000000000\x000000000\x00"
-    header[124:136] = b"%011o\x00" % size
     header[136:148] = b"%011o\x00" % ARCHIVE_EPOCH
     header[148:156] = b"        "
-    header[156:157] = kind
     header[257:265] = b"ustar\x0000"
     header[329:345] = b"0000000\x000000000\x00"
-    header[148:156] = b"%06o\x00 " % sum(header)
+    return bytes(header), sum(header)
+
+
+_TEMPLATE, _TEMPLATE_SUM = _header_template()
+
+
+def _tar_header(name: bytes, size: int, kind: bytes = b"0") -> bytes:
+    """One ustar header: mode 0644, owner 0 with no names, ARCHIVE_EPOCH."""
+    header = bytearray(_TEMPLATE)
+    header[0:len(name)] = name
+    size_field = b"%011o\x00" % size
+    header[124:136] = size_field
+    header[156:157] = kind
+    header[148:156] = b"%06o\x00 " % (_TEMPLATE_SUM + sum(name) + sum(size_field) + kind[0])
     return bytes(header)
 
 
@@ -77,23 +89,6 @@ def tar_entry(name: str, data: bytes) -> bytes:
     out.append(data)
     out.append(b"\x00" * (-len(data) % 512))
     return b"".join(out)
-
-
-def entry_length(name: str, size: int) -> int:
-    """len(tar_entry(name, <size bytes>)), without the content."""
-    encoded = name.encode("utf-8")
-    length = 512 + size + (-size % 512)
-    if _needs_pax(name, encoded):
-        record = len(_pax_record("path", encoded))
-        length += 512 + record + (-record % 512)
-    return length
-
-
-def segment_length(top: str, rels: list[str], sizes: Mapping[str, int]) -> int:
-    """The length of the tar entries of files `rels` under `top/`."""
-    if len(top) + max(map(len, rels), default=0) < 100 and top.isascii() and all(map(str.isascii, rels)):
-        return sum([sizes[rel] + (-sizes[rel] % 512) for rel in rels]) + 512 * len(rels)   # no PAX records
-    return sum(entry_length(f"{top}/{rel}", sizes[rel]) for rel in rels)
 
 
 def tar_bytes(top: str, files: Mapping[str, bytes]) -> bytes:
