@@ -186,7 +186,46 @@ def test_a_changed_sub_chart_file_is_seen(tmp_path, how):
         assert b"HELLO" in tar.extractfile("workflows/charts/wf3/values.yaml").read()
 
 
+def test_runs_cut_the_sorted_files_at_sub_chart_folders():
+    import itertools
+
+    names = {"Chart.yaml", "README.md", "charts/README", "charts/a.tgz", "charts/a-b/x", "charts/a/Chart.yaml",
+             "charts/a/charts/n/Chart.yaml", "charts/a/z", "charts/a.b/y", "charts/ab/y", "charts/_p/y",
+             "charts/.h/y", "charts/b/x", "charts/é/x", "ci/x", "templates/a", "charts/b c/x", "values.yaml"}
+    groups = {rel: tarball.sub_chart_of(rel) for rel in names}
+    expected = [(group, list(rels)) for group, rels in itertools.groupby(sorted(names), key=groups.get)]
+    assert tarball.runs(groups) == expected
+    assert [group for group, _ in expected if group] == ["charts/a-b/", "charts/a.b/", "charts/a/", "charts/ab/",
+                                                          "charts/b c/", "charts/b/", "charts/é/"]
+
+
 # ------------------------------------------------------------------ the checks
+
+
+@pytest.mark.parametrize("text", ["", "# only a comment\n", "a: 1\n", "- 1\n", "x\n", "null\n", "~\n", "''\n",
+                                  "!!null ''\n", "a: 1\n---\nb: 2\n", "---\na: 1\n", "a: [1\n", "--- !!map\na: 1\n",
+                                  "!!str x\n", "a: &x 1\nb: *x\n", "*x\n", "a: 1\n...\n", "a: 1\n---\n", "{a: 1}\n",
+                                  "[1]\n", "a:\n  - b\n c: d\n", "%YAML 1.1\n---\na: 1\n", "a: b: c\n", "--- a\n--- b\n"])
+def test_values_yaml_is_judged_as_composing_it_judges(text):
+    """values.yaml is read as libyaml's events (no nodes built); what passes, what fails and
+    the message are those of `yaml.compose`."""
+    import yaml
+
+    from chartgen.repo.chartcheck import _check_values
+    from chartgen.yamlio import _syntax_error
+
+    try:
+        node = yaml.compose(text, Loader=yaml.CSafeLoader)
+        wanted = None if node is None or isinstance(node, yaml.MappingNode) or node.tag == "tag:yaml.org,2002:null" \
+            else "values.yaml is not a mapping of values"
+    except yaml.YAMLError as exc:
+        wanted = f"values.yaml: {_syntax_error('values.yaml', exc)}"
+    try:
+        _check_values(text.encode(), Path("values.yaml"))
+        found = None
+    except ChartgenError as exc:
+        found = str(exc)
+    assert found == wanted
 
 
 def _error(umbrella: Path, out: Path, cache: Path | None) -> ChartgenError:
@@ -348,7 +387,7 @@ def test_a_build_keeps_the_umbrella_members_in_the_package_cache(tmp_path, monke
     (root / "chartgen.yaml").write_text("build:\n  executor: thread\n")
     config = load_config(root / "chartgen.yaml")
     report = build([root / "workflow_sources" / n for n in ("greeting", "mta")], config, BuildOptions(until="package"))
-    assert not report.failed if hasattr(report, "failed") else True
+    assert report.ok, report.to_dict()
     archive = next((root / "dist").glob("workflows-*.tgz"))
     assert list((root / ".chartgen" / "package").glob("pack-*.gz"))
     assert len(gzip_members(archive.read_bytes())) > 3
