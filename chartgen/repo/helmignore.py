@@ -101,6 +101,7 @@ class IgnoreRules:
         # it is a folder alone, remembered (an umbrella repeats its sub-charts' file names a
         # thousand times); the path rules, each with the literal start a path needs to match.
         self._by_base: tuple[dict[str, bool], dict[str, bool]] = ({}, {})
+        self._base = (_base_matcher(self.rules, False), _base_matcher(self.rules, True))
         self._path_rules = [(re.split(r"[*?\[\\]", rule.pattern, maxsplit=1)[0], rule.regex, rule.must_dir)
                             for rule in self.rules if not rule.base_only]
 
@@ -170,8 +171,9 @@ class IgnoreRules:
             if known is None:
                 if len(remembered) > _MAX_REMEMBERED:
                     remembered.clear()
-                known = remembered[base] = any(regex.match(base) for regex, base_only, must_dir in self.combined
-                                               if base_only and (is_dir or not must_dir))
+                exact, suffixes, others = self._base[is_dir]
+                known = remembered[base] = base in exact or base.endswith(suffixes) or any(
+                    regex.match(base) for regex in others)
             if known:
                 return True
             for start, regex, must_dir in self._path_rules:
@@ -191,6 +193,26 @@ class IgnoreRules:
             if rule.regex.match(subject):
                 return True
         return False
+
+
+_WILD = re.compile(r"[*?\[\\]")
+
+
+def _base_matcher(rules: list[_Rule], is_dir: bool) -> tuple[frozenset[str], tuple[str, ...], tuple[re.Pattern, ...]]:
+    """The base-name rules (without `!`) that apply to a folder (`is_dir`) or a file, as
+    (names matched exactly, `*`-prefixed literal endings, the other rules' expressions): most
+    rules are one of the first two kinds (`.git`, `*.swp`), tried without a regular expression."""
+    exact, endings, others = set(), [], []
+    for rule in rules:
+        if not rule.base_only or rule.negate or (rule.must_dir and not is_dir):
+            continue
+        if not _WILD.search(rule.pattern):
+            exact.add(rule.pattern)
+        elif rule.pattern.startswith("*") and not _WILD.search(rule.pattern[1:]):
+            endings.append(rule.pattern[1:])
+        else:
+            others.append(rule.regex)
+    return frozenset(exact), tuple(endings), tuple(others)
 
 
 @functools.lru_cache(maxsize=64)
