@@ -5,7 +5,7 @@
 
 The umbrella is made as `chartgen build` makes it: `charts/workflows/` with its own files and,
 per workflow, `charts/<name>/` holding hard links to the workflow chart's files (Chart.yaml a
-copy), written to a fresh folder and swapped in. By default the workflow charts are N copies
+copy), written to a fresh folder (copies still current moved over) and swapped in. By default the workflow charts are N copies
 of charts/greeting (renamed, file times a day old as in a checkout); `--charts DIR` uses a
 built repository's charts folder instead (its umbrella's own files are kept, its sub-charts
 linked again; the folder is copied first).
@@ -76,15 +76,35 @@ def adopt_charts(source: Path, charts: Path) -> None:
     shutil.copytree(umbrella, charts / ".umbrella-top", ignore=lambda d, names: ["charts"] if Path(d) == umbrella else [])
 
 
+def _current(copy: Path, chart: Path) -> bool:
+    """Whether the umbrella's copy of a workflow chart still holds its files (same links,
+    same Chart.yaml), as generate_umbrella judges it."""
+    if not copy.is_dir():
+        return False
+    mine = {str(p.relative_to(copy)): p for p in copy.rglob("*") if p.is_file()}
+    theirs = {str(p.relative_to(chart)): p for p in chart.rglob("*") if p.is_file() and p.name != ".chartgen"}
+    if mine.keys() != theirs.keys():
+        return False
+    return all(mine[rel].read_bytes() == theirs[rel].read_bytes() if rel == "Chart.yaml"
+               else mine[rel].stat().st_ino == theirs[rel].stat().st_ino for rel in mine)
+
+
 def regenerate(charts: Path, version: int) -> Path:
-    """The umbrella written anew (top files, sub-charts linked), as generate_umbrella writes it."""
+    """The umbrella written anew as generate_umbrella writes it: its own files, and per
+    workflow chart a copy (hard links, Chart.yaml copied), the copies still current moved over
+    as they are; swapped in."""
     top = charts / ".umbrella-top"
     fresh = charts / f".{UMBRELLA}.tmp"
+    umbrella = charts / UMBRELLA
     shutil.copytree(top, fresh)
     chart_yaml = fresh / "Chart.yaml"
     chart_yaml.write_text(re.sub(r"(?m)^version: .*$", f"version: 0.1.{version}", chart_yaml.read_text(), count=1))
     dependencies = set(re.findall(r"(?m)^- name: (\S+)", chart_yaml.read_text()))
+    (fresh / "charts").mkdir(exist_ok=True)
     for sub in sorted(p for p in charts.iterdir() if p.name in dependencies):
+        if _current(umbrella / "charts" / sub.name, sub):
+            os.rename(umbrella / "charts" / sub.name, fresh / "charts" / sub.name)
+            continue
         for root, _dirs, files in os.walk(sub):
             rel = Path(root).relative_to(sub)
             (fresh / "charts" / sub.name / rel).mkdir(parents=True, exist_ok=True)
@@ -95,7 +115,6 @@ def regenerate(charts: Path, version: int) -> Path:
                     shutil.copyfile(Path(root) / name, fresh / "charts" / sub.name / name)
                 else:
                     os.link(Path(root) / name, fresh / "charts" / sub.name / rel / name)
-    umbrella = charts / UMBRELLA
     if umbrella.exists():
         os.rename(umbrella, charts / f".{UMBRELLA}.old")
     os.rename(fresh, umbrella)

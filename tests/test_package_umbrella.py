@@ -28,9 +28,10 @@ SETTLED = time.time() - 86400     # a day old: files as a checkout or an earlier
 
 
 def settle(folder: Path) -> None:
-    for root, _dirs, files in os.walk(folder):
-        for name in files:
-            os.utime(os.path.join(root, name), (SETTLED, SETTLED))
+    """Files and folders a day old (folders after their files: setting a time changes none)."""
+    for root, dirs, files in os.walk(folder, topdown=False):
+        for name in files + dirs:
+            os.utime(os.path.join(root, name), (SETTLED, SETTLED), follow_symlinks=False)
 
 
 def write_new(path: Path, text: str) -> None:
@@ -140,8 +141,13 @@ def test_the_same_bytes_with_or_without_the_cache_wherever_the_chart_is(tmp_path
     real = package._compress
     monkeypatch.setattr(package, "_compress", lambda segments: compressed.append(len(segments)) or real(segments))
     cold = package_chart(umbrella, tmp_path / "d1", cache=cache)
+    listed: list[str] = []
+    real_scandir = os.scandir
+    monkeypatch.setattr(os, "scandir", lambda path: listed.append(str(path)) or real_scandir(path))
     warm = package_chart(umbrella, tmp_path / "d2", cache=cache)
+    monkeypatch.setattr(os, "scandir", real_scandir)
     assert compressed == [6 + 2, 2]            # warm: only the chart's own files, around the sub-charts
+    assert listed and not [p for p in listed if "/charts/wf" in p]     # sub-chart folders: not listed again
     assert cold.digest == warm.digest == reference
     assert cold.path.read_bytes() == warm.path.read_bytes()
     again = package_chart(umbrella, tmp_path / "d2", cache=cache)
@@ -197,6 +203,43 @@ def test_runs_cut_the_sorted_files_at_sub_chart_folders():
     assert tarball.runs(groups) == expected
     assert [group for group, _ in expected if group] == ["charts/a-b/", "charts/a.b/", "charts/a/", "charts/ab/",
                                                           "charts/b c/", "charts/b/", "charts/é/"]
+
+
+@pytest.mark.parametrize("how", ["added", "removed", "renamed", "made a folder", "linked elsewhere"])
+def test_a_file_added_removed_or_renamed_in_a_sub_chart_is_seen(tmp_path, how):
+    """Sub-chart folders are not listed again while their inode and time are the same; any
+    entry made, removed or renamed changes the time (a folder's time set back by hand is not
+    seen, as a file's: see chartgen.repo.packcache). A folder holding a link is always listed."""
+    umbrella = make_umbrella(tmp_path)
+    templates = umbrella / "charts" / "wf4" / "templates"
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "a.yaml").write_text("kind: A\n")
+    (shared / "b.yaml").write_text("kind: B\n")
+    if how == "linked elsewhere":
+        (templates / "shared.yaml").symlink_to(shared / "a.yaml")
+    settle(umbrella)
+    cache = tmp_path / "cache"
+    package_chart(umbrella, tmp_path / "d0", cache=cache)
+    before = package_chart(umbrella, tmp_path / "d1", cache=cache)          # from the kept listings
+    if how == "added":
+        (templates / "extra.yaml").write_text("kind: Extra\n")
+    elif how == "removed":
+        (templates / "configmap.yaml").unlink()
+    elif how == "renamed":
+        os.rename(templates / "configmap.yaml", templates / "other.yaml")
+    elif how == "made a folder":
+        (templates / "configmap.yaml").unlink()
+        (templates / "configmap.yaml").mkdir()
+        (templates / "configmap.yaml" / "inner.yaml").write_text("kind: Inner\n")
+    else:                       # the link now leads to a folder, the folder's time set back
+        (templates / "shared.yaml").unlink()
+        (templates / "shared.yaml").symlink_to(shared)
+        os.utime(templates, (SETTLED, SETTLED))
+    after = package_chart(umbrella, tmp_path / "d2", cache=cache)
+    assert after.digest != before.digest
+    assert after.digest == no_cache_digest(umbrella, tmp_path / "d3")
+    assert package_chart(umbrella, tmp_path / "d4", cache=cache).digest == after.digest
 
 
 # ------------------------------------------------------------------ the checks

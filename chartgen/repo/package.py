@@ -29,6 +29,7 @@ import gc
 import hashlib
 import os
 import shutil
+import stat
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,11 +141,21 @@ class _Files(Mapping):
 
 
 def _walk(folder: str, prefix: str, rules: IgnoreRules, files: _Files, above: tuple[str, ...] = (),
-          group: str | None = None) -> None:
+          group: str | None = None, cache=None) -> None:
     """Add the files under `folder` as `prefix` + relative path, in Helm's way: symbolic links
     followed, ignored folders not entered, anything but regular files and folders refused.
     `above`: the folders walked into to get here; `group`: the sub-chart folder
-    (`chartgen.repo.tarball.sub_chart_of`) `folder` lies in."""
+    (`chartgen.repo.tarball.sub_chart_of`) `folder` lies in; `cache` (`PackageCache`): where
+    the listings of sub-chart folders are kept."""
+    status = None
+    if cache is not None and group is not None:
+        try:
+            status = os.stat(folder)
+        except OSError as exc:
+            raise failed(f"cannot read {folder}: {exc.strerror or exc}", folder) from None
+        listing = cache.listing(prefix, status)
+        if listing is not None and _walk_listed(folder, prefix, rules, files, above, group, cache, listing):
+            return
     try:
         entries = list(os.scandir(folder))
     except OSError as exc:
@@ -152,8 +163,14 @@ def _walk(folder: str, prefix: str, rules: IgnoreRules, files: _Files, above: tu
     above = above + (folder,)
     by_name = rules.by_name(prefix)       # (files, folders): whether a name is ignored here
     found = files.entries
+    listed: list[str] | None = [] if status is not None else None
     for entry in entries:
         name = entry.name
+        is_dir = entry.is_dir()
+        if listed is not None:
+            listed = None if entry.is_symlink() else listed
+            if listed is not None:
+                listed.append(name + "/" if is_dir else name)
         if name in _SKIP_NAMES:
             continue
         rel = prefix + name
@@ -163,7 +180,6 @@ def _walk(folder: str, prefix: str, rules: IgnoreRules, files: _Files, above: tu
             except UnicodeEncodeError:
                 raise failed(f"file name {name.encode('utf-8', 'surrogateescape')!r} is not UTF-8; "
                              "chart archives hold UTF-8 names only", entry.path) from None
-        is_dir = entry.is_dir()
         ignored = by_name[is_dir].get(name) if by_name is not None else None
         if ignored is None:
             ignored = rules.ignored(rel, is_dir)
@@ -172,7 +188,8 @@ def _walk(folder: str, prefix: str, rules: IgnoreRules, files: _Files, above: tu
         if is_dir:
             if entry.is_symlink():
                 _check_no_loop(entry.path, above)
-            _walk(entry.path, rel + "/", rules, files, above, group if group is not None else sub_chart_of(rel + "/"))
+            _walk(entry.path, rel + "/", rules, files, above, group if group is not None else sub_chart_of(rel + "/"),
+                  cache)
         elif entry.is_file():
             try:
                 found[rel] = (entry.path, entry.stat(), group)
@@ -183,6 +200,45 @@ def _walk(folder: str, prefix: str, rules: IgnoreRules, files: _Files, above: tu
         else:
             raise failed(f"{rel} is not a regular file (a device, pipe or socket); "
                          "Helm cannot package it", entry.path)
+    if listed is not None:
+        cache.learn_listing(prefix, status, listed)
+
+
+def _walk_listed(folder: str, prefix: str, rules: IgnoreRules, files: _Files, above: tuple[str, ...],
+                 group: str, cache, listing: list[str]) -> bool:
+    """`_walk` of a sub-chart folder whose entries are known (`PackageCache.listing`): its
+    files stat'ed by name. False, with nothing added, when one is not a regular file any more
+    (the folder is listed then)."""
+    by_name = rules.by_name(prefix)
+    found, folders = [], []
+    for token in listing:
+        is_dir = token.endswith("/")
+        name = token[:-1] if is_dir else token
+        if name in _SKIP_NAMES:
+            continue
+        rel = prefix + name
+        ignored = by_name[is_dir].get(name) if by_name is not None else None
+        if ignored is None:
+            ignored = rules.ignored(rel, is_dir)
+        if ignored:
+            continue
+        path = f"{folder}/{name}"
+        if is_dir:
+            folders.append((path, rel + "/"))
+            continue
+        try:
+            info = os.stat(path)
+        except OSError:
+            return False
+        if not stat.S_ISREG(info.st_mode):
+            return False
+        found.append((rel, path, info))
+    for rel, path, info in found:
+        files.entries[rel] = (path, info, group)
+    above = above + (folder,)
+    for path, rel in folders:
+        _walk(path, rel, rules, files, above, group, cache)
+    return True
 
 
 def _local_dependencies(folder: Path, metadata: dict, seen: tuple[Path, ...]):
@@ -232,14 +288,14 @@ def _vendor_local_dependencies(folder: Path, prefix: str, metadata: dict, rules:
                                    rules, files, seen + (folder.resolve(),))
 
 
-def _chart_walk(chart_dir: Path) -> tuple[dict, _Files]:
+def _chart_walk(chart_dir: Path, cache=None) -> tuple[dict, _Files]:
     """(the fields of Chart.yaml packaging needs, the files going into the archive: not read
-    yet, but Chart.yaml and those of `file://` dependencies)."""
+    yet, but Chart.yaml and those of `file://` dependencies). `cache`: see `_walk`."""
     if not (chart_dir / "Chart.yaml").is_file():
         raise ChartgenError(f"{chart_dir} is not a chart (no Chart.yaml)", path=chart_dir, code="chart-missing")
     rules = IgnoreRules.of_chart(chart_dir)
     files = _Files()
-    _walk(str(chart_dir), "", rules, files)
+    _walk(str(chart_dir), "", rules, files, cache=cache)
     metadata = chart_metadata(files, "", chart_dir)
     _vendor_local_dependencies(chart_dir, "", metadata, rules, files)
     return metadata, files
@@ -361,14 +417,16 @@ def archive_bytes(chart_dir: Path, cache: Path | None = None) -> tuple[str, str,
 
 
 def _archive_bytes(chart_dir: Path, cache: Path | None) -> tuple[str, str, bytes]:
-    metadata, files = _chart_walk(chart_dir)
-    name, version = str(metadata["name"]), str(metadata["version"])
-    groups = {entry[2] for entry in files.entries.values()} - {None}
     store = None
-    if cache is not None and groups:
+    if cache is not None:
         from chartgen.repo.packcache import PackageCache
 
         store = PackageCache.open(Path(cache), chart_dir)
+    metadata, files = _chart_walk(chart_dir, store)
+    name, version = str(metadata["name"]), str(metadata["version"])
+    groups = {entry[2] for entry in files.entries.values()} - {None}
+    if not groups:
+        store = None
     sizes, shas = _identify(files, store)
     if not is_segmented(sum(sizes.values()), groups):
         check_chart(files, "", chart_dir, metadata)

@@ -9,14 +9,18 @@ Kept here, per chart folder:
 - the SHA-256 of each sub-chart file by (size, modification time, inode), so an unchanged
   file is not read again: the umbrella's sub-chart files are hard links to the workflow charts
   and keep all three while unchanged. A file modified in the last seconds is read every time
-  (its time could still be shared by an edit to come: the "racy" case git knows).
+  (its time could still be shared by an edit to come: the "racy" case git knows);
+- the listing of each sub-chart folder by its (inode, modification time), which change when an
+  entry is made, removed or renamed in it: an unchanged sub-chart copy (moved into the new
+  umbrella as it is) has its files stat'ed by name, not listed again. A folder holding a
+  symbolic link is listed every time (where a link leads can change without its folder).
 
 Members live in packs, `pack-<random>.gz`: the members one run compressed, concatenated, written
 once and never changed (a first run writes one pack, a run with one sub-chart changed a pack of
 one member). When a chart's members are spread over more than `MAX_PACKS` packs, or its packs
 hold as many bytes of members no longer used as of used ones, its members are written into
 one new pack. `files-<chart>.memo` names, per member, its pack, place and chart name, and holds
-the file hashes (text, one line each).
+the folder listings and file hashes (text, one line each).
 
 Every write is atomic (a killed run leaves at most a temporary name, swept by the next run);
 a member is checked before use (gzip header, length in its trailer) and a memo line that does
@@ -70,6 +74,10 @@ class PackageCache:
     # member id -> (pack, offset, length, uncompressed length, chart name)
     members: dict[str, tuple[str, int, int, int, str]] = field(default_factory=dict)
     seen: dict[str, str] = field(default_factory=dict)       # this run's `files` (those used, those learnt)
+    # "charts/<name>/..../" -> (inode, mtime_ns, its entries "\0"-joined, a folder's ending in "/"):
+    # the listing of a sub-chart's folder, good while the folder's inode and time are the same
+    folders: dict[str, tuple[int, int, str]] = field(default_factory=dict)
+    folders_seen: dict[str, tuple[int, int, str]] = field(default_factory=dict)
     packs: dict[str, bytes | None] = field(default_factory=dict)   # packs read
 
     @classmethod
@@ -88,6 +96,12 @@ class PackageCache:
             parts = line.split("\t")
             if len(parts) == 7 and parts[3].isdigit() and parts[4].isdigit() and parts[5].isdigit():
                 cache.members[parts[1]] = (parts[2], int(parts[3]), int(parts[4]), int(parts[5]), parts[6])
+        for first, line in enumerate(lines[first:], start=first):
+            if not line.startswith("d\t"):
+                break
+            parts = line.split("\t")
+            if len(parts) == 5 and parts[2].isdigit() and parts[3].isdigit():
+                cache.folders[parts[1]] = (int(parts[2]), int(parts[3]), parts[4])
         try:                   # then one line a file: "f\tpath\tsize\tmtime_ns\tinode\tsha256"
             cache.files = dict(line[2:].rsplit("\t", 1) for line in lines[first:] if line)
         except ValueError:
@@ -105,6 +119,23 @@ class PackageCache:
         if (len(data) == info.st_size and time.time_ns() - info.st_mtime_ns > _SETTLED_NS
                 and not any(c in rel for c in _UNSAFE)):
             self.seen[key] = sha
+
+    def listing(self, prefix: str, info: os.stat_result) -> list[str] | None:
+        """The entries of the sub-chart folder at `prefix` (`info`: its stat) as the last run
+        listed them, if its inode and modification time are the same: no entry was made,
+        removed or renamed in it since. A folder's name ends in "/"."""
+        known = self.folders.get(prefix)
+        if known is None or known[0] != info.st_ino or known[1] != info.st_mtime_ns:
+            return None
+        self.folders_seen[prefix] = known
+        return known[2].split("\0") if known[2] else []
+
+    def learn_listing(self, prefix: str, info: os.stat_result, entries: list[str]) -> None:
+        """Remember the listing of a sub-chart folder (`info`: its stat before it was listed),
+        if it settled before this run listed it."""
+        if time.time_ns() - info.st_mtime_ns > _SETTLED_NS and not any(c in prefix for c in _UNSAFE) \
+                and not any(c in entry for entry in entries for c in _UNSAFE):
+            self.folders_seen[prefix] = (info.st_ino, info.st_mtime_ns, "\0".join(entries))
 
     def _pack(self, name: str) -> bytes | None:
         if name not in self.packs:
@@ -145,9 +176,11 @@ class PackageCache:
                 for i in fresh_ids:
                     members[i] = (pack, offset, len(used[i][1]), used[i][2], used[i][0])
                     offset += len(used[i][1])
-            if self.seen != self.files or members != self.members:
+            if self.seen != self.files or members != self.members or self.folders_seen != self.folders:
                 lines = [f"{_MEMO_HEAD}\t{os.path.realpath(self.chart_dir)}\n"]
                 lines += [f"m\t{i}\t{p}\t{o}\t{n}\t{raw}\t{name}\n" for i, (p, o, n, raw, name) in members.items()]
+                lines += [f"d\t{prefix}\t{ino}\t{mtime}\t{entries}\n"
+                          for prefix, (ino, mtime, entries) in self.folders_seen.items()]
                 lines += [f"f\t{key}\t{sha}\n" for key, sha in self.seen.items()]
                 write_atomic(self.memo_path, "".join(lines))
             else:
