@@ -325,12 +325,12 @@ def _identify(files: _Files, cache) -> tuple[dict[str, int], dict[str, str]]:
         if cache is None or group is None:
             sizes[rel] = len(files[rel])
             continue
-        key = f"{rel}\t{info.st_size}\t{info.st_mtime_ns}\t{info.st_ino}"      # see PackageCache.files
+        key = f"{info.st_dev}:{info.st_ino}:{info.st_size}:{info.st_mtime_ns}"      # see PackageCache.files
         sha = known.get(key)
         if sha is None:
             data = files[rel]
             sha = hashlib.sha256(data).hexdigest()
-            cache.learn(key, rel, info, data, sha)
+            cache.learn(key, info, data, sha)
             sizes[rel] = len(data)
         else:
             seen[key] = sha

@@ -6,7 +6,7 @@ Kept here, per chart folder:
   sub-chart depend on: the archive names and SHA-256 of its files, chartgen's version, zlib's
   version and level. A member is kept only after its sub-chart passed `helm package`'s checks,
   with the chart name found, so a kept one is neither compressed nor checked again;
-- the SHA-256 of each sub-chart file by (size, modification time, inode), so an unchanged
+- the SHA-256 of each sub-chart file by (device, inode, size, modification time), so an unchanged
   file is not read again: the umbrella's sub-chart files are hard links to the workflow charts
   and keep all three while unchanged. A file modified in the last seconds is read every time
   (its time could still be shared by an edit to come: the "racy" case git knows);
@@ -40,7 +40,7 @@ from pathlib import Path
 
 from chartgen.fsutil import sweep_leftovers, write_atomic
 
-CACHE_FORMAT = "2"
+CACHE_FORMAT = "3"
 MAX_PACKS = 16
 _SETTLED_NS = 2_000_000_000
 _MEMO_DAYS = 30
@@ -69,7 +69,8 @@ class PackageCache:
 
     folder: Path
     chart_dir: Path
-    # "path\tsize\tmtime_ns\tinode" -> SHA-256 of the file's content, as the last run saw them
+    # "device:inode:size:mtime_ns" of a file -> SHA-256 of its content, as the last run saw them
+    # (hard links share one: the umbrella's copies are links to the workflow charts' files)
     files: dict[str, str] = field(default_factory=dict)
     # member id -> (pack, offset, length, uncompressed length, chart name)
     members: dict[str, tuple[str, int, int, int, str]] = field(default_factory=dict)
@@ -102,7 +103,7 @@ class PackageCache:
             parts = line.split("\t")
             if len(parts) == 5 and parts[2].isdigit() and parts[3].isdigit():
                 cache.folders[parts[1]] = (int(parts[2]), int(parts[3]), parts[4])
-        try:                   # then one line a file: "f\tpath\tsize\tmtime_ns\tinode\tsha256"
+        try:                   # then one line a file: "f\tdevice:inode:size:mtime_ns\tsha256"
             cache.files = dict(line[2:].rsplit("\t", 1) for line in lines[first:] if line)
         except ValueError:
             cache.files = {}
@@ -113,11 +114,10 @@ class PackageCache:
         key = hashlib.sha256(os.fsencode(os.path.realpath(self.chart_dir))).hexdigest()[:24]
         return self.folder / f"files-{key}.memo"
 
-    def learn(self, key: str, rel: str, info: os.stat_result, data: bytes, sha: str) -> None:
+    def learn(self, key: str, info: os.stat_result, data: bytes, sha: str) -> None:
         """Remember the SHA-256 of a file read (`key`: as in `files`), if it settled before
         this run read it."""
-        if (len(data) == info.st_size and time.time_ns() - info.st_mtime_ns > _SETTLED_NS
-                and not any(c in rel for c in _UNSAFE)):
+        if len(data) == info.st_size and time.time_ns() - info.st_mtime_ns > _SETTLED_NS:
             self.seen[key] = sha
 
     def listing(self, prefix: str, info: os.stat_result) -> list[str] | None:
