@@ -4,12 +4,16 @@ would write for one."""
 from __future__ import annotations
 
 import hashlib
+import pickle
 import tarfile
+import zlib
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from chartgen.errors import ChartgenError
+from chartgen.repo.tarread import members
 from chartgen.repo.versions import parse_version
 
 
@@ -43,36 +47,70 @@ class ArchiveInfo:
         return self.path.name
 
 
-def read_archive(path: Path) -> ArchiveInfo:
-    """Read and check a chart archive: a gzip tar with one top folder `<name>/` holding
-    `Chart.yaml`, named `<name>-<version>.tgz`. Every problem is a ChartgenError."""
-    from chartgen.yamlio import load_data
+# The files of a chart version its page shows (`chartgen.repo.pages`), and how much of each.
+DOC_FILES = ("README.md", "values.yaml")
+DOC_LIMIT = (1 << 20) + 1
 
-    path = Path(path)
+
+def _parts(name: str) -> tuple[str, ...]:
+    """PurePosixPath(name).parts, without building a path for a plain name."""
+    parts = name.split("/")
+    if "" in parts or "." in parts:
+        return PurePosixPath(name).parts
+    return tuple(parts)
+
+
+@dataclass(frozen=True)
+class _Scanned:
+    """What one pass over an archive's members found."""
+
+    folder: str
+    chart_yaml: bytes
+    docs: Mapping[str, bytes]   # `<folder>/<file>` of DOC_FILES -> its first DOC_LIMIT bytes
+
+
+def _want(name: str, is_file: bool, size: int) -> int:
+    """How much of a member `_scan` reads: a Chart.yaml one level down (not a too large one:
+    that is refused unread), the page's files."""
+    parts = _parts(name)
+    if len(parts) != 2:
+        return 0
+    if parts[1] == "Chart.yaml":
+        return size if size <= _MAX_CHART_YAML else 0
+    return DOC_LIMIT if parts[1] in DOC_FILES and name == f"{parts[0]}/{parts[1]}" else 0
+
+
+def _scan(members: Iterable[tuple[str, bool, int, bytes]], path: Path) -> _Scanned:
+    """Check the members of a chart archive (the folder, safe names) and pick out its
+    Chart.yaml and the page's files (the last of a name, as tarfile lists them)."""
     chart_yaml = None
     top_dirs: set[str] = set()
-    try:
-        with tarfile.open(path, "r:gz") as tar:
-            for member in tar:
-                parts = PurePosixPath(member.name).parts
-                if not parts or parts[0] in ("..", "/") or ".." in parts:
-                    raise ChartgenError(f"unsafe path {member.name!r} in chart archive", path=path,
-                                        code="archive-unsafe-path")
-                top_dirs.add(parts[0])
-                if len(parts) == 2 and parts[1] == "Chart.yaml" and member.isfile():
-                    if member.size > _MAX_CHART_YAML:
-                        raise ChartgenError("Chart.yaml in archive is too large", path=path, code="archive-invalid")
-                    chart_yaml = (parts[0], tar.extractfile(member).read())
-    except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
-        raise ChartgenError(f"not a readable chart archive (gzip tar): {exc}", path=path,
-                            code="archive-corrupt") from None
+    docs: dict[str, bytes] = {}
+    for name, is_file, size, data in members:
+        parts = _parts(name)
+        if not parts or parts[0] in ("..", "/") or ".." in parts:
+            raise ChartgenError(f"unsafe path {name!r} in chart archive", path=path, code="archive-unsafe-path")
+        top_dirs.add(parts[0])
+        if len(parts) == 2 and is_file:
+            if parts[1] == "Chart.yaml":
+                if size > _MAX_CHART_YAML:
+                    raise ChartgenError("Chart.yaml in archive is too large", path=path, code="archive-invalid")
+                chart_yaml = (parts[0], data)
+            elif parts[1] in DOC_FILES and name == f"{parts[0]}/{parts[1]}":
+                docs[name] = data
     if chart_yaml is None:
         raise ChartgenError("chart archive has no <name>/Chart.yaml", path=path, code="archive-invalid")
     if len(top_dirs) != 1:
         raise ChartgenError(f"chart archive must hold exactly one top folder, found {sorted(top_dirs)}",
                             path=path, code="archive-invalid")
-    folder, text = chart_yaml
-    metadata = load_data(text, f"{path}!{folder}/Chart.yaml")
+    return _Scanned(chart_yaml[0], chart_yaml[1], docs)
+
+
+def _metadata(scanned: _Scanned, path: Path) -> tuple[str, str, dict]:
+    """(name, version, the Chart.yaml fields of an index entry) of a scanned archive."""
+    from chartgen.yamlio import load_data
+
+    metadata = load_data(scanned.chart_yaml, f"{path}!{scanned.folder}/Chart.yaml")
     if not isinstance(metadata, dict):
         raise ChartgenError("Chart.yaml in archive is not a mapping", path=path, code="archive-invalid")
     name, version = str(metadata.get("name") or ""), str(metadata.get("version") or "")
@@ -80,17 +118,103 @@ def read_archive(path: Path) -> ArchiveInfo:
         raise ChartgenError("Chart.yaml in archive lacks name or version", path=path, code="archive-invalid")
     if parse_version(version) is None:
         raise ChartgenError(f"chart version {version!r} is not SemVer", path=path, code="archive-version")
-    if folder != name:
-        raise ChartgenError(f"archive folder {folder!r} does not match chart name {name!r}", path=path,
+    if scanned.folder != name:
+        raise ChartgenError(f"archive folder {scanned.folder!r} does not match chart name {name!r}", path=path,
                             code="archive-name-mismatch")
+    kept = {k: metadata[k] for k in METADATA_FIELDS if metadata.get(k) not in (None, "", [], {}, False)}
+    kept.setdefault("apiVersion", "v1")
+    return name, version, kept
+
+
+# ---------------------------------------------------------------------------------------
+# Archives read (or written) in this process, by digest: the same bytes are not read again.
+
+class _Known:
+    """An archive's scan, and the metadata of its Chart.yaml once read (pickled: each
+    ArchiveInfo gets its own copy)."""
+
+    def __init__(self, scanned: _Scanned) -> None:
+        self.scanned = scanned
+        self.parsed: tuple[str, str, bytes] | None = None
+
+    def size(self) -> int:
+        """About the bytes kept (the metadata taken as twice its Chart.yaml)."""
+        return 3 * len(self.scanned.chart_yaml) + sum(len(data) for data in self.scanned.docs.values())
+
+    def metadata(self, path: Path) -> tuple[str, str, dict]:
+        if self.parsed is None:
+            name, version, kept = _metadata(self.scanned, path)
+            self.parsed = (name, version, pickle.dumps(kept, pickle.HIGHEST_PROTOCOL))
+            return name, version, kept
+        name, version, kept = self.parsed
+        return name, version, pickle.loads(kept)
+
+
+_KNOWN: "OrderedDict[str, _Known]" = OrderedDict()
+_KNOWN_BUDGET = 64 << 20   # bytes kept (Chart.yaml, page files, metadata); the oldest go first
+_known_size = [0]
+
+
+def _remember(digest: str, scanned: _Scanned) -> _Known:
+    known = _Known(scanned)
+    if digest not in _KNOWN and known.size() <= _KNOWN_BUDGET // 8:
+        _KNOWN[digest] = known
+        _known_size[0] += known.size()
+        while _known_size[0] > _KNOWN_BUDGET:
+            _known_size[0] -= _KNOWN.popitem(last=False)[1].size()
+    return known
+
+
+def remember_written(digest: str, top: str, files: Mapping[str, bytes]) -> None:
+    """Note the archive chartgen just wrote (`digest` of `tar_bytes(top, files)` gzip'd) as if
+    read: its members are `<top>/<path>`, regular files in name order, so reading it would
+    give what `_scan` gives for them (its Chart.yaml is parsed when it is first read)."""
+    stream = ((f"{top}/{rel}", True, len(files[rel]), files[rel][:_want(f"{top}/{rel}", True, len(files[rel]))])
+              for rel in sorted(files))
+    try:
+        scanned = _scan(stream, Path(f"{top}.tgz"))
+    except ChartgenError:
+        return   # read_archive reports it
+    _remember(digest, scanned)
+
+
+def archive_docs(info: ArchiveInfo) -> dict[str, bytes]:
+    """`<name>/<file>` -> the first DOC_LIMIT bytes of each of DOC_FILES an archive holds
+    ({} when it cannot be read: read_archive reports that)."""
+    known = _KNOWN.get(info.digest)
+    if known is not None:
+        return dict(known.scanned.docs)
+    try:
+        return dict(_scan(members(info.path, _want), info.path).docs)
+    except (ChartgenError, tarfile.TarError, EOFError, OSError, ValueError, zlib.error):
+        return {}
+
+
+def read_archive(path: Path) -> ArchiveInfo:
+    """Read and check a chart archive: a gzip tar with one top folder `<name>/` holding
+    `Chart.yaml`, named `<name>-<version>.tgz`. Every problem is a ChartgenError. An archive
+    with the bytes of one read (or written) before in this process is not read again."""
+    path = Path(path)
+    try:
+        digest = sha256_file(path)
+    except OSError as exc:
+        raise ChartgenError(f"not a readable chart archive (gzip tar): {exc}", path=path,
+                            code="archive-corrupt") from None
+    known = _KNOWN.get(digest)
+    if known is None:
+        try:
+            scanned = _scan(members(path, _want), path)
+        except (tarfile.TarError, EOFError, OSError, ValueError, zlib.error) as exc:
+            raise ChartgenError(f"not a readable chart archive (gzip tar): {exc}", path=path,
+                                code="archive-corrupt") from None
+        known = _remember(digest, scanned)
+    name, version, kept = known.metadata(path)
     expected = f"{name}-{version}.tgz"
     if path.name != expected:
         raise ChartgenError(f"archive file name {path.name!r} does not match its chart "
                             f"{name!r} version {version!r} (expected {expected!r})", path=path,
                             code="archive-name-mismatch")
-    kept = {k: metadata[k] for k in METADATA_FIELDS if metadata.get(k) not in (None, "", [], {}, False)}
-    kept.setdefault("apiVersion", "v1")
-    return ArchiveInfo(path, name, version, sha256_file(path), kept)
+    return ArchiveInfo(path, name, version, digest, kept)
 
 
 _MAX_COMPARED = 100 << 20   # Helm's own limit on a chart's decompressed size

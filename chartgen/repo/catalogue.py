@@ -124,6 +124,18 @@ def default_url(latest_url: str, name: str, version: str) -> str:
 _RFC3339 = re.compile(r"(\d{4}-\d\d-\d\d)[Tt ](\d\d:\d\d)(?::\d\d(?:\.\d+)?)?([Zz]|[+-]\d\d:?\d\d)?$")
 
 
+_UTC_TIMES = re.compile(r"(?:\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?[Zz]?\n)*")
+
+
+def readable_times(values: list[str]) -> list[str]:
+    """`readable_time` of each text; when all are UTC times without surrounding space (the
+    usual case), checked in one pass and cut to date and minute."""
+    joined = "\n".join(values) + "\n"
+    if joined.count("\n") == len(values) and _UTC_TIMES.fullmatch(joined):   # (no value holds a line break)
+        return [f"{value[:10]} {value[11:16]} UTC" for value in values]
+    return [readable_time(value) for value in values]
+
+
 def readable_time(value) -> str:
     """`2026-12-04T05:32:10.123456789Z` -> `2026-12-04 05:32 UTC` (other zones converted);
     text that is not a time is shown as it is."""
@@ -199,14 +211,12 @@ def make_card(name: str, latest: Mapping, older: Iterable[tuple[str, str, str, s
     (version, appVersion, created, URL) in index order."""
     annotations = latest.get("annotations")
     url = safe_link(first_url(latest))
-    briefs = []
     prefix = url[:url.rfind("/") + 1]
-    for version, app_version, created, link in older:
-        if url and link == f"{prefix}{name}-{version}.tgz":
-            link = ""  # the default: not stored
-        else:
-            link = safe_link(link)
-        briefs.append((version, app_version, readable_time(created), link))
+    older = list(older)
+    # a link that is the default is not stored
+    briefs = [(version, app_version, created,
+               "" if url and link == f"{prefix}{name}-{version}.tgz" else safe_link(link))
+              for (version, app_version, _, link), created in zip(older, readable_times([row[2] for row in older]))]
     return Card(name=name, version=_text(latest.get("version"), 256), key=key, count=1 + len(briefs),
                 app_version=_text(latest.get("appVersion"), 256), created=readable_time(latest.get("created")),
                 description=_text(latest.get("description")), workflow_type=_annotation(annotations, "workflow-type"),
@@ -220,14 +230,35 @@ def _brief_of(entry: Mapping) -> tuple[str, str, str, str]:
             first_url(entry))
 
 
+def _briefs_of(entries: Iterable[Mapping]) -> list[tuple[str, str, str, str]]:
+    """`_brief_of` of each entry (the usual one, four strings, taken as they are)."""
+    briefs = []
+    for entry in entries:
+        version, app_version, created, urls = (entry.get("version"), entry.get("appVersion"), entry.get("created"),
+                                               entry.get("urls"))
+        if (type(version) is str and type(app_version) is str and type(created) is str and type(urls) is list
+                and urls and type(urls[0]) is str):
+            briefs.append((version[:256], app_version[:256], created[:64], urls[0][:2048]))
+        else:
+            briefs.append(_brief_of(entry))
+    return briefs
+
+
 # ---------------------------------------------------------------------------------------
 # The older versions of a YAML block, without the parser
 
 # Helm's layout: each version starts with "\n  - ", its keys are at four spaces (the first
 # one on the dash line). Only four keys are needed: version, appVersion, created, urls.
 _ENTRY = "\n  - "
-_KEY_LINE = re.compile(r"(?:^|\n    )(version|appVersion|created|urls):([^\n]*)(?=(\n[^\n]*|))")
+# One pass over the block finds the starts of the versions (with the key on the dash line, if
+# it is one of the four) and the four keys further down (with the line after each).
+_KEYS = "(version|appVersion|created|urls):([^\n]*)(?=(\n[^\n]*|))"
+_SCAN = re.compile(rf"\n  - (?:{_KEYS})?|\n    {_KEYS}")
 _PLAIN_START = re.compile(r"[^\s'\"\[\]{}&*!|>%@`#,?:-]|[-?:][^\s]")
+# Scalars read as they are written (most of an index): a plain word of these characters, or
+# double quotes around text without escapes. The rest goes through the checks below.
+_PLAIN_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:+=~@%-]*")
+_SIMPLE_QUOTED = re.compile('"([^"\\\\\r\t\x85\u2028\u2029\ufeff]*)"')
 
 
 _ODD_CHAR = re.compile("[\r\t\x85\u2028\u2029\ufeff]")
@@ -236,6 +267,11 @@ _ODD_CHAR = re.compile("[\r\t\x85\u2028\u2029\ufeff]")
 def _scalar(raw: str) -> str | None:
     """A one-line YAML scalar as text; None when it is not a simple one (then parse)."""
     text = raw.strip(" ")
+    if _PLAIN_WORD.fullmatch(text):
+        return text
+    quoted = _SIMPLE_QUOTED.fullmatch(text)
+    if quoted:
+        return quoted.group(1)
     if not text:
         return ""
     if _ODD_CHAR.search(text):
@@ -256,32 +292,65 @@ def _scalar(raw: str) -> str | None:
     return text
 
 
+# A whole version as `helm repo index` writes it (keys sorted, so the four come in this
+# order, none on the dash line, urls as a list): matched at once, the four values captured
+# (a plain word, or the text in simple double quotes), for the block's every version.
+# Anything else is read line by line (`_scan_lines`), which gives the same for these.
+_OTHER_KEY = r"(?!(?:version|appVersion|created|urls):)"
+_OTHER_LINES = rf"(?:\n    {_OTHER_KEY}[^\n]*)*"
+_VALUE = r' *(?:([A-Za-z0-9][A-Za-z0-9._/:+=~@%-]*)|"([^"\\\n\r\t\x85\u2028\u2029\ufeff]{0})")? *(?![^\n])(?!\n     )'
+_HELM_VERSION = re.compile(rf"\n  - {_OTHER_KEY}[^\n]*{_OTHER_LINES}"
+                 rf"(?:\n    appVersion:{_VALUE.format('*')}{_OTHER_LINES})?"
+                 rf"(?:\n    created:{_VALUE.format('*')}{_OTHER_LINES})?"
+                 rf"\n    urls:\n    - {_VALUE.format('*')}{_OTHER_LINES}"
+                 rf"\n    version:{_VALUE.format('+')}{_OTHER_LINES}")
+
+
 def scan_yaml_versions(block: str) -> list[tuple[str, str, str, str]] | None:
     """(version, appVersion, created, first URL) of each version of a chart's YAML block as
     Helm lays it out, in order; None when anything is irregular (the caller parses)."""
-    chunks = block.split(_ENTRY)
-    result = []
-    for chunk in chunks[1:]:
-        found: dict[str, str] = {}
-        for key, raw, following in _KEY_LINE.findall(chunk):
-            if key in found:
-                return None
-            if key == "urls":
-                if raw.strip() or not following.startswith("\n    - "):
-                    return None
-                value = _scalar(following[7:])
-            else:
-                if following[:6] == "\n     ":  # a continuation line: folded text
-                    return None
-                value = _scalar(raw)
-            if value is None:
-                return None
-            found[key] = value
-        if not found.get("version"):
+    position = block.find(_ENTRY)
+    found = []
+    for match in _HELM_VERSION.finditer(block, position):
+        if match.start() != position:
+            break
+        found.append(match.groups(""))
+        position = match.end()
+    else:
+        if found and block[position:] in ("", "\n") and all(v or vq for *_, v, vq in found):
+            return [(v or vq, a or aq, c or cq, u or uq) for a, aq, c, cq, u, uq, v, vq in found]
+    return _scan_lines(block)
+
+
+def _scan_lines(block: str) -> list[tuple[str, str, str, str]] | None:
+    versions: list[dict[str, str]] = []
+    found: dict[str, str] | None = None   # the keys of the version being read
+    for first, first_raw, first_next, key, raw, following in _SCAN.findall(block):
+        if not key:                       # "\n  - ": a version starts
+            found = {}
+            versions.append(found)
+            if not first:
+                continue
+            key, raw, following = first, first_raw, first_next
+        elif found is None:
+            continue                      # above the first version
+        if key in found:
             return None
-        result.append((found["version"], found.get("appVersion", ""), found.get("created", ""),
-                       found.get("urls", "")))
-    return result
+        if key == "urls":
+            if raw.strip() or not following.startswith("\n    - "):
+                return None
+            value = _scalar(following[7:])
+        else:
+            if following[:6] == "\n     ":  # a continuation line: folded text
+                return None
+            value = _scalar(raw)
+        if value is None:
+            return None
+        found[key] = value
+    if not all(found.get("version") for found in versions):
+        return None
+    return [(found["version"], found.get("appVersion", ""), found.get("created", ""), found.get("urls", ""))
+            for found in versions]
 
 
 # ---------------------------------------------------------------------------------------
@@ -320,19 +389,20 @@ def build_cards(index: IndexFile, previous: Mapping[str, Card] | None = None, *,
 
 
 def _card_from_index(index: IndexFile, name: str, key: str) -> Card | None:
-    head = index.head(name, 1)
-    if not head:
-        return None
-    older = None
     if index.source_format == "yaml" and name in index._spans:
+        head = index.head(name, 1)
+        if not head:
+            return None
         start, end = index._spans[name]
         older = scan_yaml_versions(index._source_text[start:end])
-        if older is not None and older[:1] and older[0][0] != str(head[0].get("version")):
-            older = None  # the scan and the parser disagree: trust the parser
-    if older is None:
-        older = [_brief_of(entry) for entry in index.versions(name)]
+        if older is None or (older[:1] and older[0][0] != str(head[0].get("version"))):
+            older = _briefs_of(index.versions(name))  # the scan declined, or disagrees: trust the parser
+    else:
+        versions = index.versions(name)
+        if not versions:
+            return None
+        head, older = versions[:1], _briefs_of(versions)
     return make_card(name, head[0], older[1:], key=key)
-
 
 # ---------------------------------------------------------------------------------------
 # catalogue.json

@@ -10,6 +10,7 @@ escaped for that place too (`script_json`).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ class PageOptions:
     oci: str = ""        # oci://REGISTRY/PATH when the charts are installed from an OCI registry
 
 
+@functools.lru_cache(maxsize=16)   # asked once per chart by the page
 def repo_alias(options: PageOptions) -> str:
     """The `helm repo add` name: the setting, else the URL's last path segment (or the
     first label of its host), else `charts`."""

@@ -11,19 +11,18 @@ index merged from) supplies the cards whose block did not change. See
 from __future__ import annotations
 
 import re
-import tarfile
 from pathlib import Path
 from typing import Iterable
 from urllib.parse import quote
 
-from chartgen.repo.archive import ArchiveInfo, entry_url
+from chartgen.repo.archive import DOC_FILES, DOC_LIMIT, ArchiveInfo, archive_docs, entry_url
 from chartgen.repo.catalogue import DATA_NAME, Card, build_cards, dump_catalogue, read_catalogue
 from chartgen.repo.html import PageOptions, render_chart_page, render_page
 from chartgen.repo.index import IndexFile
 
 PAGE_NAME = "index.html"
 CHART_PAGE = "index.html"
-_MAX_DOC = 1 << 20  # README.md / values.yaml shown on a chart page (larger ones are cut)
+_MAX_DOC = DOC_LIMIT - 1  # README.md / values.yaml shown on a chart page (larger ones are cut)
 # Chart names and versions that may become folder names (Helm's own rules are narrower).
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}")
 _SAFE_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+_-]{0,200}")
@@ -40,21 +39,17 @@ def docs_link(name: str, version: str) -> str:
     return f"{quote(name)}/{quote(version)}/{CHART_PAGE}"
 
 
-def _archive_docs(path: Path, name: str) -> tuple[str, str]:
+def _archive_docs(info: ArchiveInfo) -> tuple[str, str]:
     """README.md and values.yaml of an archive (bounded; "" when absent or unreadable)."""
-    wanted = {f"{name}/README.md": "readme", f"{name}/values.yaml": "values"}
-    found = {"readme": "", "values": ""}
-    try:
-        with tarfile.open(path, "r:gz") as tar:
-            for member in tar:
-                key = wanted.get(member.name)
-                if key and member.isfile():
-                    data = tar.extractfile(member).read(_MAX_DOC + 1)
-                    text = data[:_MAX_DOC].decode("utf-8", "replace")
-                    found[key] = text + ("\n[... cut at 1 MiB]\n" if len(data) > _MAX_DOC else "")
-    except (tarfile.TarError, EOFError, OSError, ValueError):
-        pass  # read_archive already accepted it; a page without README is no reason to fail
-    return found["readme"], found["values"]
+    found = archive_docs(info)   # read_archive already accepted it; a page without README is no reason to fail
+    return tuple(_doc_text(found.get(f"{info.name}/{name}")) for name in DOC_FILES)
+
+
+def _doc_text(data: bytes | None) -> str:
+    if not data:
+        return ""
+    text = data[:_MAX_DOC].decode("utf-8", "replace")
+    return text + ("\n[... cut at 1 MiB]\n" if len(data) > _MAX_DOC else "")
 
 
 def write_chart_pages(folder: Path, archives: Iterable[ArchiveInfo], options: PageOptions) -> list[Path]:
@@ -73,7 +68,7 @@ def write_chart_pages(folder: Path, archives: Iterable[ArchiveInfo], options: Pa
         if not is_inside(target, folder):
             continue
         sweep_leftovers(target)     # a run killed while writing this page
-        readme, values = _archive_docs(info.path, info.name)
+        readme, values = _archive_docs(info)
         url = entry_url(options.base_url, info.file_name)
         page = render_chart_page(info.name, info.version, readme=readme, values=values, metadata=dict(info.metadata),
                                  options=options, archive=info.file_name,
