@@ -353,6 +353,128 @@ def _scan_lines(block: str) -> list[tuple[str, str, str, str]] | None:
             for found in versions]
 
 
+# The newest version of a YAML block, without the parser
+
+# What a card shows of the newest version, read from its lines when they are as Helm writes
+# them: the keys at four spaces, those the card shows holding simple one-line scalars that
+# the YAML parser reads as text (`deprecated` also as a boolean), annotations a mapping of
+# them at six spaces, urls a list of them. The other keys are passed over, when nothing in
+# them can reach past their own lines (no quotes, flow collections, block scalars, tags).
+# Anything else: None, and the parser reads the version.
+_HEAD_SCALARS = ("name", "version", "appVersion", "created", "description", "deprecated")
+_TOP_KEY = re.compile(r"([A-Za-z][A-Za-z0-9]*):(?: |$)")
+_SAFE_PLAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._/+=~@%,()-]| +(?=[^ #])|:(?=[^ ]))*")
+_SAFE_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*")
+_SAFE_SINGLE = re.compile(r"'((?:[^']|'')*)'")
+_SAFE_DOUBLE = re.compile(r'"([^"\\]*)"')
+_REACHES_ON = re.compile(r"['\"\[\]{}|>!&*]")
+# line breaks to YAML 1.1 besides \n, tabs, a BOM, and what YAML readers refuse
+_ODD_TEXT = re.compile("[\r\t\x85\u2028\u2029\ufeff]|[^\n\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_BOOLS = {"yes": True, "no": False, "true": True, "false": False, "on": True, "off": False}
+_NOT_READ = object()
+
+
+def _implicit_tag(text: str) -> str | None:
+    """The tag the YAML parser gives a plain scalar (None: text)."""
+    import yaml
+
+    resolvers = yaml.CSafeLoader.yaml_implicit_resolvers
+    for tag, pattern in resolvers.get(text[:1], []) + resolvers.get(None, []):
+        if pattern.match(text):
+            return tag
+    return None
+
+
+def _simple_value(text: str, *, boolean: bool = False, key: bool = False):
+    """The value the YAML parser gives a one-line scalar (surrounding spaces cut): text, or
+    with `boolean` True/False; `_NOT_READ` when it is not that simple."""
+    quoted = _SAFE_DOUBLE.fullmatch(text)
+    if quoted:
+        return quoted.group(1)
+    quoted = _SAFE_SINGLE.fullmatch(text)
+    if quoted:
+        return quoted.group(1).replace("''", "'")
+    if not (_SAFE_KEY if key else _SAFE_PLAIN).fullmatch(text):
+        return _NOT_READ
+    tag = _implicit_tag(text)
+    if tag is None:
+        return text
+    return _BOOLS[text.lower()] if boolean and tag == "tag:yaml.org,2002:bool" else _NOT_READ
+
+
+_PASSED_TAGS = (None, "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
+                "tag:yaml.org,2002:null")
+
+
+def _passable(value: str) -> bool:
+    """Whether the text of a key passed over is a one-line scalar the parser reads without
+    fail (times are not: a wrong date fails)."""
+    if not value or _simple_value(value) is not _NOT_READ:
+        return True
+    return (_scalar(value) is not None and not value.endswith(":") and not _REACHES_ON.search(value)
+            and _implicit_tag(value) in _PASSED_TAGS)
+
+
+def scan_yaml_head(block: str) -> dict | None:
+    """The newest version of a chart's YAML block as far as its card needs it (see above)."""
+    start = block.find(_ENTRY)
+    if start < 0:
+        return None
+    end = block.find(_ENTRY, start + 1)
+    entry = block[start + len(_ENTRY):end if end > 0 else len(block)].rstrip("\n")
+    lines = entry.split("\n    ")
+    if entry.count("\n") != len(lines) - 1 or _ODD_TEXT.search(entry):
+        return None                           # a line at less than four spaces, or odd text
+    head: dict = {}
+    key, value, rest = None, "", []
+    for line in lines:
+        top = _TOP_KEY.match(line)
+        if top is None:
+            if key is None or line[:1] not in (" ", "-"):
+                return None                   # neither a key nor a line of the key above
+            rest.append(line)
+            continue
+        if key is not None and not _head_value(head, key, value, rest):
+            return None
+        key, value, rest = top.group(1), line[top.end():].strip(" "), []
+    if key is None or not _head_value(head, key, value, rest):
+        return None
+    if not head.get("name") or not head.get("version"):
+        return None
+    return head
+
+
+def _head_value(head: dict, key: str, value: str, rest: list[str]) -> bool:
+    """Note the value of `key` (its line's text after `key:`, and the lines below it) in
+    `head` when the card shows it; False when it is not as simple as that."""
+    if key in _HEAD_SCALARS:
+        read = _simple_value(value, boolean=key == "deprecated") if value and not rest else _NOT_READ
+        if read is _NOT_READ:
+            return False
+        head[key] = read
+    elif key == "annotations":
+        if value or not rest:
+            return False
+        annotations = {}
+        for line in rest:
+            name, colon, text = line[2:].partition(": ")
+            if line[:2] != "  " or not colon:
+                return False
+            name, text = _simple_value(name, key=True), _simple_value(text.strip(" "))
+            if name is _NOT_READ or text is _NOT_READ:
+                return False
+            annotations[name] = text
+        head[key] = annotations
+    elif key == "urls":
+        urls = [_simple_value(line[2:].strip(" ")) if line[:2] == "- " else _NOT_READ for line in rest]
+        if value or not urls or _NOT_READ in urls:
+            return False
+        head[key] = urls
+    else:   # passed over
+        return _passable(value) and not any(_REACHES_ON.search(line) for line in rest)
+    return True
+
+
 # ---------------------------------------------------------------------------------------
 # Cards of an index, carried over or made again
 
@@ -390,11 +512,13 @@ def build_cards(index: IndexFile, previous: Mapping[str, Card] | None = None, *,
 
 def _card_from_index(index: IndexFile, name: str, key: str) -> Card | None:
     if index.source_format == "yaml" and name in index._spans:
-        head = index.head(name, 1)
+        start, end = index._spans[name]
+        block = index._source_text[start:end]
+        newest = scan_yaml_head(block)
+        head = (newest,) if newest is not None else index.head(name, 1)
         if not head:
             return None
-        start, end = index._spans[name]
-        older = scan_yaml_versions(index._source_text[start:end])
+        older = scan_yaml_versions(block)
         if older is None or (older[:1] and older[0][0] != str(head[0].get("version"))):
             older = _briefs_of(index.versions(name))  # the scan declined, or disagrees: trust the parser
     else:

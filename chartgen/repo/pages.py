@@ -53,14 +53,16 @@ def _doc_text(data: bytes | None) -> str:
 
 
 def write_chart_pages(folder: Path, archives: Iterable[ArchiveInfo], options: PageOptions) -> list[Path]:
-    """The page of each archive's chart version in `folder/<name>/<version>/`. Published
-    versions are immutable, so an existing page is left as it is."""
-    from chartgen.fsutil import is_inside, sweep_leftovers, write_atomic
+    """The page of each archive's chart version in `folder/<name>/<version>/`: the archives
+    a run adds (or replaces on purpose); a page that already holds this content is not
+    rewritten. The pages of the other versions are not touched (published versions are
+    immutable), so a run's pages are those of writing the whole folder afresh."""
+    from chartgen.fsutil import is_inside, sweep_leftovers
 
     written = []
     for info in archives:
         target = docs_folder(folder, info.name, info.version)
-        if target is None or (target / CHART_PAGE).exists():
+        if target is None:
             continue
         if target.parent.is_symlink() or target.is_symlink():
             continue  # a symlink in the published folder: write nothing through it
@@ -73,8 +75,8 @@ def write_chart_pages(folder: Path, archives: Iterable[ArchiveInfo], options: Pa
         page = render_chart_page(info.name, info.version, readme=readme, values=values, metadata=dict(info.metadata),
                                  options=options, archive=info.file_name,
                                  archive_url=url if "://" in url else "../../" + quote(url))
-        write_atomic(target / "values.yaml", values)
-        write_atomic(target / CHART_PAGE, page)
+        _write_if_changed(target / "values.yaml", values)
+        _write_if_changed(target / CHART_PAGE, page)
         written += [target / "values.yaml", target / CHART_PAGE]
     return written
 
