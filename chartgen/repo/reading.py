@@ -188,3 +188,36 @@ def _scan_json(text: str, path: str) -> IndexFile | None:
     api_version, generated, extra = _header(header, path)
     return IndexFile(LazyBlocks(text, spans, path, "json"), generated, api_version, extra, path, "json",
                      frozenset(), text, spans)
+
+
+def read_back(text: str, path: str, source: IndexFile, spans: dict[str, tuple[int, int]],
+              new: frozenset) -> IndexFile | None:
+    """What `parse_index(text)` gives for `text`, the index `source` written back with the
+    blocks of the charts in `new` re-emitted (`spans`: where each chart's block now is),
+    without scanning the whole text again: only the re-emitted blocks are checked as the
+    scan checks them (the rest passed it when `source` was read). None when one of them is
+    not as the scan wants it (then parse the text)."""
+    fmt = source.source_format
+    for name in new:
+        start, end = spans[name]
+        block = "\n" + text[start:end]
+        if fmt == "yaml":
+            if (not block.endswith("\n") or _ODD_INDENT.search(block) or _TOP_LEVEL.search(block, 0, len(block) - 1)
+                    or _MULTI_DOCUMENT.search(block) or _ANCHOR_OR_ALIAS.search(block)):
+                return None
+            keys = list(_CHART_KEY.finditer(block))
+            key = _NAME_KEY.match(keys[0].group(1)) if len(keys) == 1 and keys[0].start() == 0 else None
+            if key is None or key.group(1).strip("'\"") != name:
+                return None
+        else:
+            keys = list(_JSON_CHART_KEY.finditer(block))
+            if (len(keys) != 1 or keys[0].start() != 0 or _JSON_ODD_LINE.search(block) or _JSON_ENTRIES_END.search(block)
+                    or block.endswith("\n")):
+                return None
+            try:
+                if json.loads(keys[0].group(1)) != name:
+                    return None
+            except json.JSONDecodeError:
+                return None
+    return IndexFile(LazyBlocks(text, spans, path, fmt), source.generated, source.api_version, dict(source.extra),
+                     path, fmt, frozenset(), text, spans)

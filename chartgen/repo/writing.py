@@ -11,10 +11,12 @@ from __future__ import annotations
 import io
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterable
 
 from chartgen.errors import UsageError
+from chartgen.repo.blocks import LazyBlocks
 from chartgen.repo.index import INDEX_NAME, IndexFile
 from chartgen.repo.reading import ENTRIES_LINE, JSON_GENERATED
 
@@ -31,32 +33,38 @@ def _json_block(name: str, versions: Iterable[dict]) -> str:
     return "    " + json.dumps(name, ensure_ascii=False) + ": [" + (lines + "\n    ]" if lines else "]")
 
 
-def _splice_json(index: IndexFile) -> str:
-    """Re-emit only the changed chart blocks of a JSON index; new charts in name order."""
+def _splice_json(index: IndexFile) -> tuple[str, dict[str, tuple[int, int]]]:
+    """Re-emit only the changed chart blocks of a JSON index; new charts in name order.
+    Also gives where each chart's block is in the text (as `chartgen.repo.reading` finds it)."""
     text, spans = index._source_text, index._spans
     new_names = sorted(set(index.changed) - set(spans))
     region_start = min(start for start, _ in spans.values())
     region_end = max(end for _, end in spans.values())
-    pieces: list[str] = []
+    pieces: list[tuple[str, str]] = []
     for name, (start, end) in spans.items():
         while new_names and new_names[0] < name:
             added = new_names.pop(0)
-            pieces.append(_json_block(added, index.entries[added]))
-        pieces.append(_json_block(name, index.entries[name]) if name in index.changed
-                      else text[start:end].rstrip().rstrip(","))
-    pieces.extend(_json_block(added, index.entries[added]) for added in new_names)
+            pieces.append((added, _json_block(added, index.entries[added])))
+        pieces.append((name, _json_block(name, index.entries[name]) if name in index.changed
+                       else text[start:end].rstrip().rstrip(",")))
+    pieces.extend((added, _json_block(added, index.entries[added])) for added in new_names)
     tail = text[region_end:]
     if index.changed:
         generated = '\n  "generated": ' + json.dumps(index.generated)
         tail = JSON_GENERATED.sub(lambda _: generated, tail, count=1)
-    return text[:region_start] + ",\n".join(pieces) + tail
+    new_spans, position = {}, region_start
+    for name, piece in pieces:   # a block runs to its separating comma
+        new_spans[name] = (position, position + len(piece) + 1)
+        position += len(piece) + 2
+    new_spans[pieces[-1][0]] = (new_spans[pieces[-1][0]][0], position - 2)
+    return text[:region_start] + ",\n".join(piece for _, piece in pieces) + tail, new_spans
 
 
 def dump_json_index(index: IndexFile) -> str:
     """The index as JSON, one chart version per line (sorted keys; stable bytes).
     An index read from such JSON keeps every untouched byte."""
     if index.source_format == "json" and index._spans:
-        return _splice_json(index)
+        return _splice_json(index)[0]
     out = io.StringIO()
     out.write('{\n  "apiVersion": ' + json.dumps(index.api_version) + ',\n  "entries": {')
     names = sorted(index.entries)
@@ -83,7 +91,7 @@ def _yaml_block(name: str, versions: Iterable[dict]) -> str:
 def dump_yaml_index(index: IndexFile) -> str:
     """The index as YAML. An index read from regular YAML keeps every untouched byte."""
     if index.source_format == "yaml" and index._spans:
-        return _splice_yaml(index)
+        return _splice_yaml(index)[0]
     from chartgen.yamlio import dump_yaml
 
     data: dict = {"apiVersion": index.api_version,
@@ -96,22 +104,20 @@ def dump_yaml_index(index: IndexFile) -> str:
 _GENERATED_LINE = re.compile(r"^generated:.*$", re.M)
 
 
-def _splice_yaml(index: IndexFile) -> str:
-    """Re-emit only the changed chart blocks; new charts go in name order."""
+def _splice_yaml(index: IndexFile) -> tuple[str, dict[str, tuple[int, int]]]:
+    """Re-emit only the changed chart blocks; new charts go in name order. Also gives where
+    each chart's block is in the text (as `chartgen.repo.reading` finds it)."""
     text, spans = index._source_text, index._spans
     new_names = sorted(set(index.changed) - set(spans))
-    if spans:
-        region_start = min(start for start, _ in spans.values())
-        region_end = max(end for _, end in spans.values())
-    else:  # `entries:` with no charts yet
-        region_start = region_end = ENTRIES_LINE.search(text).end()  # charts go right after `entries:`
-    pieces: list[str] = []
+    region_start = min(start for start, _ in spans.values())
+    region_end = max(end for _, end in spans.values())
+    pieces: list[tuple[str, str]] = []
     for name, (start, end) in spans.items():
         while new_names and new_names[0] < name:
             added = new_names.pop(0)
-            pieces.append(_yaml_block(added, index.entries[added]))
-        pieces.append(_yaml_block(name, index.entries[name]) if name in index.changed else text[start:end])
-    pieces.extend(_yaml_block(added, index.entries[added]) for added in new_names)
+            pieces.append((added, _yaml_block(added, index.entries[added])))
+        pieces.append((name, _yaml_block(name, index.entries[name]) if name in index.changed else text[start:end]))
+    pieces.extend((added, _yaml_block(added, index.entries[added])) for added in new_names)
     head, tail = text[:region_start], text[region_end:]
     generated = "generated: " + json.dumps(index.generated)
     if not index.changed:
@@ -122,7 +128,11 @@ def _splice_yaml(index: IndexFile) -> str:
         head = _GENERATED_LINE.sub(lambda _: generated, head, count=1)
     else:
         tail = tail + ("" if tail.endswith("\n") or not tail else "\n") + generated + "\n"
-    return head + "".join(pieces) + tail
+    new_spans, position = {}, len(head)
+    for name, piece in pieces:
+        new_spans[name] = (position, position + len(piece))
+        position += len(piece)
+    return head + "".join(piece for _, piece in pieces) + tail, new_spans
 
 
 def resolve_format(index: IndexFile, fmt: str = "auto") -> str:
@@ -134,6 +144,27 @@ def resolve_format(index: IndexFile, fmt: str = "auto") -> str:
     return fmt
 def dump_index(index: IndexFile, fmt: str = "auto") -> str:
     return dump_json_index(index) if resolve_format(index, fmt) == "json" else dump_yaml_index(index)
+
+
+def dump_and_read_back(index: IndexFile, fmt: str, path: str) -> tuple[str, IndexFile]:
+    """The index's text (`dump_index`) and what reading that text gives (`parse_index`),
+    the latter without reading the whole text again when some blocks were re-emitted into
+    the text the index was read from."""
+    from chartgen.repo.reading import parse_index, read_back
+
+    fmt = resolve_format(index, fmt)
+    if fmt == index.source_format and index._spans and index.changed:
+        text, spans = (_splice_json if fmt == "json" else _splice_yaml)(index)
+        last_end = max(end for _, end in spans.values())
+        if fmt == "json" or text[last_end - 1:last_end] == "\n":
+            written = read_back(text, path, index, spans, index.changed)
+            if written is not None:
+                return text, written
+        return text, parse_index(text, path)
+    text = dump_index(index, fmt)
+    return text, parse_index(text, path)
+
+
 def write_repository_files(index: IndexFile, folder: Path, *, fmt: str = "auto", html: bool = True,
                            title: str = "Helm charts", base_url: str | None = None, alias: str = "",
                            oci: str = "", archives: Iterable = (), previous: Iterable[Path] = ()) -> list[Path]:
@@ -147,16 +178,17 @@ def write_repository_files(index: IndexFile, folder: Path, *, fmt: str = "auto",
 
     sweep_leftovers(folder)   # temporary files of killed runs
     target = folder / INDEX_NAME
-    text = dump_index(index, fmt)
+    if not html:
+        text = dump_index(index, fmt)
     written = []
     if html:
         from chartgen.repo.html import PageOptions
         from chartgen.repo.pages import write_catalogue, write_chart_pages
-        from chartgen.repo.reading import parse_index
 
+        text, read_back = dump_and_read_back(index, fmt, str(target))
         options = PageOptions(title, base_url or "", alias, oci)
         written += write_chart_pages(folder, archives, options)
-        written += write_catalogue(parse_index(text, str(target)), folder, options, previous=previous)
+        written += write_catalogue(read_back, folder, options, previous=previous)
     write_atomic(target, text)
     written.insert(0, target)
     return written
