@@ -316,3 +316,35 @@ def test_the_scans_read_helms_layout_without_the_parser(tmp_path):
         block = text[start:end]
         assert scan_yaml_head(block) is not None and scan_yaml_versions(block) is not None, name
     assert _without_keys(build_cards(index)) == _cards_from_parsed(text)
+
+
+# --- the index as written, read back without scanning it again ----------------------------
+
+_descriptions = st.sampled_from(["x", "a: b", "'q'", "multi\nline", "&x", "*y", "é", "x\n  y: z", "}", "\n  }", "#"])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(["json", "yaml"]),
+       st.dictionaries(st.sampled_from(["a", "b", "c-1", "d.x", "1x", "'q'", "b c", "é", "x:y", "#", "-"]),
+                       st.lists(_descriptions, min_size=1, max_size=3), min_size=1, max_size=5),
+       st.dictionaries(st.sampled_from(["a", "b", "0", "zz", "'q'", "é", "-"]), _descriptions, min_size=1, max_size=3),
+       st.booleans())
+def test_the_index_as_written_is_read_back_as_reading_it_gives(fmt, charts, additions, header):
+    from chartgen.repo.writing import dump_and_read_back, dump_index
+
+    def entry(name, version, description):
+        return {"apiVersion": "v2", "name": name, "version": version, "created": T1, "description": description,
+                "digest": "0" * 64, "urls": [f"{name}-{version}.tgz"]}
+
+    entries = {name: [entry(name, f"1.{i}.0", d) for i, d in enumerate(texts)] for name, texts in charts.items()}
+    text = dump_index(parse_index(json.dumps({"apiVersion": "v1", "entries": entries, "generated": T1})), fmt)
+    if header and fmt == "yaml":
+        text = text.replace("generated:", "annotations:\n  x: y\ngenerated:")
+    index = parse_index(text)
+    updates = {name: [*index.versions(name), entry(name, "9.0.0", d)] for name, d in additions.items()}
+    written, read = dump_and_read_back(index.with_versions(updates, "2026-12-06T00:00:00Z"), "auto", "p")
+    expected = parse_index(written, "p")
+    assert (read._source_text, read._spans, read.generated, read.api_version, dict(read.extra), read.source_format) == \
+        (expected._source_text, expected._spans, expected.generated, expected.api_version, dict(expected.extra),
+         expected.source_format)
+    assert {name: read.versions(name) for name in read.entries} == {name: expected.versions(name) for name in expected.entries}

@@ -30,6 +30,14 @@ class LazyBlocks(Mapping):
             self._parsed[name] = self._parse(name, start, end)
         return self._parsed[name]
 
+    def once(self, name: str) -> tuple[dict, ...]:
+        """The versions of `name`, not kept parsed (for a caller that reads each chart once:
+        20,000 parsed entries kept alive make every garbage collection walk them)."""
+        if name in self._parsed:
+            return self._parsed[name]
+        start, end = self._spans[name]
+        return self._parse(name, start, end)
+
     def head(self, name: str, count: int) -> tuple[dict, ...]:
         """The first `count` versions, parsing only their part of the block."""
         if name in self._parsed:

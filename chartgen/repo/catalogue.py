@@ -20,12 +20,13 @@ http(s) URLs or plain relative paths.
 from __future__ import annotations
 
 import json
+import operator
 import re
 import zlib
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Iterable, Mapping, Sequence
 
 from chartgen.repo.index import IndexFile
 
@@ -124,7 +125,7 @@ def default_url(latest_url: str, name: str, version: str) -> str:
 _RFC3339 = re.compile(r"(\d{4}-\d\d-\d\d)[Tt ](\d\d:\d\d)(?::\d\d(?:\.\d+)?)?([Zz]|[+-]\d\d:?\d\d)?$")
 
 
-_UTC_TIMES = re.compile(r"(?:\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?[Zz]?\n)*")
+_UTC_TIMES = re.compile(r"(?:[0-9]{4}-[0-9][0-9]-[0-9][0-9][Tt ][0-9][0-9]:[0-9][0-9](?::[0-9][0-9](?:\.[0-9]+)?)?[Zz]?\n)*")
 
 
 def readable_times(values: list[str]) -> list[str]:
@@ -213,10 +214,13 @@ def make_card(name: str, latest: Mapping, older: Iterable[tuple[str, str, str, s
     url = safe_link(first_url(latest))
     prefix = url[:url.rfind("/") + 1]
     older = list(older)
-    # a link that is the default is not stored
-    briefs = [(version, app_version, created,
-               "" if url and link == f"{prefix}{name}-{version}.tgz" else safe_link(link))
-              for (version, app_version, _, link), created in zip(older, readable_times([row[2] for row in older]))]
+    versions, app_versions, created, links = (list(column) for column in zip(*older)) if older else ([],) * 4
+    defaults = [f"{prefix}{name}-{version}.tgz" for version in versions] if url else [None] * len(links)
+    if links != defaults:   # a link that is the default is not stored
+        links = ["" if link == default else safe_link(link) for link, default in zip(links, defaults)]
+    else:
+        links = [""] * len(links)
+    briefs = list(zip(versions, app_versions, readable_times(created), links))
     return Card(name=name, version=_text(latest.get("version"), 256), key=key, count=1 + len(briefs),
                 app_version=_text(latest.get("appVersion"), 256), created=readable_time(latest.get("created")),
                 description=_text(latest.get("description")), workflow_type=_annotation(annotations, "workflow-type"),
@@ -230,19 +234,22 @@ def _brief_of(entry: Mapping) -> tuple[str, str, str, str]:
             first_url(entry))
 
 
-def _briefs_of(entries: Iterable[Mapping]) -> list[tuple[str, str, str, str]]:
-    """`_brief_of` of each entry (the usual one, four strings, taken as they are)."""
-    briefs = []
-    for entry in entries:
-        version, app_version, created, urls = (entry.get("version"), entry.get("appVersion"), entry.get("created"),
-                                               entry.get("urls"))
-        if (type(version) is str and type(app_version) is str and type(created) is str and type(urls) is list
-                and urls and type(urls[0]) is str):
-            briefs.append((version[:256], app_version[:256], created[:64], urls[0][:2048]))
-        else:
-            briefs.append(_brief_of(entry))
-    return briefs
+_FOUR = operator.itemgetter("version", "appVersion", "created", "urls")
 
+
+def _briefs_of(entries: Sequence[Mapping]) -> list[tuple[str, str, str, str]]:
+    """`_brief_of` of each entry; the usual ones (four short strings, a list of URLs) are
+    taken column by column."""
+    try:
+        versions, app_versions, created, urls = zip(*map(_FOUR, entries)) if entries else ((),) * 4
+        first = list(map(operator.itemgetter(0), urls))
+    except (KeyError, IndexError, TypeError):
+        return [_brief_of(entry) for entry in entries]
+    types = set(map(type, versions)) | set(map(type, app_versions)) | set(map(type, created)) | set(map(type, first))
+    if (types <= {str} and set(map(type, urls)) <= {list} and max(map(len, versions + app_versions), default=0) <= 256
+            and max(map(len, created), default=0) <= 64 and max(map(len, first), default=0) <= 2048):
+        return list(zip(versions, app_versions, created, first))
+    return [_brief_of(entry) for entry in entries]
 
 # ---------------------------------------------------------------------------------------
 # The older versions of a YAML block, without the parser
@@ -520,9 +527,9 @@ def _card_from_index(index: IndexFile, name: str, key: str) -> Card | None:
             return None
         older = scan_yaml_versions(block)
         if older is None or (older[:1] and older[0][0] != str(head[0].get("version"))):
-            older = _briefs_of(index.versions(name))  # the scan declined, or disagrees: trust the parser
+            older = _briefs_of(index.versions_once(name))  # the scan declined, or disagrees: trust the parser
     else:
-        versions = index.versions(name)
+        versions = index.versions_once(name)
         if not versions:
             return None
         head, older = versions[:1], _briefs_of(versions)

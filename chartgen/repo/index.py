@@ -84,6 +84,11 @@ class IndexFile:
             return base
         return None
 
+    def versions_once(self, name: str) -> tuple[dict, ...]:
+        """`versions(name)`, an unparsed block parsed without keeping it (LazyBlocks.once)."""
+        blocks = self._blocks(name)
+        return blocks.once(name) if blocks is not None else self.versions(name)
+
     def count(self, name: str) -> int:
         """Number of versions of `name` (unparsed blocks are counted, not parsed)."""
         blocks = self._blocks(name)
