@@ -10,9 +10,10 @@ otherwise: a publication re-reads only the charts it changed, whatever the size 
 index, and a card never outlives the entries it shows (an index edited by another tool
 gets fresh cards for the charts it touched).
 
-Making a card reads only the chart's block: its first version with the full parser, the
-older ones, in a YAML index laid out as Helm writes it, with a line scan that picks out
-four fields (anything irregular falls back to the parser). Every string comes from the
+Making a card reads only the chart's block. In a YAML index laid out as Helm writes it, line
+scans read the fields the card shows of the first version and the four it keeps of the
+older ones (anything irregular goes to the parser); a JSON block is parsed, and not kept
+parsed: the first run on an index of 100,000 versions makes every card. Every string comes from the
 index and is untrusted: the page escapes it, and links are kept only when they are
 http(s) URLs or plain relative paths.
 """
@@ -214,7 +215,8 @@ def make_card(name: str, latest: Mapping, older: Iterable[tuple[str, str, str, s
     url = safe_link(first_url(latest))
     prefix = url[:url.rfind("/") + 1]
     older = list(older)
-    versions, app_versions, created, links = (list(column) for column in zip(*older)) if older else ([],) * 4
+    versions, app_versions, created, links = (_cut(list(column), limit) for column, limit in
+                                              zip(zip(*older), (256, 256, 64, 2048))) if older else ([],) * 4
     defaults = [f"{prefix}{name}-{version}.tgz" for version in versions] if url else [None] * len(links)
     if links != defaults:   # a link that is the default is not stored
         links = ["" if link == default else safe_link(link) for link, default in zip(links, defaults)]
@@ -227,6 +229,11 @@ def make_card(name: str, latest: Mapping, older: Iterable[tuple[str, str, str, s
                 operator_versions=_annotation(annotations, "operator-versions"),
                 deprecated=latest.get("deprecated") is True, url=url, source=source_link(annotations),
                 docs=docs, older=tuple(briefs))
+
+
+def _cut(values: list[str], limit: int) -> list[str]:
+    """The texts cut to `limit` characters, as `_brief_of` cuts them (the line scans do not)."""
+    return [value[:limit] for value in values] if max(map(len, values), default=0) > limit else values
 
 
 def _brief_of(entry: Mapping) -> tuple[str, str, str, str]:
