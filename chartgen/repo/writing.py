@@ -33,31 +33,69 @@ def _json_block(name: str, versions: Iterable[dict]) -> str:
     return "    " + json.dumps(name, ensure_ascii=False) + ": [" + (lines + "\n    ]" if lines else "]")
 
 
+def _stripped_end(text: str, start: int, end: int) -> int:
+    """Where `text[start:end].rstrip().rstrip(",")` ends, without copying the block."""
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    while end > start and text[end - 1] == ",":
+        end -= 1
+    return end
+
+
 def _splice_json(index: IndexFile) -> tuple[str, dict[str, tuple[int, int]]]:
     """Re-emit only the changed chart blocks of a JSON index; new charts in name order.
-    Also gives where each chart's block is in the text (as `chartgen.repo.reading` finds it)."""
+    Also gives where each chart's block is in the text (as `chartgen.repo.reading` finds it):
+    a block runs to its separating comma."""
     text, spans = index._source_text, index._spans
     new_names = sorted(set(index.changed) - set(spans))
     region_start = min(start for start, _ in spans.values())
     region_end = max(end for _, end in spans.values())
-    pieces: list[tuple[str, str]] = []
+    pieces: list[str] = []        # joined by ",\n"
+    run: list[int] = []           # [start, end] of untouched blocks copied as one piece
+    new_spans: dict[str, tuple[int, int]] = {}
+    position = region_start       # where the next piece starts
+
+    def add(name: str | None, piece: str) -> None:
+        nonlocal position
+        if run:
+            pieces.append(text[run[0]:run[1]])
+            position += run[1] - run[0] + 2
+            run.clear()
+        if name is not None:
+            new_spans[name] = (position, position + len(piece) + 1)
+            pieces.append(piece)
+            position += len(piece) + 2
+
     for name, (start, end) in spans.items():
         while new_names and new_names[0] < name:
             added = new_names.pop(0)
-            pieces.append((added, _json_block(added, index.entries[added])))
-        pieces.append((name, _json_block(name, index.entries[name]) if name in index.changed
-                       else text[start:end].rstrip().rstrip(",")))
-    pieces.extend((added, _json_block(added, index.entries[added])) for added in new_names)
+            add(added, _json_block(added, index.entries[added]))
+        if name in index.changed:
+            add(name, _json_block(name, index.entries[name]))
+            continue
+        cut = _stripped_end(text, start, end)   # the block as written: trailing space and commas cut
+        if not (text.startswith(",\n", cut) or end == region_end):
+            add(name, text[start:cut])         # not laid out as it is written: re-emitted
+            continue
+        if not run or run[1] != start - 2:     # (a run's blocks are followed by ",\n")
+            add(None, "")
+            run[:] = [start, start]
+        run[1] = cut
+        new_spans[name] = (position + start - run[0], position + cut - run[0] + 1)
+    for added in new_names:
+        add(added, _json_block(added, index.entries[added]))
+    add(None, "")
     tail = text[region_end:]
     if index.changed:
         generated = '\n  "generated": ' + json.dumps(index.generated)
         tail = JSON_GENERATED.sub(lambda _: generated, tail, count=1)
-    new_spans, position = {}, region_start
-    for name, piece in pieces:   # a block runs to its separating comma
-        new_spans[name] = (position, position + len(piece) + 1)
-        position += len(piece) + 2
-    new_spans[pieces[-1][0]] = (new_spans[pieces[-1][0]][0], position - 2)
-    return text[:region_start] + ",\n".join(piece for _, piece in pieces) + tail, new_spans
+    last = max(new_spans, key=lambda name: new_spans[name][0])
+    new_spans[last] = (new_spans[last][0], new_spans[last][1] - 1)   # the last block has no comma
+    out = [text[:region_start]]
+    for piece in pieces:
+        out += (piece, ",\n")
+    out[-1] = tail   # one copy of the text, not one per concatenation
+    return "".join(out), new_spans
 
 
 def dump_json_index(index: IndexFile) -> str:
@@ -111,13 +149,19 @@ def _splice_yaml(index: IndexFile) -> tuple[str, dict[str, tuple[int, int]]]:
     new_names = sorted(set(index.changed) - set(spans))
     region_start = min(start for start, _ in spans.values())
     region_end = max(end for _, end in spans.values())
-    pieces: list[tuple[str, str]] = []
+    pieces: list[tuple[list[str], int, int]] = []   # (names, start, end): re-emitted or copied
     for name, (start, end) in spans.items():
         while new_names and new_names[0] < name:
             added = new_names.pop(0)
-            pieces.append((added, _yaml_block(added, index.entries[added])))
-        pieces.append((name, _yaml_block(name, index.entries[name]) if name in index.changed else text[start:end]))
-    pieces.extend((added, _yaml_block(added, index.entries[added])) for added in new_names)
+            pieces.append(([added], -1, -1))
+        if name in index.changed:
+            pieces.append(([name], -1, -1))
+        elif pieces and pieces[-1][2] == start:   # untouched blocks follow each other: one copy
+            pieces[-1][0].append(name)
+            pieces[-1] = (pieces[-1][0], pieces[-1][1], end)
+        else:
+            pieces.append(([name], start, end))
+    pieces.extend(([added], -1, -1) for added in new_names)
     head, tail = text[:region_start], text[region_end:]
     generated = "generated: " + json.dumps(index.generated)
     if not index.changed:
@@ -128,11 +172,18 @@ def _splice_yaml(index: IndexFile) -> tuple[str, dict[str, tuple[int, int]]]:
         head = _GENERATED_LINE.sub(lambda _: generated, head, count=1)
     else:
         tail = tail + ("" if tail.endswith("\n") or not tail else "\n") + generated + "\n"
-    new_spans, position = {}, len(head)
-    for name, piece in pieces:
-        new_spans[name] = (position, position + len(piece))
-        position += len(piece)
-    return head + "".join(piece for _, piece in pieces) + tail, new_spans
+    out, new_spans, position = [head], {}, len(head)
+    for names, start, end in pieces:
+        if start < 0:
+            out.append(_yaml_block(names[0], index.entries[names[0]]))
+            new_spans[names[0]] = (position, position + len(out[-1]))
+        else:
+            out.append(text[start:end])
+            new_spans.update((name, (spans[name][0] - start + position, spans[name][1] - start + position))
+                             for name in names)
+        position += len(out[-1])
+    out.append(tail)
+    return "".join(out), new_spans
 
 
 def resolve_format(index: IndexFile, fmt: str = "auto") -> str:
