@@ -214,15 +214,15 @@ def main() -> None:
 
         print("\n| entries | existing index | helm merge | chartgen | ratio | chartgen + index.html | ratio "
               "| html, no previous catalogue | ratio | peak memory helm | peak memory chartgen + html | memory ratio "
-              "| same entries |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+              "| peak memory, no previous catalogue | same entries |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for total, label, megabytes, med, mem, same in rows:
             print(f"| {total} | {label}, {megabytes:.1f} MB | {med['helm']:.2f} s | {med['chartgen']:.2f} s | "
                   f"{med['helm'] / med['chartgen']:.0f}x | {med['chartgen-html']:.2f} s | "
                   f"{med['helm'] / med['chartgen-html']:.0f}x | {med['chartgen-html-cold']:.2f} s | "
                   f"{med['helm'] / med['chartgen-html-cold']:.1f}x | "
                   f"{mem['helm']:.0f} MB | {mem['chartgen-html']:.0f} MB | "
-                  f"1/{mem['helm'] / mem['chartgen-html']:.1f} | {same} |")
+                  f"1/{mem['helm'] / mem['chartgen-html']:.1f} | {mem['chartgen-html-cold']:.0f} MB | {same} |")
         print("\n| entries | existing index | index.html | gzip | catalogue.json | gzip |")
         print("|---|---|---|---|---|---|")
         for total, label, html, html_gz, data, data_gz in pages:
