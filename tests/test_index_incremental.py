@@ -187,6 +187,31 @@ def test_a_big_archive_gives_the_same_entry_and_is_read_once(tmp_path, monkeypat
         read_archive(renamed)
 
 
+def test_a_packaged_umbrella_in_gzip_members_is_read_as_tarfile_reads_it(tmp_path, monkeypatch):
+    """A large umbrella is written one gzip member per sub-chart, warm package cache or not:
+    the tar reader lists it as tarfile does without falling back, and the archive noted when
+    packaged (its kept sub-charts' files unread) gives the entry a read gives."""
+    from chartgen.repo import tarread
+    from chartgen.repo.package import package_chart
+    from test_package_umbrella import gzip_members, make_umbrella
+
+    umbrella = make_umbrella(tmp_path / "src")
+    cache = tmp_path / "cache"
+    for run in range(2):   # cold, then warm cache (kept members)
+        archive_module._KNOWN.clear()
+        result = package_chart(umbrella, tmp_path / f"dist{run}", cache=cache)
+        assert len(gzip_members(result.path.read_bytes())) > 2
+        noted = read_archive(result.path)
+        with monkeypatch.context() as patched:
+            patched.setattr(tarread, "_tarfile_members", lambda *a, **k: pytest.fail("fell back to tarfile"))
+            plain = list(members(result.path, _all))
+        assert plain == _listing(result.path, _tarfile_members)
+        archive_module._KNOWN.clear()
+        read = read_archive(result.path)
+        assert read == noted and dict(read.metadata) == dict(noted.metadata) == _reference(result.path)[3]
+        assert archive_docs(read) == archive_docs(noted)
+
+
 @pytest.mark.parametrize("case, code", [("unsafe-after-chart", "archive-unsafe-path"), ("two-tops", "archive-invalid"),
                                         ("truncated", "archive-corrupt"), ("not-gzip", "archive-corrupt")])
 def test_hostile_archives_are_refused_as_before(tmp_path, case, code):

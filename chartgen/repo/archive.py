@@ -10,7 +10,7 @@ import zlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from chartgen.errors import ChartgenError
 from chartgen.repo.tarread import members
@@ -165,14 +165,20 @@ def _remember(digest: str, scanned: _Scanned) -> _Known:
     return known
 
 
-def remember_written(digest: str, top: str, files: Mapping[str, bytes]) -> None:
-    """Note the archive chartgen just wrote (`digest` of `tar_bytes(top, files)` gzip'd) as if
-    read: its members are `<top>/<path>`, regular files in name order, so reading it would
-    give what `_scan` gives for them (its Chart.yaml is parsed when it is first read)."""
-    stream = ((f"{top}/{rel}", True, len(files[rel]), files[rel][:_want(f"{top}/{rel}", True, len(files[rel]))])
-              for rel in sorted(files))
+def remember_written(digest: str, top: str, sizes: Mapping[str, int], read: Callable[[str], bytes]) -> None:
+    """Note the archive chartgen just wrote (`digest`: of the bytes `chartgen.repo.package`
+    made of the files `sizes` names, `read(path)` their content) as if read: its members are
+    `<top>/<path>`, regular files in name order, so reading it would give what `_scan` gives
+    for them (only the files a scan reads are asked for; Chart.yaml is parsed when the
+    archive is first read)."""
+    def stream():
+        for rel in sorted(sizes):
+            name, size = f"{top}/{rel}", sizes[rel]
+            wanted = _want(name, True, size)
+            yield name, True, size, read(rel)[:wanted] if wanted else b""
+
     try:
-        scanned = _scan(stream, Path(f"{top}.tgz"))
+        scanned = _scan(stream(), Path(f"{top}.tgz"))
     except ChartgenError:
         return   # read_archive reports it
     _remember(digest, scanned)

@@ -37,7 +37,7 @@ from typing import Iterator, Mapping
 
 from chartgen.errors import ChartgenError
 from chartgen.fsutil import MARKER, sweep_leftovers, temp_directory, write_atomic
-from chartgen.repo.archive import ArchiveInfo, sha256_file
+from chartgen.repo.archive import ArchiveInfo, remember_written, sha256_file
 from chartgen.repo.chartcheck import chart_metadata, check_chart, failed
 from chartgen.repo.helmignore import IgnoreRules
 from chartgen.repo.index import IndexFile, immutable_error
@@ -412,11 +412,17 @@ def _no_cycle_collection() -> Iterator[None]:
 def archive_bytes(chart_dir: Path, cache: Path | None = None) -> tuple[str, str, bytes]:
     """(name, version, archive bytes) of the chart at `chart_dir`; `cache`: a folder where
     the members of a large umbrella's sub-charts are kept between runs (`chartgen.repo.packcache`)."""
+    name, version, data, _files, _sizes = _archive(Path(chart_dir), cache)
+    return name, version, data
+
+
+def _archive(chart_dir: Path, cache: Path | None) -> tuple[str, str, bytes, _Files, dict[str, int]]:
+    """`archive_bytes`, with the files it holds and their sizes."""
     with _no_cycle_collection():
-        return _archive_bytes(Path(chart_dir), cache)
+        return _archive_bytes(chart_dir, cache)
 
 
-def _archive_bytes(chart_dir: Path, cache: Path | None) -> tuple[str, str, bytes]:
+def _archive_bytes(chart_dir: Path, cache: Path | None) -> tuple[str, str, bytes, _Files, dict[str, int]]:
     store = None
     if cache is not None:
         from chartgen.repo.packcache import PackageCache
@@ -430,8 +436,8 @@ def _archive_bytes(chart_dir: Path, cache: Path | None) -> tuple[str, str, bytes
     sizes, shas = _identify(files, store)
     if not is_segmented(sum(sizes.values()), groups):
         check_chart(files, "", chart_dir, metadata)
-        return name, version, gzip_bytes(tar_bytes(name, files))
-    return name, version, _members(name, chart_dir, metadata, files, sizes, shas, store)
+        return name, version, gzip_bytes(tar_bytes(name, files)), files, sizes
+    return name, version, _members(name, chart_dir, metadata, files, sizes, shas, store), files, sizes
 
 
 # ------------------------------------------------------------------ packaging
@@ -458,8 +464,9 @@ def package_chart(chart_dir: Path, out_dir: Path, *, force: bool = False,
     chartgen wrote with the same content. `cache`: see `archive_bytes`.
     """
     chart_dir, out_dir = Path(chart_dir), Path(out_dir)
-    name, version, data = archive_bytes(chart_dir, cache)
+    name, version, data, files, sizes = _archive(chart_dir, cache)
     digest = hashlib.sha256(data).hexdigest()
+    remember_written(digest, name, sizes, files.__getitem__)   # indexing it next need not read it back
     info = ArchiveInfo(chart_dir, name, version, digest)
     ours = data
     makers = (lambda: _single_member(ours), lambda: _legacy_archive(chart_dir))

@@ -64,16 +64,23 @@ class _Inflated:
 
     def __init__(self, handle) -> None:
         self._handle = handle
-        self._inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)  # one gzip member, header checked
+        self._inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)  # a gzip member, header checked
         self._buffer = b""
         self._pos = 0
 
     def _more(self) -> bytes:
-        inflater = self._inflater
         while True:
-            if inflater.eof:
-                raise _Unusual  # the tar goes on past the gzip member (or is cut short)
-            data = inflater.unconsumed_tail or self._handle.read(_CHUNK)
+            inflater = self._inflater
+            if inflater.eof:    # the next gzip member (chartgen cuts a large umbrella into members)
+                rest = inflater.unused_data
+                if len(rest) < 3:
+                    rest += self._handle.read(_CHUNK)
+                if rest[:3] != b"\x1f\x8b\x08":
+                    raise _Unusual   # the end, padding or garbage: tarfile's gzip reader decides
+                self._inflater = inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                data = rest
+            else:
+                data = inflater.unconsumed_tail or self._handle.read(_CHUNK)
             if not data:
                 raise _Unusual  # truncated
             try:
