@@ -251,6 +251,9 @@ def build(folders: list[Path], config, options: BuildOptions = BuildOptions(),
     cache = BuildCache(config.resolve(cache_setting) if (cache_setting and options.use_cache) else None)
     files_seen, uses_seen = use_file_memo(cache.data.get("files") if cache.path else None,
                                           cache.data.get("uses") if cache.path else None)
+    from chartgen.repo.archive import use_digest_memo
+
+    digests_seen = use_digest_memo(cache.data.get("digests") if cache.path else None)
     from chartgen.chart.versioning import chart_yaml_memo
 
     chart_yamls_seen = chart_yaml_memo(cache.data.get("chart_yamls") if cache.path else None)
@@ -349,6 +352,7 @@ def build(folders: list[Path], config, options: BuildOptions = BuildOptions(),
         cache.data["files"] = dict(sorted(files_seen.items()))
         cache.data["uses"] = dict(sorted(uses_seen.items()))
         cache.data["chart_yamls"] = dict(sorted(chart_yamls_seen.items()))
+        cache.data["digests"] = dict(sorted(digests_seen.items()))
         from chartgen.chart.lintcache import prune
 
         prune(cache.path.parent / "lint")     # where the lint stages keep their results

@@ -24,11 +24,42 @@ METADATA_FIELDS = ("name", "home", "sources", "version", "description", "keyword
 _MAX_CHART_YAML = 1 << 20
 
 
+# path -> [size, mtime (ns), inode, sha256 hex] of archives hashed by an earlier build (kept in
+# its cache: `use_digest_memo`), so an index update does not read again every archive of dist/
+# (the umbrella's are megabytes each) to learn that it is the one already indexed.
+_DIGESTS: dict[str, list] = {}
+_DIGESTS_SEEN: dict[str, list] = {}
+
+
+def use_digest_memo(recorded: Mapping[str, list] | None) -> dict[str, list]:
+    """Start with the archive digests a previous build recorded; returns the dict collecting
+    this run's (what the build cache saves)."""
+    _DIGESTS.clear()
+    _DIGESTS.update(recorded or {})
+    _DIGESTS_SEEN.clear()
+    return _DIGESTS_SEEN
+
+
 def sha256_file(path: Path) -> str:
+    import os
+    import time
+
+    key = os.fspath(path)
+    try:
+        info = os.stat(key)
+        stamp = [info.st_size, info.st_mtime_ns, info.st_ino]
+    except OSError:
+        stamp = None
+    known = _DIGESTS.get(key)
+    if stamp is not None and known is not None and list(known[:3]) == stamp:
+        _DIGESTS_SEEN[key] = known
+        return str(known[3])
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
+    if stamp is not None and time.time_ns() - stamp[1] > 2_000_000_000:   # settled: see build.cache
+        _DIGESTS[key] = _DIGESTS_SEEN[key] = stamp + [digest.hexdigest()]
     return digest.hexdigest()
 
 
