@@ -50,6 +50,23 @@ def use_file_memo(memo: dict | None, uses: dict | None = None) -> tuple[dict, di
     return _SEEN, _USES_SEEN
 
 
+def files_to_keep(dist_dir: Path) -> dict[str, list]:
+    """The file hashes to record for the next build: those this build used, and those of the
+    previous record for files it looked at (their stamps are checked when used) without
+    hashing them — a rerun that replays the umbrella and index stages hashes no chart file and
+    no archive, and the next one that redoes them must not read all of them again."""
+    keep = dict(_SEEN)
+    looked = {path for found in _SCANS.values() for _, path, _ in found}
+    try:
+        looked.update(entry.path for entry in os.scandir(dist_dir) if entry.name.endswith(".tgz"))
+    except OSError:
+        pass
+    for path in looked:
+        if path not in keep and path in _MEMO:
+            keep[path] = _MEMO[path]
+    return keep
+
+
 _SCANS: dict[tuple[str, bool], list] = {}
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from chartgen import limits
-from chartgen.build.cache import (BuildCache, common_key, forget_scans, input_hash, replayable, repository_key,
+from chartgen.build.cache import (BuildCache, common_key, files_to_keep, forget_scans, input_hash, replayable, repository_key,
                                   repository_output_hash, use_file_memo)
 from chartgen.build.ids import repository_ids
 from chartgen.build.options import FAILED, OK, SKIPPED, BuildOptions, BuildReport, StageResult, WorkflowReport
@@ -249,8 +249,8 @@ def build(folders: list[Path], config, options: BuildOptions = BuildOptions(),
 
     cache_setting = config.build.cache
     cache = BuildCache(config.resolve(cache_setting) if (cache_setting and options.use_cache) else None)
-    files_seen, uses_seen = use_file_memo(cache.data.get("files") if cache.path else None,
-                                          cache.data.get("uses") if cache.path else None)
+    _, uses_seen = use_file_memo(cache.data.get("files") if cache.path else None,
+                                 cache.data.get("uses") if cache.path else None)
     from chartgen.repo.archive import use_digest_memo
 
     digests_seen = use_digest_memo(cache.data.get("digests") if cache.path else None)
@@ -349,7 +349,7 @@ def build(folders: list[Path], config, options: BuildOptions = BuildOptions(),
     for state in states:        # the rest, after a repository stage failed
         tell(state, last_own)
     if cache.path:
-        cache.data["files"] = dict(sorted(files_seen.items()))
+        cache.data["files"] = dict(sorted(files_to_keep(config.dist_dir).items()))
         cache.data["uses"] = dict(sorted(uses_seen.items()))
         cache.data["chart_yamls"] = dict(sorted(chart_yamls_seen.items()))
         cache.data["digests"] = dict(sorted(digests_seen.items()))
