@@ -168,9 +168,9 @@ def parse_config(text: str, path: str, root: Path) -> Config:
         raise UsageError("chartgen.yaml must be a mapping of settings", path=path, line=1, code="config-type")
     schema = config_schema()
     token = _validation_token(text, schema)
-    if token is None or not _validated_before(token):
+    if not _validated_before(token):
         errors.extend(_schema_errors(data, schema, document, path))
-        if not errors and token is not None:
+        if not errors:
             _remember_valid(token)
     errors.extend(_outside_repository(data, document, path, root))
     if errors:
@@ -181,7 +181,7 @@ def parse_config(text: str, path: str, root: Path) -> Config:
 # chartgen.yaml texts found valid before, by hash, in the user's cache folder (never the
 # repository's, whose content anyone may write): importing jsonschema is a third of the
 # time of a build with nothing to do.
-def _validation_token(text: str, schema: dict) -> str | None:
+def _validation_token(text: str, schema: dict) -> str:
     import hashlib
 
     from chartgen import __version__
