@@ -184,6 +184,16 @@ def _move_back(journal: Path) -> None:
         pass
 
 
+# Memos that trust a file by its stamp (size, modification time, inode) record only files
+# older than this: an edit within the same clock tick could keep the stamp (git's "racy" case).
+SETTLED_NS = 2_000_000_000
+
+
+def is_settled(mtime_ns: int) -> bool:
+    """Whether a file modified at `mtime_ns` is old enough for a stamp-keyed memo to trust."""
+    return time.time_ns() - mtime_ns > SETTLED_NS
+
+
 def write_tree(root: Path, files: Mapping[str, str | bytes]) -> None:
     """Write relative-path -> content pairs under `root` (which must exist)."""
     for rel, content in sorted(files.items()):

@@ -14,7 +14,6 @@ import json
 import operator
 import os
 import stat
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Iterable
@@ -24,6 +23,7 @@ from chartgen.build.fingerprint import generator_fingerprint  # noqa: F401 (part
 from chartgen.build.options import FAILED, BuildOptions, StageResult
 from chartgen.build.stages import REMOVED_NOTE
 from chartgen.errors import ChartgenError
+from chartgen.fsutil import is_settled
 
 CACHE_VERSION = 1
 
@@ -33,7 +33,6 @@ CACHE_VERSION = 1
 # time could still be shared by an edit to come: the "racy" case git knows).
 _MEMO: dict[str, list] = {}
 _SEEN: dict[str, list] = {}
-_SETTLED_NS = 2_000_000_000
 
 
 def use_file_memo(memo: dict | None, uses: dict | None = None) -> tuple[dict, dict]:
@@ -139,7 +138,7 @@ def _content_hash(path: str, info) -> bytes:
         _SEEN[path] = known
         return known[3].encode()
     sha = hashlib.sha256(_content(Path(path))).hexdigest()
-    if time.time_ns() - info.st_mtime_ns > _SETTLED_NS:
+    if is_settled(info.st_mtime_ns):
         _SEEN[path] = stamp + [sha]
     return sha.encode()
 

@@ -185,8 +185,8 @@ def chart_yaml_memo(recorded: dict | None) -> dict:
 def read_chart_yaml(chart_dir: Path) -> dict:
     import json
     import os
-    import time
 
+    from chartgen.fsutil import is_settled
     from chartgen.yamlio import load_data
 
     path = Path(chart_dir) / "Chart.yaml"
@@ -211,7 +211,7 @@ def read_chart_yaml(chart_dir: Path) -> dict:
     if len(_CHART_YAMLS) > 65536:
         _CHART_YAMLS.clear()
     _CHART_YAMLS[key] = stamp + [text]
-    if time.time_ns() - info.st_mtime_ns > 2_000_000_000:
+    if is_settled(info.st_mtime_ns):
         _CHART_YAMLS_SEEN[key] = _CHART_YAMLS[key]   # settled: an edit to come changes its time
     return data
 

@@ -42,7 +42,8 @@ def use_digest_memo(recorded: Mapping[str, list] | None) -> dict[str, list]:
 
 def sha256_file(path: Path) -> str:
     import os
-    import time
+
+    from chartgen.fsutil import is_settled
 
     key = os.fspath(path)
     try:
@@ -58,7 +59,7 @@ def sha256_file(path: Path) -> str:
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
-    if stamp is not None and time.time_ns() - stamp[1] > 2_000_000_000:   # settled: see build.cache
+    if stamp is not None and is_settled(stamp[1]):
         _DIGESTS[key] = _DIGESTS_SEEN[key] = stamp + [digest.hexdigest()]
     return digest.hexdigest()
 

@@ -38,11 +38,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chartgen.fsutil import sweep_leftovers, write_atomic
+from chartgen.fsutil import is_settled, sweep_leftovers, write_atomic
 
 CACHE_FORMAT = "3"
 MAX_PACKS = 16
-_SETTLED_NS = 2_000_000_000
 _MEMO_DAYS = 30
 _UNNAMED_GRACE = 3600.0
 _MEMO_HEAD = "chartgen package memo " + CACHE_FORMAT
@@ -117,7 +116,7 @@ class PackageCache:
     def learn(self, key: str, info: os.stat_result, data: bytes, sha: str) -> None:
         """Remember the SHA-256 of a file read (`key`: as in `files`), if it settled before
         this run read it."""
-        if len(data) == info.st_size and time.time_ns() - info.st_mtime_ns > _SETTLED_NS:
+        if len(data) == info.st_size and is_settled(info.st_mtime_ns):
             self.seen[key] = sha
 
     def listing(self, prefix: str, info: os.stat_result) -> list[str] | None:
@@ -133,7 +132,7 @@ class PackageCache:
     def learn_listing(self, prefix: str, info: os.stat_result, entries: list[str]) -> None:
         """Remember the listing of a sub-chart folder (`info`: its stat before it was listed),
         if it settled before this run listed it."""
-        if time.time_ns() - info.st_mtime_ns > _SETTLED_NS and not any(c in prefix for c in _UNSAFE) \
+        if is_settled(info.st_mtime_ns) and not any(c in prefix for c in _UNSAFE) \
                 and not any(c in entry for entry in entries for c in _UNSAFE):
             self.folders_seen[prefix] = (info.st_ino, info.st_mtime_ns, "\0".join(entries))
 
