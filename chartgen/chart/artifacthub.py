@@ -271,10 +271,10 @@ def describe_changes(old: Callable[[str], bytes | None], old_paths: set[str], ne
 
 
 def changes_since(target: Path, previous: Mapping[str, Any], new_files: Mapping[str, str | bytes],
-                  new_meta: Mapping[str, Any], *, first: str) -> list[dict]:
+                  new_meta: Mapping[str, Any], *, first: str, known: Mapping[str, bytes] = {}) -> list[dict]:
     """`describe_changes` against the chart folder `target` being replaced; `first` is the
     entry of a chart that had no earlier version; without its files on disk (the chart came
-    from git HEAD only), one line."""
+    from git HEAD only), one line. `known`: files of `target` already read (not read again)."""
 
     if not previous:
         return [{"kind": "added", "description": _one_line(first)}]
@@ -285,6 +285,8 @@ def changes_since(target: Path, previous: Mapping[str, Any], new_files: Mapping[
     old_paths = {rel for rel in chart_file_names(target, umbrella=True) if not (target / rel).is_symlink()}
 
     def read(rel: str) -> bytes | None:
+        if rel in known:
+            return known[rel]
         try:
             return (target / rel).read_bytes()
         except OSError:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Container
+from typing import Container, Mapping
 
 from chartgen.fsutil import MARKER
 
@@ -68,3 +68,104 @@ def file_inodes(folder: Path, prune: Container[str] = ()) -> dict[str, int] | No
                 for rel, entry in walk_entries(folder, lambda rel, entry: rel not in prune)}
     except OSError:
         return None
+
+
+def _stamps(root: str, folders: list[str]) -> str | None:
+    """"inode.mtime_ns" of each of `folders` (relative to `root`, "" itself), joined; None when
+    one is gone. An entry made, removed or renamed in a folder changes its time."""
+    out = []
+    for rel in folders:
+        try:
+            info = os.lstat(f"{root}/{rel}" if rel else root)
+        except OSError:
+            return None
+        out.append(f"{info.st_ino}.{info.st_mtime_ns}")
+    return ",".join(out)
+
+
+def _stamped_walk(root: str) -> tuple[dict[str, object], list[str], str, bool]:
+    """(relative path -> os.DirEntry of everything under `root` but folders, the folders, their
+    stamps as `_stamps` gives them, whether all settled), each folder stat'ed before it is
+    listed; links never followed. Raises OSError."""
+    from chartgen.fsutil import is_settled
+
+    entries: dict[str, object] = {}
+    folders: list[str] = []
+    stamps: list[str] = []
+    settled = True
+    stack = [("", root)]
+    while stack:
+        rel, path = stack.pop()
+        info = os.lstat(path)
+        folders.append(rel)
+        stamps.append(f"{info.st_ino}.{info.st_mtime_ns}")
+        settled = settled and is_settled(info.st_mtime_ns)
+        prefix = rel + "/" if rel else ""
+        with os.scandir(path) as listing:
+            for entry in listing:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((prefix + entry.name, entry.path))
+                else:
+                    entries[prefix + entry.name] = entry
+    return entries, folders, ",".join(stamps), settled
+
+
+def _read_or_none(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def current_copies(target: Path, subtrees: Mapping[str, Path], chart_yamls: Mapping[str, bytes | None],
+                   memo=None) -> tuple[set[str], dict[str, dict[str, tuple[str, int]]]]:
+    """Of the umbrella `target`'s copies of its sub-charts (`subtrees`: `charts/<name>` -> the
+    sub-chart folder), (those current: holding exactly `chart_yamls[rel]` as Chart.yaml and
+    links to the sub-chart's other files (same inodes), `linked_files` of the sub-chart of
+    each other one). A checkout turns links into copies: those are linked again once.
+
+    `memo` (optional, a store as `chartgen.chart.lintcache.LintCache`): what a copy found
+    current was, the inode and time of each folder of it and of its sub-chart. While none of
+    them changed, no entry was made, removed or renamed in them: the same names have the same
+    inodes, and only the copy's Chart.yaml is read. A folder changed in the last seconds is
+    listed every time (an edit to come could keep its time: `chartgen.fsutil.is_settled`)."""
+    import hashlib
+
+    target = Path(target)
+    key = memo.key("umbrella-copies", hashlib.sha256(os.fsencode(os.path.realpath(target))).digest()) \
+        if memo is not None else None
+    known = memo.get(key) if key is not None else None
+    known = known if isinstance(known, dict) else {}
+    recorded: dict[str, list] = {}
+    current: set[str] = set()
+    links: dict[str, dict[str, tuple[str, int]]] = {}
+    for rel, source in subtrees.items():
+        copy, source_path, wanted = os.fspath(target / rel), os.fspath(source), chart_yamls.get(rel)
+        entry = known.get(rel)
+        if isinstance(entry, list) and len(entry) == 5 and entry[0] == source_path and \
+                isinstance(entry[1], list) and isinstance(entry[3], list) and \
+                _stamps(source_path, entry[1]) == entry[2] and _stamps(copy, entry[3]) == entry[4] and \
+                wanted is not None and _read_or_none(target / rel / "Chart.yaml") == wanted:
+            current.add(rel)
+            recorded[rel] = entry
+            continue
+        found, folders, stamps, settled = _stamped_walk(source_path)
+        linked = {name: (entry.path, entry.inode()) for name, entry in found.items()
+                  if entry.is_file(follow_symlinks=False) and name not in (MARKER, "Chart.yaml")}
+        try:
+            present, copy_folders, copy_stamps, copy_settled = _stamped_walk(copy)
+        except OSError:
+            links[rel] = linked
+            continue
+        inodes = {name: entry.inode() if entry.is_file(follow_symlinks=False) else -1
+                  for name, entry in present.items()}
+        if inodes.pop("Chart.yaml", None) is None or inodes != {name: ino for name, (_, ino) in linked.items()} \
+                or _read_or_none(target / rel / "Chart.yaml") != wanted:
+            links[rel] = linked
+            continue
+        current.add(rel)
+        if settled and copy_settled:
+            recorded[rel] = [source_path, folders, stamps, copy_folders, copy_stamps]
+    if key is not None and recorded != known:
+        memo.put(key, recorded)
+    return current, links

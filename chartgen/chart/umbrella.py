@@ -39,20 +39,31 @@ def umbrella_schema(charts_dir: Path, rows, memo=None) -> dict:
     validation ignores; each workflow's own chart keeps its full schema.
 
     `memo` (optional, a content-keyed store as `chartgen.chart.lintcache.LintCache`): each
-    sub-chart's part by the bytes of its schema, so one changed workflow costs one."""
+    sub-chart's part by the bytes of its schema, so one changed workflow costs one; and the
+    whole by the names and schemas of all, so an unchanged set costs one look-up."""
     import hashlib
-    import json
 
-    from chartgen.chart.schema import DRAFT7, shared_definitions
+    from chartgen.chart.schema import shared_definitions
 
-    properties: dict = {"global": {"type": "object", "description": "Values shared with every workflow chart."}}
-    definitions: dict = {}
+    raws = []
     for row in rows:
         path = charts_dir / Path(row.path).name / "values.schema.json"
         try:
-            raw = path.read_bytes()
+            raws.append(path.read_bytes())
         except OSError:
-            raw = b""
+            raws.append(b"")
+    whole = None
+    if memo is not None:
+        digest = hashlib.sha256()
+        for row, raw in zip(rows, raws):
+            digest.update(f"{len(row.name)}:{row.name}".encode() + hashlib.sha256(raw).digest())
+        whole = memo.key("umbrella-schema-all", digest.digest())
+        known = memo.get(whole)
+        if isinstance(known, dict) and set(known) == {"properties", "definitions"}:
+            return _schema_of(known["properties"], known["definitions"])
+    properties: dict = {"global": {"type": "object", "description": "Values shared with every workflow chart."}}
+    definitions: dict = {}
+    for row, raw in zip(rows, raws):
         key = memo.key("umbrella-schema", hashlib.sha256(raw).digest()) if memo is not None else None
         known = memo.get(key) if key is not None else None
         if known is None:
@@ -63,6 +74,14 @@ def umbrella_schema(charts_dir: Path, rows, memo=None) -> dict:
         properties[row.name] = known["ref"]
         definitions.update(known["definitions"])
     definitions = dict(sorted(definitions.items()))
+    if whole is not None:
+        memo.put(whole, {"properties": properties, "definitions": definitions})
+    return _schema_of(properties, definitions)
+
+
+def _schema_of(properties: dict, definitions: dict) -> dict:
+    from chartgen.chart.schema import DRAFT7
+
     return {"$schema": DRAFT7, "title": "Values of the umbrella chart", "type": "object",
             "additionalProperties": False, "properties": properties, "definitions": definitions}
 
@@ -150,6 +169,6 @@ def generate_umbrella(config, charts_dir: Path | str, *, archived=None, memo=Non
     result = write_chart(charts_dir / settings.umbrella_name, files, fields, annotations, settings,
                          extras=settings.extras_for(settings.umbrella_name), subtrees=subtrees,
                          archived=archived(settings.umbrella_name) if archived else None,
-                         floor=version_floor(config.settings, settings.umbrella_name))
+                         floor=version_floor(config.settings, settings.umbrella_name), memo=memo)
     write_charts_readme(config, charts_dir, rows)
     return result

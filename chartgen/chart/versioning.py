@@ -168,9 +168,15 @@ def content_hash(files: Mapping[str, str | bytes]) -> str:
 
 
 # path -> [size, mtime, inode, data as JSON]: a build reads each Chart.yaml many times, and
-# the build cache keeps them for the next build (`chart_yaml_memo`).
+# the build cache keeps them for the next build (`chart_yaml_memo`). A file written in the last
+# seconds (not `is_settled`: its stamp could be shared by an edit to come) is kept by its
+# content instead: "sha256:<hex of its bytes>" -> [size, 0, 0, data as JSON, digest as written],
+# the last the SHA-256 of the Chart.yaml chartgen hashed for it (version token, no hash or source
+# commit; `remember_chart_yaml`), or "". The umbrella's Chart.yaml (thousands of lines, written
+# by each build) is thus parsed by no later build.
 _CHART_YAMLS: dict[str, list] = {}
 _CHART_YAMLS_SEEN: dict[str, list] = {}
+_CONTENT = "sha256:"
 
 
 def chart_yaml_memo(recorded: dict | None) -> dict:
@@ -180,6 +186,46 @@ def chart_yaml_memo(recorded: dict | None) -> dict:
     _CHART_YAMLS.update(recorded or {})
     _CHART_YAMLS_SEEN.clear()
     return _CHART_YAMLS_SEEN
+
+
+def _content_key(raw: bytes) -> str:
+    return _CONTENT + hashlib.sha256(raw).hexdigest()
+
+
+def _plain(data) -> bool:
+    """Whether `data` holds only mappings with string keys, lists and strings (what YAML
+    gives back as it was dumped)."""
+    if isinstance(data, str):
+        return True
+    if isinstance(data, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in data.items())
+    if isinstance(data, list):
+        return all(_plain(v) for v in data)
+    return False
+
+
+def remember_chart_yaml(text: str, data: dict, written_digest: str = "") -> None:
+    """Note the Chart.yaml chartgen writes: `text`, the dump of `data`; `written_digest`: the
+    SHA-256 of the Chart.yaml it hashed for it (see `written_chart_digest`). The next read of
+    these bytes (by this build or the next) is not parsed."""
+    import json
+
+    if not _plain(data):
+        return              # a value YAML might not give back as it was: parsed when read
+    raw = text.encode("utf-8")
+    key = _content_key(raw)
+    _CHART_YAMLS[key] = _CHART_YAMLS_SEEN[key] = [len(raw), 0, 0, json.dumps(data), written_digest]
+
+
+def written_chart_digest(raw: bytes) -> str:
+    """The SHA-256 of the Chart.yaml chartgen hashed when it wrote these Chart.yaml bytes, or ""
+    when not known (`remember_chart_yaml`)."""
+    key = _content_key(raw)
+    known = _CHART_YAMLS.get(key)
+    if known is None or len(known) < 5 or not isinstance(known[4], str):
+        return ""
+    _CHART_YAMLS_SEEN[key] = known
+    return known[4]
 
 
 def read_chart_yaml(chart_dir: Path) -> dict:
@@ -198,9 +244,17 @@ def read_chart_yaml(chart_dir: Path) -> dict:
         if known is not None and known[:3] == stamp:
             _CHART_YAMLS_SEEN[key] = known
             return json.loads(known[3])     # a fresh copy for the caller to change
-        data = load_data(path.read_bytes(), str(path))
+        raw = path.read_bytes()
     except OSError:
         return {}
+    settled = is_settled(info.st_mtime_ns)
+    content = None if settled else _content_key(raw)
+    known = _CHART_YAMLS.get(content) if content is not None else None
+    if known is not None and known[0] == len(raw):
+        _CHART_YAMLS_SEEN[content] = known
+        _CHART_YAMLS[key] = stamp + [known[3]]
+        return json.loads(known[3])
+    data = load_data(raw, str(path))
     data = data if isinstance(data, dict) else {}
     try:
         text = json.dumps(data)     # key order kept: Chart.yaml is written back in it
@@ -211,8 +265,10 @@ def read_chart_yaml(chart_dir: Path) -> dict:
     if len(_CHART_YAMLS) > 65536:
         _CHART_YAMLS.clear()
     _CHART_YAMLS[key] = stamp + [text]
-    if is_settled(info.st_mtime_ns):
+    if settled:
         _CHART_YAMLS_SEEN[key] = _CHART_YAMLS[key]   # settled: an edit to come changes its time
+    else:
+        _CHART_YAMLS[content] = _CHART_YAMLS_SEEN[content] = [len(raw), 0, 0, text, ""]
     return data
 
 

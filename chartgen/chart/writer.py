@@ -21,7 +21,7 @@ from typing import Container, Mapping
 from chartgen.chart.artifacthub import VERSION_ANNOTATIONS
 from chartgen.chart.recovery import ArchivedVersions, Decision, reconcile
 from chartgen.chart.settings import A_CONTENT_HASH, A_SOURCE_COMMIT, A_UMBRELLA, VERSION_TOKEN
-from chartgen.chart.tree import chart_file_names, file_inodes, linked_files
+from chartgen.chart.tree import chart_file_names, current_copies, file_inodes
 from chartgen.chart.versioning import Floor, content_hash, decide_version, parse
 from chartgen.errors import ERROR, ChartgenError, Finding, UsageError
 from chartgen.fsutil import MARKER
@@ -52,6 +52,11 @@ def chart_yaml(fields: Mapping, version: str, annotations: Mapping[str, str]) ->
     """Chart.yaml text: the usual key order, annotations sorted, empty fields left out."""
     from chartgen.yamlio import dump_yaml
 
+    return dump_yaml(_chart_data(fields, version, annotations), sort_keys=False)
+
+
+def _chart_data(fields: Mapping, version: str, annotations: Mapping[str, str]) -> dict:
+    """What `chart_yaml` writes, as data."""
     data = dict(fields)
     data["version"] = version
     data["annotations"] = {k: str(v) for k, v in sorted(annotations.items())}
@@ -59,7 +64,7 @@ def chart_yaml(fields: Mapping, version: str, annotations: Mapping[str, str]) ->
     extra = sorted(set(data) - set(CHART_FIELD_ORDER))
     if extra:
         raise ChartgenError(f"internal: unknown Chart.yaml fields {extra}", code="chart-internal")
-    return dump_yaml(ordered, sort_keys=False)
+    return ordered
 
 
 def _git_toplevel(folder: Path) -> Path | None:
@@ -124,21 +129,6 @@ def collect_extras(target: Path, patterns: tuple[str, ...]) -> dict[str, bytes]:
     return kept
 
 
-def _subtree_current(copy: Path, linked: Mapping[str, tuple[str, int]], chart_yaml_bytes: bytes | None) -> bool:
-    """Whether the umbrella's copy of a sub-chart holds exactly its Chart.yaml and links to the
-    sub-chart's files (same inode numbers: nothing to read). A checkout turns links into copies:
-    those are linked again once, with the same content."""
-    present = file_inodes(copy)
-    if present is None or present.pop("Chart.yaml", None) is None:
-        return False
-    if {rel: inode for rel, (_, inode) in linked.items()} != present:
-        return False
-    try:
-        return (copy / "Chart.yaml").read_bytes() == chart_yaml_bytes
-    except OSError:
-        return False
-
-
 def _on_disk_equal(target: Path, files: Mapping[str, str | bytes], subtrees: Mapping[str, object],
                    current: set[str], marker: str) -> bool:
     """Whether `target` already holds `files` and, of `subtrees`, only copies that are `current`."""
@@ -171,6 +161,12 @@ def _bytes(content: str | bytes | None) -> bytes | None:
     return content.encode("utf-8") if isinstance(content, str) else content
 
 
+def _sha256(content: str | bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(_bytes(content)).hexdigest()
+
+
 def _roots(rel: str, subtrees: Container[str]) -> tuple[str, ...]:
     """The subtree folder `rel` lies in (at most one: subtrees are `charts/<name>`), as a tuple."""
     parts = rel.split("/", 2)
@@ -198,12 +194,15 @@ def write_files(root: Path, files: Mapping[str, str | bytes], links: Mapping[str
             shutil.copyfile(links[rel], dest)
 
 
-def _as_written(chart_dir: Path, settings: ChartSettings) -> tuple[dict[str, bytes], str] | None:
+def _as_written(chart_dir: Path, settings: ChartSettings, *, for_record: bool = False
+                ) -> tuple[dict[str, bytes], str] | None:
     """The chart's files as chartgen hashes them when it writes them (the version put back to
     its token, Chart.yaml without hash and source commit), and the recorded content hash; None
-    for a chart without a version or content hash."""
+    for a chart without a version or content hash. `for_record`: only what the marker records
+    (`_file_hashes`), and Chart.yaml as the SHA-256 of its text where chartgen knows what it
+    wrote (`chartgen.chart.versioning.written_chart_digest`), under `_WRITTEN_DIGEST`."""
     from chartgen.chart.readme import set_readme_version
-    from chartgen.chart.versioning import read_chart_yaml
+    from chartgen.chart.versioning import read_chart_yaml, written_chart_digest
 
     meta = read_chart_yaml(chart_dir)
     annotations = meta.get("annotations")
@@ -214,13 +213,21 @@ def _as_written(chart_dir: Path, settings: ChartSettings) -> tuple[dict[str, byt
     umbrella = annotations.get(A_UMBRELLA) == "true"
     files: dict[str, bytes] = {}
     for rel in chart_file_names(chart_dir, umbrella):
-        if rel == "Chart.yaml":
+        if rel == "Chart.yaml" or (for_record and umbrella and _SUBCHART_COPY.match(rel)):
             continue
         path = chart_dir / rel
         data = b"symbolic link: " + os.fsencode(os.readlink(path)) if path.is_symlink() else path.read_bytes()
         if rel == "README.md" and not any(fnmatch.fnmatchcase(rel, p) for p in extras):
             data = set_readme_version(data.decode("utf-8", errors="replace"), version, VERSION_TOKEN).encode("utf-8")
         files[rel] = data
+    if for_record:
+        try:
+            digest = written_chart_digest((chart_dir / "Chart.yaml").read_bytes())
+        except OSError:
+            digest = ""
+        if digest:
+            files[_WRITTEN_DIGEST] = digest.encode("ascii")
+            return files, str(annotations[A_CONTENT_HASH])
     fields = {k: v for k, v in meta.items() if k not in ("version", "annotations")}
     recorded = {k: v for k, v in annotations.items() if k not in UNHASHED_ANNOTATIONS}
     try:
@@ -228,6 +235,10 @@ def _as_written(chart_dir: Path, settings: ChartSettings) -> tuple[dict[str, byt
     except ChartgenError:
         return None
     return files, str(annotations[A_CONTENT_HASH])
+
+
+# In `_as_written(for_record=True)`: the SHA-256 of Chart.yaml as written, in place of its text.
+_WRITTEN_DIGEST = "\0Chart.yaml"
 
 
 def verify_chart(chart_dir: Path, settings: ChartSettings) -> bool:
@@ -243,8 +254,11 @@ def _file_hashes(files: Mapping[str, str | bytes], umbrella: bool) -> dict[str, 
     a sub-chart are the sub-chart's to report)."""
     import hashlib
 
-    return {rel: hashlib.sha256(data.encode("utf-8") if isinstance(data, str) else data).hexdigest()
-            for rel, data in files.items() if not (umbrella and _SUBCHART_COPY.match(rel))}
+    hashes = {rel: hashlib.sha256(data.encode("utf-8") if isinstance(data, str) else data).hexdigest()
+              for rel, data in files.items() if not (umbrella and _SUBCHART_COPY.match(rel)) and rel != _WRITTEN_DIGEST}
+    if _WRITTEN_DIGEST in files:
+        hashes["Chart.yaml"] = _bytes(files[_WRITTEN_DIGEST]).decode("ascii")
+    return hashes
 
 
 _SUBCHART_COPY = re.compile(r"^charts/[^/]+/Chart\.yaml$")
@@ -286,7 +300,8 @@ def hand_edits(chart_dir: Path, settings: ChartSettings) -> tuple[str, ...] | No
     chartgen cannot tell (no marker, no content hash)."""
     if not (chart_dir / MARKER).is_file():
         return None
-    written = _as_written(chart_dir, settings)
+    record = _recorded_hashes(chart_dir)
+    written = _as_written(chart_dir, settings, for_record=record is not None)
     if written is None:
         return None
     files, recorded_hash = written
@@ -295,7 +310,6 @@ def hand_edits(chart_dir: Path, settings: ChartSettings) -> tuple[str, ...] | No
     meta = read_chart_yaml(chart_dir)
     extras = settings.extras_for(str(meta.get("name", "")))
     umbrella = meta["annotations"].get(A_UMBRELLA) == "true"     # _as_written checked the annotations
-    record = _recorded_hashes(chart_dir)
     if record is None:
         return () if extras or content_hash(files) == recorded_hash else ("",)
     return tuple(rel for rel, digest in sorted(_file_hashes(files, umbrella).items())
@@ -334,7 +348,7 @@ def write_chart(target: Path, files: Mapping[str, str | bytes], fields: Mapping,
                 settings: ChartSettings, *, source_commit: str | None = None, extras: tuple[str, ...] = (),
                 versioned_texts: tuple[str, ...] = ("README.md",),
                 subtrees: Mapping[str, Path] | None = None, archived: ArchivedVersions | None = None,
-                floor: Floor | None = None) -> ChartResult:
+                floor: Floor | None = None, memo=None) -> ChartResult:
     """Decide the version, write `target` atomically, and say what happened.
 
     `files` holds every generated file except Chart.yaml; the texts named in
@@ -345,9 +359,10 @@ def write_chart(target: Path, files: Mapping[str, str | bytes], fields: Mapping,
     is, so a change of one sub-chart costs one sub-chart, not a thousand.
     `archived`: the chart's archives already packaged (`chartgen.chart.recovery`).
     `floor` is what is published of this chart (chart.versioning.version_floor): the
-    version never goes below it.
+    version never goes below it. `memo`: what tells the copies current (`current_copies`).
     """
     from chartgen.chart.readme import apply_version
+    from chartgen.chart.versioning import remember_chart_yaml
     from chartgen.fsutil import atomic_directory, sweep_leftovers
 
     subtrees = dict(subtrees or {})
@@ -379,11 +394,15 @@ def write_chart(target: Path, files: Mapping[str, str | bytes], fields: Mapping,
     final_annotations[A_CONTENT_HASH] = digest
     if commit:
         final_annotations[A_SOURCE_COMMIT] = str(commit)
+    current, linked = current_copies(target, subtrees, {rel: _bytes(content.get(f"{rel}/Chart.yaml"))
+                                                        for rel in subtrees}, memo)
     if settings.artifacthub:
         from chartgen.chart.artifacthub import changes_since, version_annotations
 
+        # A current copy holds the new Chart.yaml already: not read again
+        same = {f"{rel}/Chart.yaml": _bytes(content[f"{rel}/Chart.yaml"]) for rel in current}
         changes = changes_since(target, previous, content, {**fields, "annotations": annotations},
-                                first=f"First version of the chart {fields.get('name', target.name)}") \
+                                first=f"First version of the chart {fields.get('name', target.name)}", known=same) \
             if changed else None
         final_annotations.update(version_annotations(version, changes, previous_annotations))
     packaged = archived.lookup(version) if archived is not None else None
@@ -398,17 +417,19 @@ def write_chart(target: Path, files: Mapping[str, str | bytes], fields: Mapping,
     for rel in versioned_texts:
         if rel in final and rel not in kept and isinstance(final[rel], str):
             final[rel] = apply_version(final[rel], version)
+    final_data = _chart_data(fields, version, final_annotations)
     final["Chart.yaml"] = chart_yaml(fields, version, final_annotations)
+    # What this Chart.yaml is as hashed (`_as_written`): the next run reads it unparsed.
+    same_annotations = {k: str(v) for k, v in annotations.items()} == \
+        {k: v for k, v in final_data["annotations"].items() if k not in UNHASHED_ANNOTATIONS}
+    remember_chart_yaml(final["Chart.yaml"], final_data, _sha256(hashed["Chart.yaml"]) if same_annotations else "")
     discarded: tuple[str, ...] = ()
     marker = marker_text(hashed, umbrella=annotations.get(A_UMBRELLA) == "true")
-    linked = {rel: linked_files(source) for rel, source in subtrees.items()}
-    current = {rel for rel in subtrees if _subtree_current(target / rel, linked[rel], _bytes(final.get(f"{rel}/Chart.yaml")))}
     if not _on_disk_equal(target, final, subtrees, current, marker):
         discarded = hand_edits(target, settings) or ()
         if discarded and settings.hand_edits != "overwrite":
             refuse_hand_edits(target, discarded)
-        links = {f"{rel}/{inner}": path for rel in sorted(set(subtrees) - current)
-                 for inner, (path, _) in linked[rel].items()}
+        links = {f"{rel}/{inner}": path for rel in sorted(linked) for inner, (path, _) in linked[rel].items()}
         written = {rel: data for rel, data in final.items() if not _roots(rel, current)}
         with atomic_directory(target, marker_text=marker, reuse=current) as tmp:
             write_files(tmp, written, links)
