@@ -228,6 +228,19 @@ def written_chart_digest(raw: bytes) -> str:
     return known[4]
 
 
+def known_chart_yaml(raw: bytes) -> dict | None:
+    """The data of these Chart.yaml bytes if this build or the last one wrote or parsed them
+    (`remember_chart_yaml`, `read_chart_yaml`), else None: a fresh copy."""
+    import json
+
+    key = _content_key(raw)
+    known = _CHART_YAMLS.get(key)
+    if known is None or known[0] != len(raw):
+        return None
+    _CHART_YAMLS_SEEN[key] = known
+    return json.loads(known[3])
+
+
 def read_chart_yaml(chart_dir: Path) -> dict:
     import json
     import os

@@ -56,6 +56,20 @@ def _chart_fields(raw: bytes, path: Path):
         loader.dispose()
 
 
+def _known_fields(raw: bytes) -> dict | None:
+    """`_chart_fields` of a Chart.yaml chartgen wrote or read in this build or the last (the
+    umbrella's: thousands of lines), from what it kept of it; None for others."""
+    from chartgen.chart.versioning import known_chart_yaml
+
+    if len(raw) < _KNOWN_FROM:
+        return None         # parsed in no time
+    data = known_chart_yaml(raw)
+    return None if data is None else {key: data[key] for key in _CHART_FIELDS if key in data}
+
+
+_KNOWN_FROM = 16 << 10
+
+
 def chart_metadata(files: Mapping[str, bytes], prefix: str, where: Path) -> dict:
     """Chart.yaml of the chart at `prefix`, checked as Helm's loader checks it."""
     from chartgen.repo.versions import parse_version
@@ -64,7 +78,9 @@ def chart_metadata(files: Mapping[str, bytes], prefix: str, where: Path) -> dict
     raw = files.get(prefix + "Chart.yaml")
     if raw is None:
         raise ChartgenError(f"{where} is not a chart (no Chart.yaml)", path=where, code="chart-missing")
-    metadata = _chart_fields(raw, path)
+    metadata = _known_fields(raw)
+    if metadata is None:
+        metadata = _chart_fields(raw, path)
     if not isinstance(metadata, dict):
         raise ChartgenError("Chart.yaml is not a mapping", path=path, line=1, code="chart-invalid")
     name, version = metadata.get("name"), metadata.get("version")

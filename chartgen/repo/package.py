@@ -466,7 +466,9 @@ def package_chart(chart_dir: Path, out_dir: Path, *, force: bool = False,
     chart_dir, out_dir = Path(chart_dir), Path(out_dir)
     name, version, data, files, sizes = _archive(chart_dir, cache)
     digest = hashlib.sha256(data).hexdigest()
-    remember_written(digest, name, sizes, files.__getitem__)   # indexing it next need not read it back
+    # Indexing it next need not read it back. Only its top folder's files: an index reads no
+    # other, and every name a walk gives is safe (no empty, "." or ".." part).
+    remember_written(digest, name, {rel: size for rel, size in sizes.items() if "/" not in rel}, files.__getitem__)
     info = ArchiveInfo(chart_dir, name, version, digest)
     ours = data
     makers = (lambda: _single_member(ours), lambda: _legacy_archive(chart_dir))
