@@ -242,6 +242,68 @@ def test_a_file_added_removed_or_renamed_in_a_sub_chart_is_seen(tmp_path, how):
     assert package_chart(umbrella, tmp_path / "d4", cache=cache).digest == after.digest
 
 
+@pytest.mark.parametrize("how", ["in place, longer", "in place, same size", "a folder added",
+                                 "a file added deep down", ".helmignore of the umbrella"])
+def test_a_sub_chart_kept_whole_gives_the_bytes_of_a_cold_build_after_a_hand_edit(tmp_path, monkeypatch, how):
+    """A warm run keeps an unchanged sub-chart whole (`PackageCache.kept_group`: its folders and
+    files stat'ed, none listed or read); after a hand edit of one of its files the archive is
+    byte for byte the one an empty cache gives."""
+    umbrella = make_umbrella(tmp_path)
+    deep = umbrella / "charts" / "wf2" / "templates" / "deep"
+    deep.mkdir()
+    (deep / "more.yaml").write_text("kind: Deep\n")
+    settle(umbrella)
+    cache = tmp_path / "cache"
+    package_chart(umbrella, tmp_path / "d0", cache=cache)                   # cold: records the sub-charts
+    kept: list[str] = []
+    real = packcache.PackageCache.kept_group
+    monkeypatch.setattr(packcache.PackageCache, "kept_group",
+                        lambda self, prefix: (lambda hit: hit is not None and kept.append(prefix) or hit)(real(self, prefix)))
+    warm = package_chart(umbrella, tmp_path / "d1", cache=cache)
+    assert sorted(kept) == [f"charts/wf{i}/" for i in range(6)]
+    assert warm.digest == no_cache_digest(umbrella, tmp_path / "d2")
+    values = umbrella / "charts" / "wf2" / "values.yaml"
+    if how == "in place, longer":
+        with open(values, "a") as handle:
+            handle.write("extra: 1\n")
+    elif how == "in place, same size":
+        with open(deep / "more.yaml", "r+b") as handle:                   # same inode and size, a new time
+            handle.write(b"kind: DEEP\n")
+    elif how == "a folder added":
+        (deep / "inner").mkdir()
+        (deep / "inner" / "x.yaml").write_text("kind: X\n")
+    elif how == "a file added deep down":
+        (deep / "added.yaml").write_text("kind: Added\n")
+    else:
+        with open(umbrella / ".helmignore", "a") as handle:
+            handle.write("more.yaml\n")
+    kept.clear()
+    after = package_chart(umbrella, tmp_path / "d3", cache=cache)
+    if how.startswith(".helmignore"):
+        assert kept == []                       # what a sub-chart puts in the archive may differ
+    else:
+        assert "charts/wf2/" not in kept and "charts/wf1/" in kept
+    cold = package_chart(umbrella, tmp_path / "d4", cache=tmp_path / "empty")
+    assert after.path.read_bytes() == cold.path.read_bytes()
+    assert after.digest != warm.digest
+    assert package_chart(umbrella, tmp_path / "d5", cache=cache).digest == cold.digest
+
+
+def test_a_sub_chart_kept_whole_whose_member_is_gone_is_walked_again(tmp_path):
+    umbrella = make_umbrella(tmp_path)
+    cache = tmp_path / "cache"
+    reference = package_chart(umbrella, tmp_path / "d0", cache=cache).digest
+    for pack in cache.glob("pack-*.gz"):
+        pack.write_bytes(b"not a pack")
+    assert package_chart(umbrella, tmp_path / "d1", cache=cache).digest == reference
+    for name in ("wf1", "wf2", "wf3", "wf4", "wf5"):               # now under SEGMENTED_FROM: one member
+        shutil.rmtree(umbrella / "charts" / name)
+    (umbrella / "Chart.yaml").write_text("apiVersion: v2\nname: workflows\nversion: 1.0.0\n")
+    (umbrella / "charts" / "wf0" / "files" / "data.txt").write_text("small\n")
+    settle(umbrella)
+    assert package_chart(umbrella, tmp_path / "d2", cache=cache).digest == no_cache_digest(umbrella, tmp_path / "d3")
+
+
 # ------------------------------------------------------------------ the checks
 
 

@@ -119,6 +119,9 @@ class _Files(Mapping):
     def __init__(self) -> None:
         self.entries: dict[str, tuple[str, os.stat_result, str | None]] = {}
         self.read: dict[str, bytes] = {}
+        # sub-chart folder -> (member id, bytes of its files): unchanged since the cache kept its
+        # member (`PackageCache.kept_group`); its files are not in `entries`
+        self.kept: dict[str, tuple[str, int]] = {}
 
     def __getitem__(self, rel: str) -> bytes:
         data = self.read.get(rel)
@@ -149,6 +152,12 @@ def _walk(folder: str, prefix: str, rules: IgnoreRules, files: _Files, above: tu
     the listings of sub-chart folders are kept."""
     status = None
     if cache is not None and group is not None:
+        if prefix == group:
+            kept = cache.kept_group(prefix)
+            if kept is not None:
+                files.kept[group] = kept
+                return
+        cache.walked.setdefault(group, []).append(prefix)
         try:
             status = os.stat(folder)
         except OSError as exc:
@@ -294,6 +303,11 @@ def _chart_walk(chart_dir: Path, cache=None) -> tuple[dict, _Files]:
     if not (chart_dir / "Chart.yaml").is_file():
         raise ChartgenError(f"{chart_dir} is not a chart (no Chart.yaml)", path=chart_dir, code="chart-missing")
     rules = IgnoreRules.of_chart(chart_dir)
+    if cache is not None:
+        try:
+            cache.ignore = hashlib.sha256((chart_dir / ".helmignore").read_bytes()).hexdigest()
+        except OSError:
+            cache.ignore = "none"
     files = _Files()
     _walk(str(chart_dir), "", rules, files, cache=cache)
     metadata = chart_metadata(files, "", chart_dir)
@@ -345,17 +359,20 @@ def _members(top: str, chart_dir: Path, metadata: dict, files: _Files, sizes: di
     checked; with a cache, the members (and checks) of unchanged sub-charts are the kept ones."""
     from chartgen.repo.packcache import segment_id
 
-    layout = runs({rel: entry[2] for rel, entry in files.entries.items()})
+    # A sub-chart kept whole is one unit, sorted where its folder sorts
+    layout = runs({**{rel: entry[2] for rel, entry in files.entries.items()}, **{g: g for g in files.kept}})
     checked: dict[str, str] = {}
     kept: dict[str, tuple[str, bytes, int]] = {}     # group -> (chart name, member, uncompressed length)
     ids: dict[str, str] = {}
     if cache is not None:
         for group, rels in layout:
             if group is not None:
-                ids[group] = segment_id(top, rels, shas)
+                ids[group] = files.kept[group][0] if group in files.kept else segment_id(top, rels, shas)
                 hit = cache.member(ids[group])
                 if hit is not None:
                     checked[group], kept[group] = hit[0], hit
+                elif group in files.kept:
+                    raise _Rewalk()
     check_chart(files, "", chart_dir, metadata, checked=checked,
                 keys=[rel for rel, entry in files.entries.items() if entry[2] not in checked])
     segments = [b"".join([tar_entry(f"{top}/{rel}", files[rel]) for rel in rels])
@@ -373,6 +390,13 @@ def _members(top: str, chart_dir: Path, metadata: dict, files: _Files, sizes: di
             fresh[group] = (checked[group], member, length)
     members.append(gzip_bytes(END_BLOCKS))
     if cache is not None:
+        walked: dict[str, tuple[str, list[tuple[str, str]], int]] = {}
+        for rel, (_path, info, group) in files.entries.items():
+            if group is not None:
+                entry = walked.setdefault(group, (ids[group], [], 0))
+                entry[1].append((rel, f"{info.st_dev}:{info.st_ino}:{info.st_size}:{info.st_mtime_ns}"))
+                walked[group] = (entry[0], entry[1], entry[2] + sizes[rel])
+        cache.learn_groups(walked)
         cache.save({ids[g]: entry for g, entry in {**kept, **fresh}.items()}, {ids[g] for g in fresh})
     return b"".join(members)
 
@@ -422,19 +446,35 @@ def _archive(chart_dir: Path, cache: Path | None) -> tuple[str, str, bytes, _Fil
         return _archive_bytes(chart_dir, cache)
 
 
+class _Rewalk(Exception):
+    """A sub-chart kept whole (`PackageCache.kept_group`) is needed file by file after all."""
+
+
 def _archive_bytes(chart_dir: Path, cache: Path | None) -> tuple[str, str, bytes, _Files, dict[str, int]]:
+    shortcut = True
+    while True:
+        try:
+            return _archive_once(chart_dir, cache, shortcut)
+        except _Rewalk:
+            shortcut = False
+
+
+def _archive_once(chart_dir: Path, cache: Path | None, shortcut: bool) -> tuple[str, str, bytes, _Files, dict[str, int]]:
     store = None
     if cache is not None:
         from chartgen.repo.packcache import PackageCache
 
         store = PackageCache.open(Path(cache), chart_dir)
+        store.shortcut = shortcut
     metadata, files = _chart_walk(chart_dir, store)
     name, version = str(metadata["name"]), str(metadata["version"])
-    groups = {entry[2] for entry in files.entries.values()} - {None}
+    groups = ({entry[2] for entry in files.entries.values()} | set(files.kept)) - {None}
     if not groups:
         store = None
     sizes, shas = _identify(files, store)
-    if not is_segmented(sum(sizes.values()), groups):
+    if not is_segmented(sum(sizes.values()) + sum(total for _id, total in files.kept.values()), groups):
+        if files.kept:
+            raise _Rewalk()
         check_chart(files, "", chart_dir, metadata)
         return name, version, gzip_bytes(tar_bytes(name, files)), files, sizes
     return name, version, _members(name, chart_dir, metadata, files, sizes, shas, store), files, sizes

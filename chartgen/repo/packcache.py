@@ -13,7 +13,12 @@ Kept here, per chart folder:
 - the listing of each sub-chart folder by its (inode, modification time), which change when an
   entry is made, removed or renamed in it: an unchanged sub-chart copy (moved into the new
   umbrella as it is) has its files stat'ed by name, not listed again. A folder holding a
-  symbolic link is listed every time (where a link leads can change without its folder).
+  symbolic link is listed every time (where a link leads can change without its folder);
+- per sub-chart folder `charts/<name>/`, its member's key with the (inode, time) of each of its
+  folders and the (device, inode, size, time) of each file it puts into the archive, under the
+  same `.helmignore`: while all are the same, the sub-chart is its kept member, its files
+  stat'ed but neither read, listed nor hashed again (`kept_group`). The lines above are then
+  not needed for it: they are kept only for the sub-charts that changed.
 
 Members live in packs, `pack-<random>.gz`: the members one run compressed, concatenated, written
 once and never changed (a first run writes one pack, a run with one sub-chart changed a pack of
@@ -40,7 +45,7 @@ from pathlib import Path
 
 from chartgen.fsutil import is_settled, sweep_leftovers, write_atomic
 
-CACHE_FORMAT = "3"
+CACHE_FORMAT = "4"
 MAX_PACKS = 16
 _MEMO_DAYS = 30
 _UNNAMED_GRACE = 3600.0
@@ -79,6 +84,13 @@ class PackageCache:
     folders: dict[str, tuple[int, int, str]] = field(default_factory=dict)
     folders_seen: dict[str, tuple[int, int, str]] = field(default_factory=dict)
     packs: dict[str, bytes | None] = field(default_factory=dict)   # packs read
+    # "charts/<name>/" -> (member id, its files' bytes, .helmignore's hash, folders, files): folders
+    # "<prefix>\0<inode>.<mtime_ns>\0..." and files "<path>\0<files key>\0..." (see `kept_group`)
+    groups: dict[str, tuple[str, int, str, str, str]] = field(default_factory=dict)
+    groups_seen: dict[str, tuple[str, int, str, str, str]] = field(default_factory=dict)
+    walked: dict[str, list[str]] = field(default_factory=dict)     # sub-chart -> its folders walked
+    shortcut: bool = True           # whether `kept_group` may answer
+    ignore: str = ""                # the hash of the chart's .helmignore (see `groups`)
 
     @classmethod
     def open(cls, folder: Path, chart_dir: Path) -> "PackageCache":
@@ -96,6 +108,12 @@ class PackageCache:
             parts = line.split("\t")
             if len(parts) == 7 and parts[3].isdigit() and parts[4].isdigit() and parts[5].isdigit():
                 cache.members[parts[1]] = (parts[2], int(parts[3]), int(parts[4]), int(parts[5]), parts[6])
+        for first, line in enumerate(lines[first:], start=first):
+            if not line.startswith("g\t"):
+                break
+            parts = line.split("\t")
+            if len(parts) == 7 and parts[3].isdigit():
+                cache.groups[parts[1]] = (parts[2], int(parts[3]), parts[4], parts[5], parts[6])
         for first, line in enumerate(lines[first:], start=first):
             if not line.startswith("d\t"):
                 break
@@ -136,6 +154,48 @@ class PackageCache:
                 and not any(c in entry for entry in entries for c in _UNSAFE):
             self.folders_seen[prefix] = (info.st_ino, info.st_mtime_ns, "\0".join(entries))
 
+    def kept_group(self, prefix: str) -> tuple[str, int] | None:
+        """(member id, bytes of its files) of the sub-chart folder `prefix` when none of its
+        folders and files changed since a run recorded it (`learn_groups`) under the same
+        `.helmignore` (`ignore`): each folder (lstat) and file (stat) compared, none listed
+        or read. None when one differs, or its member is not kept."""
+        known = self.groups.get(prefix) if self.shortcut else None
+        if known is None or known[2] != self.ignore or known[0] not in self.members:
+            return None
+        base = os.fspath(self.chart_dir) + "/"
+        folders = known[3].split("\0")
+        for i in range(0, len(folders) - 1, 2):
+            try:
+                info = os.lstat(base + folders[i][:-1])
+            except OSError:
+                return None
+            if f"{info.st_ino}.{info.st_mtime_ns}" != folders[i + 1]:
+                return None
+        files = known[4].split("\0")
+        for i in range(0, len(files) - 1, 2):
+            try:
+                info = os.stat(base + files[i])
+            except OSError:
+                return None
+            if f"{info.st_dev}:{info.st_ino}:{info.st_size}:{info.st_mtime_ns}" != files[i + 1]:
+                return None
+        self.groups_seen[prefix] = known
+        return known[0], known[1]
+
+    def learn_groups(self, groups: dict[str, tuple[str, list[tuple[str, str]], int]]) -> None:
+        """Record the sub-chart folders walked in this run whose folders were all listed or
+        known (`learn_listing`, `listing`) and whose files' SHA-256 are all known settled:
+        `groups`, prefix -> (member id, [(path, files key)], bytes of its files)."""
+        for prefix, (member_id, files, total) in groups.items():
+            walked = self.walked.get(prefix)
+            if not walked or not files or any(p not in self.folders_seen for p in walked) or \
+                    any(key not in self.seen for _path, key in files) or \
+                    any(c in path for path, _key in files for c in _UNSAFE):
+                continue
+            folders = "\0".join(f"{p}\0{self.folders_seen[p][0]}.{self.folders_seen[p][1]}" for p in walked)
+            self.groups_seen[prefix] = (member_id, total, self.ignore, folders,
+                                        "\0".join(f"{path}\0{key}" for path, key in files))
+
     def _pack(self, name: str) -> bytes | None:
         if name not in self.packs:
             try:
@@ -175,9 +235,13 @@ class PackageCache:
                 for i in fresh_ids:
                     members[i] = (pack, offset, len(used[i][1]), used[i][2], used[i][0])
                     offset += len(used[i][1])
-            if self.seen != self.files or members != self.members or self.folders_seen != self.folders:
+            # (a sub-chart kept whole, `kept_group`, adds no "d" or "f" line: not needed for it)
+            if self.seen != self.files or members != self.members or self.folders_seen != self.folders or \
+                    self.groups_seen != self.groups:
                 lines = [f"{_MEMO_HEAD}\t{os.path.realpath(self.chart_dir)}\n"]
                 lines += [f"m\t{i}\t{p}\t{o}\t{n}\t{raw}\t{name}\n" for i, (p, o, n, raw, name) in members.items()]
+                lines += [f"g\t{prefix}\t{i}\t{total}\t{ignore}\t{folders}\t{files}\n"
+                          for prefix, (i, total, ignore, folders, files) in self.groups_seen.items()]
                 lines += [f"d\t{prefix}\t{ino}\t{mtime}\t{entries}\n"
                           for prefix, (ino, mtime, entries) in self.folders_seen.items()]
                 lines += [f"f\t{key}\t{sha}\n" for key, sha in self.seen.items()]
