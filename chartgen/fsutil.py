@@ -142,16 +142,29 @@ _REUSED = "reused"
 def _move_in(target: Path, tmp: Path, reuse: list[str]) -> Path | None:
     import json
 
-    reuse = [rel for rel in reuse if (target / rel).is_dir() and not (target / rel).is_symlink()
-             and not os.path.lexists(tmp / rel)]
+    import stat
+
+    old, new = os.fspath(target), os.fspath(tmp)
+
+    def is_folder(path: str) -> bool:      # a folder, not a link to one
+        try:
+            return stat.S_ISDIR(os.lstat(path).st_mode)
+        except OSError:
+            return False
+
+    reuse = [rel for rel in reuse if is_folder(f"{old}/{rel}") and not os.path.lexists(f"{new}/{rel}")]
     if not reuse:
         return None
     fd, name = tempfile.mkstemp(prefix=temp_prefix(f".{target.name}.{_REUSED}-"), dir=target.parent)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write("".join(json.dumps(line) + "\n" for line in [tmp.name, *reuse]))
+    made: set[str] = set()
     for rel in reuse:
-        (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-        os.rename(target / rel, tmp / rel)
+        parent = os.path.dirname(rel)
+        if parent not in made:
+            (tmp / parent).mkdir(parents=True, exist_ok=True)
+            made.add(parent)
+        os.rename(f"{old}/{rel}", f"{new}/{rel}")
     return Path(name)
 
 

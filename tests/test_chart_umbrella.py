@@ -141,6 +141,104 @@ def test_a_copy_edited_in_the_umbrella_is_replaced(two_charts):
     assert not (copy / "extra.txt").exists()
 
 
+def _settle(folder) -> None:
+    """Files and folders a day old (folders after their files), as an earlier build left them."""
+    import os
+    import time
+
+    old = time.time() - 86400
+    for top, dirs, files in os.walk(folder, topdown=False):
+        for name in files + dirs:
+            os.utime(os.path.join(top, name), (old, old), follow_symlinks=False)
+    os.utime(folder, (old, old))
+
+
+@pytest.mark.parametrize("how", ["a file added in a sub-chart's sub-folder", "a copy's file added deep down",
+                                 "a copy's Chart.yaml edited in place", "a sub-chart's folder made anew"])
+def test_copies_told_current_by_the_memo_are_relinked_after_a_hand_change(two_charts, tmp_path, how):
+    """With a memo (the build's lint cache), a copy found current is next told current by the
+    inode and time of each of its folders and of its sub-chart's: nothing listed. A change by
+    hand anywhere in either still makes the umbrella a generation from scratch gives."""
+    import os
+
+    from chartgen.chart import tree
+    from chartgen.chart.lintcache import LintCache
+    from chartgen.chart.umbrella import generate_umbrella
+
+    root, config = two_charts
+    charts = root / "charts"
+    memo = LintCache(tmp_path / "memo", "salt")
+    _settle(charts)
+    generate_umbrella(config, charts, memo=memo)              # records both copies
+    walked: list[str] = []
+    real = tree._stamped_walk
+    tree._stamped_walk = lambda folder: walked.append(folder) or real(folder)
+    try:
+        generate_umbrella(config, charts, memo=memo)
+        assert walked == []                                  # both current by their folders' stamps
+        copy = charts / "workflows" / "charts" / "second-flow"
+        source = charts / "second-flow"
+        if how == "a file added in a sub-chart's sub-folder":
+            (source / "templates" / "extra.yaml").write_text("# added\n")
+        elif how == "a copy's file added deep down":
+            (copy / "templates" / "extra.yaml").write_text("# added\n")
+        elif how == "a copy's Chart.yaml edited in place":
+            with open(copy / "Chart.yaml", "r+b") as handle:
+                handle.write(b"#")
+        else:
+            fresh = charts / ".second-flow.new"
+            shutil.copytree(source, fresh, copy_function=os.link)
+            shutil.rmtree(source)
+            os.rename(fresh, source)
+        generate_umbrella(config, charts, memo=memo)
+        assert walked and all("braces-flow" not in folder for folder in walked)
+    finally:
+        tree._stamped_walk = real
+    incremental = _tree(charts / "workflows")
+    for rel in _tree(source):
+        if rel not in (".chartgen", "Chart.yaml"):
+            assert os.path.samefile(copy / rel, source / rel)
+    assert (copy / "Chart.yaml").read_bytes() == (source / "Chart.yaml").read_bytes()
+    scratch = tmp_path / "scratch"
+    shutil.copytree(charts, scratch)
+    shutil.rmtree(scratch / "workflows" / "charts")
+    generate_umbrella(config, scratch)
+    assert _tree(scratch / "workflows") == incremental
+
+
+def test_the_umbrella_chart_yaml_is_kept_by_content_and_hand_edits_are_still_seen(two_charts):
+    """The Chart.yaml a build writes is kept by its bytes (no later read parses it, though it was
+    written seconds ago), with what chartgen hashed for it: a hand edit changes the bytes."""
+    from chartgen.chart import versioning
+    from chartgen.chart.umbrella import generate_umbrella
+    from chartgen.chart.writer import hand_edits
+
+    root, config = two_charts
+    umbrella = root / "charts" / "workflows"
+    seen = versioning.chart_yaml_memo(None)
+    with (root / "charts" / "second-flow" / "values.yaml").open("a") as handle:
+        handle.write("# by hand\n")
+    generate_umbrella(config, root / "charts")      # the copy is written again (the file is no link now)
+    raw = (umbrella / "Chart.yaml").read_bytes()
+    assert versioning.written_chart_digest(raw)
+    versioning.chart_yaml_memo(dict(seen))         # as the next build starts
+    import chartgen.yamlio as yamlio
+
+    real = yamlio.load_data
+    yamlio.load_data = lambda *a, **k: pytest.fail("parsed")
+    try:
+        assert versioning.read_chart_yaml(umbrella)["annotations"]["chartgen.io/umbrella"] == "true"
+        assert hand_edits(umbrella, config.chart) == ()
+    finally:
+        yamlio.load_data = real
+    from chartgen.yamlio import load_data
+
+    assert versioning.read_chart_yaml(umbrella) == load_data(raw)
+    (umbrella / "Chart.yaml").write_bytes(raw.replace(b"description: ", b"description: Edited. "))
+    assert hand_edits(umbrella, config.chart) == ("Chart.yaml",)
+    versioning.chart_yaml_memo(None)
+
+
 def test_umbrella_helm_lint_is_kept_across_new_versions_only(two_charts, tmp_path, monkeypatch):
     """`helm lint` of the umbrella (its slowest check at a thousand workflows) runs again when
     what it judges changed, not when a sub-chart only got a new version."""

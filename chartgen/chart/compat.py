@@ -105,9 +105,9 @@ def satisfies(version: str, constraint: str) -> bool:
 def read_row(chart_dir: Path) -> CompatRow | None:
     """The matrix row of a generated workflow chart, or None for other folders."""
     from chartgen.chart.settings import (A_OPERATOR, A_SONATAFLOW_API, A_WORKFLOW_ID, A_WORKFLOW_TYPE)
-    from chartgen.chart.versioning import read_chart_yaml
+    from chartgen.chart.versioning import chart_yaml_view
 
-    meta = read_chart_yaml(chart_dir)
+    meta = chart_yaml_view(chart_dir)
     annotations = meta.get("annotations") or {}
     if not isinstance(annotations, dict) or A_WORKFLOW_ID not in annotations:
         return None

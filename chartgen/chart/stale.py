@@ -62,27 +62,29 @@ def stale_charts(config, charts_dir: Path, keep: Collection[str] = ()) -> list[S
     """The stale charts among those chartgen wrote (marker) in `charts_dir`; hand-written
     charts, the umbrella chart, other repositories' charts and the charts named in `keep`
     (those this run was asked for, by path too) are never stale."""
-    from chartgen.chart.versioning import read_chart_yaml
+    from chartgen.chart.versioning import chart_yaml_view
 
     charts_dir = Path(charts_dir)
-    names = current_chart_names(config)
-    if names is None or not charts_dir.is_dir():
+    if not charts_dir.is_dir():
         return []
-    names = names | frozenset(keep)
     settings = config.chart
-    stale = []
+    gone = []          # their source folder is gone: stale unless a current workflow makes their name
     for entry in sorted(charts_dir.iterdir()):
         if not entry.is_dir() or entry.name == settings.umbrella_name or not (entry / MARKER).is_file():
             continue
-        meta = read_chart_yaml(entry)
+        meta = chart_yaml_view(entry)
         annotations = meta.get("annotations") or {}
         if not isinstance(annotations, dict) or not meta.get("name"):
             continue
         if source_is_gone(annotations, str(meta["name"]), root=config.root,
-                          repository=settings.source_repository or "", chart_names=names):
-            stale.append(StaleChart(str(meta["name"]), entry, str(meta.get("version", "")),
-                                    str(annotations.get(A_SOURCE_PATH))))
-    return stale
+                          repository=settings.source_repository or "", chart_names=()):
+            gone.append(StaleChart(str(meta["name"]), entry, str(meta.get("version", "")),
+                                   str(annotations.get(A_SOURCE_PATH))))
+    names = current_chart_names(config) if gone else None     # the sources are listed only then
+    if names is None:
+        return []
+    names = names | frozenset(keep)
+    return [chart for chart in gone if chart.name not in names]
 
 
 def remove_stale_charts(config, charts_dir: Path, keep: Collection[str] = ()) -> list[StaleChart]:

@@ -241,6 +241,31 @@ def known_chart_yaml(raw: bytes) -> dict | None:
     return json.loads(known[3])
 
 
+# path -> (size, mtime, inode, data): what `chart_yaml_view` gave in this process.
+_VIEWS: dict[str, tuple[int, int, int, dict]] = {}
+
+
+def chart_yaml_view(chart_dir: Path) -> dict:
+    """`read_chart_yaml`, for a caller that does not change what it gets: the same object to
+    every caller while the file's stamp is the same (a thousand charts are read by several
+    steps of a build)."""
+    import os
+
+    key = os.path.join(chart_dir, "Chart.yaml")
+    try:
+        info = os.stat(key)
+    except OSError:
+        return {}
+    known = _VIEWS.get(key)
+    if known is not None and known[:3] == (info.st_size, info.st_mtime_ns, info.st_ino):
+        return known[3]
+    data = read_chart_yaml(chart_dir)
+    if len(_VIEWS) > 65536:
+        _VIEWS.clear()
+    _VIEWS[key] = (info.st_size, info.st_mtime_ns, info.st_ino, data)
+    return data
+
+
 def read_chart_yaml(chart_dir: Path) -> dict:
     import json
     import os
