@@ -278,3 +278,25 @@ def test_umbrella_can_reference_sibling_charts_instead(tmp_path):
     meta = read_chart_yaml(tmp_path / "charts" / "all-flows")
     assert meta["dependencies"][0]["repository"] == "file://../braces-flow"
     assert not (tmp_path / "charts" / "all-flows" / "charts").exists()
+
+
+def test_a_large_chart_yaml_is_the_one_dump_of_all_its_fields():
+    """chart_yaml dumps an umbrella's dependencies apart (once for two Chart.yaml): the same
+    text as one dump, also with odd values, and when an object appears twice (an anchor)."""
+    from chartgen.chart.writer import _chart_data, chart_yaml
+    from chartgen.yamlio import dump_yaml, load_data
+
+    deps = [{"name": f"wf-{i}", "version": "1.0.0" if i % 2 else "0.1.0-rc.1", "condition": f"wf-{i}.enabled"}
+            for i in range(100)]
+    deps[3]["repository"] = "file://../wf-3"
+    shared = {"name": "me", "email": "me@example.com"}
+    fields = {"apiVersion": "v2", "name": "workflows", "description": "Line one\nline two: yes", "type": "application",
+              "kubeVersion": ">=1.27.0-0", "keywords": ["on", "1e3", "y"], "maintainers": [shared], "dependencies": deps}
+    annotations = {"chartgen.io/umbrella": "true", "artifacthub.io/changes": "- kind: added\n  description: x\n"}
+    for extra in ({}, {"maintainers": [shared], "dependencies": deps + [shared]}):
+        data = {**fields, **extra}
+        text = chart_yaml(data, "1.2.3", annotations)
+        assert text == dump_yaml(_chart_data(data, "1.2.3", annotations), sort_keys=False)
+        assert chart_yaml(data, "1.2.4", annotations) == text.replace("version: 1.2.3", "version: 1.2.4")
+        assert load_data(text)["dependencies"] == data["dependencies"]
+    assert "&id" in chart_yaml({**fields, "dependencies": deps + [shared]}, "1.2.3", annotations)

@@ -7,6 +7,7 @@ joined by spaces or commas (and), alternatives joined by `||`, `~1.36` (>=1.36.0
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -112,7 +113,7 @@ def read_row(chart_dir: Path) -> CompatRow | None:
     if not isinstance(annotations, dict) or A_WORKFLOW_ID not in annotations:
         return None
     return CompatRow(
-        name=str(meta.get("name", chart_dir.name)), version=str(meta.get("version", "")),
+        name=str(meta["name"] if "name" in meta else os.path.basename(chart_dir)), version=str(meta.get("version", "")),
         app_version=str(meta.get("appVersion", "") or ""), workflow_id=str(annotations[A_WORKFLOW_ID]),
         workflow_type=str(annotations.get(A_WORKFLOW_TYPE, "")),
         operator_versions=str(annotations.get(A_OPERATOR, "")),
@@ -121,19 +122,25 @@ def read_row(chart_dir: Path) -> CompatRow | None:
     )
 
 
+def _rows(charts_dir: Path) -> list[CompatRow]:
+    """The rows of the folders of `charts_dir` that hold a generated workflow chart, by folder."""
+    try:
+        with os.scandir(charts_dir) as listing:
+            entries = sorted(listing, key=lambda entry: entry.name)
+    except (NotADirectoryError, FileNotFoundError):
+        return []
+    rows = (read_row(entry.path) for entry in entries if not entry.name.startswith(".") and entry.is_dir())
+    return [row for row in rows if row is not None]
+
+
 def workflow_chart_dirs(charts_dir: Path) -> list[Path]:
     """Folders of `charts_dir` that hold a generated workflow chart (not the umbrella)."""
-    charts_dir = Path(charts_dir)
-    if not charts_dir.is_dir():
-        return []
-    return [entry for entry in sorted(charts_dir.iterdir())
-            if entry.is_dir() and not entry.name.startswith(".") and read_row(entry) is not None]
+    return [Path(row.path) for row in _rows(Path(charts_dir))]
 
 
 def compat_matrix(charts_dir: Path | str) -> list[CompatRow]:
     """One row per workflow chart in `charts_dir`, by chart name."""
-    rows = [read_row(path) for path in workflow_chart_dirs(Path(charts_dir))]
-    return sorted((r for r in rows if r is not None), key=lambda r: r.name)
+    return sorted(_rows(Path(charts_dir)), key=lambda r: r.name)
 
 
 def fits(row: CompatRow, operator_version: str) -> bool:

@@ -9,6 +9,7 @@ folder and what `chartgen pr --prune` proposes to remove from the chart reposito
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -68,17 +69,24 @@ def stale_charts(config, charts_dir: Path, keep: Collection[str] = ()) -> list[S
     if not charts_dir.is_dir():
         return []
     settings = config.chart
+    root = os.fspath(config.root)
     gone = []          # their source folder is gone: stale unless a current workflow makes their name
-    for entry in sorted(charts_dir.iterdir()):
-        if not entry.is_dir() or entry.name == settings.umbrella_name or not (entry / MARKER).is_file():
+    with os.scandir(charts_dir) as listing:
+        entries = sorted(listing, key=lambda entry: entry.name)
+    for entry in entries:
+        if not entry.is_dir() or entry.name == settings.umbrella_name or \
+                not os.path.isfile(os.path.join(entry.path, MARKER)):
             continue
-        meta = chart_yaml_view(entry)
+        meta = chart_yaml_view(entry.path)
         annotations = meta.get("annotations") or {}
         if not isinstance(annotations, dict) or not meta.get("name"):
             continue
+        source_path = annotations.get(A_SOURCE_PATH)
+        if isinstance(source_path, str) and source_path and os.path.exists(os.path.join(root, source_path)):
+            continue        # not gone (the common case, told by one stat)
         if source_is_gone(annotations, str(meta["name"]), root=config.root,
                           repository=settings.source_repository or "", chart_names=()):
-            gone.append(StaleChart(str(meta["name"]), entry, str(meta.get("version", "")),
+            gone.append(StaleChart(str(meta["name"]), Path(entry.path), str(meta.get("version", "")),
                                    str(annotations.get(A_SOURCE_PATH))))
     names = current_chart_names(config) if gone else None     # the sources are listed only then
     if names is None:

@@ -52,7 +52,55 @@ def chart_yaml(fields: Mapping, version: str, annotations: Mapping[str, str]) ->
     """Chart.yaml text: the usual key order, annotations sorted, empty fields left out."""
     from chartgen.yamlio import dump_yaml
 
-    return dump_yaml(_chart_data(fields, version, annotations), sort_keys=False)
+    data = _chart_data(fields, version, annotations)
+    dependencies = data.get("dependencies")
+    if not isinstance(dependencies, list) or len(dependencies) < _SPLIT_FROM or _shares_objects(data):
+        return dump_yaml(data, sort_keys=False)
+    # An umbrella's (thousands of lines): its dependencies dumped once for the Chart.yaml hashed
+    # and the one written. Each top-level key of a block mapping is its own lines, so the
+    # parts dumped apart are the whole (anchors aside: none where no object appears twice).
+    parts: list[dict] = [{}]
+    for key, value in data.items():
+        if key == "dependencies":
+            parts += [{key: value}, {}]
+        else:
+            parts[-1][key] = value
+    return "".join(_dependencies_yaml(part["dependencies"]) if "dependencies" in part else
+                   dump_yaml(part, sort_keys=False) if part else "" for part in parts)
+
+
+_SPLIT_FROM = 64
+_DEPENDENCIES_DUMPED: dict[str, str] = {}
+
+
+def _dependencies_yaml(dependencies: list) -> str:
+    """`dependencies:` and its list, as dump_yaml writes them (the last one kept)."""
+    import json
+
+    from chartgen.yamlio import dump_yaml
+
+    try:
+        key = json.dumps(dependencies)
+    except (TypeError, ValueError):
+        return dump_yaml({"dependencies": dependencies}, sort_keys=False)
+    if key not in _DEPENDENCIES_DUMPED:
+        _DEPENDENCIES_DUMPED.clear()
+        _DEPENDENCIES_DUMPED[key] = dump_yaml({"dependencies": dependencies}, sort_keys=False)
+    return _DEPENDENCIES_DUMPED[key]
+
+
+def _shares_objects(data) -> bool:
+    """Whether a list or mapping appears twice in `data` (YAML would write an anchor)."""
+    seen: set[int] = set()
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (dict, list)):
+            if id(item) in seen:
+                return True
+            seen.add(id(item))
+            stack.extend(item.values() if isinstance(item, dict) else item)
+    return False
 
 
 def _chart_data(fields: Mapping, version: str, annotations: Mapping[str, str]) -> dict:
