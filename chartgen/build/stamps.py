@@ -1,0 +1,213 @@
+"""Output stamps: whether a folder chartgen wrote (a chart, the umbrella) is still as it left it.
+
+A stamp hashes the size, modification time and inode number of the folder, of every folder
+in it and of every file in it. The list of what to look at (the folder's *entries*) is
+recorded with the stamp, so a later run stats those paths instead of listing every folder
+again: a file edited in place changes its own stamp, and a file added, removed or replaced
+changes the modification time of its folder (POSIX updates it for every entry created,
+removed or renamed), so nothing escapes that a walk would see. At 1,000 workflows a rerun
+with nothing to do stats ~33k paths this way instead of listing ~20k folders.
+
+The umbrella's copies of its sub-charts are hard links to the sub-charts' own files (which
+each workflow's stamp looks at): of those only the folders are stamped; a copy that is not
+such a link (a checkout makes copies) is stamped as any file.
+"""
+
+from __future__ import annotations
+
+import array
+import hashlib
+import operator
+import os
+import stat
+import time
+from pathlib import Path
+from typing import Iterable
+
+from chartgen.fsutil import is_settled
+
+# Walks of this run, until a stage writes there (`forget`): top folder -> files, folders.
+_SCANS: dict[tuple[str, bool], list] = {}
+_FOLDERS: dict[tuple[str, bool], list[str]] = {}
+# Stamped in this run: folder -> (entries, stamp).
+_TREES: dict[str, tuple[str, str]] = {}
+_NEWEST: dict[str, int] = {}             # folder -> the latest modification time its stamp saw
+
+
+def forget(under: Iterable[Path | str] | None = None) -> None:
+    """Folders were written since they were looked at: look again. `under`: only the folders
+    at or below these paths were written (one changed workflow's chart, not the thousand
+    others)."""
+    if under is None:
+        for known in (_SCANS, _FOLDERS, _TREES, _NEWEST):
+            known.clear()
+        return
+    tops = [os.fspath(path) for path in under]
+
+    def below(path: str) -> bool:
+        return any(path == top or path.startswith(top + os.sep) for top in tops)
+
+    for known in (_SCANS, _FOLDERS):
+        for key in [key for key in known if below(key[0])]:
+            del known[key]
+    for known in (_TREES, _NEWEST):
+        for key in [key for key in known if below(key)]:
+            del known[key]
+
+
+def scan(top: str, skip_hidden: bool) -> list:
+    """(relative path, path, os.stat_result or None) of every file under `top`, sorted by path
+    parts, links to folders not followed. Remembered until `forget()`: a run with nothing to
+    do looks at each folder once, not once per question."""
+    known = _SCANS.get((top, skip_hidden))
+    if known is not None:
+        return known
+    found: list = []
+    folders: list[str] = []
+    by_name = operator.attrgetter("name")
+
+    def walk(folder: str, prefix: str) -> None:
+        try:
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=by_name)
+        except OSError:
+            return
+        dirs = []
+        for entry in entries:              # as os.walk: a folder's files before its sub-folders
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            if is_dir:
+                if not (skip_hidden and entry.name[:1] == "."):
+                    dirs.append(entry)
+                continue
+            try:
+                found.append((prefix + entry.name, entry.path, entry.stat()))
+            except OSError:
+                found.append((prefix + entry.name, entry.path, None))
+        for entry in dirs:
+            folders.append(prefix + entry.name + "/")
+            if not entry.is_symlink():
+                walk(entry.path, prefix + entry.name + "/")
+
+    walk(top, "")
+    _SCANS[(top, skip_hidden)] = found
+    _FOLDERS[(top, skip_hidden)] = folders
+    return found
+
+
+def current_files() -> dict[str, list | None]:
+    """The files this run looked at, by path: [size, mtime, inode] for those a walk saw, None
+    for those a stamp vouches for (unchanged since the run that recorded its entries)."""
+    current: dict[str, list | None] = {}
+    for top, (entries, _) in _TREES.items():
+        prefix = top + os.sep
+        current.update(dict.fromkeys([prefix + rel for rel in entries.split("\n") if rel and rel[-1] != "/"]))
+    for found in _SCANS.values():
+        for _, path, info in found:
+            if info is not None:
+                current[path] = [info.st_size, info.st_mtime_ns, info.st_ino]
+    return current
+
+
+def tree_entries(root: Path | str) -> str | None:
+    """What the stamp of the folder `root` looks at, from a walk: "" (the folder itself), its
+    folders ("a/", "a/b/") and files ("a/b/c"), one per line, sorted; None: not a folder."""
+    top = os.fspath(root)
+    if not os.path.isdir(top):
+        return None
+    files = scan(top, False)
+    return "\n".join(sorted(["", *_FOLDERS[(top, False)], *(rel for rel, _, _ in files)]))
+
+
+def stamp(root: Path | str, entries: str | None) -> str:
+    """The stamp of `root` over `entries` (as `tree_entries` gives them)."""
+    if entries is None:
+        return "<missing>"
+    top = os.fspath(root)
+    values = array.array("q")
+    try:
+        folder = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return "<missing>"
+    try:
+        for rel in entries.split("\n"):
+            try:           # relative to the open folder: the kernel walks two names, not ten
+                info = os.stat(rel or ".", dir_fd=folder)
+            except OSError:
+                values.append(-1)
+                continue
+            values.extend((info.st_size, info.st_mtime_ns, info.st_ino))
+    finally:
+        os.close(folder)
+    complete = len(values) == 3 * (entries.count("\n") + 1)
+    _NEWEST[top] = max(values[1::3]) if complete else time.time_ns()    # something missing: not settled
+    digest = hashlib.sha256(entries.encode("utf-8", "surrogateescape") + b"\0")
+    digest.update(values.tobytes())
+    return digest.hexdigest()
+
+
+def settled_tree(root: Path | str) -> bool:
+    """Whether everything the last stamp of `root` looked at is old enough for a memo keyed
+    on that stamp to trust (see `chartgen.fsutil.is_settled`)."""
+    newest = _NEWEST.get(os.fspath(root))
+    return newest is not None and is_settled(newest)
+
+
+def tree_stamp(root: Path | str, entries: str | None = None) -> tuple[str, str | None]:
+    """(stamp, entries) of the folder `root`: over the recorded `entries` when given (what a
+    previous run saw there), else over what a walk finds. Remembered until `forget()`."""
+    top = os.fspath(root)
+    known = _TREES.get(top)
+    if known is not None and (entries is None or known[0] == entries):
+        return known[1], known[0]
+    if entries is None:
+        entries = tree_entries(top)
+    result = stamp(top, entries)
+    if entries is not None:
+        _TREES[top] = (entries, result)
+    return result, entries
+
+
+def current_stamp(root: Path | str) -> str | None:
+    """The stamp of `root` this run took, if it took one (and nothing was written there since)."""
+    known = _TREES.get(os.fspath(root))
+    return known[1] if known is not None else None
+
+
+def umbrella_entries(root: Path | str, charts_dir: Path | str) -> str | None:
+    """`tree_entries` of an umbrella chart whose `charts/<name>/` folders hold copies of the
+    charts in `charts_dir`: the copies' files that are hard links to the sub-chart's own file
+    (same inode number) are left out, their folders kept."""
+    top = os.fspath(root)
+    if not os.path.isdir(top):
+        return None
+    sources = os.fspath(charts_dir)
+    found = [""]
+    stack = [("", top)]
+    while stack:
+        prefix, folder = stack.pop()
+        try:
+            with os.scandir(folder) as listing:
+                listed = list(listing)
+        except OSError:
+            continue
+        for entry in listed:
+            rel = prefix + entry.name
+            if entry.is_dir(follow_symlinks=False):
+                found.append(rel + "/")
+                stack.append((rel + "/", entry.path))
+            elif not (rel.startswith("charts/") and entry.is_file(follow_symlinks=False)
+                      and entry.inode() == _inode(os.path.join(sources, rel[len("charts/"):]))):
+                found.append(rel)
+    return "\n".join(sorted(found))
+
+
+def _inode(path: str) -> int | None:
+    """The inode number of a regular file, None if there is none."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    return info.st_ino if stat.S_ISREG(info.st_mode) else None
