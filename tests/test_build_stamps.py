@@ -129,9 +129,11 @@ def test_memos_survive_a_run_that_did_not_need_them(tmp_path, monkeypatch):
     monkeypatch.setattr(chartgen.fsutil, "SETTLED_NS", -1)   # files of the last seconds trusted too
     root = _repo(tmp_path)
     _run(root)
+    _run(root)
     before = json.loads((root / ".chartgen/cache.json").read_text())
     assert before["chart_yamls"] and before["digests"] and before["files"]
     _run(root)
     after = json.loads((root / ".chartgen/cache.json").read_text())
-    for memo in ("chart_yamls", "digests", "files", "trees"):
+    for memo in ("chart_yamls", "digests", "files"):
         assert after[memo] == before[memo], memo
+    assert not [path for path in after["files"] if "/charts/" in path]    # of no use (see memo_to_keep)

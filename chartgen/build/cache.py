@@ -21,7 +21,7 @@ from chartgen.build.fingerprint import generator_fingerprint  # noqa: F401 (part
 from chartgen.build.options import FAILED, BuildOptions, StageResult
 from chartgen.build.stages import REMOVED_NOTE
 from chartgen.errors import ChartgenError
-from chartgen.build.stamps import current_files, current_stamp, forget, scan, settled_tree, tree_stamp, umbrella_entries
+from chartgen.build.stamps import current_files, forget, scan, tree_stamp, umbrella_entries
 from chartgen.fsutil import is_settled
 
 CACHE_VERSION = 1
@@ -67,16 +67,19 @@ def looked_at(dist_dir: Path) -> dict[str, list | None]:
     return current
 
 
-def memo_to_keep(seen: dict[str, list], recorded: dict | None, current: dict[str, list | None]) -> dict[str, list]:
+def memo_to_keep(seen: dict[str, list], recorded: dict | None, current: dict[str, list | None], *,
+                 vouched: bool = True) -> dict[str, list]:
     """What a stamp-keyed memo (file hashes, Chart.yaml data, archive digests) records for the
     next build: the entries this build used, and the previous record's entries for files it
     looked at without needing them that are unchanged since (same stamp, or vouched for by
     their folder's stamp; each is checked again when used). A rerun that replays the
     umbrella and index stages reads no Chart.yaml and no archive, and the next one that
-    redoes them must not read all of them again."""
+    redoes them must not read all of them again. `vouched=False`: only files whose own stamp
+    was taken (the file hashes of charts serve only charts whose stamp changed: rewritten
+    files, whose old hashes are of no use)."""
     keep = dict(seen)
     for path, known in (recorded or {}).items():
-        if path not in keep and path in current and current[path] in (None, known[:3]):
+        if path not in keep and path in current and current[path] in ((None, known[:3]) if vouched else (known[:3],)):
             keep[path] = known
     return dict(sorted(keep.items()))
 
@@ -307,7 +310,7 @@ def repository_key(stage: str, config, options: BuildOptions, *, content: bool =
         for name in _folder_names(charts):
             if name != umbrella:
                 digest.update(name.encode("utf-8", "surrogateescape") + b"\0")
-                digest.update(_tree_content(charts / name) if content else tree_stamp(charts / name)[0].encode())
+                digest.update(_chart_content(charts / name) if content else tree_stamp(charts / name)[0].encode())
         return digest.hexdigest()
     if stage == "index":
         digest.update(options.base_url.encode() + b"\0")
@@ -336,44 +339,14 @@ def _folder_names(folder: Path) -> list[str]:
         return []
 
 
-# folder -> [its stamp, a hash of its files' names and contents]: a chart's content hash is
-# taken again only when its stamp changed (the file hashes behind it are kept too).
-_TREE_CONTENTS: dict[str, list] = {}
-_TREE_CONTENTS_SEEN: dict[str, list] = {}
-
-
-def use_tree_memo(recorded: dict | None) -> dict[str, list]:
-    """Start with the folder content hashes a previous build recorded; returns the dict
-    collecting this build's (what the cache saves)."""
-    _TREE_CONTENTS.clear()
-    _TREE_CONTENTS.update(recorded or {})
-    _TREE_CONTENTS_SEEN.clear()
-    return _TREE_CONTENTS_SEEN
-
-
-def trees_to_keep() -> dict[str, list]:
-    """The folder content hashes to record: those this build used, and the previous record's
-    for folders whose stamp this build found unchanged."""
-    keep = dict(_TREE_CONTENTS_SEEN)
-    for top, known in _TREE_CONTENTS.items():
-        if top not in keep and known[0] == current_stamp(top):
-            keep[top] = known
-    return dict(sorted(keep.items()))
-
-
-def _tree_content(folder: Path) -> bytes:
-    top = os.fspath(folder)
-    tree, _ = tree_stamp(top)
-    known = _TREE_CONTENTS.get(top)
-    if known and known[0] == tree:
-        _TREE_CONTENTS_SEEN[top] = known
-        return known[1].encode()
-    digest = hashlib.sha256()
-    _hash_tree(Path(top), digest, skip_hidden=False)
-    content = digest.hexdigest()
-    if settled_tree(top):
-        _TREE_CONTENTS_SEEN[top] = [tree, content]
-    return content.encode()
+def _chart_content(folder: Path) -> bytes:
+    """What a chart folder holds, for the umbrella's content key: its Chart.yaml, whose
+    `chartgen.io/content-hash` covers every file chartgen wrote there (a file changed by hand
+    since is the workflow's own output check's to find)."""
+    try:
+        return hashlib.sha256(limits.read_file(folder / "Chart.yaml")).hexdigest().encode()
+    except (ChartgenError, OSError):
+        return b"<missing>"
 
 
 def repository_output_hash(stage: str, outputs: dict, config, entries: str | None = None) -> tuple[str, str | None]:

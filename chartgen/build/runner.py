@@ -20,7 +20,7 @@ from typing import Callable
 
 from chartgen import limits
 from chartgen.build.cache import (BuildCache, common_key, files_seen, input_hash, looked_at, memo_to_keep, replayable,
-                                  repository_key, repository_output_hash, trees_to_keep, use_file_memo, use_tree_memo)
+                                  repository_key, repository_output_hash, use_file_memo)
 from chartgen.build.stamps import forget
 from chartgen.build.ids import repository_ids
 from chartgen.build.options import FAILED, OK, SKIPPED, BuildOptions, BuildReport, StageResult, WorkflowReport
@@ -264,9 +264,7 @@ def _build(states, shown, cache, config, options, progress, tell, last_own, ever
     from chartgen.sources import discover
 
     stages = selected_stages(options)
-    recorded_memos = {memo: cache.data.get(memo) if cache.path else None
-                      for memo in ("files", "chart_yamls", "digests", "trees")}
-    use_tree_memo(recorded_memos["trees"])
+    recorded_memos = {memo: cache.data.get(memo) if cache.path else None for memo in ("files", "chart_yamls", "digests")}
     _, uses_seen = use_file_memo(cache.data.get("files") if cache.path else None,
                                  cache.data.get("uses") if cache.path else None)
     from chartgen.repo.archive import use_digest_memo
@@ -371,8 +369,7 @@ def _build(states, shown, cache, config, options, progress, tell, last_own, ever
     if cache.path:
         stamps = looked_at(config.dist_dir)
         for memo, seen_now in (("files", files_seen()), ("chart_yamls", chart_yamls_seen), ("digests", digests_seen)):
-            cache.data[memo] = memo_to_keep(seen_now, recorded_memos[memo], stamps)
-        cache.data["trees"] = trees_to_keep()
+            cache.data[memo] = memo_to_keep(seen_now, recorded_memos[memo], stamps, vouched=memo != "files")
         cache.data["uses"] = dict(sorted(uses_seen.items()))
         from chartgen.chart.lintcache import prune
 

@@ -19,19 +19,14 @@ import array
 import hashlib
 import operator
 import os
-import stat
-import time
 from pathlib import Path
 from typing import Iterable
-
-from chartgen.fsutil import is_settled
 
 # Walks of this run, until a stage writes there (`forget`): top folder -> files, folders.
 _SCANS: dict[tuple[str, bool], list] = {}
 _FOLDERS: dict[tuple[str, bool], list[str]] = {}
-# Stamped in this run: folder -> (entries, stamp).
-_TREES: dict[str, tuple[str, str]] = {}
-_NEWEST: dict[str, int] = {}             # folder -> the latest modification time its stamp saw
+# Stamped in this run: folder -> (entries, stamp, [size, mtime, inode] of each entry in a row).
+_TREES: dict[str, tuple] = {}
 
 
 def forget(under: Iterable[Path | str] | None = None) -> None:
@@ -39,7 +34,7 @@ def forget(under: Iterable[Path | str] | None = None) -> None:
     at or below these paths were written (one changed workflow's chart, not the thousand
     others)."""
     if under is None:
-        for known in (_SCANS, _FOLDERS, _TREES, _NEWEST):
+        for known in (_SCANS, _FOLDERS, _TREES):
             known.clear()
         return
     tops = [os.fspath(path) for path in under]
@@ -50,9 +45,8 @@ def forget(under: Iterable[Path | str] | None = None) -> None:
     for known in (_SCANS, _FOLDERS):
         for key in [key for key in known if below(key[0])]:
             del known[key]
-    for known in (_TREES, _NEWEST):
-        for key in [key for key in known if below(key)]:
-            del known[key]
+    for key in [key for key in _TREES if below(key)]:
+        del _TREES[key]
 
 
 def scan(top: str, skip_hidden: bool) -> list:
@@ -101,7 +95,7 @@ def current_files() -> dict[str, list | None]:
     """The files this run looked at, by path: [size, mtime, inode] for those a walk saw, None
     for those a stamp vouches for (unchanged since the run that recorded its entries)."""
     current: dict[str, list | None] = {}
-    for top, (entries, _) in _TREES.items():
+    for top, (entries, _, _) in _TREES.items():
         prefix = top + os.sep
         current.update(dict.fromkeys([prefix + rel for rel in entries.split("\n") if rel and rel[-1] != "/"]))
     for found in _SCANS.values():
@@ -123,36 +117,30 @@ def tree_entries(root: Path | str) -> str | None:
 
 def stamp(root: Path | str, entries: str | None) -> str:
     """The stamp of `root` over `entries` (as `tree_entries` gives them)."""
+    return _stamp_values(root, entries)[0]
+
+
+def _stamp_values(root: Path | str, entries: str | None) -> tuple[str, array.array | None]:
     if entries is None:
-        return "<missing>"
-    top = os.fspath(root)
+        return "<missing>", None
     values = array.array("q")
     try:
-        folder = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
+        folder = os.open(os.fspath(root), os.O_RDONLY | os.O_DIRECTORY)
     except OSError:
-        return "<missing>"
+        return "<missing>", None
     try:
         for rel in entries.split("\n"):
             try:           # relative to the open folder: the kernel walks two names, not ten
                 info = os.stat(rel or ".", dir_fd=folder)
             except OSError:
-                values.append(-1)
+                values.extend((-1, -1, -1))
                 continue
             values.extend((info.st_size, info.st_mtime_ns, info.st_ino))
     finally:
         os.close(folder)
-    complete = len(values) == 3 * (entries.count("\n") + 1)
-    _NEWEST[top] = max(values[1::3]) if complete else time.time_ns()    # something missing: not settled
     digest = hashlib.sha256(entries.encode("utf-8", "surrogateescape") + b"\0")
     digest.update(values.tobytes())
-    return digest.hexdigest()
-
-
-def settled_tree(root: Path | str) -> bool:
-    """Whether everything the last stamp of `root` looked at is old enough for a memo keyed
-    on that stamp to trust (see `chartgen.fsutil.is_settled`)."""
-    newest = _NEWEST.get(os.fspath(root))
-    return newest is not None and is_settled(newest)
+    return digest.hexdigest(), values
 
 
 def tree_stamp(root: Path | str, entries: str | None = None) -> tuple[str, str | None]:
@@ -164,16 +152,10 @@ def tree_stamp(root: Path | str, entries: str | None = None) -> tuple[str, str |
         return known[1], known[0]
     if entries is None:
         entries = tree_entries(top)
-    result = stamp(top, entries)
+    result, values = _stamp_values(top, entries)
     if entries is not None:
-        _TREES[top] = (entries, result)
+        _TREES[top] = (entries, result, values)
     return result, entries
-
-
-def current_stamp(root: Path | str) -> str | None:
-    """The stamp of `root` this run took, if it took one (and nothing was written there since)."""
-    known = _TREES.get(os.fspath(root))
-    return known[1] if known is not None else None
 
 
 def umbrella_entries(root: Path | str, charts_dir: Path | str) -> str | None:
@@ -184,6 +166,7 @@ def umbrella_entries(root: Path | str, charts_dir: Path | str) -> str | None:
     if not os.path.isdir(top):
         return None
     sources = os.fspath(charts_dir)
+    inodes: dict[str, dict[str, int]] = {}
     found = [""]
     stack = [("", top)]
     while stack:
@@ -198,16 +181,22 @@ def umbrella_entries(root: Path | str, charts_dir: Path | str) -> str | None:
             if entry.is_dir(follow_symlinks=False):
                 found.append(rel + "/")
                 stack.append((rel + "/", entry.path))
-            elif not (rel.startswith("charts/") and entry.is_file(follow_symlinks=False)
-                      and entry.inode() == _inode(os.path.join(sources, rel[len("charts/"):]))):
-                found.append(rel)
+                continue
+            if rel.startswith("charts/") and entry.is_file(follow_symlinks=False):
+                name, _, inner = rel[len("charts/"):].partition("/")
+                if name not in inodes:
+                    inodes[name] = _inodes(os.path.join(sources, name))
+                if inodes[name].get(inner, -1) == entry.inode():
+                    continue           # a link to the sub-chart's own file
+            found.append(rel)
     return "\n".join(sorted(found))
 
 
-def _inode(path: str) -> int | None:
-    """The inode number of a regular file, None if there is none."""
-    try:
-        info = os.lstat(path)
-    except OSError:
-        return None
-    return info.st_ino if stat.S_ISREG(info.st_mode) else None
+def _inodes(top: str) -> dict[str, int]:
+    """Relative path -> inode number of the files of the folder `top`, as this run's stamp of
+    it saw them (else as a walk finds them)."""
+    known = _TREES.get(top)
+    if known is not None and known[2] is not None:
+        entries, values = known[0].split("\n"), known[2]
+        return {rel: values[3 * i + 2] for i, rel in enumerate(entries) if rel and rel[-1] != "/"}
+    return {rel: info.st_ino for rel, _, info in scan(top, False) if info is not None}
