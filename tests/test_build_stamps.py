@@ -137,3 +137,21 @@ def test_memos_survive_a_run_that_did_not_need_them(tmp_path, monkeypatch):
     for memo in ("chart_yamls", "digests", "files"):
         assert after[memo] == before[memo], memo
     assert not [path for path in after["files"] if "/charts/" in path]    # of no use (see memo_to_keep)
+
+
+def test_umbrella_entries_taken_over_from_before_the_write_are_what_a_walk_finds(tmp_path):
+    """After one workflow changed, the umbrella's record reuses the entries of the copies it
+    moved unchanged: they must be exactly what walking the new umbrella finds."""
+    root = _repo(tmp_path)
+    _run(root)
+    _run(root)
+    with (root / "workflow_sources" / "greeting" / "application.properties").open("a") as handle:
+        handle.write("\nchanged.by.test=1\n")
+    report = _run(root)
+    assert report.ok and "greeting" not in report.cached
+    assert [r.message for r in report.repository][0].startswith("workflows ")
+    recorded = json.loads((root / ".chartgen/cache.json").read_text())["repository"]["umbrella"]["entries"]
+    stamps.forget()
+    assert recorded == stamps.umbrella_entries(root / "charts" / "workflows", root / "charts")
+    assert "charts/mta/templates/" in recorded.split("\n")
+    assert "charts/mta/values.yaml" not in recorded.split("\n")      # a link: its source's stamp covers it

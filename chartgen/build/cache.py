@@ -44,6 +44,7 @@ def use_file_memo(memo: dict | None, uses: dict | None = None) -> tuple[dict, di
     _USES.update(uses or {})
     _USES_SEEN.clear()
     _SHARED_TREES.clear()
+    _CHART_CONTENTS.clear()
     forget()
     return _SEEN, _USES_SEEN
 
@@ -343,10 +344,19 @@ def _chart_content(folder: Path) -> bytes:
     """What a chart folder holds, for the umbrella's content key: its Chart.yaml, whose
     `chartgen.io/content-hash` covers every file chartgen wrote there (a file changed by hand
     since is the workflow's own output check's to find)."""
+    tree = tree_stamp(folder)[0]          # this run's, remembered: the key is asked for twice
+    known = _CHART_CONTENTS.get(os.fspath(folder))
+    if known is not None and known[0] == tree:
+        return known[1]
     try:
-        return hashlib.sha256(limits.read_file(folder / "Chart.yaml")).hexdigest().encode()
+        content = hashlib.sha256(limits.read_file(folder / "Chart.yaml")).hexdigest().encode()
     except (ChartgenError, OSError):
-        return b"<missing>"
+        content = b"<missing>"
+    _CHART_CONTENTS[os.fspath(folder)] = (tree, content)
+    return content
+
+
+_CHART_CONTENTS: dict[str, tuple[str, bytes]] = {}     # folder -> (its stamp in this run, `_chart_content`)
 
 
 def repository_output_hash(stage: str, outputs: dict, config, entries: str | None = None) -> tuple[str, str | None]:

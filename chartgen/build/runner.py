@@ -329,9 +329,10 @@ def _build(states, shown, cache, config, options, progress, tell, last_own, ever
         index += 1
         key = repository_key(stage.name, config, options) if (cache.path and stage.cacheable) else None
         recorded = cache.data.setdefault("repository", {}).get(stage.name, {}) if key else {}
-        if key and recorded.get("result") and repository_output_hash(
-                stage.name, recorded["result"].get("outputs", {}), config, recorded.get("entries"))[0] \
-                == recorded.get("output_hash"):
+        intact = bool(key and recorded.get("result")) and repository_output_hash(
+            stage.name, recorded["result"].get("outputs", {}), config, recorded.get("entries"))[0] \
+            == recorded.get("output_hash")
+        if intact:
             same = recorded.get("key") == key
             if not same and recorded.get("content") == repository_key(stage.name, config, options, content=True):
                 same, recorded["key"] = True, key     # inputs rewritten with the same bytes
@@ -347,7 +348,7 @@ def _build(states, shown, cache, config, options, progress, tell, last_own, ever
         result = _run_repository_stage(stage, states, config, options, progress, earlier)
         # The umbrella stage writes the umbrella and removes the charts of deleted workflows
         # (which no later look visits); the others write no chart.
-        forget([config.charts_dir / config.chart.umbrella_name] if stage.name == "umbrella" else [])
+        forget([config.charts_dir / config.chart.umbrella_name] if stage.name == "umbrella" else [], intact=intact)
         repository_results.append(result)
         for state in states:
             tell(state, index - 1)

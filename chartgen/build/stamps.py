@@ -27,14 +27,16 @@ _SCANS: dict[tuple[str, bool], list] = {}
 _FOLDERS: dict[tuple[str, bool], list[str]] = {}
 # Stamped in this run: folder -> (entries, stamp, [size, mtime, inode] of each entry in a row).
 _TREES: dict[str, tuple] = {}
+_BEFORE: dict[str, tuple] = {}           # the same, of folders written since (see `umbrella_entries`)
 
 
-def forget(under: Iterable[Path | str] | None = None) -> None:
+def forget(under: Iterable[Path | str] | None = None, *, intact: bool = False) -> None:
     """Folders were written since they were looked at: look again. `under`: only the folders
     at or below these paths were written (one changed workflow's chart, not the thousand
-    others)."""
+    others). `intact`: their stamps matched their records before the write (the stamps are
+    kept for `umbrella_entries`)."""
     if under is None:
-        for known in (_SCANS, _FOLDERS, _TREES):
+        for known in (_SCANS, _FOLDERS, _TREES, _BEFORE):
             known.clear()
         return
     tops = [os.fspath(path) for path in under]
@@ -46,7 +48,11 @@ def forget(under: Iterable[Path | str] | None = None) -> None:
         for key in [key for key in known if below(key[0])]:
             del known[key]
     for key in [key for key in _TREES if below(key)]:
-        del _TREES[key]
+        before = _TREES.pop(key)
+        if intact:
+            _BEFORE[key] = before
+        else:
+            _BEFORE.pop(key, None)
 
 
 def scan(top: str, skip_hidden: bool) -> list:
@@ -167,6 +173,7 @@ def umbrella_entries(root: Path | str, charts_dir: Path | str) -> str | None:
         return None
     sources = os.fspath(charts_dir)
     inodes: dict[str, dict[str, int]] = {}
+    kept = _unchanged_copies(top)
     found = [""]
     stack = [("", top)]
     while stack:
@@ -180,7 +187,11 @@ def umbrella_entries(root: Path | str, charts_dir: Path | str) -> str | None:
             rel = prefix + entry.name
             if entry.is_dir(follow_symlinks=False):
                 found.append(rel + "/")
-                stack.append((rel + "/", entry.path))
+                reused = kept(rel + "/") if prefix == "charts/" else []
+                if reused:
+                    found.extend(reused)
+                else:
+                    stack.append((rel + "/", entry.path))
                 continue
             if rel.startswith("charts/") and entry.is_file(follow_symlinks=False):
                 name, _, inner = rel[len("charts/"):].partition("/")
@@ -190,6 +201,44 @@ def umbrella_entries(root: Path | str, charts_dir: Path | str) -> str | None:
                     continue           # a link to the sub-chart's own file
             found.append(rel)
     return "\n".join(sorted(found))
+
+
+def _unchanged_copies(top: str):
+    """For the umbrella `top` just written: a function giving, for a sub-chart copy folder
+    ("charts/<name>/"), the entries below it as the stamp taken before the write saw them,
+    when every folder of the copy is still the same (inode, modification time: the umbrella
+    moves an unchanged copy as it is, so its listing and links are those found before), else
+    an empty list (walk it)."""
+    before = _BEFORE.get(top)
+    position: dict[str, int] = {}
+    groups: dict[str, list[str]] = {}
+    if before is not None and before[2] is not None:
+        entries = before[0].split("\n")
+        if len(before[2]) == 3 * len(entries):
+            position = {rel: index for index, rel in enumerate(entries)}
+            for rel in entries:
+                if rel.startswith("charts/") and rel.count("/") >= 2:
+                    folder = rel[:rel.index("/", len("charts/")) + 1]
+                    if rel != folder:
+                        groups.setdefault(folder, []).append(rel)
+
+    def unchanged(rel: str) -> bool:
+        index = position.get(rel)
+        if index is None:
+            return False
+        try:
+            info = os.stat(os.path.join(top, rel))
+        except OSError:
+            return False
+        return tuple(before[2][3 * index:3 * index + 3]) == (info.st_size, info.st_mtime_ns, info.st_ino)
+
+    def kept(folder: str) -> list[str]:
+        own = groups.get(folder, [])
+        if own and all(unchanged(rel) for rel in [folder, *(rel for rel in own if rel[-1] == "/")]):
+            return own
+        return []
+
+    return kept
 
 
 def _inodes(top: str) -> dict[str, int]:
