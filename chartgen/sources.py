@@ -334,9 +334,10 @@ def _folder_name_finding(folder: Path, name: str) -> Finding:
                    "names the chart, the build report and CI output lines: rename the folder", "path-name")
 
 
-def _check_folder_name(folder: Path) -> Path:
-    """A workflow folder whose name cannot be printed on one line is bad usage for every command."""
-    name = Path(os.path.realpath(folder)).name
+def _check_folder_name(folder: Path, *, link: bool = True) -> Path:
+    """A workflow folder whose name cannot be printed on one line is bad usage for every command.
+    `link=False`: the caller knows `folder` is not a symbolic link (its own name is the one)."""
+    name = Path(os.path.realpath(folder)).name if link else Path(folder).name
     if not is_printable(name):
         raise UsageError(findings=[_folder_name_finding(folder, name)])
     return folder
@@ -347,15 +348,26 @@ def discover(sources_dir: Path, shared_dir: Path | None = None) -> list[Path]:
     if not sources_dir.is_dir():
         raise UsageError(f"workflow sources folder {sources_dir} does not exist", path=sources_dir,
                          code="no-sources")
-    shared_resolved = os.path.realpath(shared_dir) if shared_dir else None
+    shared = _identity(shared_dir) if shared_dir else None
     folders = []
-    for entry in sorted(sources_dir.iterdir()):
-        if not entry.is_dir() or entry.name.startswith((".", "_")):
+    with os.scandir(sources_dir) as listing:
+        entries = sorted(listing, key=lambda e: e.name)
+    for entry in entries:
+        if entry.name.startswith((".", "_")) or entry.name == SHARED or not entry.is_dir():
             continue
-        if entry.name == SHARED or (shared_resolved and os.path.realpath(entry) == shared_resolved):
+        if shared is not None and _identity(entry) == shared:     # the shared folder under another name
             continue
-        folders.append(_check_folder_name(entry))
+        folders.append(_check_folder_name(sources_dir / entry.name, link=entry.is_symlink()))
     return folders
+
+
+def _identity(folder) -> tuple[int, int] | None:
+    """Which folder `folder` (a path or a scandir entry) is, links followed: device and inode."""
+    try:
+        info = folder.stat() if isinstance(folder, os.DirEntry) else os.stat(folder)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
 
 
 def resolve_workflow(arg: str, sources_dir: Path) -> Path:

@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import operator
 import os
 import stat
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterable
 
 from chartgen import limits
 from chartgen.build.fingerprint import generator_fingerprint  # noqa: F401 (part of this module's API)
 from chartgen.build.options import FAILED, BuildOptions, StageResult
 from chartgen.build.stages import REMOVED_NOTE
 from chartgen.errors import ChartgenError
+from chartgen.build.stamps import current_files, forget, scan, tree_stamp, umbrella_entries
 from chartgen.fsutil import is_settled
 
 CACHE_VERSION = 1
@@ -45,86 +44,57 @@ def use_file_memo(memo: dict | None, uses: dict | None = None) -> tuple[dict, di
     _USES.update(uses or {})
     _USES_SEEN.clear()
     _SHARED_TREES.clear()
-    forget_scans()
+    _CHART_CONTENTS.clear()
+    forget()
     return _SEEN, _USES_SEEN
 
 
-def files_to_keep(dist_dir: Path) -> dict[str, list]:
-    """The file hashes to record for the next build: those this build used, and those of the
-    previous record for files it looked at (their stamps are checked when used) without
-    hashing them — a rerun that replays the umbrella and index stages hashes no chart file and
-    no archive, and the next one that redoes them must not read all of them again."""
-    keep = dict(_SEEN)
-    looked = {path for found in _SCANS.values() for _, path, _ in found}
+def looked_at(dist_dir: Path) -> dict[str, list | None]:
+    """The files this build looked at (`chartgen.build.stamps.current_files`) and the
+    archives of `dist_dir`, by path: [size, mtime, inode], or None when a folder's stamp
+    vouches for them."""
+    current = current_files()
     try:
-        looked.update(entry.path for entry in os.scandir(dist_dir) if entry.name.endswith(".tgz"))
+        with os.scandir(dist_dir) as listing:
+            for entry in listing:
+                if entry.name.endswith(".tgz") and entry.path not in current:
+                    try:
+                        info = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    current[entry.path] = [info.st_size, info.st_mtime_ns, info.st_ino]
     except OSError:
         pass
-    for path in looked:
-        if path not in keep and path in _MEMO:
-            keep[path] = _MEMO[path]
-    return keep
+    return current
 
 
-_SCANS: dict[tuple[str, bool], list] = {}
+def memo_to_keep(seen: dict[str, list], recorded: dict | None, current: dict[str, list | None], *,
+                 vouched: bool = True) -> dict[str, list]:
+    """What a stamp-keyed memo (file hashes, Chart.yaml data, archive digests) records for the
+    next build: the entries this build used, and the previous record's entries for files it
+    looked at without needing them that are unchanged since (same stamp, or vouched for by
+    their folder's stamp; each is checked again when used). A rerun that replays the
+    umbrella and index stages reads no Chart.yaml and no archive, and the next one that
+    redoes them must not read all of them again. `vouched=False`: only files whose own stamp
+    was taken (the file hashes of charts serve only charts whose stamp changed: rewritten
+    files, whose old hashes are of no use)."""
+    keep = dict(seen)
+    for path, known in (recorded or {}).items():
+        if path not in keep and path in current and current[path] in ((None, known[:3]) if vouched else (known[:3],)):
+            keep[path] = known
+    return dict(sorted(keep.items()))
 
 
-def forget_scans(under: Iterable[Path | str] | None = None) -> None:
-    """Folders were written since they were scanned: look again (see `_scan`). `under`: only
-    the folders at or below these paths were written (one changed workflow's chart, not the
-    thousand others)."""
-    if under is None:
-        _SCANS.clear()
-        return
-    tops = [os.fspath(path) for path in under]
-    for key in [key for key in _SCANS if any(key[0] == top or key[0].startswith(top + os.sep) for top in tops)]:
-        del _SCANS[key]
-
-
-def _scan(top: str, skip_hidden: bool):
-    """(relative path, os.stat_result) of every file under `top`, sorted by path parts.
-    Remembered until `forget_scans()`: the runner calls it whenever a stage ran, so a run
-    with nothing to do looks at each chart once, not once per question."""
-    known = _SCANS.get((top, skip_hidden))
-    if known is not None:
-        return known
-    found = []
-    by_name = operator.attrgetter("name")
-
-    def walk(folder: str, prefix: str) -> None:
-        try:
-            with os.scandir(folder) as listing:
-                entries = sorted(listing, key=by_name)
-        except OSError:
-            return
-        dirs = []
-        for entry in entries:              # as os.walk: a folder's files before its sub-folders
-            try:
-                is_dir = entry.is_dir()
-            except OSError:
-                is_dir = False
-            if is_dir:
-                if not (skip_hidden and entry.name[:1] == "."):
-                    dirs.append(entry)
-                continue
-            try:
-                found.append((prefix + entry.name, entry.path, entry.stat()))
-            except OSError:
-                found.append((prefix + entry.name, entry.path, None))
-        for entry in dirs:
-            if not entry.is_symlink():
-                walk(entry.path, prefix + entry.name + "/")
-
-    walk(top, "")
-    _SCANS[(top, skip_hidden)] = found
-    return found
+def files_seen() -> dict[str, list]:
+    """The file hashes this build used (`memo_to_keep`'s `seen` for the `files` memo)."""
+    return _SEEN
 
 
 def _hash_tree(root: Path, digest, *, skip_hidden: bool = True) -> None:
     if not root.is_dir():
         digest.update(b"<missing>")
         return
-    for rel, path, info in _scan(os.fspath(root), skip_hidden):
+    for rel, path, info in scan(os.fspath(root), skip_hidden):
         digest.update(os.fsencode(rel) + b"\0")
         digest.update(_content_hash(path, info))
 
@@ -152,17 +122,6 @@ def _content(path: Path) -> bytes:
         return f"<{exc.code}>".encode()
 
 
-def _stat_tree(root: Path, digest) -> None:
-    """Names, sizes and modification times under `root`: enough to notice that an output
-    chartgen wrote was changed or removed since (content hashing 6 MB of charts on every
-    run would cost more than the rest of a run that has nothing to do)."""
-    if not root.is_dir():
-        digest.update(b"<missing>")
-        return
-    digest.update("".join(f"{rel}\0{info.st_size}\0{info.st_mtime_ns}\0"
-                          for rel, _, info in _scan(os.fspath(root), False) if info is not None).encode())
-
-
 def common_key(config, options: BuildOptions) -> str:
     """What every workflow's input hash shares (generator, settings, options with the
     repository's workflow ids): hashed once per build, not once per workflow."""
@@ -181,11 +140,31 @@ def input_hash(folder: Path, config, options: BuildOptions, shared_index, common
     tree = hashlib.sha256()
     _hash_tree(folder, tree)
     digest.update(tree.digest())
+    scanned = _shared_files(shared_index)
     for target in _uses(folder, tree.hexdigest(), shared_index):
-        disk = shared_index.shared_dir / target.split("/", 1)[1] if shared_index.shared_dir else None
         digest.update(target.encode() + b"\0")
+        rel = target.split("/", 1)[1]
+        if rel in scanned:                   # a regular file the shared folder's scan saw: by its stamp
+            digest.update(_content_hash(*scanned[rel]))
+            continue
+        disk = shared_index.shared_dir / rel if shared_index.shared_dir else None
         digest.update(_content(disk) if disk is not None and disk.is_file() else b"<missing>")
     return digest.hexdigest()
+
+
+def _shared_files(shared_index) -> dict[str, tuple[str, os.stat_result]]:
+    """The shared folder's regular files as its scan saw them: relative path -> (path, stat)."""
+    if not shared_index.shared_dir:
+        return {}
+    found = scan(os.fspath(shared_index.shared_dir), True)
+    if _SHARED_FILES.get("scan") is not found:           # once per scan, not once per workflow
+        _SHARED_FILES["scan"] = found
+        _SHARED_FILES["files"] = {rel: (path, info) for rel, path, info in found
+                                  if info is not None and stat.S_ISREG(info.st_mode)}
+    return _SHARED_FILES["files"]
+
+
+_SHARED_FILES: dict = {}
 
 
 _USES: dict[str, list] = {}        # folder -> [its files' hash, the shared folder's hash, shared files it uses]
@@ -219,61 +198,24 @@ def _settings_json(config) -> str:
     return json.dumps(settings, sort_keys=True, default=str)
 
 
-def _umbrella_stat_tree(root: Path, charts_dir: Path, digest) -> None:
-    """`_stat_tree` of the umbrella chart without a stat of its thousands of sub-chart files:
-    those are hard links to the workflow charts' files (which each workflow's own check
-    looks at), so their names and inode numbers, from the folder listings, tell a removed,
-    added or replaced file; a file that is not such a link (a checkout makes copies) is
-    looked at as any other."""
-    from chartgen.chart.tree import file_inodes
-
-    top = os.fspath(root)
-    subs = os.path.join(top, "charts")
-    try:
-        names = sorted(e.name for e in os.scandir(subs) if e.is_dir(follow_symlinks=False))
-    except OSError:
-        names = []
-    prune = {f"charts/{name}" for name in names}
-    own = file_inodes(root, prune=prune)
-    if own is None:
-        digest.update(b"<missing>")
-        return
-    parts = [_stamp(top, rel) for rel in sorted(own)]
-    for name in names:
-        copy = file_inodes(Path(subs) / name) or {}
-        source = {rel: info.st_ino for rel, _, info in _scan(os.fspath(charts_dir / name), False)
-                  if info is not None}
-        parts.append(f"charts/{name}/\1")
-        for rel in sorted(copy):
-            same = copy[rel] == source.get(rel) and copy[rel] != -1
-            parts.append(f"{rel}\0{copy[rel]}\0" if same else _stamp(top, f"charts/{name}/{rel}"))
-    digest.update("".join(parts).encode())
-
-
-def _stamp(top: str, rel: str) -> str:
-    try:
-        info = os.lstat(os.path.join(top, rel))
-    except OSError:
-        return f"{rel}\0<missing>\0"
-    return f"{rel}\0{info.st_size}\0{info.st_mtime_ns}\0"
-
-
-def output_hash(outputs: dict[str, str], config) -> str:
+def output_stamp(outputs: dict[str, str], config, entries: str | None = None) -> tuple[str, str | None]:
+    """(stamp, entries) of what a run wrote (`outputs`: its chart folder, archive); `entries`:
+    what the stamp looks at, as recorded (see `chartgen.build.stamps`), else found by a walk."""
     digest = hashlib.sha256()
     if "chart_path" in outputs:
         chart = config.resolve(outputs["chart_path"])
-        if outputs.get("chart") == config.chart.umbrella_name and config.chart.umbrella_embed:
-            _umbrella_stat_tree(chart, config.charts_dir, digest)
-        else:
-            _stat_tree(chart, digest)
+        if entries is None and outputs.get("chart") == config.chart.umbrella_name and config.chart.umbrella_embed:
+            entries = umbrella_entries(chart, config.charts_dir)
+        tree, entries = tree_stamp(chart, entries)
+        digest.update(tree.encode())
     if "archive" in outputs:
         archive = config.resolve(outputs["archive"])
         try:
             info = archive.stat()
-            digest.update(f"{info.st_size}\0{info.st_mtime_ns}".encode())
+            digest.update(f"{info.st_size}\0{info.st_mtime_ns}\0{info.st_ino}".encode())
         except OSError:
             digest.update(b"<missing>")
-    return digest.hexdigest()
+    return digest.hexdigest(), entries
 
 
 def _file_hash(path: Path) -> str:
@@ -289,16 +231,16 @@ class BuildCache:
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self.data: dict = {"version": CACHE_VERSION, "workflows": {}, "repository": {}}
-        self._saved = None       # what the file holds: a run that changed nothing does not rewrite it
-        if path is not None and path.is_file():
+        self._saved: str | None = None   # the file's text: a run that changed nothing does not rewrite it
+        if path is not None:
             try:
                 text = path.read_text(encoding="utf-8")
                 loaded = json.loads(text)
-                if loaded.get("version") == CACHE_VERSION:
+                if isinstance(loaded, dict) and loaded.get("version") == CACHE_VERSION:
                     self.data = loaded
-                    self._saved = json.loads(text)
+                    self._saved = text
             except (OSError, ValueError):
-                pass  # a broken cache only costs a rebuild
+                pass  # a missing or broken cache only costs a rebuild
 
     def lookup(self, name: str, key: str, config, names: tuple[str, ...]):
         entry = self.data["workflows"].get(name)
@@ -311,7 +253,7 @@ class BuildCache:
         elif not (recorded == names[:len(recorded)] and stages and stages[-1].status == FAILED):
             return None                            # neither covers nor failed before the rest
         outputs = entry.get("outputs", {})
-        if output_hash(outputs, config) != entry.get("output_hash"):
+        if output_stamp(outputs, config, entry.get("entries"))[0] != entry.get("output_hash"):
             return None
         replayed: dict[str, str] = {}
         for stage in stages:
@@ -323,8 +265,9 @@ class BuildCache:
         if entry and entry.get("key") == key and len(entry["stages"]) > len(stages) \
                 and [s["stage"] for s in entry["stages"][:len(stages)]] == [s.stage for s in stages]:
             return                                 # keep the longer record of the same inputs
-        self.data["workflows"][name] = {"key": key, "stages": [s.to_dict() for s in stages],
-                                        "outputs": outputs, "output_hash": output_hash(outputs, config)}
+        written, entries = output_stamp(outputs, config)
+        self.data["workflows"][name] = {"key": key, "stages": [s.to_dict() for s in stages], "outputs": outputs,
+                                        "output_hash": written, "entries": entries}
 
     def save(self) -> None:
         if self.path is None:
@@ -332,10 +275,12 @@ class BuildCache:
         from chartgen.fsutil import sweep_leftovers, write_atomic
 
         sweep_leftovers(self.path.parent, only=f".{self.path.name}.")   # a killed run's temporary file
-        if self.data == self._saved and self.path.is_file():
+        # Compact: json's C encoder does not indent, and the file is megabytes at 1,000 workflows.
+        text = json.dumps(self.data, sort_keys=True, separators=(",", ":")) + "\n"
+        if text == self._saved and self.path.is_file():
             return
-        write_atomic(self.path, json.dumps(self.data, indent=1, sort_keys=True) + "\n")
-        self._saved = None
+        write_atomic(self.path, text)
+        self._saved = text
 
 
 def replayable(result: StageResult) -> StageResult:
@@ -351,8 +296,9 @@ def replayable(result: StageResult) -> StageResult:
 def repository_key(stage: str, config, options: BuildOptions, *, content: bool = False) -> str | None:
     """Hash of what a repository stage reads; None: not cacheable.
 
-    Cheap by default (names, sizes, times of the charts and archives); `content=True` hashes
-    the bytes, for when a workflow was redone with the same result (its files rewritten)."""
+    Cheap by default (the stamps of the charts, sizes and times of the archives);
+    `content=True` hashes the bytes, for when a workflow was redone with the same result (its
+    files rewritten)."""
     digest = hashlib.sha256(generator_fingerprint().encode())
     digest.update(_settings_json(config).encode())
     if stage == "umbrella":
@@ -360,18 +306,12 @@ def repository_key(stage: str, config, options: BuildOptions, *, content: bool =
         digest.update(options.until.encode())
         # The stage also removes the charts of deleted workflow folders: a folder list change
         # must rerun it even when the charts folder itself did not change.
-        sources = config.sources_dir
-        if sources.is_dir():
-            digest.update("\0".join(sorted(e.name for e in sources.iterdir() if e.is_dir())).encode() + b"\1")
+        digest.update("\0".join(_folder_names(config.sources_dir)).encode("utf-8", "surrogateescape") + b"\1")
         charts = config.charts_dir
-        if charts.is_dir():
-            for entry in sorted(charts.iterdir()):
-                if entry.is_dir() and entry.name != umbrella:
-                    digest.update(entry.name.encode() + b"\0")
-                    if content:
-                        _hash_tree(entry, digest, skip_hidden=False)
-                    else:
-                        _stat_tree(entry, digest)
+        for name in _folder_names(charts):
+            if name != umbrella:
+                digest.update(name.encode("utf-8", "surrogateescape") + b"\0")
+                digest.update(_chart_content(charts / name) if content else tree_stamp(charts / name)[0].encode())
         return digest.hexdigest()
     if stage == "index":
         digest.update(options.base_url.encode() + b"\0")
@@ -391,7 +331,37 @@ def repository_key(stage: str, config, options: BuildOptions, *, content: bool =
     return None
 
 
-def repository_output_hash(stage: str, outputs: dict, config) -> str:
+def _folder_names(folder: Path) -> list[str]:
+    """Names of the folders in `folder` (links to folders included), sorted."""
+    try:
+        with os.scandir(folder) as listing:
+            return sorted(entry.name for entry in listing if entry.is_dir())
+    except OSError:
+        return []
+
+
+def _chart_content(folder: Path) -> bytes:
+    """What a chart folder holds, for the umbrella's content key: its Chart.yaml, whose
+    `chartgen.io/content-hash` covers every file chartgen wrote there (a file changed by hand
+    since is the workflow's own output check's to find)."""
+    tree = tree_stamp(folder)[0]          # this run's, remembered: the key is asked for twice
+    known = _CHART_CONTENTS.get(os.fspath(folder))
+    if known is not None and known[0] == tree:
+        return known[1]
+    try:
+        content = hashlib.sha256(limits.read_file(folder / "Chart.yaml")).hexdigest().encode()
+    except (ChartgenError, OSError):
+        content = b"<missing>"
+    _CHART_CONTENTS[os.fspath(folder)] = (tree, content)
+    return content
+
+
+_CHART_CONTENTS: dict[str, tuple[str, bytes]] = {}     # folder -> (its stamp in this run, `_chart_content`)
+
+
+def repository_output_hash(stage: str, outputs: dict, config, entries: str | None = None) -> tuple[str, str | None]:
+    """(stamp, entries) of what a repository stage wrote; see `output_stamp`."""
     if stage == "index":
-        return _file_hash(config.dist_dir / "index.yaml") + _file_hash(config.dist_dir / "index.html")
-    return output_hash(outputs, config) + _file_hash(config.charts_dir / "README.md")
+        return _file_hash(config.dist_dir / "index.yaml") + _file_hash(config.dist_dir / "index.html"), None
+    written, entries = output_stamp(outputs, config, entries)
+    return written + _file_hash(config.charts_dir / "README.md"), entries

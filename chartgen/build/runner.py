@@ -10,6 +10,7 @@ when nothing they read changed.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
@@ -18,11 +19,12 @@ from pathlib import Path
 from typing import Callable
 
 from chartgen import limits
-from chartgen.build.cache import (BuildCache, common_key, files_to_keep, forget_scans, input_hash, replayable, repository_key,
-                                  repository_output_hash, use_file_memo)
+from chartgen.build.cache import (BuildCache, common_key, files_seen, input_hash, looked_at, memo_to_keep, replayable,
+                                  repository_key, repository_output_hash, use_file_memo)
+from chartgen.build.stamps import forget
 from chartgen.build.ids import repository_ids
 from chartgen.build.options import FAILED, OK, SKIPPED, BuildOptions, BuildReport, StageResult, WorkflowReport
-from chartgen.build.stages import STAGE_BY_NAME, Job, Stage, WorkflowState, relative_path, selected_stages
+from chartgen.build.stages import STAGE_BY_NAME, Job, Stage, WorkflowState, relative_paths, selected_stages
 from chartgen.errors import ChartgenError, Finding, UsageError, redact
 
 
@@ -222,9 +224,6 @@ def build(folders: list[Path], config, options: BuildOptions = BuildOptions(),
     per workflow, as soon as no stage will add to its report (it failed, or its last stage
     ran), in the order they finish. `everything`: every workflow folder of the repository when
     the caller found them already (`--all`), else they are looked for here."""
-    from chartgen.plan import SharedIndex
-    from chartgen.sources import discover
-
     stages = selected_stages(options)
     # The last stage that adds to a workflow's report: a per-workflow stage, or pr (one result each).
     last_own = max([i for i, s in enumerate(stages) if s.scope == "workflow" or s.name == "pr"], default=-1)
@@ -234,7 +233,7 @@ def build(folders: list[Path], config, options: BuildOptions = BuildOptions(),
         """`finished` for a workflow whose report is complete after stage number `through`."""
         if finished is not None and state.name not in told and (state.failed or through >= last_own):
             told.add(state.name)
-            finished(WorkflowReport(state.name, relative_path(state.folder, config.root), tuple(state.stages)))
+            finished(WorkflowReport(state.name, shown[state.name], tuple(state.stages)))
 
     names_seen: dict[str, Path] = {}
     for folder in folders:
@@ -246,9 +245,26 @@ def build(folders: list[Path], config, options: BuildOptions = BuildOptions(),
                              code="build-duplicate-name")
         names_seen[name] = Path(folder)
     states = [WorkflowState(Path(f), n) for n, f in sorted(names_seen.items())]
+    shown = dict(zip((s.name for s in states), relative_paths((s.folder for s in states), config.root)))
 
     cache_setting = config.build.cache
     cache = BuildCache(config.resolve(cache_setting) if (cache_setting and options.use_cache) else None)
+    # The cache's records (tens of thousands of lists at 1,000 workflows) live until the end:
+    # kept out of the cyclic collector's full passes while the build runs.
+    gc.freeze()
+    try:
+        return _build(states, shown, cache, config, options, progress, tell, last_own, everything, folders)
+    finally:
+        gc.unfreeze()
+
+
+def _build(states, shown, cache, config, options, progress, tell, last_own, everything, folders) -> BuildReport:
+    """`build` once its workflows are named and its cache is loaded."""
+    from chartgen.plan import SharedIndex
+    from chartgen.sources import discover
+
+    stages = selected_stages(options)
+    recorded_memos = {memo: cache.data.get(memo) if cache.path else None for memo in ("files", "chart_yamls", "digests")}
     _, uses_seen = use_file_memo(cache.data.get("files") if cache.path else None,
                                  cache.data.get("uses") if cache.path else None)
     from chartgen.repo.archive import use_digest_memo
@@ -304,7 +320,7 @@ def build(folders: list[Path], config, options: BuildOptions = BuildOptions(),
             pending = [s for s in states if not s.cached or batch_names != leading_names]
             _run_batch(pending, batch_names, config, options, progress, lambda s, end=index - 1: tell(s, end))
             if pending:                             # the stages wrote these charts (and archives)
-                forget_scans(config.resolve(s.outputs["chart_path"]) for s in pending if s.outputs.get("chart_path"))
+                forget(config.resolve(s.outputs["chart_path"]) for s in pending if s.outputs.get("chart_path"))
             if batch_names == leading_names and cache.path:
                 for state in states:
                     if not state.cached:
@@ -313,8 +329,10 @@ def build(folders: list[Path], config, options: BuildOptions = BuildOptions(),
         index += 1
         key = repository_key(stage.name, config, options) if (cache.path and stage.cacheable) else None
         recorded = cache.data.setdefault("repository", {}).get(stage.name, {}) if key else {}
-        if key and recorded.get("result") and repository_output_hash(
-                stage.name, recorded["result"].get("outputs", {}), config) == recorded.get("output_hash"):
+        intact = bool(key and recorded.get("result")) and repository_output_hash(
+            stage.name, recorded["result"].get("outputs", {}), config, recorded.get("entries"))[0] \
+            == recorded.get("output_hash")
+        if intact:
             same = recorded.get("key") == key
             if not same and recorded.get("content") == repository_key(stage.name, config, options, content=True):
                 same, recorded["key"] = True, key     # inputs rewritten with the same bytes
@@ -330,7 +348,7 @@ def build(folders: list[Path], config, options: BuildOptions = BuildOptions(),
         result = _run_repository_stage(stage, states, config, options, progress, earlier)
         # The umbrella stage writes the umbrella and removes the charts of deleted workflows
         # (which no later look visits); the others write no chart.
-        forget_scans([config.charts_dir / config.chart.umbrella_name] if stage.name == "umbrella" else [])
+        forget([config.charts_dir / config.chart.umbrella_name] if stage.name == "umbrella" else [], intact=intact)
         repository_results.append(result)
         for state in states:
             tell(state, index - 1)
@@ -338,21 +356,22 @@ def build(folders: list[Path], config, options: BuildOptions = BuildOptions(),
             # Keyed on what the stage reads *after* it ran (it may have written part of it).
             # A failure is kept too: a rerun with nothing changed says it again at once
             # (`--no-cache` tries again).
+            written, entries = repository_output_hash(stage.name, dict(result.outputs), config)
             cache.data["repository"][stage.name] = {
                 "key": repository_key(stage.name, config, options),
                 "content": repository_key(stage.name, config, options, content=True),
                 "result": replayable(result).to_dict(),
-                "output_hash": repository_output_hash(stage.name, dict(result.outputs), config)}
+                "output_hash": written, "entries": entries}
         if result.status == FAILED and stage.name in ("umbrella", "index", "publish"):
             # Nothing after a failed repository stage can be trusted for any workflow.
             break
     for state in states:        # the rest, after a repository stage failed
         tell(state, last_own)
     if cache.path:
-        cache.data["files"] = dict(sorted(files_to_keep(config.dist_dir).items()))
+        stamps = looked_at(config.dist_dir)
+        for memo, seen_now in (("files", files_seen()), ("chart_yamls", chart_yamls_seen), ("digests", digests_seen)):
+            cache.data[memo] = memo_to_keep(seen_now, recorded_memos[memo], stamps, vouched=memo != "files")
         cache.data["uses"] = dict(sorted(uses_seen.items()))
-        cache.data["chart_yamls"] = dict(sorted(chart_yamls_seen.items()))
-        cache.data["digests"] = dict(sorted(digests_seen.items()))
         from chartgen.chart.lintcache import prune
 
         prune(cache.path.parent / "lint")     # where the lint stages keep their results
@@ -360,5 +379,5 @@ def build(folders: list[Path], config, options: BuildOptions = BuildOptions(),
             cache.save()
         except OSError:
             pass
-    reports = tuple(WorkflowReport(s.name, relative_path(s.folder, config.root), tuple(s.stages)) for s in states)
+    reports = tuple(WorkflowReport(s.name, shown[s.name], tuple(s.stages)) for s in states)
     return BuildReport(reports, tuple(repository_results), tuple(s.name for s in states if s.cached))

@@ -350,14 +350,32 @@ def selected_stages(options: BuildOptions) -> tuple[Stage, ...]:
 
 
 def relative_path(path: Path, root: Path) -> str:
-    path, root = Path(path), Path(root)
-    plain, top = os.path.abspath(path), os.path.abspath(root)
-    if plain.startswith(top + os.sep) and not any(os.path.islink(p) for p in _between(plain, top)):
-        return Path(os.path.relpath(plain, top)).as_posix()   # no link on the way: no resolving
-    try:
-        return path.resolve().relative_to(_resolved(root)).as_posix()
-    except ValueError:
-        return str(path)
+    return relative_paths([path], root)[0]
+
+
+def relative_paths(paths: Iterable[Path], root: Path) -> list[str]:
+    """`path` relative to `root` (resolved when a symbolic link is on the way), POSIX style,
+    for each path; each folder between `root` and the paths is checked for a link once."""
+    top = os.path.abspath(root)
+    links: dict[str, bool] = {}
+
+    def is_link(folder: str) -> bool:
+        if folder not in links:
+            links[folder] = os.path.islink(folder)
+        return links[folder]
+
+    shown = []
+    for path in paths:
+        plain = os.path.abspath(path)
+        if plain.startswith(top + os.sep) and ".." not in Path(path).parts \
+                and not any(is_link(p) for p in _between(plain, top)):
+            shown.append(Path(os.path.relpath(plain, top)).as_posix())   # no link on the way: no resolving
+            continue
+        try:
+            shown.append(Path(path).resolve().relative_to(_resolved(Path(root))).as_posix())
+        except ValueError:
+            shown.append(str(path))
+    return shown
 
 
 def _between(path: str, top: str) -> list[str]:

@@ -45,11 +45,41 @@ def check_user_references(*, source_commit: str | None = None, image_tag: str | 
 
 def display_path(path) -> Path:
     """`path` relative to the current folder when inside it, as users and CI annotations want it."""
-    path = Path(path)
+    return display_paths([path])[0]
+
+
+def display_paths(paths) -> list[Path]:
+    """`display_path` of each path; a folder between the current one and the paths is checked
+    for a symbolic link once (1,000 workflow folders share one parent)."""
+    import os
+
     try:
-        return path.resolve().relative_to(Path.cwd().resolve())
-    except (ValueError, OSError):
-        return path
+        here = os.getcwd()
+    except OSError:
+        return [Path(p) for p in paths]
+    links: dict[str, bool] = {}
+
+    def is_link(folder: str) -> bool:
+        if folder not in links:
+            links[folder] = os.path.islink(folder)
+        return links[folder]
+
+    shown = []
+    for path in map(Path, paths):
+        plain = os.path.abspath(path)
+        if plain.startswith(here.rstrip(os.sep) + os.sep) and ".." not in path.parts:
+            between, folder = [], plain
+            while len(folder) > len(here):
+                between.append(folder)
+                folder = os.path.dirname(folder)
+            if not any(is_link(f) for f in between):     # nothing to resolve on the way
+                shown.append(Path(os.path.relpath(plain, here)))
+                continue
+        try:
+            shown.append(path.resolve().relative_to(Path.cwd().resolve()))
+        except (ValueError, OSError):
+            shown.append(path)
+    return shown
 
 
 def check_output(path, what: str, *, folder: bool = True):

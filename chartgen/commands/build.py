@@ -8,7 +8,7 @@ import sys
 import click
 
 from chartgen.commands._common import (DISCARD_EDITS_HELP, check_output, check_user_references, continue_published,
-                                      discarding_edits, display_path, load_config, refuse_together)
+                                      discarding_edits, display_paths, load_config, refuse_together)
 
 
 @click.command(name="build", help="Run every stage for workflows: validate to index (and image, publish, PR).")
@@ -90,7 +90,7 @@ def command(ctx, workflows, all_, since, until, image, push, builder, registry, 
         folders = [config.resolve(w.folder) for w in plan(config, since).workflows]
     else:
         folders = [resolve_workflow(name, config.sources_dir) for name in workflows]
-    folders = [display_path(f) for f in folders]
+    folders = display_paths(folders)
     if image_context and len(folders) > 1:
         raise UsageError("--image-context takes one workflow", code="usage")
     options = options_from_settings(config.build, config.publish, until=until, image=image, push=push,
