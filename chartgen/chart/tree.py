@@ -53,13 +53,6 @@ def chart_file_names(chart_dir: Path, umbrella: bool = False) -> list[str]:
     return sorted(found)
 
 
-def linked_files(source: Path) -> dict[str, tuple[str, int]]:
-    """What an umbrella links of the sub-chart at `source`: relative path -> (file, inode
-    number as the folder listing gives it), every regular file but Chart.yaml and the marker."""
-    return {rel: (entry.path, entry.inode()) for rel, entry in walk_entries(source)
-            if entry.is_file(follow_symlinks=False) and rel not in (MARKER, "Chart.yaml")}
-
-
 def file_inodes(folder: Path, prune: Container[str] = ()) -> dict[str, int] | None:
     """Relative path -> inode number of everything under `folder` (-1: not a regular file),
     without descending into the folders named in `prune`; None when it cannot be listed."""
@@ -121,8 +114,9 @@ def current_copies(target: Path, subtrees: Mapping[str, Path], chart_yamls: Mapp
                    memo=None) -> tuple[set[str], dict[str, dict[str, tuple[str, int]]]]:
     """Of the umbrella `target`'s copies of its sub-charts (`subtrees`: `charts/<name>` -> the
     sub-chart folder), (those current: holding exactly `chart_yamls[rel]` as Chart.yaml and
-    links to the sub-chart's other files (same inodes), `linked_files` of the sub-chart of
-    each other one). A checkout turns links into copies: those are linked again once.
+    links to the sub-chart's other files (same inodes), and for each other one what to link:
+    relative path -> (file, inode) of every regular file of its sub-chart but Chart.yaml and
+    the marker). A checkout turns links into copies: those are linked again once.
 
     `memo` (optional, a store as `chartgen.chart.lintcache.LintCache`): what a copy found
     current was, the inode and time of each folder of it and of its sub-chart. While none of
