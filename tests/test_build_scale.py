@@ -82,8 +82,14 @@ def test_umbrella_schema_is_the_same_from_its_memo(built, tmp_path):
     memo = LintCache(tmp_path / "memo", "salt")
     assert dump_json(umbrella_schema(charts, rows, memo)) == plain        # filling the memo
     assert len(list((tmp_path / "memo").iterdir())) == len({(Path(r.path) / "values.schema.json").read_bytes()
-                                                            for r in rows})
+                                                            for r in rows}) + 1    # and the whole
     assert dump_json(umbrella_schema(charts, rows, memo)) == plain        # reading it
+    looked: list[str] = []
+    real = memo.get
+    memo.get = lambda key: looked.append(key) or real(key)
+    assert dump_json(umbrella_schema(charts, rows, memo)) == plain and len(looked) == 1   # the whole
+    fewer = rows[1:]                      # another set of workflows: from the parts
+    assert dump_json(umbrella_schema(charts, fewer, memo)) == dump_json(umbrella_schema(charts, fewer))
 
 
 def test_helm_checks_values_against_the_shared_schema(built):
