@@ -302,3 +302,15 @@ def test_lint_runs_helm_with_each_ci_values_file(project):
     assert any("helm lint (with ci/broken-values.yaml)" in f and "replicas" in f for f in findings), findings
     # the build's lint stage leaves them out (chartgen wrote them with the chart)
     assert not [f for f in lint_charts([chart], config, since=None, ci_values=False) if f.code == "helm-lint"]
+
+
+def test_empty_chart_fields_are_no_metadata_change():
+    """Chart.yaml leaves out empty fields: a chart read back has none where the new one has ""."""
+    from chartgen.chart.artifacthub import describe_changes
+
+    old = {"name": "workflows", "version": "0.1.0", "keywords": ["a"]}
+    new = {"name": "workflows", "home": "", "icon": "", "sources": [], "maintainers": [], "keywords": ["a"]}
+    assert describe_changes(lambda _: None, set(), {}, old, new) == [
+        {"kind": "changed", "description": "Chart README or values schema changed"}]
+    changed = describe_changes(lambda _: None, set(), {}, old, {**new, "home": "https://example.com"})
+    assert changed == [{"kind": "changed", "description": "Chart metadata changed: home"}]

@@ -217,10 +217,15 @@ def _metadata_changes(old_meta: Mapping[str, Any], new_meta: Mapping[str, Any]) 
         found.append(("changed", f"Supported operator versions: {old_annotations.get(A_OPERATOR) or '-'} -> "
                                  f"{new_annotations.get(A_OPERATOR) or '-'}"))
     skip = {"version", "annotations", "dependencies", *(key for key, _ in _METADATA)}
-    fields = sorted(k for k in set(old_meta) | set(new_meta) if k not in skip and old_meta.get(k) != new_meta.get(k))
+
+    def differ(old: Mapping[str, Any], new: Mapping[str, Any], key: str) -> bool:
+        # An empty field is left out of Chart.yaml: the same as none
+        return (old.get(key) or None) != (new.get(key) or None)
+
+    fields = sorted(k for k in set(old_meta) | set(new_meta) if k not in skip and differ(old_meta, new_meta, k))
     skip_annotations = {A_OPERATOR, A_CONTENT_HASH, A_SOURCE_COMMIT, *VERSION_ANNOTATIONS}
     fields += sorted(k for k in set(old_annotations) | set(new_annotations)
-                     if k not in skip_annotations and old_annotations.get(k) != new_annotations.get(k))
+                     if k not in skip_annotations and differ(old_annotations, new_annotations, k))
     if fields:
         found.append(("changed", "Chart metadata changed: " + ", ".join(fields)))
     return found
