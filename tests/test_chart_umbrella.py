@@ -300,3 +300,27 @@ def test_a_large_chart_yaml_is_the_one_dump_of_all_its_fields():
         assert chart_yaml(data, "1.2.4", annotations) == text.replace("version: 1.2.3", "version: 1.2.4")
         assert load_data(text)["dependencies"] == data["dependencies"]
     assert "&id" in chart_yaml({**fields, "dependencies": deps + [shared]}, "1.2.3", annotations)
+
+
+def test_a_chart_yaml_kept_by_its_bytes_is_found_once_settled(tmp_path, monkeypatch):
+    """A Chart.yaml a build wrote (kept by its bytes: it had not settled) is not parsed by the
+    next build either when it has settled by then; from then on it is kept by its stamp."""
+    import hashlib
+    import json
+    import os
+
+    import chartgen.yamlio as yamlio
+    from chartgen.chart import versioning
+
+    raw = b"apiVersion: v2\nname: x\nversion: 1.0.0\n"
+    (tmp_path / "Chart.yaml").write_bytes(raw)
+    os.utime(tmp_path / "Chart.yaml", (1, 1))
+    key = "sha256:" + hashlib.sha256(raw).hexdigest()
+    data = {"apiVersion": "v2", "name": "x", "version": "1.0.0"}
+    seen = versioning.chart_yaml_memo({key: [len(raw), 0, 0, json.dumps(data), ""]})
+    monkeypatch.setattr(yamlio, "load_data", lambda *a, **k: pytest.fail("parsed"))
+    try:
+        assert versioning.read_chart_yaml(tmp_path) == data
+        assert list(seen) == [os.path.join(tmp_path, "Chart.yaml")] and seen[list(seen)[0]][3] == json.dumps(data)
+    finally:
+        versioning.chart_yaml_memo(None)

@@ -172,8 +172,9 @@ def content_hash(files: Mapping[str, str | bytes]) -> str:
 # seconds (not `is_settled`: its stamp could be shared by an edit to come) is kept by its
 # content instead: "sha256:<hex of its bytes>" -> [size, 0, 0, data as JSON, digest as written],
 # the last the SHA-256 of the Chart.yaml chartgen hashed for it (version token, no hash or source
-# commit; `remember_chart_yaml`), or "". The umbrella's Chart.yaml (thousands of lines, written
-# by each build) is thus parsed by no later build.
+# commit; `remember_chart_yaml`), or "". A file whose stamp is not known is looked up by its
+# bytes, so the umbrella's Chart.yaml (thousands of lines, written by each build) is parsed by
+# no later build, nor are the charts a build wrote before they settled.
 _CHART_YAMLS: dict[str, list] = {}
 _CHART_YAMLS_SEEN: dict[str, list] = {}
 _CONTENT = "sha256:"
@@ -286,11 +287,14 @@ def read_chart_yaml(chart_dir: Path) -> dict:
     except OSError:
         return {}
     settled = is_settled(info.st_mtime_ns)
-    content = None if settled else _content_key(raw)
-    known = _CHART_YAMLS.get(content) if content is not None else None
+    content = _content_key(raw)
+    known = _CHART_YAMLS.get(content)
     if known is not None and known[0] == len(raw):
-        _CHART_YAMLS_SEEN[content] = known
         _CHART_YAMLS[key] = stamp + [known[3]]
+        if settled:
+            _CHART_YAMLS_SEEN[key] = _CHART_YAMLS[key]     # kept by its stamp from now on
+        else:
+            _CHART_YAMLS_SEEN[content] = known
         return json.loads(known[3])
     data = load_data(raw, str(path))
     data = data if isinstance(data, dict) else {}
