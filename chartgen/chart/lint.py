@@ -131,10 +131,45 @@ def _yamllint_problems(text: str, conf, path: str):
     return problems
 
 
+def _text_findings(text: str, conf, path: Path, display: str) -> list[Finding]:
+    return [Finding(display, problem.line, problem.column, ERROR if problem.level == "error" else WARNING,
+                    f"{problem.desc} ({problem.rule})", "yamllint")
+            for problem in _yamllint_problems(text, conf, str(path))]
+
+
+def _memo_findings(text: str, conf, path: Path, display: str, memo) -> list[Finding]:
+    known = memo.get(text, display)
+    if known is None:
+        known = _text_findings(text, conf, path, display)
+        memo.put(text, display, known)
+    return known
+
+
+def _split_findings(text: str, conf, path: Path, display: str, memo, **cut) -> list[Finding] | None:
+    """yamllint's findings for a Chart.yaml with a long dependency list, from its pieces (see
+    `chartgen.chart.yamlsplit`: the same findings as of the whole file), each piece's kept in
+    `memo`; None when the file is not cut or a piece has a syntax error."""
+    from dataclasses import replace
+
+    from chartgen.chart.yamlsplit import pieces
+
+    parts = pieces(text, **cut)
+    if parts is None:
+        return None
+    findings = []
+    for piece in parts:
+        mine = _memo_findings(piece.text, conf, path, display, memo)
+        if any(f.message.startswith("syntax error") for f in mine):
+            return None     # the whole file's syntax error also ends its token checks there
+        findings += [replace(f, line=line) for f in mine if (line := piece.file_line(f.line)) is not None]
+    return sorted(findings, key=lambda f: (f.line, f.column))
+
+
 def run_yamllint(chart_dir: Path, config, memo=None) -> list[Finding]:
     """yamllint's findings for the YAML files of a chart. `memo` (optional): a store with
     `get(text, path)` / `put(text, path, findings)` of each file's findings by its content (the
-    umbrella's files at scale: one changed workflow leaves most of them as they were)."""
+    umbrella's files at scale: one changed workflow leaves most of them as they were), also of
+    the pieces of a Chart.yaml with a long dependency list."""
     conf = _yamllint_config(yamllint_config_path(config))
     findings = []
     files = [chart_dir / name for name in YAMLLINT_FILES]
@@ -144,18 +179,16 @@ def run_yamllint(chart_dir: Path, config, memo=None) -> list[Finding]:
             continue
         display = display_path(path)
         text = path.read_text(encoding="utf-8")
-        known = memo.get(text, display) if memo is not None else None
-        if known is not None:
-            findings += known
+        if memo is None:
+            findings += _text_findings(text, conf, path, display)
             continue
-        mine = []
-        for problem in _yamllint_problems(text, conf, str(path)):
-            severity = ERROR if problem.level == "error" else WARNING
-            mine.append(Finding(display, problem.line, problem.column, severity,
-                                f"{problem.desc} ({problem.rule})", "yamllint"))
-        if memo is not None:
-            memo.put(text, display, mine)
-        findings += mine
+        known = memo.get(text, display)
+        if known is None:
+            known = _split_findings(text, conf, path, display, memo) if path.name == "Chart.yaml" else None
+            if known is None:
+                known = _text_findings(text, conf, path, display)
+            memo.put(text, display, known)
+        findings += known
     return findings
 
 
