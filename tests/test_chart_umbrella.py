@@ -196,6 +196,29 @@ def test_umbrella_shell_digest_reads_only_changed_sub_chart_files(two_charts, tm
     assert changed != first and changed == of_files()
 
 
+def test_umbrella_objects_are_kept_by_stamps(two_charts, tmp_path, monkeypatch):
+    """The sub-charts' objects for the duplicate check come from one memo while the sub-chart's
+    and its workflow chart's Chart.yaml keep their stamps; a changed one is asked again."""
+    import chartgen.fsutil
+    from chartgen.chart import generate_chart, lintcache
+
+    root, config = two_charts
+    umbrella = root / "charts" / "workflows"
+    monkeypatch.setattr(chartgen.fsutil, "is_settled", lambda mtime_ns: True)
+    cache = lintcache.LintCache(tmp_path / "lint", "salt")
+    asked = []
+    real = lintcache._subchart_objects
+    monkeypatch.setattr(lintcache, "_subchart_objects", lambda sub, *a: asked.append(sub.name) or real(sub, *a))
+    first = lintcache._umbrella_objects(umbrella, config, cache)
+    assert sorted(first) == sorted(asked) == ["braces-flow", "second-flow"] and all(first.values())
+    asked.clear()
+    assert lintcache._umbrella_objects(umbrella, config, cache) == first and asked == []
+    with (root / "workflows" / "braces-flow" / "application.properties").open("a") as handle:
+        handle.write("\nchanged=yes\n")
+    generate_chart(root / "workflows" / "braces-flow", config)
+    assert lintcache._umbrella_objects(umbrella, config, cache) == first and asked == ["braces-flow"]
+
+
 def test_umbrella_lints_clean(two_charts):
     from chartgen.chart import lint_charts
 
