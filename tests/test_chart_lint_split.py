@@ -110,8 +110,8 @@ NOT_CUT = {
     "yamllint directive": "# yamllint disable rule:trailing-spaces\n" + BASE,
     "quoted value": _edit(BASE, "  version: 0.1.12\n", "  version: '0.1.12'\n"),
     "no key after the list": umbrella_text(annotations=False),
-    "dependencies inside a quoted scalar": _edit(BASE, "description: All workflows.",
-                                                 'description: "All workflows.\ndependencies:\n- name: x\n- name: y\nend"'),
+    "dependencies inside a quoted scalar": _edit(
+        BASE, "description: All workflows.", 'description: "All workflows.\ndependencies:\n- name: x\n- name: y\nend"'),
 }
 SYNTAX = {
     "syntax error in one entry": _edit(BASE, "  version: 0.1.44\n", "  version: 0.1.44: x\n"),

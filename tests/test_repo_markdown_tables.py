@@ -35,7 +35,8 @@ def _taken(text: str) -> bool:
 
 ROWS = "\n".join(f"| flow-{i:04d}.enabled | bool | `false` | Install flow-{i:04d} 0.1.{i}-rc.1 (workflow "
                  f"`flow{i}`, generic). |" for i in range(30))
-UMBRELLA = ("# workflows\n\n## Workflows\n\n| Key | Type | Default | Description |\n|-----|------|---------|-------------|\n"
+UMBRELLA = ("# workflows\n\n## Workflows\n\n| Key | Type | Default | Description |\n"
+            "|-----|------|---------|-------------|\n"
             + ROWS + "\n\n## Compatibility matrix\n\n| Chart | Kubernetes |\n|---|---|\n| a | `>=1.27.0-0 <2` |\n")
 
 PLAIN = {

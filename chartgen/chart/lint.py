@@ -426,16 +426,21 @@ def _helm_checks(chart_dir: Path, config=None, ci_values: bool = True) -> tuple[
     return check_duplicates(chart_dir, objects), objects
 
 
-def _umbrella_duplicates(chart_dir: Path, rendered: dict[str, list]) -> list[Finding]:
+def _umbrella_duplicates(chart_dir: Path, rendered: dict[str, list],
+                         subcharts: list[str] | None = None) -> list[Finding]:
     """Duplicates across an umbrella's sub-charts, from their objects when those were just
-    rendered (the embedded charts are links to them); else by rendering the umbrella."""
-    subcharts = sorted(p for p in (chart_dir / "charts").glob("*") if (p / "Chart.yaml").is_file())
+    rendered (the embedded charts are links to them); else by rendering the umbrella.
+    `subcharts`: the names of its sub-chart folders (those with a Chart.yaml), when known."""
+    if subcharts is None:
+        subcharts = [p.name for p in sorted((chart_dir / "charts").glob("*")) if (p / "Chart.yaml").is_file()]
     names = list(dependency_values(chart_dir))
-    if not subcharts or any(p.name not in rendered or rendered[p.name] is None for p in subcharts) \
-            or sorted(p.name for p in subcharts) != sorted(names):
+    if not subcharts or any(rendered.get(sub) is None for sub in subcharts) or sorted(subcharts) != sorted(names):
         return check_duplicates(chart_dir)
-    objects = [(f"{chart_dir.name}/charts/{p.name}/{template.split('/', 1)[-1]}", kind, namespace, name)
-               for p in subcharts for template, kind, namespace, name in rendered[p.name]]
+    objects = []
+    for sub in subcharts:
+        prefix = f"{chart_dir.name}/charts/{sub}/"
+        objects += [(prefix + template.split("/", 1)[-1], kind, namespace, name)
+                    for template, kind, namespace, name in rendered[sub]]
     return check_duplicates(chart_dir, objects)
 
 

@@ -486,7 +486,7 @@ def lint_umbrella(umbrella: Path, config, cache: LintCache) -> list[Finding]:
     rendered = _umbrella_objects(umbrella, config, cache)
     if any(objects is None for objects in rendered.values()):
         return findings + check_duplicates(umbrella)
-    return findings + _umbrella_duplicates(umbrella, rendered)
+    return findings + _umbrella_duplicates(umbrella, rendered, sorted(rendered))
 
 
 def lint_charts_cached(paths: Iterable[str | Path], config, cache: LintCache, *,
