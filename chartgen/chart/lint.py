@@ -88,9 +88,19 @@ def check_chart_yaml(chart_dir: Path) -> list[Finding]:
     if not isinstance(data, dict):
         return findings + [Finding(display, 1, 1, ERROR, "Chart.yaml must be a mapping", "chart-yaml")]
     validator = jsonschema.Draft7Validator(CHART_YAML_SCHEMA)
-    for error in validator.iter_errors(data):
-        line, col = document.where(tuple(error.absolute_path))
-        where = ".".join(map(str, error.absolute_path)) or "Chart.yaml"
+    checked, indexes = data, None
+    dependencies = data.get("dependencies")
+    if isinstance(dependencies, list):
+        # An entry of only known keys with text values has no error (an umbrella has a thousand):
+        # the schema judges the others, at their own index.
+        indexes = [i for i, entry in enumerate(dependencies) if not _plain_dependency(entry)]
+        checked = {**data, "dependencies": [dependencies[i] for i in indexes]}
+    for error in validator.iter_errors(checked):
+        path = list(error.absolute_path)
+        if indexes is not None and path[:1] == ["dependencies"] and len(path) > 1:
+            path[1] = indexes[path[1]]
+        line, col = document.where(tuple(path))
+        where = ".".join(map(str, path)) or "Chart.yaml"
         findings.append(Finding(display, line, col, ERROR, f"{where}: {error.message}", "chart-yaml"))
     name = data.get("name")
     if isinstance(name, str) and name != chart_dir.resolve().name:
@@ -99,6 +109,16 @@ def check_chart_yaml(chart_dir: Path) -> list[Finding]:
                                 f"chart name {name!r} differs from its folder {chart_dir.resolve().name!r} "
                                 "(chart-testing and Helm repositories expect them equal)", "chart-dir-name"))
     return findings
+
+
+_TEXT_DEPENDENCY_KEYS = frozenset(key for key, value in CHART_YAML_SCHEMA["properties"]["dependencies"]["items"]
+                                  ["properties"].items() if value == _STR)
+
+
+def _plain_dependency(entry) -> bool:
+    """A dependency entry CHART_YAML_SCHEMA accepts: a `name`, and only keys of text values."""
+    return isinstance(entry, dict) and "name" in entry and \
+        all(key in _TEXT_DEPENDENCY_KEYS and isinstance(value, str) for key, value in entry.items())
 
 
 def _yamllint_problems(text: str, conf, path: str):
