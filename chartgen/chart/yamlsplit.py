@@ -41,8 +41,10 @@ from dataclasses import dataclass
 _ENTRY_LINE = re.compile(r"(?:- |  )[A-Za-z0-9_][A-Za-z0-9_./-]*:(?: +[^ #&*!|>{}\[\]'\"%@`,?:-][^#'\"]*)? *")
 _PREFIX = "dependencies:\n- name: x\n"    # a block piece's fixed first lines
 _SUFFIX = "end: x\n"                      # and last line
-_MEAN_BLOCK = 32     # entries; a block ends after an entry whose first line's CRC is 0 modulo this,
-_MAX_BLOCK = 128     # so an added or removed entry changes only its own block
+# A block ends after an entry whose first line's CRC-32 is 0 modulo _MEAN_BLOCK (so an added or
+# removed entry changes only its own block), or at _MAX_BLOCK entries.
+_MEAN_BLOCK = 32
+_MAX_BLOCK = 128
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ def pieces(text: str, mean_block: int = _MEAN_BLOCK) -> list[Piece] | None:
     if after == len(lines) or not re.match(r"[A-Za-z0-9_]", lines[after]):
         return None     # the list must end where a top-level key starts
     entries = [i for i in range(start, end) if lines[i].startswith("- ")]
-    if len(entries) < 2:
+    if len(entries) < 2 or entries[0] != start:
         return None    # one entry: nothing to gain
     first_end = entries[1]
     head_text = "\n".join(lines[:first_end] + lines[end:])
@@ -92,7 +94,8 @@ def pieces(text: str, mean_block: int = _MEAN_BLOCK) -> list[Piece] | None:
         count += 1
         if following == end or count == _MAX_BLOCK or zlib.crc32(lines[entry].encode("utf-8")) % mean_block == 0:
             body = lines[block_start:following]
-            result.append(Piece(_PREFIX + "\n".join(body) + "\n" + _SUFFIX, ((3, 2 + len(body), block_start - 2),)))
+            result.append(Piece(_PREFIX + "\n".join(body) + "\n" + _SUFFIX,
+                                ((3, 2 + len(body), block_start - 2),)))
             block_start, count = following, 0
     return result
 
