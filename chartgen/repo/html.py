@@ -107,7 +107,10 @@ def render_markdown(text: str):
         alt = escapeHtml(token.content or "image")
         return f'<a href="{escapeHtml(token.attrGet("src") or "")}" rel="nofollow noopener">{alt}</a>'
 
+    from chartgen.repo.mdtable import plain_table
+
     parser = MarkdownIt("commonmark", {"html": False}).enable("table")
+    parser.block.ruler.before("table", "plain_table", plain_table)   # the same HTML, faster
     parser.add_render_rule("image", image)
     return Markup(parser.render(text))
 
