@@ -54,8 +54,11 @@ def script_json(value) -> str:
 def _environment():
     import jinja2
 
+    from chartgen.fsutil import template_cache
+
     env = jinja2.Environment(loader=jinja2.PackageLoader("chartgen", "templates"), autoescape=True,
-                             keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+                             keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
+                             bytecode_cache=template_cache())
     env.filters["script_json"] = script_json
     return env
 
