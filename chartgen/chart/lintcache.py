@@ -83,14 +83,15 @@ def prune(folder: Path, *, days: int = 30) -> None:
 
     from chartgen.fsutil import sweep_leftovers
 
-    sweep_leftovers(folder)
-    # At most once a day: a stat of every result costs a tenth of a second at a thousand charts.
+    # At most once a day: listing the results (thousands at a thousand charts) costs tens of
+    # milliseconds, a stat of each a tenth of a second; a killed run's temporary file waits.
     stamp = Path(folder).with_name(Path(folder).name + ".pruned")
     try:
         if time.time() - stamp.stat().st_mtime < 86400:
             return
     except OSError:
         pass
+    sweep_leftovers(folder)
     limit = time.time() - days * 86400
     try:
         entries = list(os.scandir(folder))
