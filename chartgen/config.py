@@ -192,9 +192,9 @@ def _validation_token(text: str, schema: dict) -> str:
 
 
 def _memo_dir() -> Path | None:
-    base = os.environ.get("XDG_CACHE_HOME") or (os.path.join(os.path.expanduser("~"), ".cache")
-                                                 if os.path.expanduser("~") != "~" else "")
-    return Path(base) / "chartgen" / "valid-configs" if base and os.path.isabs(base) else None
+    from chartgen.fsutil import user_cache_dir
+
+    return user_cache_dir("valid-configs")
 
 
 def _validated_before(token: str) -> bool:
@@ -207,7 +207,6 @@ def _remember_valid(token: str) -> None:
     if folder is None:
         return
     try:
-        folder.mkdir(parents=True, exist_ok=True)
         (folder / token).touch()
     except OSError:
         pass    # an unwritable cache only costs the next validation

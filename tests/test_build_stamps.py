@@ -155,3 +155,30 @@ def test_umbrella_entries_taken_over_from_before_the_write_are_what_a_walk_finds
     assert recorded == stamps.umbrella_entries(root / "charts" / "workflows", root / "charts")
     assert "charts/mta/templates/" in recorded.split("\n")
     assert "charts/mta/values.yaml" not in recorded.split("\n")      # a link: its source's stamp covers it
+
+
+def test_a_workflow_folder_is_hashed_again_only_when_its_stamp_changed(tmp_path, monkeypatch):
+    import chartgen.build.cache as cache_module
+    import chartgen.fsutil
+
+    monkeypatch.setattr(chartgen.fsutil, "SETTLED_NS", -1)
+    root = _repo(tmp_path)
+    _run(root)
+    recorded = json.loads((root / ".chartgen/cache.json").read_text())["sources"]
+    mta = os.fspath(root / "workflow_sources" / "mta")
+    assert "specs/" in recorded[mta][0].split("\n")
+    hashed = []
+    real = cache_module._hash_tree
+    monkeypatch.setattr(cache_module, "_hash_tree", lambda folder, *a, **k: (hashed.append(folder.name),
+                                                                             real(folder, *a, **k))[1])
+    assert set(_run(root).cached) == {"escalation", "greeting", "move2kube", "mta"}
+    assert "mta" not in hashed                       # its stamp vouched for it
+    spec = next((root / "workflow_sources" / "mta" / "specs").iterdir())
+    with spec.open("a") as handle:                   # edited in place, two folders down
+        handle.write("\n# changed\n")
+    assert "mta" not in _run(root).cached
+    (root / "workflow_sources" / "mta" / "specs" / "notes.txt").write_text("x")   # a new file
+    hashed.clear()
+    report = _run(root)
+    assert "mta" in hashed and "greeting" not in hashed
+    assert report.workflows[[w.name for w in report.workflows].index("mta")].ok

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from test_chart_generate import FIXTURES, make_config
 
 
@@ -75,3 +77,24 @@ def test_readme_with_a_helm_repository_follows_version_bumps(tmp_path):
     bump_version(chart, "patch", config=config)
     readme = (chart / "README.md").read_text()
     assert "--version 0.1.1 " in readme and "0.1.0-rc.1" not in readme
+
+
+@pytest.mark.parametrize("count", [3, 5, 12])
+def test_umbrella_readme_install_example_enables_a_few_workflows(count):
+    """The install example shows at most INSTALL_EXAMPLE_WORKFLOWS `--set` lines (one per
+    workflow would be a thousand lines at scale); the table still lists every workflow."""
+    from chartgen.chart.compat import CompatRow
+    from chartgen.chart.readme import INSTALL_EXAMPLE_WORKFLOWS, umbrella_readme
+
+    rows = [CompatRow(name=f"flow-{i:02d}", version="1.0.0", app_version="1.0.0", workflow_id=f"flow{i}",
+                      workflow_type="generic", operator_versions=">=1.36.0", sonataflow_api="sonataflow.org/v1alpha08",
+                      kube_version=">=1.27.0-0") for i in range(count)]
+    readme = umbrella_readme(name="workflows", description="All.", rows=rows, kube_version=">=1.27.0-0",
+                             operator_versions=">=1.36.0", helm_repository="")
+    install = readme[readme.index("## Install"):readme.index("## Workflows")]
+    shown = min(count, INSTALL_EXAMPLE_WORKFLOWS)
+    assert [line.strip() for line in install.splitlines() if line.strip().startswith("--set")] == \
+        [f"--set flow-{i:02d}.enabled=true \\" for i in range(shown - 1)] + [f"--set flow-{shown - 1:02d}.enabled=true"]
+    assert ("The example enables 5 of the 12 workflows" in install) == (count == 12)
+    for i in range(count):
+        assert f"| flow-{i:02d}.enabled | bool | `false` |" in readme

@@ -210,3 +210,31 @@ def test_rendered_object_identity(document, identity):
     from chartgen.chart.objects import object_identity
 
     assert object_identity(document) == identity
+
+
+def test_chart_yaml_dependency_errors_at_their_own_index(tmp_path):
+    """Plain dependency entries skip the schema (an umbrella has a thousand); the others are
+    judged as before, at their own index and line."""
+    import jsonschema
+
+    from chartgen.chart.lint import CHART_YAML_SCHEMA, check_chart_yaml
+    from chartgen.yamlio import load_document
+
+    chart = tmp_path / "demo"
+    chart.mkdir()
+    entries = [f"- name: flow-{i}\n  version: 1.0.{i}\n  condition: flow-{i}.enabled\n" for i in range(12)]
+    entries[3] = "- name: flow-3\n  version: 1.0.3\n  enabled: maybe\n"
+    entries[7] = "- version: 1.0.7\n  extra: 1\n"
+    entries[9] = "- name: 9\n"
+    entries[10] = "- just text\n"
+    text = "apiVersion: v2\nname: demo\nversion: 1.0.0\ndependencies:\n" + "".join(entries) + "sources: nope\n"
+    (chart / "Chart.yaml").write_text(text)
+    document = load_document(text.encode(), "Chart.yaml")
+    expected = []
+    for error in jsonschema.Draft7Validator(CHART_YAML_SCHEMA).iter_errors(document.data):
+        line, _ = document.where(tuple(error.absolute_path))
+        expected.append((line, f"{'.'.join(map(str, error.absolute_path))}: {error.message}"))
+    found = [(f.line, f.message) for f in check_chart_yaml(chart) if f.code == "chart-yaml"]
+    assert sorted(found) == sorted(expected) and len(found) >= 5
+    assert {message.split(":")[0] for _, message in found} >= {"dependencies.3.enabled", "dependencies.7",
+                                                               "dependencies.9.name", "dependencies.10", "sources"}

@@ -262,6 +262,65 @@ def test_umbrella_helm_lint_is_kept_across_new_versions_only(two_charts, tmp_pat
     assert len(runs) == 2 and any("enabled" in f.message and f.path.endswith("values.yaml") for f in findings)
 
 
+def test_umbrella_shell_digest_reads_only_changed_sub_chart_files(two_charts, tmp_path, monkeypatch):
+    """The key of the umbrella's `helm lint` comes from the sub-charts' files' stamps when they
+    are as last read: a changed file is read again, and the digest is the files' own."""
+    import hashlib
+
+    import chartgen.fsutil
+    from chartgen.chart import lintcache
+
+    root, config = two_charts
+    umbrella = root / "charts" / "workflows"
+    monkeypatch.setattr(chartgen.fsutil, "is_settled", lambda mtime_ns: True)
+    cache = lintcache.LintCache(tmp_path / "lint", "salt")
+
+    def of_files():
+        return lintcache._files_digest({rel: hashlib.sha256(data).hexdigest()
+                                        for rel, data in lintcache._shell_files(umbrella).items()})
+
+    first = lintcache._shell_digest(umbrella, cache)
+    assert first == of_files()
+    read = []
+    real = lintcache._read
+    monkeypatch.setattr(lintcache, "_read", lambda path: read.append(path) or real(path))
+    assert lintcache._shell_digest(umbrella, cache) == first
+    assert not [path for path in read if "/workflows/charts/" in path]
+    values = umbrella / "charts" / "braces-flow" / "values.yaml"
+    values.write_text(values.read_text() + "# changed\n")
+    read.clear()
+    changed = lintcache._shell_digest(umbrella, cache)
+    assert [path for path in read if "/workflows/charts/" in path] == [str(values)]
+    assert changed != first and changed == of_files()
+
+
+def test_umbrella_objects_are_kept_by_stamps(two_charts, tmp_path, monkeypatch):
+    """The sub-charts' objects for the duplicate check come from one memo while the sub-chart's
+    and its workflow chart's Chart.yaml keep their stamps; a changed one is asked again."""
+    import chartgen.fsutil
+    from chartgen.chart import generate_chart, lintcache
+
+    root, config = two_charts
+    umbrella = root / "charts" / "workflows"
+    monkeypatch.setattr(chartgen.fsutil, "is_settled", lambda mtime_ns: True)
+    cache = lintcache.LintCache(tmp_path / "lint", "salt")
+    asked = []
+    real = lintcache._subchart_objects
+    monkeypatch.setattr(lintcache, "_subchart_objects", lambda sub, *a: asked.append(sub.name) or real(sub, *a))
+    def objects():
+        return {name: [tuple(o) for o in found] for name, found in lintcache._umbrella_objects(
+            umbrella, config, cache).items()}
+
+    first = objects()
+    assert sorted(first) == sorted(asked) == ["braces-flow", "second-flow"] and all(first.values())
+    asked.clear()
+    assert objects() == first and asked == []
+    with (root / "workflows" / "braces-flow" / "application.properties").open("a") as handle:
+        handle.write("\nchanged=yes\n")
+    generate_chart(root / "workflows" / "braces-flow", config)
+    assert objects() == first and asked == ["braces-flow"]
+
+
 def test_umbrella_lints_clean(two_charts):
     from chartgen.chart import lint_charts
 

@@ -609,3 +609,33 @@ class TestFindings:
         assert found.has_errors
         assert [f.format() for f in found.sorted()] == ["a.yaml:9:9: error: e [e1]", "b.yaml:2:1: warning: w [w1]"]
         assert not FindingList([Finding("x", severity="warning")]).has_errors
+
+
+def test_user_cache_dir_is_private_or_not_used(tmp_path, monkeypatch):
+    from chartgen.fsutil import user_cache_dir
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    made = user_cache_dir("templates")
+    assert made == tmp_path / "cache" / "chartgen" / "templates" and made.stat().st_mode & 0o777 == 0o700
+    (tmp_path / "cache" / "chartgen" / "open").mkdir()
+    (tmp_path / "cache" / "chartgen" / "open").chmod(0o777)
+    assert user_cache_dir("open") is None                  # others could write what is loaded from there
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "cache" / "chartgen" / "linked").symlink_to(tmp_path / "elsewhere")
+    assert user_cache_dir("linked") is None
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/path")
+    monkeypatch.setenv("HOME", "relative")
+    assert user_cache_dir("templates") is None
+
+
+def test_templates_render_the_same_from_the_bytecode_cache(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    code = ("from chartgen.chart.textfiles import render_text; "
+            "print(render_text('umbrella-NOTES.txt.j2', rows=[]))")
+    first = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert list((tmp_path / "cache" / "chartgen" / "templates").iterdir())      # compiled once, kept
+    second = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert first.stdout == second.stdout and first.stdout.strip()

@@ -21,7 +21,7 @@ from chartgen.build.fingerprint import generator_fingerprint  # noqa: F401 (part
 from chartgen.build.options import FAILED, BuildOptions, StageResult
 from chartgen.build.stages import REMOVED_NOTE
 from chartgen.errors import ChartgenError
-from chartgen.build.stamps import current_files, forget, scan, tree_stamp, umbrella_entries
+from chartgen.build.stamps import current_files, forget, scan, stamp_values, tree_entries, tree_stamp, umbrella_entries
 from chartgen.fsutil import is_settled
 
 CACHE_VERSION = 1
@@ -137,11 +137,10 @@ def input_hash(folder: Path, config, options: BuildOptions, shared_index, common
     options)`, computed once by a caller hashing many folders."""
     digest = hashlib.sha256()
     digest.update((common or common_key(config, options)).encode())
-    tree = hashlib.sha256()
-    _hash_tree(folder, tree)
-    digest.update(tree.digest())
+    tree = _source_tree(folder)
+    digest.update(bytes.fromhex(tree))
     scanned = _shared_files(shared_index)
-    for target in _uses(folder, tree.hexdigest(), shared_index):
+    for target in _uses(folder, tree, shared_index):
         digest.update(target.encode() + b"\0")
         rel = target.split("/", 1)[1]
         if rel in scanned:                   # a regular file the shared folder's scan saw: by its stamp
@@ -150,6 +149,51 @@ def input_hash(folder: Path, config, options: BuildOptions, shared_index, common
         disk = shared_index.shared_dir / rel if shared_index.shared_dir else None
         digest.update(_content(disk) if disk is not None and disk.is_file() else b"<missing>")
     return digest.hexdigest()
+
+
+# folder -> [entries, stamp, hash of its files]: a workflow folder whose stamp is as recorded
+# is neither listed nor hashed again (see chartgen.build.stamps).
+_SOURCE_TREES: dict[str, list] = {}
+_SOURCE_TREES_SEEN: dict[str, list] = {}
+
+
+def use_source_memo(recorded: dict | None) -> None:
+    """Start with the workflow folder hashes a previous build recorded."""
+    _SOURCE_TREES.clear()
+    _SOURCE_TREES.update(recorded or {})
+    _SOURCE_TREES_SEEN.clear()
+
+
+def sources_to_keep() -> dict[str, list]:
+    """The workflow folder hashes to record: this build's, and the previous record's for the
+    folders it did not look at that still exist (a build of some workflows, not all)."""
+    keep = dict(_SOURCE_TREES_SEEN)
+    for top, known in _SOURCE_TREES.items():
+        if top not in keep and os.path.isdir(top):
+            keep[top] = known
+    return dict(sorted(keep.items()))
+
+
+def _source_tree(folder: Path) -> str:
+    """The hash (hex) of a workflow folder's file names and contents (hidden folders left
+    out), from the record when the folder's stamp is unchanged."""
+    top = os.fspath(folder)
+    known = _SOURCE_TREES.get(top)
+    if known is not None and stamp_values(top, known[0])[0] == known[1]:
+        _SOURCE_TREES_SEEN[top] = known
+        return known[2]
+    entries = tree_entries(top, skip_hidden=True)
+    # Stamped before the files are read: a file changed meanwhile gets a newer time, which
+    # the next run's stamp sees, provided nothing stamped was of the last seconds.
+    now, values = stamp_values(top, entries)
+    digest = hashlib.sha256()
+    _hash_tree(Path(top), digest)
+    tree = digest.hexdigest()
+    if entries is not None and values is not None and is_settled(max(values[1::3], default=0)):
+        _SOURCE_TREES_SEEN[top] = [entries, now, tree]
+    else:
+        _SOURCE_TREES_SEEN.pop(top, None)
+    return tree
 
 
 def _shared_files(shared_index) -> dict[str, tuple[str, os.stat_result]]:

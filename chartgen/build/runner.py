@@ -20,7 +20,8 @@ from typing import Callable
 
 from chartgen import limits
 from chartgen.build.cache import (BuildCache, common_key, files_seen, input_hash, looked_at, memo_to_keep, replayable,
-                                  repository_key, repository_output_hash, use_file_memo)
+                                  repository_key, repository_output_hash, sources_to_keep, use_file_memo,
+                                  use_source_memo)
 from chartgen.build.stamps import forget
 from chartgen.build.ids import repository_ids
 from chartgen.build.options import FAILED, OK, SKIPPED, BuildOptions, BuildReport, StageResult, WorkflowReport
@@ -265,6 +266,7 @@ def _build(states, shown, cache, config, options, progress, tell, last_own, ever
 
     stages = selected_stages(options)
     recorded_memos = {memo: cache.data.get(memo) if cache.path else None for memo in ("files", "chart_yamls", "digests")}
+    use_source_memo(cache.data.get("sources") if cache.path else None)
     _, uses_seen = use_file_memo(cache.data.get("files") if cache.path else None,
                                  cache.data.get("uses") if cache.path else None)
     from chartgen.repo.archive import use_digest_memo
@@ -372,6 +374,7 @@ def _build(states, shown, cache, config, options, progress, tell, last_own, ever
         for memo, seen_now in (("files", files_seen()), ("chart_yamls", chart_yamls_seen), ("digests", digests_seen)):
             cache.data[memo] = memo_to_keep(seen_now, recorded_memos[memo], stamps, vouched=memo != "files")
         cache.data["uses"] = dict(sorted(uses_seen.items()))
+        cache.data["sources"] = sources_to_keep()
         from chartgen.chart.lintcache import prune
 
         prune(cache.path.parent / "lint")     # where the lint stages keep their results

@@ -111,19 +111,25 @@ def current_files() -> dict[str, list | None]:
     return current
 
 
-def tree_entries(root: Path | str) -> str | None:
+def tree_entries(root: Path | str, skip_hidden: bool = False) -> str | None:
     """What the stamp of the folder `root` looks at, from a walk: "" (the folder itself), its
-    folders ("a/", "a/b/") and files ("a/b/c"), one per line, sorted; None: not a folder."""
+    folders ("a/", "a/b/") and files ("a/b/c"), one per line, sorted; None: not a folder.
+    `skip_hidden`: not below hidden folders (as `scan`)."""
     top = os.fspath(root)
     if not os.path.isdir(top):
         return None
-    files = scan(top, False)
-    return "\n".join(sorted(["", *_FOLDERS[(top, False)], *(rel for rel, _, _ in files)]))
+    files = scan(top, skip_hidden)
+    return "\n".join(sorted(["", *_FOLDERS[(top, skip_hidden)], *(rel for rel, _, _ in files)]))
 
 
 def stamp(root: Path | str, entries: str | None) -> str:
     """The stamp of `root` over `entries` (as `tree_entries` gives them)."""
     return _stamp_values(root, entries)[0]
+
+
+def stamp_values(root: Path | str, entries: str | None) -> tuple[str, array.array | None]:
+    """`stamp`, and the size, modification time and inode of each entry in a row."""
+    return _stamp_values(root, entries)
 
 
 def _stamp_values(root: Path | str, entries: str | None) -> tuple[str, array.array | None]:

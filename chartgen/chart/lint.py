@@ -88,9 +88,19 @@ def check_chart_yaml(chart_dir: Path) -> list[Finding]:
     if not isinstance(data, dict):
         return findings + [Finding(display, 1, 1, ERROR, "Chart.yaml must be a mapping", "chart-yaml")]
     validator = jsonschema.Draft7Validator(CHART_YAML_SCHEMA)
-    for error in validator.iter_errors(data):
-        line, col = document.where(tuple(error.absolute_path))
-        where = ".".join(map(str, error.absolute_path)) or "Chart.yaml"
+    checked, indexes = data, None
+    dependencies = data.get("dependencies")
+    if isinstance(dependencies, list):
+        # An entry of only known keys with text values has no error (an umbrella has a thousand):
+        # the schema judges the others, at their own index.
+        indexes = [i for i, entry in enumerate(dependencies) if not _plain_dependency(entry)]
+        checked = {**data, "dependencies": [dependencies[i] for i in indexes]}
+    for error in validator.iter_errors(checked):
+        path = list(error.absolute_path)
+        if indexes is not None and path[:1] == ["dependencies"] and len(path) > 1:
+            path[1] = indexes[path[1]]
+        line, col = document.where(tuple(path))
+        where = ".".join(map(str, path)) or "Chart.yaml"
         findings.append(Finding(display, line, col, ERROR, f"{where}: {error.message}", "chart-yaml"))
     name = data.get("name")
     if isinstance(name, str) and name != chart_dir.resolve().name:
@@ -99,6 +109,16 @@ def check_chart_yaml(chart_dir: Path) -> list[Finding]:
                                 f"chart name {name!r} differs from its folder {chart_dir.resolve().name!r} "
                                 "(chart-testing and Helm repositories expect them equal)", "chart-dir-name"))
     return findings
+
+
+_TEXT_DEPENDENCY_KEYS = frozenset(key for key, value in CHART_YAML_SCHEMA["properties"]["dependencies"]["items"]
+                                  ["properties"].items() if value == _STR)
+
+
+def _plain_dependency(entry) -> bool:
+    """A dependency entry CHART_YAML_SCHEMA accepts: a `name`, and only keys of text values."""
+    return isinstance(entry, dict) and "name" in entry and \
+        all(key in _TEXT_DEPENDENCY_KEYS and isinstance(value, str) for key, value in entry.items())
 
 
 def _yamllint_problems(text: str, conf, path: str):
@@ -131,10 +151,45 @@ def _yamllint_problems(text: str, conf, path: str):
     return problems
 
 
+def _text_findings(text: str, conf, path: Path, display: str) -> list[Finding]:
+    return [Finding(display, problem.line, problem.column, ERROR if problem.level == "error" else WARNING,
+                    f"{problem.desc} ({problem.rule})", "yamllint")
+            for problem in _yamllint_problems(text, conf, str(path))]
+
+
+def _memo_findings(text: str, conf, path: Path, display: str, memo) -> list[Finding]:
+    known = memo.get(text, display)
+    if known is None:
+        known = _text_findings(text, conf, path, display)
+        memo.put(text, display, known)
+    return known
+
+
+def _split_findings(text: str, conf, path: Path, display: str, memo, **cut) -> list[Finding] | None:
+    """yamllint's findings for a Chart.yaml with a long dependency list, from its pieces (see
+    `chartgen.chart.yamlsplit`: the same findings as of the whole file), each piece's kept in
+    `memo`; None when the file is not cut or a piece has a syntax error."""
+    from dataclasses import replace
+
+    from chartgen.chart.yamlsplit import pieces
+
+    parts = pieces(text, **cut)
+    if parts is None:
+        return None
+    findings = []
+    for piece in parts:
+        mine = _memo_findings(piece.text, conf, path, display, memo)
+        if any(f.message.startswith("syntax error") for f in mine):
+            return None     # the whole file's syntax error also ends its token checks there
+        findings += [replace(f, line=line) for f in mine if (line := piece.file_line(f.line)) is not None]
+    return sorted(findings, key=lambda f: (f.line, f.column))
+
+
 def run_yamllint(chart_dir: Path, config, memo=None) -> list[Finding]:
     """yamllint's findings for the YAML files of a chart. `memo` (optional): a store with
     `get(text, path)` / `put(text, path, findings)` of each file's findings by its content (the
-    umbrella's files at scale: one changed workflow leaves most of them as they were)."""
+    umbrella's files at scale: one changed workflow leaves most of them as they were), also of
+    the pieces of a Chart.yaml with a long dependency list."""
     conf = _yamllint_config(yamllint_config_path(config))
     findings = []
     files = [chart_dir / name for name in YAMLLINT_FILES]
@@ -144,18 +199,16 @@ def run_yamllint(chart_dir: Path, config, memo=None) -> list[Finding]:
             continue
         display = display_path(path)
         text = path.read_text(encoding="utf-8")
-        known = memo.get(text, display) if memo is not None else None
-        if known is not None:
-            findings += known
+        if memo is None:
+            findings += _text_findings(text, conf, path, display)
             continue
-        mine = []
-        for problem in _yamllint_problems(text, conf, str(path)):
-            severity = ERROR if problem.level == "error" else WARNING
-            mine.append(Finding(display, problem.line, problem.column, severity,
-                                f"{problem.desc} ({problem.rule})", "yamllint"))
-        if memo is not None:
-            memo.put(text, display, mine)
-        findings += mine
+        known = memo.get(text, display)
+        if known is None:
+            known = _split_findings(text, conf, path, display, memo) if path.name == "Chart.yaml" else None
+            if known is None:
+                known = _text_findings(text, conf, path, display)
+            memo.put(text, display, known)
+        findings += known
     return findings
 
 
@@ -393,16 +446,21 @@ def _helm_checks(chart_dir: Path, config=None, ci_values: bool = True) -> tuple[
     return check_duplicates(chart_dir, objects), objects
 
 
-def _umbrella_duplicates(chart_dir: Path, rendered: dict[str, list]) -> list[Finding]:
+def _umbrella_duplicates(chart_dir: Path, rendered: dict[str, list],
+                         subcharts: list[str] | None = None) -> list[Finding]:
     """Duplicates across an umbrella's sub-charts, from their objects when those were just
-    rendered (the embedded charts are links to them); else by rendering the umbrella."""
-    subcharts = sorted(p for p in (chart_dir / "charts").glob("*") if (p / "Chart.yaml").is_file())
+    rendered (the embedded charts are links to them); else by rendering the umbrella.
+    `subcharts`: the names of its sub-chart folders (those with a Chart.yaml), when known."""
+    if subcharts is None:
+        subcharts = [p.name for p in sorted((chart_dir / "charts").glob("*")) if (p / "Chart.yaml").is_file()]
     names = list(dependency_values(chart_dir))
-    if not subcharts or any(p.name not in rendered or rendered[p.name] is None for p in subcharts) \
-            or sorted(p.name for p in subcharts) != sorted(names):
+    if not subcharts or any(rendered.get(sub) is None for sub in subcharts) or sorted(subcharts) != sorted(names):
         return check_duplicates(chart_dir)
-    objects = [(f"{chart_dir.name}/charts/{p.name}/{template.split('/', 1)[-1]}", kind, namespace, name)
-               for p in subcharts for template, kind, namespace, name in rendered[p.name]]
+    objects = []
+    for sub in subcharts:
+        prefix = f"{chart_dir.name}/charts/{sub}/"
+        objects += [(prefix + template.split("/", 1)[-1], kind, namespace, name)
+                    for template, kind, namespace, name in rendered[sub]]
     return check_duplicates(chart_dir, objects)
 
 

@@ -130,11 +130,17 @@ def workflow_readme(*, chart: str, description: str, workflow_id: str, workflow_
     ), keep="\n\t")
 
 
+# The umbrella README's install example enables this many workflows (one line each); the
+# table below it lists every workflow.
+INSTALL_EXAMPLE_WORKFLOWS = 5
+
+
 def umbrella_readme(*, name: str, description: str, rows, kube_version: str, operator_versions: str,
                     helm_repository: str) -> str:
     from chartgen.chart.textfiles import render_text
 
     return render_text("umbrella-README.md.j2", name=name, description=description.strip(),
+                       shown=INSTALL_EXAMPLE_WORKFLOWS,
                        version=VERSION_TOKEN, version_badge=shield(VERSION_TOKEN), rows=rows,
                        kube_version=kube_version, operator_versions=operator_versions,
                        helm_repository=helm_repository, matrix=compat_markdown(rows))

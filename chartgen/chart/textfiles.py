@@ -31,6 +31,7 @@ def _environment():
     import jinja2
 
     from chartgen.chart.templates import escape_text, go_string
+    from chartgen.fsutil import template_cache
 
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("chartgen", "templates/chart"),
@@ -38,7 +39,7 @@ def _environment():
         block_start_string="[%", block_end_string="%]",
         comment_start_string="[#", comment_end_string="#]",
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
-        undefined=jinja2.StrictUndefined, autoescape=False,
+        undefined=jinja2.StrictUndefined, autoescape=False, bytecode_cache=template_cache(),
     )
     # For Helm templates (NOTES.txt): a Go string literal, and plain text that never opens an action.
     environment.filters["gostring"] = go_string
