@@ -250,12 +250,15 @@ def write_tree(root: Path, files: Mapping[str, str | bytes]) -> None:
             dest.write_text(content, encoding="utf-8")
 
 
-def _replace_atomic(path: Path, fill: Callable[[str], None]) -> None:
-    """Write a temp file in `path`'s folder with `fill(temp_path)`, then rename it over `path`:
-    readers see the old file or the new one, never half of it."""
+def _replace_atomic(path: Path, fill: Callable[[str], None], temp_dir: Path | None = None) -> None:
+    """Write a temp file in `path`'s folder (or `temp_dir`, on the same file system) with
+    `fill(temp_path)`, then rename it over `path`: readers see the old file or the new one,
+    never half of it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(f".{path.name}.tmp-"), dir=path.parent)
+    if temp_dir is not None:
+        Path(temp_dir).mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(f".{path.name}.tmp-"), dir=temp_dir or path.parent)
     os.close(fd)
     try:
         fill(tmp)
@@ -267,10 +270,12 @@ def _replace_atomic(path: Path, fill: Callable[[str], None]) -> None:
         raise
 
 
-def write_atomic(path: Path, content: str | bytes) -> None:
-    """Replace one file atomically with `content`."""
+def write_atomic(path: Path, content: str | bytes, *, temp_dir: Path | None = None) -> None:
+    """Replace one file atomically with `content`; `temp_dir`: where the temporary file is
+    made (a folder of its own lets a sweep after a killed run look at it alone, not at a
+    folder of thousands of files)."""
     data = content.encode("utf-8") if isinstance(content, str) else content
-    _replace_atomic(path, lambda tmp: Path(tmp).write_bytes(data))
+    _replace_atomic(path, lambda tmp: Path(tmp).write_bytes(data), temp_dir)
 
 
 def copy_atomic(source: Path, dest: Path) -> None:

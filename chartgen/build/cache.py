@@ -350,9 +350,9 @@ def repository_key(stage: str, config, options: BuildOptions, *, content: bool =
         digest.update(options.until.encode())
         # The stage also removes the charts of deleted workflow folders: a folder list change
         # must rerun it even when the charts folder itself did not change.
-        digest.update("\0".join(_folder_names(config.sources_dir)).encode("utf-8", "surrogateescape") + b"\1")
+        digest.update("\0".join(folder_names(config.sources_dir)).encode("utf-8", "surrogateescape") + b"\1")
         charts = config.charts_dir
-        for name in _folder_names(charts):
+        for name in folder_names(charts):
             if name != umbrella:
                 digest.update(name.encode("utf-8", "surrogateescape") + b"\0")
                 digest.update(_chart_content(charts / name) if content else tree_stamp(charts / name)[0].encode())
@@ -375,7 +375,7 @@ def repository_key(stage: str, config, options: BuildOptions, *, content: bool =
     return None
 
 
-def _folder_names(folder: Path) -> list[str]:
+def folder_names(folder: Path | str) -> list[str]:
     """Names of the folders in `folder` (links to folders included), sorted."""
     try:
         with os.scandir(folder) as listing:

@@ -373,6 +373,10 @@ def _build(states, shown, cache, config, options, progress, tell, last_own, ever
         stamps = looked_at(config.dist_dir)
         for memo, seen_now in (("files", files_seen()), ("chart_yamls", chart_yamls_seen), ("digests", digests_seen)):
             cache.data[memo] = memo_to_keep(seen_now, recorded_memos[memo], stamps, vouched=memo != "files")
+        from chartgen.chart.versioning import content_entries_to_keep
+
+        cache.data["chart_yamls"].update(content_entries_to_keep(recorded_memos["chart_yamls"],
+                                                                 cache.data["chart_yamls"]))
         cache.data["uses"] = dict(sorted(uses_seen.items()))
         cache.data["sources"] = sources_to_keep()
         from chartgen.chart.lintcache import prune

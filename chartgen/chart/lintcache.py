@@ -38,6 +38,7 @@ from chartgen.errors import Finding
 
 CACHE_FORMAT = "1"
 SHELL_FILES = ("Chart.yaml", "values.yaml", "values.schema.json")
+TEMP_FOLDER = ".tmp"       # where results are written before they are renamed into place
 
 
 class LintCache:
@@ -71,7 +72,8 @@ class LintCache:
 
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            write_atomic(self.folder / f"{key}.json", json.dumps(data, sort_keys=True))
+            write_atomic(self.folder / f"{key}.json", json.dumps(data, sort_keys=True),
+                         temp_dir=self.folder / TEMP_FOLDER)
         except OSError:
             pass    # a cache that cannot be written only costs the next lint
 
@@ -83,15 +85,16 @@ def prune(folder: Path, *, days: int = 30) -> None:
 
     from chartgen.fsutil import sweep_leftovers
 
-    # At most once a day: listing the results (thousands at a thousand charts) costs tens of
-    # milliseconds, a stat of each a tenth of a second; a killed run's temporary file waits.
+    sweep_leftovers(Path(folder) / TEMP_FOLDER)    # results are written through a folder of their own
+    # At most once a day: listing thousands of results costs tens of milliseconds, a stat of
+    # each a tenth of a second at a thousand charts.
     stamp = Path(folder).with_name(Path(folder).name + ".pruned")
     try:
         if time.time() - stamp.stat().st_mtime < 86400:
             return
     except OSError:
         pass
-    sweep_leftovers(folder)
+    sweep_leftovers(folder)                        # temporary files of older versions, written here
     limit = time.time() - days * 86400
     try:
         entries = list(os.scandir(folder))

@@ -267,6 +267,18 @@ def chart_yaml_view(chart_dir: Path) -> dict:
     return data
 
 
+def content_entries_to_keep(recorded: dict | None, kept: dict) -> dict[str, list]:
+    """Of a previous record's entries kept by content (the Chart.yaml chartgen wrote, with
+    what it hashed for it; one read before it settled), those whose data is that of a
+    Chart.yaml `kept` holds by its path: a run that read no Chart.yaml (a rerun with nothing
+    to do) must not lose what the next one asks by the bytes (the umbrella's, thousands of
+    lines to parse and dump again). An entry is only ever used for the very bytes it is
+    keyed on, so keeping one too many costs room, never a wrong answer."""
+    current = {entry[3] for key, entry in kept.items() if not key.startswith(_CONTENT) and len(entry) > 3}
+    return {key: entry for key, entry in (recorded or {}).items()
+            if key.startswith(_CONTENT) and key not in kept and len(entry) > 3 and entry[3] in current}
+
+
 def read_chart_yaml(chart_dir: Path) -> dict:
     import json
     import os

@@ -140,9 +140,14 @@ def _scan(members: Iterable[tuple[str, bool, int, bytes]], path: Path) -> _Scann
 
 def _metadata(scanned: _Scanned, path: Path) -> tuple[str, str, dict]:
     """(name, version, the Chart.yaml fields of an index entry) of a scanned archive."""
+    from chartgen.chart.versioning import known_chart_yaml
     from chartgen.yamlio import load_data
 
-    metadata = load_data(scanned.chart_yaml, f"{path}!{scanned.folder}/Chart.yaml")
+    # The Chart.yaml of an archive this build just packaged was written (or parsed) already:
+    # an umbrella's is thousands of lines.
+    metadata = known_chart_yaml(scanned.chart_yaml)
+    if metadata is None:
+        metadata = load_data(scanned.chart_yaml, f"{path}!{scanned.folder}/Chart.yaml")
     if not isinstance(metadata, dict):
         raise ChartgenError("Chart.yaml in archive is not a mapping", path=path, code="archive-invalid")
     name, version = str(metadata.get("name") or ""), str(metadata.get("version") or "")
