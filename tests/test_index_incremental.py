@@ -373,3 +373,28 @@ def test_the_index_as_written_is_read_back_as_reading_it_gives(fmt, charts, addi
         (expected._source_text, expected._spans, expected.generated, expected.api_version, dict(expected.extra),
          expected.source_format)
     assert {name: read.versions(name) for name in read.entries} == {name: expected.versions(name) for name in expected.entries}
+
+
+def test_digests_read_off_json_lines_match_the_parsed_entries():
+    """`LazyBlocks.digests_of` reads an entry's digest off its line (an umbrella's lines hold
+    its dependencies: long) only for a URL naming the archive; anything else is asked of the
+    parser (None) or not found."""
+    from chartgen.repo.blocks import LazyBlocks
+
+    digest = "a" * 64
+    other = "b" * 64
+    lines = [
+        '{"annotations": {"note": "see x-1.0.0.tgz\\" here"}, "digest": "%s", "name": "x", '
+        '"urls": ["https://example.com/charts/x-1.0.1.tgz"], "version": "1.0.1"}' % other,
+        '{"dependencies": [{"name": "d", "version": "1"}], "digest": "%s", "name": "x", '
+        '"urls": ["x-1.0.0.tgz"], "version": "1.0.0"}' % digest,
+    ]
+    text = '{\n  "entries": {\n    "x": [\n      ' + ",\n      ".join(lines) + "\n    ]\n  }\n}\n"
+    start = text.index('"x": [')
+    blocks = LazyBlocks(text, {"x": (start, text.index("\n    ]") + 6)}, "index.yaml", "json")
+    assert blocks.digests_of("x", "x-1.0.0.tgz") == [digest]          # not the line that only mentions it
+    assert blocks.digests_of("x", "x-1.0.1.tgz") == [other]           # an absolute URL's last part
+    assert blocks.digests_of("x", "x-2.0.0.tgz") == []
+    assert [e["digest"] for e in blocks["x"] if e["urls"][0].endswith("/x-1.0.1.tgz")] == [other]
+    assert blocks.digests_of("x", "x-1.0.0.tgz") is None              # parsed by now: ask the parser
+    assert LazyBlocks(text, {"x": (start, len(text))}, "index.yaml", "yaml").digests_of("x", "x-1.0.0.tgz") is None

@@ -262,6 +262,14 @@ def output_stamp(outputs: dict[str, str], config, entries: str | None = None) ->
     return digest.hexdigest(), entries
 
 
+def _file_stamp(path: Path) -> str:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return "<missing>"
+    return f"{info.st_size}:{info.st_mtime_ns}:{info.st_ino};"
+
+
 def _file_hash(path: Path) -> str:
     try:
         return hashlib.sha256(path.read_bytes()).hexdigest()
@@ -405,7 +413,7 @@ _CHART_CONTENTS: dict[str, tuple[str, bytes]] = {}     # folder -> (its stamp in
 
 def repository_output_hash(stage: str, outputs: dict, config, entries: str | None = None) -> tuple[str, str | None]:
     """(stamp, entries) of what a repository stage wrote; see `output_stamp`."""
-    if stage == "index":
-        return _file_hash(config.dist_dir / "index.yaml") + _file_hash(config.dist_dir / "index.html"), None
+    if stage == "index":    # files of megabytes at a thousand charts: their stamps, not their bytes
+        return _file_stamp(config.dist_dir / "index.yaml") + _file_stamp(config.dist_dir / "index.html"), None
     written, entries = output_stamp(outputs, config, entries)
     return written + _file_hash(config.charts_dir / "README.md"), entries

@@ -71,6 +71,32 @@ class LazyBlocks(Mapping):
         text = f"\n  {json.dumps(name)}:{self._text[first:last]}"
         return parse_yaml_block(text, 0, len(text), name, self._path)[0]
 
+    def digests_of(self, name: str, file_name: str) -> list[str] | None:
+        """The digests of the versions of `name` with a URL ending in `/file_name` (or being
+        it), read off their lines without parsing them (a JSON block holds one version a line,
+        and an umbrella's lines are long: its dependencies); None when the block is not laid
+        out so plainly (then ask for the versions)."""
+        if name in self._parsed or self.fmt != "json" or '"' in file_name or "\\" in file_name:
+            return None
+        start, end = self._spans[name]
+        needle = file_name + '"'
+        found: list[str] = []
+        at = self._text.find(needle, start, end)
+        while at >= 0:
+            first = self._text.rfind("\n", start, at) + 1
+            last = self._text.find("\n", at, end)
+            last = end if last < 0 else last
+            line = self._text[first:last]
+            digests, urls = _DIGEST.findall(line), [m.end() for m in _URLS.finditer(line)]
+            if not line.lstrip().startswith("{") or len(digests) != 1 or len(urls) != 1:
+                return None
+            closing = line.find("]", urls[0])
+            spot = at - first
+            if urls[0] <= spot < closing and line[spot - 1] in '"/':
+                found.append(digests[0])
+            at = self._text.find(needle, last, end)
+        return found
+
     def count(self, name: str) -> int:
         if name in self._parsed:
             return len(self._parsed[name])
@@ -88,6 +114,9 @@ class LazyBlocks(Mapping):
 
 
 _ENTRY = re.compile(r"\n  - ")
+# A JSON string cannot hold an unescaped quote, so these are keys, not text inside a value.
+_DIGEST = re.compile(r'"digest": "([0-9a-f]{64})"')
+_URLS = re.compile(r'"urls": \[')
 _VERSION_LINE = re.compile(r"\n  (?:- |  )version:[ \t]*([^\n#]*?)[ \t]*(?=\n|$)")
 
 

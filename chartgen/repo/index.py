@@ -296,6 +296,12 @@ def is_known_archive(index: IndexFile, path: Path) -> bool:
     for name in archive_name_candidates(file_name):
         if name not in index.entries:
             continue
+        quick = getattr(index.entries, "digests_of", None)
+        listed = quick(name, file_name) if quick is not None else None
+        if listed is not None:
+            if listed and sha256_file(path) in listed:
+                return True
+            continue
         for entry in index.entries[name]:
             urls = entry.get("urls") or []
             if any(str(url).rsplit("/", 1)[-1] == file_name for url in urls):
