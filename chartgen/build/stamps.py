@@ -28,6 +28,7 @@ _FOLDERS: dict[tuple[str, bool], list[str]] = {}
 # Stamped in this run: folder -> (entries, stamp, [size, mtime, inode] of each entry in a row).
 _TREES: dict[str, tuple] = {}
 _BEFORE: dict[str, tuple] = {}           # the same, of folders written since (see `umbrella_entries`)
+_FRESH: dict[str, dict[str, tuple]] = {}   # folder -> entry -> stat taken just before its stamp
 
 
 def forget(under: Iterable[Path | str] | None = None, *, intact: bool = False) -> None:
@@ -36,7 +37,7 @@ def forget(under: Iterable[Path | str] | None = None, *, intact: bool = False) -
     others). `intact`: their stamps matched their records before the write (the stamps are
     kept for `umbrella_entries`)."""
     if under is None:
-        for known in (_SCANS, _FOLDERS, _TREES, _BEFORE):
+        for known in (_SCANS, _FOLDERS, _TREES, _BEFORE, _FRESH):
             known.clear()
         return
     tops = [os.fspath(path) for path in under]
@@ -47,6 +48,8 @@ def forget(under: Iterable[Path | str] | None = None, *, intact: bool = False) -
     for known in (_SCANS, _FOLDERS):
         for key in [key for key in known if below(key[0])]:
             del known[key]
+    for key in [key for key in _FRESH if below(key)]:
+        del _FRESH[key]
     for key in [key for key in _TREES if below(key)]:
         before = _TREES.pop(key)
         if intact:
@@ -136,12 +139,16 @@ def _stamp_values(root: Path | str, entries: str | None) -> tuple[str, array.arr
     if entries is None:
         return "<missing>", None
     values = array.array("q")
+    fresh = _FRESH.pop(os.fspath(root), {})
     try:
         folder = os.open(os.fspath(root), os.O_RDONLY | os.O_DIRECTORY)
     except OSError:
         return "<missing>", None
     try:
         for rel in entries.split("\n"):
+            if rel in fresh:
+                values.extend(fresh[rel])
+                continue
             try:           # relative to the open folder: the kernel walks two names, not ten
                 info = os.stat(rel or ".", dir_fd=folder)
             except OSError:
@@ -228,6 +235,8 @@ def _unchanged_copies(top: str):
                     if rel != folder:
                         groups.setdefault(folder, []).append(rel)
 
+    fresh = _FRESH.setdefault(top, {})     # stat-ed here: the stamp that follows takes them
+
     def unchanged(rel: str) -> bool:
         index = position.get(rel)
         if index is None:
@@ -236,7 +245,8 @@ def _unchanged_copies(top: str):
             info = os.stat(os.path.join(top, rel))
         except OSError:
             return False
-        return tuple(before[2][3 * index:3 * index + 3]) == (info.st_size, info.st_mtime_ns, info.st_ino)
+        fresh[rel] = (info.st_size, info.st_mtime_ns, info.st_ino)
+        return tuple(before[2][3 * index:3 * index + 3]) == fresh[rel]
 
     def kept(folder: str) -> list[str]:
         own = groups.get(folder, [])
