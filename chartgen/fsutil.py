@@ -30,6 +30,29 @@ from chartgen.errors import ChartgenError, UsageError
 MARKER = ".chartgen"
 
 
+def plain_relative_paths(paths, top: str) -> list[str | None]:
+    """For each path: its relative path from the folder `top` (both made absolute, not
+    resolved) when it is below `top` with no `..` and no symbolic link on the way (then
+    resolving both would give the same), else None (the caller resolves). Each folder on the
+    way is checked for a link once: a thousand workflow folders share a parent."""
+    top = os.path.abspath(top)
+    links: dict[str, bool] = {}
+    shown: list[str | None] = []
+    for path in paths:
+        plain = os.path.abspath(path)
+        if not plain.startswith(top.rstrip(os.sep) + os.sep) or ".." in Path(path).parts:
+            shown.append(None)
+            continue
+        folder, linked = plain, False
+        while len(folder) > len(top) and not linked:
+            if folder not in links:
+                links[folder] = os.path.islink(folder)
+            linked = links[folder]
+            folder = os.path.dirname(folder)
+        shown.append(None if linked else os.path.relpath(plain, top))
+    return shown
+
+
 def is_inside(path: Path, root: Path) -> bool:
     """True when `path` (symlinks resolved) lies inside `root`. Never raises: a symlink loop
     stays unresolved (os.path.realpath; Path.resolve raises RuntimeError), and reading it then

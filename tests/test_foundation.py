@@ -639,3 +639,14 @@ def test_templates_render_the_same_from_the_bytecode_cache(tmp_path, monkeypatch
     assert list((tmp_path / "cache" / "chartgen" / "templates").iterdir())      # compiled once, kept
     second = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert first.stdout == second.stdout and first.stdout.strip()
+
+
+def test_plain_relative_paths_resolve_nothing_only_when_nothing_needs_it(tmp_path):
+    from chartgen.fsutil import plain_relative_paths
+
+    (tmp_path / "sources" / "a").mkdir(parents=True)
+    (tmp_path / "elsewhere" / "b").mkdir(parents=True)
+    (tmp_path / "sources" / "linked").symlink_to(tmp_path / "elsewhere")
+    paths = [tmp_path / "sources" / "a", tmp_path / "sources" / "linked" / "b", tmp_path / "elsewhere",
+             tmp_path / "sources" / "a" / ".." / "a", tmp_path]
+    assert plain_relative_paths(paths, str(tmp_path / "sources")) == ["a", None, None, None, None]

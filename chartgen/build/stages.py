@@ -355,36 +355,20 @@ def relative_path(path: Path, root: Path) -> str:
 
 def relative_paths(paths: Iterable[Path], root: Path) -> list[str]:
     """`path` relative to `root` (resolved when a symbolic link is on the way), POSIX style,
-    for each path; each folder between `root` and the paths is checked for a link once."""
-    top = os.path.abspath(root)
-    links: dict[str, bool] = {}
+    for each path."""
+    from chartgen.fsutil import plain_relative_paths
 
-    def is_link(folder: str) -> bool:
-        if folder not in links:
-            links[folder] = os.path.islink(folder)
-        return links[folder]
-
+    paths = list(paths)
     shown = []
-    for path in paths:
-        plain = os.path.abspath(path)
-        if plain.startswith(top + os.sep) and ".." not in Path(path).parts \
-                and not any(is_link(p) for p in _between(plain, top)):
-            shown.append(Path(os.path.relpath(plain, top)).as_posix())   # no link on the way: no resolving
+    for path, plain in zip(paths, plain_relative_paths(paths, os.fspath(root))):
+        if plain is not None:
+            shown.append(Path(plain).as_posix())      # no link on the way: no resolving
             continue
         try:
             shown.append(Path(path).resolve().relative_to(_resolved(Path(root))).as_posix())
         except ValueError:
             shown.append(str(path))
     return shown
-
-
-def _between(path: str, top: str) -> list[str]:
-    """The folders from `top` (excluded) down to `path` (included)."""
-    found = []
-    while path != top and len(path) > len(top):
-        found.append(path)
-        path = os.path.dirname(path)
-    return found
 
 
 @lru_cache(maxsize=8)

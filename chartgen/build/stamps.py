@@ -184,35 +184,27 @@ def umbrella_entries(root: Path | str, charts_dir: Path | str) -> str | None:
     top = os.fspath(root)
     if not os.path.isdir(top):
         return None
+    from chartgen.chart.tree import walk_entries
+
     sources = os.fspath(charts_dir)
     inodes: dict[str, dict[str, int]] = {}
     kept = _unchanged_copies(top)
     found = [""]
-    stack = [("", top)]
-    while stack:
-        prefix, folder = stack.pop()
-        try:
-            with os.scandir(folder) as listing:
-                listed = list(listing)
-        except OSError:
-            continue
-        for entry in listed:
-            rel = prefix + entry.name
-            if entry.is_dir(follow_symlinks=False):
-                found.append(rel + "/")
-                reused = kept(rel + "/") if prefix == "charts/" else []
-                if reused:
-                    found.extend(reused)
-                else:
-                    stack.append((rel + "/", entry.path))
-                continue
-            if rel.startswith("charts/") and entry.is_file(follow_symlinks=False):
-                name, _, inner = rel[len("charts/"):].partition("/")
-                if name not in inodes:
-                    inodes[name] = _inodes(os.path.join(sources, name))
-                if inodes[name].get(inner, -1) == entry.inode():
-                    continue           # a link to the sub-chart's own file
-            found.append(rel)
+
+    def descend(rel: str, entry) -> bool:
+        found.append(rel + "/")
+        reused = kept(rel + "/") if rel.startswith("charts/") and rel.count("/") == 1 else []
+        found.extend(reused)
+        return not reused
+
+    for rel, entry in walk_entries(top, descend, skip_unreadable=True):
+        if rel.startswith("charts/") and entry.is_file(follow_symlinks=False):
+            name, _, inner = rel[len("charts/"):].partition("/")
+            if name not in inodes:
+                inodes[name] = _inodes(os.path.join(sources, name))
+            if inodes[name].get(inner, -1) == entry.inode():
+                continue           # a link to the sub-chart's own file
+        found.append(rel)
     return "\n".join(sorted(found))
 
 

@@ -49,32 +49,21 @@ def display_path(path) -> Path:
 
 
 def display_paths(paths) -> list[Path]:
-    """`display_path` of each path; a folder between the current one and the paths is checked
-    for a symbolic link once (1,000 workflow folders share one parent)."""
+    """`display_path` of each path."""
     import os
 
+    from chartgen.fsutil import plain_relative_paths
+
+    paths = [Path(p) for p in paths]
     try:
         here = os.getcwd()
     except OSError:
-        return [Path(p) for p in paths]
-    links: dict[str, bool] = {}
-
-    def is_link(folder: str) -> bool:
-        if folder not in links:
-            links[folder] = os.path.islink(folder)
-        return links[folder]
-
+        return paths
     shown = []
-    for path in map(Path, paths):
-        plain = os.path.abspath(path)
-        if plain.startswith(here.rstrip(os.sep) + os.sep) and ".." not in path.parts:
-            between, folder = [], plain
-            while len(folder) > len(here):
-                between.append(folder)
-                folder = os.path.dirname(folder)
-            if not any(is_link(f) for f in between):     # nothing to resolve on the way
-                shown.append(Path(os.path.relpath(plain, here)))
-                continue
+    for path, plain in zip(paths, plain_relative_paths(paths, here)):
+        if plain is not None:
+            shown.append(Path(plain))     # nothing to resolve on the way
+            continue
         try:
             shown.append(path.resolve().relative_to(Path.cwd().resolve()))
         except (ValueError, OSError):
