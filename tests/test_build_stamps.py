@@ -31,7 +31,7 @@ def test_a_recorded_stamp_sees_what_a_walk_sees(tmp_path, change):
     root = _tree(tmp_path / "chart")
     stamps.forget()
     before, entries = stamps.tree_stamp(root)
-    assert entries.split("\n") == ["", "Chart.yaml", "templates/", "templates/a.yaml", "templates/deep/",
+    assert entries.split(stamps.SEP) == ["", "Chart.yaml", "templates/", "templates/a.yaml", "templates/deep/",
                                    "templates/deep/b.yaml"]
     stamps.forget()
     assert stamps.tree_stamp(root, entries) == (before, entries)     # nothing changed: the same
@@ -76,7 +76,7 @@ def test_umbrella_entries_leave_out_linked_copies_only(tmp_path):
     (umbrella / "charts" / "one" / "Chart.yaml").write_text("name: x\n")           # written, not linked
     os.link(source / "templates" / "a.yaml", umbrella / "charts" / "one" / "templates" / "a.yaml")
     shutil.copy(source / "templates" / "deep" / "b.yaml", umbrella / "charts" / "one" / "templates" / "deep")
-    entries = stamps.umbrella_entries(umbrella, charts).split("\n")
+    entries = stamps.umbrella_entries(umbrella, charts).split(stamps.SEP)
     assert entries == ["", "Chart.yaml", "charts/", "charts/one/", "charts/one/Chart.yaml", "charts/one/templates/",
                        "charts/one/templates/deep/", "charts/one/templates/deep/b.yaml"]
 
@@ -101,7 +101,7 @@ def test_a_file_added_deep_in_a_chart_or_an_umbrella_copy_is_noticed(tmp_path):
     assert second.cached and set(second.cached) == {w.name for w in second.workflows}
     assert [r.stage for r in second.repository] == ["umbrella", "index"]
     recorded = json.loads((root / ".chartgen/cache.json").read_text())
-    assert "templates/" in recorded["workflows"]["greeting"]["entries"].split("\n")
+    assert "templates/" in recorded["workflows"]["greeting"]["entries"].split(stamps.SEP)
     # A file added two folders down in a workflow chart: the workflow is looked at again
     # (and refuses to overwrite what it did not write).
     extra = root / "charts" / "greeting" / "templates" / "extra.yaml"
@@ -153,8 +153,8 @@ def test_umbrella_entries_taken_over_from_before_the_write_are_what_a_walk_finds
     recorded = json.loads((root / ".chartgen/cache.json").read_text())["repository"]["umbrella"]["entries"]
     stamps.forget()
     assert recorded == stamps.umbrella_entries(root / "charts" / "workflows", root / "charts")
-    assert "charts/mta/templates/" in recorded.split("\n")
-    assert "charts/mta/values.yaml" not in recorded.split("\n")      # a link: its source's stamp covers it
+    assert "charts/mta/templates/" in recorded.split(stamps.SEP)
+    assert "charts/mta/values.yaml" not in recorded.split(stamps.SEP)      # a link: its source's stamp covers it
 
 
 def test_a_workflow_folder_is_hashed_again_only_when_its_stamp_changed(tmp_path, monkeypatch):
@@ -166,7 +166,7 @@ def test_a_workflow_folder_is_hashed_again_only_when_its_stamp_changed(tmp_path,
     _run(root)
     recorded = json.loads((root / ".chartgen/cache.json").read_text())["sources"]
     mta = os.fspath(root / "workflow_sources" / "mta")
-    assert "specs/" in recorded[mta][0].split("\n")
+    assert "specs/" in recorded[mta][0].split(stamps.SEP)
     hashed = []
     real = cache_module._hash_tree
     monkeypatch.setattr(cache_module, "_hash_tree", lambda folder, *a, **k: (hashed.append(folder.name),
@@ -196,3 +196,29 @@ def test_the_umbrella_chart_yaml_kept_by_content_survives_a_rerun_with_nothing_t
     again = _run(root)
     assert set(again.cached) == {w.name for w in again.workflows}
     assert key in json.loads((root / ".chartgen/cache.json").read_text())["chart_yamls"]
+
+
+def test_a_file_name_with_a_line_break_is_stamped_as_any_other(tmp_path, monkeypatch):
+    """Entries are joined by NUL, the one character no name holds: a name with a line break
+    is one entry, stat-ed as itself, so its in-place edit is seen."""
+    import chartgen.fsutil
+
+    monkeypatch.setattr(chartgen.fsutil, "SETTLED_NS", -1)
+    root = _tree(tmp_path / "chart")
+    odd = root / "templates" / "two\nlines.txt"
+    odd.write_text("one")
+    stamps.forget()
+    before, entries = stamps.tree_stamp(root)
+    assert "templates/two\nlines.txt" in entries.split(stamps.SEP)
+    with odd.open("a") as handle:                     # in place: no folder changes
+        handle.write(" more")
+    stamps.forget()
+    assert stamps.tree_stamp(root, entries)[0] != before
+    repo = _repo(tmp_path)
+    odd = repo / "workflow_sources" / "mta" / "specs" / "odd\nname.txt"
+    odd.write_text("x")
+    _run(repo)
+    assert "mta" in _run(repo).cached
+    with odd.open("a") as handle:
+        handle.write("y")
+    assert "mta" not in _run(repo).cached             # its folder hashed again, the change seen

@@ -22,6 +22,10 @@ import os
 from pathlib import Path
 from typing import Iterable
 
+# Between the entries of a stamp: the one character no file name holds (a name may hold a
+# line break, and an entry split in two would never be stat-ed).
+SEP = "\0"
+
 # Walks of this run, until a stage writes there (`forget`): top folder -> files, folders.
 _SCANS: dict[tuple[str, bool], list] = {}
 _FOLDERS: dict[tuple[str, bool], list[str]] = {}
@@ -106,7 +110,7 @@ def current_files() -> dict[str, list | None]:
     current: dict[str, list | None] = {}
     for top, (entries, _, _) in _TREES.items():
         prefix = top + os.sep
-        current.update(dict.fromkeys([prefix + rel for rel in entries.split("\n") if rel and rel[-1] != "/"]))
+        current.update(dict.fromkeys([prefix + rel for rel in entries.split(SEP) if rel and rel[-1] != "/"]))
     for found in _SCANS.values():
         for _, path, info in found:
             if info is not None:
@@ -116,13 +120,13 @@ def current_files() -> dict[str, list | None]:
 
 def tree_entries(root: Path | str, skip_hidden: bool = False) -> str | None:
     """What the stamp of the folder `root` looks at, from a walk: "" (the folder itself), its
-    folders ("a/", "a/b/") and files ("a/b/c"), one per line, sorted; None: not a folder.
+    folders ("a/", "a/b/") and files ("a/b/c"), joined by SEP, sorted; None: not a folder.
     `skip_hidden`: not below hidden folders (as `scan`)."""
     top = os.fspath(root)
     if not os.path.isdir(top):
         return None
     files = scan(top, skip_hidden)
-    return "\n".join(sorted(["", *_FOLDERS[(top, skip_hidden)], *(rel for rel, _, _ in files)]))
+    return SEP.join(sorted(["", *_FOLDERS[(top, skip_hidden)], *(rel for rel, _, _ in files)]))
 
 
 def stamp(root: Path | str, entries: str | None) -> str:
@@ -145,7 +149,7 @@ def _stamp_values(root: Path | str, entries: str | None) -> tuple[str, array.arr
     except OSError:
         return "<missing>", None
     try:
-        for rel in entries.split("\n"):
+        for rel in entries.split(SEP):
             if rel in fresh:
                 values.extend(fresh[rel])
                 continue
@@ -205,7 +209,7 @@ def umbrella_entries(root: Path | str, charts_dir: Path | str) -> str | None:
             if inodes[name].get(inner, -1) == entry.inode():
                 continue           # a link to the sub-chart's own file
         found.append(rel)
-    return "\n".join(sorted(found))
+    return SEP.join(sorted(found))
 
 
 def _unchanged_copies(top: str):
@@ -218,7 +222,7 @@ def _unchanged_copies(top: str):
     position: dict[str, int] = {}
     groups: dict[str, list[str]] = {}
     if before is not None and before[2] is not None:
-        entries = before[0].split("\n")
+        entries = before[0].split(SEP)
         if len(before[2]) == 3 * len(entries):
             position = {rel: index for index, rel in enumerate(entries)}
             for rel in entries:
@@ -254,6 +258,6 @@ def _inodes(top: str) -> dict[str, int]:
     it saw them (else as a walk finds them)."""
     known = _TREES.get(top)
     if known is not None and known[2] is not None:
-        entries, values = known[0].split("\n"), known[2]
+        entries, values = known[0].split(SEP), known[2]
         return {rel: values[3 * i + 2] for i, rel in enumerate(entries) if rel and rel[-1] != "/"}
     return {rel: info.st_ino for rel, _, info in scan(top, False) if info is not None}
