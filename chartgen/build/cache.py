@@ -359,11 +359,12 @@ def repository_key(stage: str, config, options: BuildOptions, *, content: bool =
         # The stage also removes the charts of deleted workflow folders: a folder list change
         # must rerun it even when the charts folder itself did not change.
         digest.update("\0".join(folder_names(config.sources_dir)).encode("utf-8", "surrogateescape") + b"\1")
-        charts = config.charts_dir
+        charts = os.fspath(config.charts_dir)
         for name in folder_names(charts):
             if name != umbrella:
+                chart = os.path.join(charts, name)     # a string: a thousand of them, asked for four times
                 digest.update(name.encode("utf-8", "surrogateescape") + b"\0")
-                digest.update(_chart_content(charts / name) if content else tree_stamp(charts / name)[0].encode())
+                digest.update(_chart_content(chart) if content else tree_stamp(chart)[0].encode())
         return digest.hexdigest()
     if stage == "index":
         digest.update(options.base_url.encode() + b"\0")
@@ -392,19 +393,19 @@ def folder_names(folder: Path | str) -> list[str]:
         return []
 
 
-def _chart_content(folder: Path) -> bytes:
+def _chart_content(folder: str) -> bytes:
     """What a chart folder holds, for the umbrella's content key: its Chart.yaml, whose
     `chartgen.io/content-hash` covers every file chartgen wrote there (a file changed by hand
     since is the workflow's own output check's to find)."""
     tree = tree_stamp(folder)[0]          # this run's, remembered: the key is asked for twice
-    known = _CHART_CONTENTS.get(os.fspath(folder))
+    known = _CHART_CONTENTS.get(folder)
     if known is not None and known[0] == tree:
         return known[1]
     try:
-        content = hashlib.sha256(limits.read_file(folder / "Chart.yaml")).hexdigest().encode()
+        content = hashlib.sha256(limits.read_file(Path(folder, "Chart.yaml"))).hexdigest().encode()
     except (ChartgenError, OSError):
         content = b"<missing>"
-    _CHART_CONTENTS[os.fspath(folder)] = (tree, content)
+    _CHART_CONTENTS[folder] = (tree, content)
     return content
 
 
