@@ -129,17 +129,9 @@ def tree_entries(root: Path | str, skip_hidden: bool = False) -> str | None:
     return SEP.join(sorted(["", *_FOLDERS[(top, skip_hidden)], *(rel for rel, _, _ in files)]))
 
 
-def stamp(root: Path | str, entries: str | None) -> str:
-    """The stamp of `root` over `entries` (as `tree_entries` gives them)."""
-    return _stamp_values(root, entries)[0]
-
-
 def stamp_values(root: Path | str, entries: str | None) -> tuple[str, array.array | None]:
-    """`stamp`, and the size, modification time and inode of each entry in a row."""
-    return _stamp_values(root, entries)
-
-
-def _stamp_values(root: Path | str, entries: str | None) -> tuple[str, array.array | None]:
+    """The stamp of `root` over `entries` (as `tree_entries` gives them), and the size,
+    modification time and inode of each entry in a row."""
     if entries is None:
         return "<missing>", None
     values = array.array("q")
@@ -175,7 +167,7 @@ def tree_stamp(root: Path | str, entries: str | None = None) -> tuple[str, str |
         return known[1], known[0]
     if entries is None:
         entries = tree_entries(top)
-    result, values = _stamp_values(top, entries)
+    result, values = stamp_values(top, entries)
     if entries is not None:
         _TREES[top] = (entries, result, values)
     return result, entries
