@@ -30,26 +30,33 @@ from chartgen.errors import ChartgenError, UsageError
 MARKER = ".chartgen"
 
 
-def plain_relative_paths(paths, top: str) -> list[str | None]:
-    """For each path: its relative path from the folder `top` (both made absolute, not
-    resolved) when it is below `top` with no `..` and no symbolic link on the way (then
-    resolving both would give the same), else None (the caller resolves). Each folder on the
-    way is checked for a link once: a thousand workflow folders share a parent."""
+def relative_paths(paths, top) -> list[Path | None]:
+    """Each path relative to the folder `top` as resolving both would give it (None: not
+    inside `top`). Resolved only when needed: below `top`, with no `..` and no symbolic link
+    on the way, the plain relative path is the same; each folder on the way is checked for a
+    link once (a thousand workflow folders share a parent)."""
     top = os.path.abspath(top)
     links: dict[str, bool] = {}
-    shown: list[str | None] = []
+    resolved_top: list[Path] = []
+    shown: list[Path | None] = []
     for path in paths:
         plain = os.path.abspath(path)
-        if not plain.startswith(top.rstrip(os.sep) + os.sep) or ".." in Path(path).parts:
+        if plain.startswith(top.rstrip(os.sep) + os.sep) and ".." not in Path(path).parts:
+            folder, linked = plain, False
+            while len(folder) > len(top) and not linked:
+                if folder not in links:
+                    links[folder] = os.path.islink(folder)
+                linked = links[folder]
+                folder = os.path.dirname(folder)
+            if not linked:
+                shown.append(Path(os.path.relpath(plain, top)))
+                continue
+        try:
+            if not resolved_top:
+                resolved_top.append(Path(top).resolve())
+            shown.append(Path(path).resolve().relative_to(resolved_top[0]))
+        except (ValueError, OSError):
             shown.append(None)
-            continue
-        folder, linked = plain, False
-        while len(folder) > len(top) and not linked:
-            if folder not in links:
-                links[folder] = os.path.islink(folder)
-            linked = links[folder]
-            folder = os.path.dirname(folder)
-        shown.append(None if linked else os.path.relpath(plain, top))
     return shown
 
 

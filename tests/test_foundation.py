@@ -641,12 +641,13 @@ def test_templates_render_the_same_from_the_bytecode_cache(tmp_path, monkeypatch
     assert first.stdout == second.stdout and first.stdout.strip()
 
 
-def test_plain_relative_paths_resolve_nothing_only_when_nothing_needs_it(tmp_path):
-    from chartgen.fsutil import plain_relative_paths
+def test_relative_paths_resolve_only_when_a_link_or_dotdot_is_on_the_way(tmp_path):
+    from chartgen.fsutil import relative_paths
 
     (tmp_path / "sources" / "a").mkdir(parents=True)
     (tmp_path / "elsewhere" / "b").mkdir(parents=True)
     (tmp_path / "sources" / "linked").symlink_to(tmp_path / "elsewhere")
+    (tmp_path / "sources" / "inner").symlink_to(tmp_path / "sources" / "a")
     paths = [tmp_path / "sources" / "a", tmp_path / "sources" / "linked" / "b", tmp_path / "elsewhere",
-             tmp_path / "sources" / "a" / ".." / "a", tmp_path]
-    assert plain_relative_paths(paths, str(tmp_path / "sources")) == ["a", None, None, None, None]
+             tmp_path / "sources" / "a" / ".." / "a", tmp_path, tmp_path / "sources" / "inner"]
+    assert relative_paths(paths, tmp_path / "sources") == [Path("a"), None, None, Path("a"), None, Path("a")]

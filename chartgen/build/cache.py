@@ -20,8 +20,8 @@ from chartgen import limits
 from chartgen.build.fingerprint import generator_fingerprint  # noqa: F401 (part of this module's API)
 from chartgen.build.options import FAILED, BuildOptions, StageResult
 from chartgen.build.stages import REMOVED_NOTE
-from chartgen.errors import ChartgenError
 from chartgen.build.stamps import current_files, forget, scan, stamp_values, tree_entries, tree_stamp, umbrella_entries
+from chartgen.errors import ChartgenError
 from chartgen.fsutil import is_settled
 
 CACHE_VERSION = 1

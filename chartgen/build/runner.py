@@ -22,10 +22,10 @@ from chartgen import limits
 from chartgen.build.cache import (BuildCache, common_key, files_seen, input_hash, looked_at, memo_to_keep, replayable,
                                   repository_key, repository_output_hash, sources_to_keep, use_file_memo,
                                   use_source_memo)
-from chartgen.build.stamps import forget
 from chartgen.build.ids import repository_ids
 from chartgen.build.options import FAILED, OK, SKIPPED, BuildOptions, BuildReport, StageResult, WorkflowReport
 from chartgen.build.stages import STAGE_BY_NAME, Job, Stage, WorkflowState, relative_paths, selected_stages
+from chartgen.build.stamps import forget
 from chartgen.errors import ChartgenError, Finding, UsageError, redact
 
 

@@ -11,10 +11,7 @@ stage takes (config, options, the still-healthy workflows, earlier repository ou
 
 from __future__ import annotations
 
-import os
-
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -355,22 +352,8 @@ def relative_path(path: Path, root: Path) -> str:
 
 def relative_paths(paths: Iterable[Path], root: Path) -> list[str]:
     """`path` relative to `root` (resolved when a symbolic link is on the way), POSIX style,
-    for each path."""
-    from chartgen.fsutil import plain_relative_paths
+    for each path; as given when outside `root`."""
+    from chartgen.fsutil import relative_paths as relative
 
     paths = list(paths)
-    shown = []
-    for path, plain in zip(paths, plain_relative_paths(paths, os.fspath(root))):
-        if plain is not None:
-            shown.append(Path(plain).as_posix())      # no link on the way: no resolving
-            continue
-        try:
-            shown.append(Path(path).resolve().relative_to(_resolved(Path(root))).as_posix())
-        except ValueError:
-            shown.append(str(path))
-    return shown
-
-
-@lru_cache(maxsize=8)
-def _resolved(root: Path) -> Path:
-    return root.resolve()
+    return [str(path) if shown is None else shown.as_posix() for path, shown in zip(paths, relative(paths, root))]

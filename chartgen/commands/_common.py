@@ -52,23 +52,14 @@ def display_paths(paths) -> list[Path]:
     """`display_path` of each path."""
     import os
 
-    from chartgen.fsutil import plain_relative_paths
+    from chartgen.fsutil import relative_paths
 
     paths = [Path(p) for p in paths]
     try:
         here = os.getcwd()
     except OSError:
         return paths
-    shown = []
-    for path, plain in zip(paths, plain_relative_paths(paths, here)):
-        if plain is not None:
-            shown.append(Path(plain))     # nothing to resolve on the way
-            continue
-        try:
-            shown.append(path.resolve().relative_to(Path.cwd().resolve()))
-        except (ValueError, OSError):
-            shown.append(path)
-    return shown
+    return [path if shown is None else shown for path, shown in zip(paths, relative_paths(paths, here))]
 
 
 def check_output(path, what: str, *, folder: bool = True):
