@@ -398,3 +398,26 @@ def test_digests_read_off_json_lines_match_the_parsed_entries():
     assert [e["digest"] for e in blocks["x"] if e["urls"][0].endswith("/x-1.0.1.tgz")] == [other]
     assert blocks.digests_of("x", "x-1.0.0.tgz") is None              # parsed by now: ask the parser
     assert LazyBlocks(text, {"x": (start, len(text))}, "index.yaml", "yaml").digests_of("x", "x-1.0.0.tgz") is None
+
+
+def test_digests_of_a_block_of_many_versions_read_in_one_pass():
+    """Every archive of a block of many versions is found by its URL's last part (a version may
+    list several URLs, a URL may name a file of another version); a line laid out otherwise
+    sends the whole block to the parser."""
+    from chartgen.repo.blocks import LazyBlocks
+
+    def digest(i):
+        return f"{i:064x}"
+
+    lines = ['{"digest": "%s", "name": "u", "urls": ["https://a.example/u-%d.tgz", "u-%d.tgz"], "version": "%d"}'
+             % (digest(i), i, i, i) for i in range(300)]
+    lines.append('{"digest": "%s", "name": "u", "urls": ["mirror/u-7.tgz"], "version": "7+again"}' % digest(999))
+    text = '{\n  "entries": {\n    "u": [\n      ' + ",\n      ".join(lines) + "\n    ]\n  }\n}\n"
+    span = {"u": (text.index('"u": ['), text.index("\n    ]") + 6)}
+    blocks = LazyBlocks(text, span, "index.json", "json")
+    assert blocks.digests_of("u", "u-5.tgz") == [digest(5), digest(5)]
+    assert blocks.digests_of("u", "u-7.tgz") == [digest(7), digest(7), digest(999)]
+    assert blocks.digests_of("u", "u-300.tgz") == []
+    odd = text.replace('"urls": ["mirror/u-7.tgz"]', '"urls":\n["mirror/u-7.tgz"]')
+    span = {"u": (odd.index('"u": ['), odd.index("\n    ]") + 6)}
+    assert LazyBlocks(odd, span, "index.json", "json").digests_of("u", "u-5.tgz") is None

@@ -18,6 +18,7 @@ class LazyBlocks(Mapping):
         self._text, self._spans, self._path, self.fmt = text, spans, path, fmt
         self._marker = "\n  - " if fmt == "yaml" else "\n      {"  # start of each version
         self._parsed: dict[str, tuple[dict, ...]] = {}
+        self._digests: dict[str, dict[str, list[str]] | None] = {}   # see `digests_of`
 
     def _parse(self, name: str, start: int, end: int, truncated: bool = False) -> tuple[dict, ...]:
         if self.fmt == "yaml":
@@ -78,24 +79,35 @@ class LazyBlocks(Mapping):
         out so plainly (then ask for the versions)."""
         if name in self._parsed or self.fmt != "json" or '"' in file_name or "\\" in file_name:
             return None
+        if name not in self._digests:
+            self._digests[name] = self._digest_map(name)
+        found = self._digests[name]
+        return None if found is None else found.get(file_name, [])
+
+    def _digest_map(self, name: str) -> dict[str, list[str]] | None:
+        """Archive file name -> digests, over the lines of the block of `name` in one pass
+        (an index of hundreds of umbrella versions is asked once per archive)."""
         start, end = self._spans[name]
-        needle = file_name + '"'
-        found: list[str] = []
-        at = self._text.find(needle, start, end)
-        while at >= 0:
-            first = self._text.rfind("\n", start, at) + 1
-            last = self._text.find("\n", at, end)
-            last = end if last < 0 else last
-            line = self._text[first:last]
+        found: dict[str, list[str]] = {}
+        versions = 0
+        decoder = json.JSONDecoder()
+        for line in self._text[start:end].split("\n"):
+            if not line.lstrip().startswith("{"):
+                continue
+            versions += 1
             digests, urls = _DIGEST.findall(line), [m.end() for m in _URLS.finditer(line)]
-            if not line.lstrip().startswith("{") or len(digests) != 1 or len(urls) != 1:
+            if len(digests) != 1 or len(urls) != 1:
                 return None
-            closing = line.find("]", urls[0])
-            spot = at - first
-            if urls[0] <= spot < closing and line[spot - 1] in '"/':
-                found.append(digests[0])
-            at = self._text.find(needle, last, end)
-        return found
+            try:
+                listed, _ = decoder.raw_decode(line, urls[0] - 1)
+            except ValueError:
+                return None
+            if not isinstance(listed, list):
+                return None
+            for url in listed:
+                if isinstance(url, str):
+                    found.setdefault(url.rsplit("/", 1)[-1], []).append(digests[0])
+        return found if versions == self.count(name) else None
 
     def count(self, name: str) -> int:
         if name in self._parsed:
