@@ -16,7 +16,33 @@ def main() -> None:
     settle_temp_dir()
     from chartgen.cli import main as cli_main
 
-    cli_main()
+    try:
+        cli_main()
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            leave(exc.code or 0)
+        raise
+    leave(0)
+
+
+def leave(status: int) -> None:
+    """Exit with `status` now, without the interpreter's teardown: freeing a build's objects one
+    by one (a million at 1,000 workflows) takes a tenth of a second for nothing. The exit
+    handlers still run and the output is flushed; returns (the usual exit follows) while another
+    thread must be waited for or the output cannot be flushed."""
+    import atexit
+    import os
+    import threading
+
+    if any(t is not threading.main_thread() and not t.daemon for t in threading.enumerate()):
+        return
+    atexit._run_exitfuncs()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):      # a closed pipe or stream: Python's own exit reports it
+        return
+    os._exit(status)
 
 
 def settle_temp_dir() -> None:

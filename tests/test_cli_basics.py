@@ -52,6 +52,34 @@ def test_version_prints_version_and_exits_0():
     assert re.fullmatch(r"\d+\.\d+\.\d+.*", __version__)
 
 
+_EXIT_PROBE = """
+import atexit, sys, threading, time
+atexit.register(lambda: print("exit handler ran", flush=True))
+if sys.argv[1] == "thread":          # a thread still running: its work is waited for
+    def late():
+        time.sleep(0.3)
+        print("thread finished", flush=True)
+    threading.Thread(target=late).start()
+sys.stdout.write("x" * 200000)       # buffered output is flushed
+sys.argv = ["chartgen", *sys.argv[2:]]
+from chartgen.entry import main
+main()
+"""
+
+
+@pytest.mark.parametrize("thread", ["thread", "alone"])
+def test_exit_skips_teardown_but_not_handlers_output_or_threads(thread):
+    """The command exits without the interpreter's teardown (`chartgen.entry.leave`), with its
+    exit status, exit handlers run, output flushed, other threads waited for."""
+    for args, status in ((["--help"], 0), (["frobnicate"], 2)):
+        proc = subprocess.run([sys.executable, "-c", _EXIT_PROBE, thread, *args], cwd=REPO, capture_output=True,
+                              text=True, timeout=60)
+        assert proc.returncode == status, proc.stderr
+        assert proc.stdout.startswith("x" * 200000) and "exit handler ran" in proc.stdout
+        assert ("thread finished" in proc.stdout) == (thread == "thread")
+        assert ("Usage: chartgen" in proc.stdout) == (status == 0) and "Traceback" not in proc.stderr
+
+
 def test_help_lists_every_subcommand():
     proc = chartgen("--help")
     assert proc.returncode == 0

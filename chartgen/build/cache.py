@@ -368,18 +368,22 @@ def repository_key(stage: str, config, options: BuildOptions, *, content: bool =
         return digest.hexdigest()
     if stage == "index":
         digest.update(options.base_url.encode() + b"\0")
-        dist = config.dist_dir
-        for archive in sorted(dist.glob("*.tgz")) if dist.is_dir() else ():
+        dist = os.fspath(config.dist_dir)
+        try:           # names, not paths: sorting a thousand paths compares their parts
+            with os.scandir(dist) as listing:
+                archives = sorted(entry.name for entry in listing if entry.name.endswith(".tgz"))
+        except OSError:
+            archives = []
+        for name in archives:
+            path = os.path.join(dist, name)
+            try:
+                info = os.stat(path)
+            except OSError:
+                info = None
             if content:
-                path = os.fspath(archive)
-                try:
-                    info = os.stat(path)
-                except OSError:
-                    info = None
-                digest.update(archive.name.encode() + b"\0" + _content_hash(path, info) + b"\0")
-            else:
-                info = archive.stat()
-                digest.update(f"{archive.name}\0{info.st_size}\0{info.st_mtime_ns}\0".encode())
+                digest.update(name.encode("utf-8", "surrogateescape") + b"\0" + _content_hash(path, info) + b"\0")
+            elif info is not None:
+                digest.update(f"{name}\0{info.st_size}\0{info.st_mtime_ns}\0".encode("utf-8", "surrogateescape"))
         return digest.hexdigest()
     return None
 
