@@ -13,7 +13,7 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable
@@ -103,6 +103,8 @@ def _process_context():
 def _executor(kind: str, workers: int, queue) -> Executor:
     if kind == "thread":
         return ThreadPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(queue,))
+    from concurrent.futures import ProcessPoolExecutor   # multiprocessing: only a run with work to share needs it
+
     return ProcessPoolExecutor(max_workers=workers, mp_context=_process_context(),
                                initializer=_init_worker, initargs=(queue,))
 
