@@ -98,6 +98,9 @@ class WorkflowFolder:
     shared_dir: Path | None = None
     findings: tuple[Finding, ...] = ()          # problems found while reading
     other_files: tuple[str, ...] = ()           # files chartgen does not use (README, argfile.conf ...)
+    # The root workflow files when there are several (then none is `main`): each is validated
+    # as if it were the main one, so fixing the folder is one round trip.
+    candidates: tuple[SourceFile, ...] = ()
 
     @cached_property
     def document(self):
@@ -238,13 +241,14 @@ def file_references(data, base_dir: str = "") -> Iterator[tuple[str, tuple]]:
                 yield posixpath.normpath(posixpath.join(base_dir, target)), pointer
 
 
-def _shared_resources(main: SourceFile | None, resources: list[Resource], root: Path,
+def _shared_resources(mains: list[SourceFile], resources: list[Resource], root: Path,
                       shared_dir: Path | None, findings: list[Finding]) -> list[Resource]:
-    """Shared files the workflow references, transitively, mounted at shared/<dir>."""
+    """Shared files the workflow (`mains`: its root workflow files) references, transitively,
+    mounted at shared/<dir>."""
     if shared_dir is None:
         return []
     present = {r.file.rel for r in resources}
-    queue = [f for f in ([main] if main else []) + [r.file for r in resources]]
+    queue = [*mains, *(r.file for r in resources)]
     added: dict[str, Resource] = {}
     while queue:
         source = queue.pop()
@@ -295,6 +299,7 @@ def load_workflow(folder: Path | str, *, shared_dir: Path | None | bool = True) 
 
     mains = [e for e in entries if e.lower().endswith(MAIN_SUFFIXES) and _present(root / e)]
     main = None
+    candidates: tuple[SourceFile, ...] = ()
     if not mains:
         findings.append(Finding(str(root), 0, 0, ERROR,
                                 "no main workflow: expected one *.sw.yaml, *.sw.yml or *.sw.json file "
@@ -303,6 +308,8 @@ def load_workflow(folder: Path | str, *, shared_dir: Path | None | bool = True) 
         findings.append(Finding(str(root), 0, 0, ERROR,
                                 f"{len(mains)} main workflows at the folder root ({', '.join(mains)}); "
                                 "keep exactly one and move the others to subflows/", "several-workflows"))
+        read = (_read(root / m, m, findings, root) for m in mains if not _escapes(root / m, root, findings))
+        candidates = tuple(source for source in read if source is not None)
     else:
         if not _escapes(root / mains[0], root, findings):
             main = _read(root / mains[0], mains[0], findings, root)
@@ -320,12 +327,14 @@ def load_workflow(folder: Path | str, *, shared_dir: Path | None | bool = True) 
     if (root / SHARED).is_dir():
         # A folder that carries its own shared/ copy (as the old Makefile made it).
         resources.extend(_walk_resource_dir(root / SHARED, SHARED, findings, root))
-    resources.extend(_shared_resources(main, resources, root, shared_dir, findings))
+    # The shared files each root workflow refers to (all of them when there are several: their
+    # references are checked too, and must find what is there).
+    resources.extend(_shared_resources([main] if main else list(candidates), resources, root, shared_dir, findings))
 
     known = set(mains) | {PROPERTIES, SECRET_PROPERTIES, SHARED, *RESOURCE_DIRS}
     others = tuple(e for e in entries if e not in known and not e.startswith("."))
     return WorkflowFolder(name, root, main, properties, secret, tuple(resources),
-                          shared_dir, tuple(findings), others)
+                          shared_dir, tuple(findings), others, candidates)
 
 
 def _folder_name_finding(folder: Path, name: str) -> Finding:

@@ -189,6 +189,23 @@ def test_shared_overlay_resolves_refs(tmp_path):
     assert findings[0].path.endswith("out.json") and "has no #/definitions/r" in findings[0].message
 
 
+def test_several_root_workflows_find_the_shared_files_they_use(tmp_path):
+    """A folder with two root workflows is told so once; each is still checked as the main one,
+    and a shared file one of them uses is found (not "missing"), a missing one is reported."""
+    uses = "extensions:\n  - extensionid: workflow-output-schema\n    outputSchema: {}\n"
+    _write(tmp_path, {
+        "wf/a.sw.yaml": _flow("a", uses.format("shared/schemas/result.json")),
+        "wf/b.sw.yaml": _flow("b", uses.format("shared/schemas/gone.json")),
+        "shared/schemas/result.json": json.dumps({"type": "object"}),
+    })
+    folder = load_workflow(tmp_path / "wf")
+    assert folder.main is None and [c.rel for c in folder.candidates] == ["a.sw.yaml", "b.sw.yaml"]
+    assert [r.file.rel for r in folder.resources] == ["shared/schemas/result.json"]
+    findings = [f for f in validate_folder(folder) if f.is_error]
+    assert sorted((Path(f.path).name, f.code) for f in findings) == [
+        ("b.sw.yaml", "missing-shared-file"), ("wf", "several-workflows")], findings
+
+
 def test_symlink_out_of_folder_is_reported(tmp_path):
     outside = _write(tmp_path / "outside", {"spec.yaml": "openapi: 3.0.0\npaths: {}\n"})
     folder = _write(tmp_path / "wf", {"wf.sw.yaml": _flow("wf", "functions:\n  - name: f\n"

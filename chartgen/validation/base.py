@@ -8,7 +8,6 @@ a `WorkflowCheck`. Folder-level rules (Kubernetes limits, properties) take the f
 from __future__ import annotations
 
 import posixpath
-import weakref
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
@@ -82,33 +81,10 @@ def scan_ids(root) -> tuple[list[str], list[str]]:
     return main_ids, every
 
 
-_candidates: "weakref.WeakKeyDictionary[WorkflowFolder, tuple[SourceFile, ...]]" = weakref.WeakKeyDictionary()
-
-
 def main_candidates(folder: WorkflowFolder) -> tuple[SourceFile, ...]:
-    """The root workflow files when a folder has several (sources reports that, and picks none).
-
-    Each is still checked as if it were the main one, so fixing the folder is one round trip.
-    """
-    if folder.main is not None:
-        return (folder.main,)
-    if folder not in _candidates:
-        from chartgen.errors import ChartgenError
-        from chartgen.limits import read_file
-
-        found = []
-        try:
-            entries = sorted(folder.root.iterdir())
-        except OSError:
-            entries = []
-        for entry in entries:
-            if entry.name.lower().endswith(MAIN_SUFFIXES) and entry.is_file():
-                try:
-                    found.append(SourceFile(entry, entry.name, read_file(entry, within=folder.root)))
-                except ChartgenError:
-                    pass  # reported by sources (unreadable, too large, outside the folder)
-        _candidates[folder] = tuple(found) if len(found) > 1 else ()
-    return _candidates[folder]
+    """The main workflow, or the root workflow files when a folder has several (sources reports
+    that, picks none, and reads each: `WorkflowFolder.candidates`)."""
+    return (folder.main,) if folder.main is not None else folder.candidates
 
 
 def workflow_files(folder: WorkflowFolder) -> Iterator[tuple[SourceFile, bool]]:
