@@ -60,6 +60,17 @@ def relative_paths(paths, top) -> list[Path | None]:
     return shown
 
 
+def identity(path) -> tuple[int, int] | None:
+    """Which file or folder `path` (a path or a scandir entry) is, links followed: (device,
+    inode), one stat where resolving a path costs one per part of it; None when it cannot be
+    stat'ed."""
+    try:
+        info = path.stat() if isinstance(path, os.DirEntry) else os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
 def is_inside(path: Path, root: Path) -> bool:
     """True when `path` (symlinks resolved) lies inside `root`. Never raises: a symlink loop
     stays unresolved (os.path.realpath; Path.resolve raises RuntimeError), and reading it then
@@ -172,8 +183,6 @@ _REUSED = "reused"
 
 def _move_in(target: Path, tmp: Path, reuse: list[str]) -> Path | None:
     import json
-
-    import stat
 
     old, new = os.fspath(target), os.fspath(tmp)
 

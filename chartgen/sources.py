@@ -27,7 +27,7 @@ from typing import Iterator
 
 from chartgen.errors import (ERROR, WARNING, ChartgenError, Finding, UsageError, did_you_mean, is_printable,
                              printable)
-from chartgen.fsutil import is_inside
+from chartgen.fsutil import identity, is_inside
 from chartgen.names import is_configmap_key
 
 MAIN_SUFFIXES = (".sw.yaml", ".sw.yml", ".sw.json")
@@ -357,26 +357,17 @@ def discover(sources_dir: Path, shared_dir: Path | None = None) -> list[Path]:
     if not sources_dir.is_dir():
         raise UsageError(f"workflow sources folder {sources_dir} does not exist", path=sources_dir,
                          code="no-sources")
-    shared = _identity(shared_dir) if shared_dir else None
+    shared = identity(shared_dir) if shared_dir else None
     folders = []
     with os.scandir(sources_dir) as listing:
         entries = sorted(listing, key=lambda e: e.name)
     for entry in entries:
         if entry.name.startswith((".", "_")) or entry.name == SHARED or not entry.is_dir():
             continue
-        if shared is not None and _identity(entry) == shared:     # the shared folder under another name
+        if shared is not None and identity(entry) == shared:     # the shared folder under another name
             continue
         folders.append(_check_folder_name(sources_dir / entry.name, link=entry.is_symlink()))
     return folders
-
-
-def _identity(folder) -> tuple[int, int] | None:
-    """Which folder `folder` (a path or a scandir entry) is, links followed: device and inode."""
-    try:
-        info = folder.stat() if isinstance(folder, os.DirEntry) else os.stat(folder)
-    except OSError:
-        return None
-    return info.st_dev, info.st_ino
 
 
 def resolve_workflow(arg: str, sources_dir: Path) -> Path:

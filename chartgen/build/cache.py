@@ -253,16 +253,12 @@ def output_stamp(outputs: dict[str, str], config, entries: str | None = None) ->
         tree, entries = tree_stamp(chart, entries)
         digest.update(tree.encode())
     if "archive" in outputs:
-        archive = config.resolve(outputs["archive"])
-        try:
-            info = archive.stat()
-            digest.update(f"{info.st_size}\0{info.st_mtime_ns}\0{info.st_ino}".encode())
-        except OSError:
-            digest.update(b"<missing>")
+        digest.update(_file_stamp(config.resolve(outputs["archive"])).encode())
     return digest.hexdigest(), entries
 
 
 def _file_stamp(path: Path) -> str:
+    """Size, modification time and inode of a file: it was replaced or changed since, or not."""
     try:
         info = os.stat(path)
     except OSError:

@@ -27,6 +27,7 @@ from chartgen.build.options import FAILED, OK, SKIPPED, BuildOptions, BuildRepor
 from chartgen.build.stages import STAGE_BY_NAME, Job, Stage, WorkflowState, relative_paths, selected_stages
 from chartgen.build.stamps import forget
 from chartgen.errors import ChartgenError, Finding, UsageError, redact
+from chartgen.fsutil import identity
 
 
 def _failure(stage: str, exc: ChartgenError, where: str = "") -> StageResult:
@@ -208,16 +209,6 @@ def _run_repository_stage(stage: Stage, states: list[WorkflowState], config, opt
     return result
 
 
-def _identity(folder) -> tuple[int, int] | str:
-    """Which folder `folder` is (device and inode: one stat, where resolving a path costs one
-    per part of it)."""
-    try:
-        info = os.stat(folder)
-        return info.st_dev, info.st_ino
-    except OSError:
-        return os.path.abspath(folder)
-
-
 def build(folders: list[Path], config, options: BuildOptions = BuildOptions(),
           progress: Callable[[str, str, str], None] | None = None,
           finished: Callable[[WorkflowReport], None] | None = None,
@@ -283,7 +274,7 @@ def _build(states, shown, cache, config, options, progress, tell, last_own, ever
                 everything = discover(config.sources_dir, config.shared_dir if config.shared_dir.is_dir() else None)
             except UsageError:
                 everything = []
-        known = {_identity(f): Path(f) for f in [*everything, *folders]}
+        known = {identity(f) or os.path.abspath(f): Path(f) for f in [*everything, *folders]}
         memo = cache.data.get("ids", {}) if cache.path else None
         seen: dict = {}
         options = replace(options, repository_ids=repository_ids(sorted(known.values()), memo, seen))

@@ -50,9 +50,13 @@ RECORD_HEADER = "sha256 of each file as chartgen wrote it (chart version left ou
 
 def chart_yaml(fields: Mapping, version: str, annotations: Mapping[str, str]) -> str:
     """Chart.yaml text: the usual key order, annotations sorted, empty fields left out."""
+    return _chart_yaml_text(_chart_data(fields, version, annotations))
+
+
+def _chart_yaml_text(data: dict) -> str:
+    """`chart_yaml` of what `_chart_data` gives."""
     from chartgen.yamlio import dump_yaml
 
-    data = _chart_data(fields, version, annotations)
     dependencies = data.get("dependencies")
     if not isinstance(dependencies, list) or len(dependencies) < _SPLIT_FROM or _shares_objects(data):
         return dump_yaml(data, sort_keys=False)
@@ -466,7 +470,7 @@ def write_chart(target: Path, files: Mapping[str, str | bytes], fields: Mapping,
         if rel in final and rel not in kept and isinstance(final[rel], str):
             final[rel] = apply_version(final[rel], version)
     final_data = _chart_data(fields, version, final_annotations)
-    final["Chart.yaml"] = chart_yaml(fields, version, final_annotations)
+    final["Chart.yaml"] = _chart_yaml_text(final_data)
     # What this Chart.yaml is as hashed (`_as_written`): the next run reads it unparsed.
     same_annotations = {k: str(v) for k, v in annotations.items()} == \
         {k: v for k, v in final_data["annotations"].items() if k not in UNHASHED_ANNOTATIONS}

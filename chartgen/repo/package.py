@@ -331,6 +331,8 @@ def _identify(files: _Files, cache) -> tuple[dict[str, int], dict[str, str]]:
     sub-charts' files (kept by size, time and inode) for their members' keys, the others
     read. Sizes are the lengths of the content the archive holds, so that whether it is cut
     into members depends on that content alone."""
+    from chartgen.repo.packcache import files_key
+
     sizes: dict[str, int] = {}
     shas: dict[str, str] = {}
     known = cache.files if cache is not None else {}
@@ -339,7 +341,7 @@ def _identify(files: _Files, cache) -> tuple[dict[str, int], dict[str, str]]:
         if cache is None or group is None:
             sizes[rel] = len(files[rel])
             continue
-        key = f"{info.st_dev}:{info.st_ino}:{info.st_size}:{info.st_mtime_ns}"      # see PackageCache.files
+        key = files_key(info)
         sha = known.get(key)
         if sha is None:
             data = files[rel]
@@ -357,7 +359,7 @@ def _members(top: str, chart_dir: Path, metadata: dict, files: _Files, sizes: di
              shas: dict[str, str], cache) -> bytes:
     """The archive as one gzip member per run (`chartgen.repo.tarball.runs`), the chart
     checked; with a cache, the members (and checks) of unchanged sub-charts are the kept ones."""
-    from chartgen.repo.packcache import segment_id
+    from chartgen.repo.packcache import files_key, segment_id
 
     # A sub-chart kept whole is one unit, sorted where its folder sorts
     layout = runs({**{rel: entry[2] for rel, entry in files.entries.items()}, **{g: g for g in files.kept}})
@@ -394,7 +396,7 @@ def _members(top: str, chart_dir: Path, metadata: dict, files: _Files, sizes: di
         for rel, (_path, info, group) in files.entries.items():
             if group is not None:
                 entry = walked.setdefault(group, (ids[group], [], 0))
-                entry[1].append((rel, f"{info.st_dev}:{info.st_ino}:{info.st_size}:{info.st_mtime_ns}"))
+                entry[1].append((rel, files_key(info)))
                 walked[group] = (entry[0], entry[1], entry[2] + sizes[rel])
         cache.learn_groups(walked)
         cache.save({ids[g]: entry for g, entry in {**kept, **fresh}.items()}, {ids[g] for g in fresh})

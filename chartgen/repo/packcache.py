@@ -67,6 +67,12 @@ def segment_id(top: str, rels: list[str], shas: dict[str, str]) -> str:
     return digest.hexdigest()
 
 
+def files_key(info: os.stat_result) -> str:
+    """The key of a file in `PackageCache.files` and of a kept sub-chart's files: device,
+    inode, size and modification time, as one string."""
+    return f"{info.st_dev}:{info.st_ino}:{info.st_size}:{info.st_mtime_ns}"
+
+
 @dataclass
 class PackageCache:
     """The cache folder, opened for one chart folder."""
@@ -177,7 +183,7 @@ class PackageCache:
                 info = os.stat(base + files[i])
             except OSError:
                 return None
-            if f"{info.st_dev}:{info.st_ino}:{info.st_size}:{info.st_mtime_ns}" != files[i + 1]:
+            if files_key(info) != files[i + 1]:
                 return None
         self.groups_seen[prefix] = known
         return known[0], known[1]
