@@ -18,13 +18,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from chartgen.errors import ChartgenError
 from chartgen.repo import archive as archive_module
 from chartgen.repo.archive import METADATA_FIELDS, archive_docs, read_archive
 from chartgen.repo.catalogue import _brief_of, build_cards, make_card, scan_yaml_head, scan_yaml_versions
-from chartgen.repo.reading import load_index, parse_index
+from chartgen.repo.reading import _ANCHOR_OR_ALIAS, load_index, parse_index
 from chartgen.repo.tarread import _tarfile_members, members
 from chartgen.repo.update import update_index
 from chartgen.yamlio import load_data
@@ -309,6 +309,7 @@ _values = st.one_of(st.sampled_from(["1.0.0", "1.10", "true", "yes", "null", "x 
 @given(st.lists(st.tuples(st.from_regex(r"[0-9]\.[0-9]{1,2}\.[0-9](-rc\.[0-9])?", fullmatch=True), _values, _values,
                           _values, _values, st.booleans()), min_size=1, max_size=4),
        st.sampled_from([40, 80, 1000]))
+@example([("0.0.0", "1.0.0", "1.0.0", "\x1f\U00010000\U00010000&0", "1.0.0", False)], 40)   # found by CI
 def test_cards_without_a_catalogue_equal_cards_from_parsed_entries(rows, width):
     """A YAML index as Helm and PyYAML lay it out (keys sorted, long text folded at `width`):
     the scans of the newest version and of the older ones give the cards the parser gives."""
@@ -319,7 +320,9 @@ def test_cards_without_a_catalogue_equal_cards_from_parsed_entries(rows, width):
     text = yaml.safe_dump({"apiVersion": "v1", "entries": {"x": versions, "y": json.loads(json.dumps(versions[-1:]))},
                            "generated": T1}, sort_keys=True, allow_unicode=True, width=width)
     index = parse_index(text)
-    assert index._spans  # read as blocks, not parsed whole
+    # Read as blocks, not parsed whole; unless a line looks like it starts an anchor or alias (a
+    # quoted text folded before an `&`): such an index is parsed whole on purpose.
+    assert index._spans or _ANCHOR_OR_ALIAS.search(text)
     assert _without_keys(build_cards(index)) == _cards_from_parsed(text)
 
 
